@@ -1,0 +1,3 @@
+export { KselftestLogParser, parseKselftestLog, DEFAULT_DIRECT_COLLECTION, type ParserOptions } from './kselftest-parser.ts'
+export type { LineRange, ParseResult, PlanRecord, SubtestRecord, TestRecord } from './records.ts'
+export * from './vocabulary.ts'

@@ -1,0 +1,372 @@
+import { parseNestedBlock, SubtestList } from './nested-tap.ts'
+import type { OutputLine } from './output-lines.ts'
+import { clip, explanation, findReason } from './reasons.ts'
+import type { LineRange, ParseResult, PlanRecord, SubtestRecord, TestRecord } from './records.ts'
+import {
+  isTapVersion, matchBareResult, matchHeader, matchPlan, matchRunnerResult,
+  type ResultLine, type TestHeader,
+} from './runner-lines.ts'
+import { kernelTroubleIn, splitKernelText, userspaceTroubleIn } from './trouble.ts'
+import { FLAGS, worseStatus, type Flag } from './vocabulary.ts'
+
+export interface ParserOptions {
+  /** Collection for results printed without a runner header (a harness binary run directly). */
+  directCollection?: string
+  /** Output lines kept per test for nested parsing and reasons; flags are found in all of them. */
+  maxOutputLines?: number
+}
+
+export const DEFAULT_DIRECT_COLLECTION = 'unknown'
+const DEFAULT_MAX_OUTPUT_LINES = 100_000
+
+interface OpenTest {
+  header: TestHeader
+  headerLine: number
+  output: OutputLine[]
+  flags: Set<Flag>
+  capped: boolean
+}
+
+interface Stream {
+  line: number
+  planned: number | null
+  collection: string | null
+  seen: number
+}
+
+interface PendingAnonymous {
+  result: ResultLine
+  lines: LineRange
+  output: OutputLine[]
+}
+
+const FALSE_PASS_SIGNS: readonly Flag[] = ['aborted', 'segfault', 'assertion_failure']
+const TEST_LINE = /^\s*TEST: (.+?)\s*\[\s*(OK|FAIL|SKIP|XFAIL|XPASS)\s*\]\s*$/
+
+/**
+ * A streaming parser for what `make run_tests` or `run_kselftest.sh` print: several TAP streams
+ * one after the other, each test's output behind `# `, interleaved with make noise and the kernel
+ * console. Push text in any chunks, then call `end()`. Pure: no I/O, no clock.
+ */
+export class KselftestLogParser {
+  private readonly directCollection: string
+  private readonly maxOutputLines: number
+  private carry = ''
+  private lineNo = 0
+  private readonly tests: TestRecord[] = []
+  private readonly byKey = new Map<string, TestRecord>()
+  private readonly plans: PlanRecord[] = []
+  private readonly warnings: string[] = []
+  private readonly looseTrouble = new Set<Flag>()
+  private open: OpenTest | null = null
+  private direct: OutputLine[] = []
+  private anonymous: PendingAnonymous | null = null
+  private stream: Stream | null = null
+  private recognized = false
+
+  constructor (options: ParserOptions = {}) {
+    this.directCollection = options.directCollection ?? DEFAULT_DIRECT_COLLECTION
+    this.maxOutputLines = options.maxOutputLines ?? DEFAULT_MAX_OUTPUT_LINES
+  }
+
+  push (chunk: string): void {
+    let text = this.carry === '' ? chunk : this.carry + chunk
+    let start = 0
+    let newline = text.indexOf('\n')
+    while (newline !== -1) {
+      this.line(text.slice(start, newline))
+      start = newline + 1
+      newline = text.indexOf('\n', start)
+    }
+    this.carry = start === 0 ? text : text.slice(start)
+    text = ''
+  }
+
+  end (): ParseResult {
+    if (this.carry !== '') this.line(this.carry)
+    this.carry = ''
+    if (this.open) this.closeWithoutResult('the log ends before its result line', this.lineNo)
+    this.flushAnonymous()
+    this.closeStream()
+    for (const flag of this.looseTrouble) {
+      this.warnings.push(`kernel trouble outside any test: ${flag}`)
+    }
+    return {
+      tests: this.tests,
+      plans: this.plans,
+      warnings: this.warnings,
+      lineCount: this.lineNo,
+      recognized: this.recognized,
+    }
+  }
+
+  private line (raw: string): void {
+    this.lineNo++
+    const line = raw.charCodeAt(raw.length - 1) === 13 ? raw.slice(0, -1) : raw
+    const { runner, kernel } = splitKernelText(line)
+    if (kernel !== null) {
+      kernelTroubleIn(kernel, this.open ? this.open.flags : this.looseTrouble)
+      if (runner.trim() === '') return
+    }
+    this.runnerLine(runner)
+  }
+
+  private runnerLine (line: string): void {
+    const first = line.charCodeAt(0)
+    if (first === 35 /* # */) {
+      if (line.startsWith('# selftests')) {
+        const header = matchHeader(line)
+        if (header) return this.startTest(header)
+      }
+      if (line.length === 1) return this.output('', true)
+      if (line.charCodeAt(1) === 32) return this.output(line.slice(2), true)
+      return this.output(line, false)
+    }
+    if (first === 111 /* o */ || first === 110 /* n */ || first === 91 /* [ */) {
+      const result = matchRunnerResult(line)
+      if (result) return this.finishTest(result)
+      const bare = matchBareResult(line)
+      if (bare) {
+        // inside a test whose `# ` prefixes were lost (qa-reports logs), it is the test's own result
+        if (this.open) return this.output(line, true)
+        return this.directResult(bare)
+      }
+    }
+    if (first === 84 /* T */ || first === 75 /* K */) {
+      if (isTapVersion(line)) return this.startStream()
+    }
+    if (first === 49 /* 1 */) {
+      const plan = matchPlan(line)
+      if (plan) return this.setPlan(plan.planned)
+    }
+    if (first === 115 /* s */ && line.startsWith('selftests: ')) {
+      const header = matchHeader(line)
+      if (header) return this.startTest(header)
+    }
+    if (line !== '') this.output(line, false)
+  }
+
+  private output (text: string, prefixed: boolean): void {
+    const open = this.open
+    if (open) {
+      userspaceTroubleIn(text, open.flags)
+      // consoles without printk timestamps still print `Kernel panic - not syncing`
+      if (!prefixed) kernelTroubleIn(text, open.flags)
+      if (open.output.length < this.maxOutputLines) open.output.push({ no: this.lineNo, text, prefixed })
+      else if (!open.capped) {
+        open.capped = true
+        this.warnings.push(`line ${this.lineNo}: output of ${open.header.collection}: ${open.header.name} is longer than ${this.maxOutputLines} lines; results nested after this line are not parsed`)
+      }
+    } else if (prefixed && this.direct.length < this.maxOutputLines) {
+      // output of a harness binary run directly, before its result line
+      this.direct.push({ no: this.lineNo, text, prefixed })
+    }
+  }
+
+  private startTest (header: TestHeader): void {
+    this.recognized = true
+    if (this.open) this.closeWithoutResult(`the next test started at line ${this.lineNo}`, this.lineNo - 1)
+    this.flushAnonymous()
+    this.direct = []
+    this.open = { header, headerLine: this.lineNo, output: [], flags: new Set(), capped: false }
+  }
+
+  private finishTest (result: ResultLine): void {
+    this.recognized = true
+    this.flushAnonymous()
+    const open = this.open
+    const collection = result.collection ?? this.directCollection
+    if (open && open.header.collection === collection && open.header.name === result.name) {
+      this.open = null
+      this.direct = []
+      this.addTest(this.buildTest(collection, result, [open.headerLine, this.lineNo], open.output, open.flags))
+      return
+    }
+    if (open) this.closeWithoutResult(`a result for another test came at line ${this.lineNo}`, this.lineNo - 1)
+    // no header: the log was cut or elided above the result (fixtures/real/kvm-2024-arm64-set_id_regs-...)
+    // and the `# ` lines just before it are what is left of the test's output
+    const output = this.direct
+    this.direct = []
+    this.addTest(this.buildTest(collection, result, [output[0]?.no ?? this.lineNo, this.lineNo], output, userspaceTroubleOf(output)))
+  }
+
+  private directResult (result: ResultLine): void {
+    this.recognized = true
+    const output = this.direct
+    this.direct = []
+    const lines: LineRange = [output[0]?.no ?? this.lineNo, this.lineNo]
+    const pending = this.anonymous
+    if (pending && pending.result.number === result.number && result.number !== null) {
+      // `ok 5 # SKIP reason` then `ok 5 name`: one test
+      this.anonymous = null
+      const merged: ResultLine = {
+        ...result,
+        status: worseStatus(result.status, pending.result.status),
+        reason: pending.result.reason ?? result.reason,
+        name: result.name || pending.result.name,
+      }
+      this.addDirect(merged, [pending.lines[0], this.lineNo], [...pending.output, ...output])
+      return
+    }
+    this.flushAnonymous()
+    if (result.name === '') {
+      this.anonymous = { result, lines, output }
+      return
+    }
+    this.addDirect(result, lines, output)
+  }
+
+  private flushAnonymous (): void {
+    const pending = this.anonymous
+    if (!pending) return
+    this.anonymous = null
+    const name = pending.result.number === null ? 'unnamed' : `test ${pending.result.number}`
+    this.addDirect({ ...pending.result, name }, pending.lines, pending.output)
+  }
+
+  private addDirect (result: ResultLine, lines: LineRange, output: OutputLine[]): void {
+    this.addTest(this.buildTest(this.directCollection, result, lines, output, userspaceTroubleOf(output)))
+  }
+
+  private closeWithoutResult (why: string, lastLine: number): void {
+    const open = this.open!
+    this.open = null
+    const cause = open.flags.has('kernel_panic') ? ', after a kernel panic'
+      : open.flags.has('rcu_stall') ? ', after an RCU stall'
+        : open.flags.has('kernel_oops') ? ', after a kernel oops'
+          : open.flags.has('kernel_bug') ? ', after a kernel BUG' : ''
+    const result: ResultLine = {
+      collection: open.header.collection,
+      name: open.header.name,
+      number: null,
+      status: 'error',
+      exitCode: null,
+      timeoutSeconds: null,
+      reason: null,
+    }
+    const lines: LineRange = [open.headerLine, Math.max(open.headerLine, lastLine)]
+    this.addTest(this.buildTest(open.header.collection, result, lines, open.output, open.flags, `no result line: ${why}${cause}`))
+  }
+
+  /** `cutShort` says why a test has no result line; such a test is an `error`. */
+  private buildTest (collection: string, result: ResultLine, lines: LineRange, output: OutputLine[], flags: Set<Flag>, cutShort?: string): TestRecord {
+    const own = output.filter(line => line.prefixed)
+    const nested = parseNestedBlock(own)
+    const subtests = new SubtestList()
+    for (const subtest of nested?.subtests ?? []) subtests.add(subtest, null)
+    for (const subtest of testLineResults(own)) subtests.add(subtest, null)
+    for (const warning of nested?.warnings ?? []) this.warnings.push(`${collection}: ${result.name}: ${warning}`)
+    const status = result.status
+    // a test cut short says why it has no result, then what its output had shown before
+    const shown = cutShort ? explanation({ bailout: nested?.bailout ?? null, output, subtests: subtests.items }) : null
+    const reason = cutShort
+      ? clip(shown ? `${cutShort}; before that: ${shown}` : cutShort)
+      : findReason({
+        status,
+        output,
+        directive: result.reason,
+        bailout: nested?.bailout ?? null,
+        nestedSkip: nested?.skipAll ?? null,
+        subtests: subtests.items,
+      })
+    if (status === 'pass' && FALSE_PASS_SIGNS.some(flag => flags.has(flag))) flags.add('false_pass')
+    return {
+      collection,
+      name: result.name,
+      number: result.number,
+      status,
+      exitCode: result.exitCode,
+      timeoutSeconds: result.timeoutSeconds,
+      reason,
+      flags: FLAGS.filter(flag => flags.has(flag)),
+      lines,
+      subtests: subtests.items,
+    }
+  }
+
+  private addTest (test: TestRecord): void {
+    // a stream is one collection's; excerpts glued together in one mail are not its tests
+    const stream = this.stream
+    if (stream && (stream.collection === null || stream.collection === test.collection)) {
+      stream.seen++
+      stream.collection = test.collection
+    }
+    const key = `${test.collection}\u0000${test.name}`
+    const twin = this.byKey.get(key)
+    if (!twin) {
+      this.byKey.set(key, test)
+      this.tests.push(test)
+      return
+    }
+    this.warnings.push(`line ${test.lines[0]}: ${test.collection}: ${test.name} reported again (first at line ${twin.lines[0]}); kept the worse result`)
+    if (worseStatus(twin.status, test.status) !== twin.status) {
+      const flags = new Set([...twin.flags, ...test.flags])
+      Object.assign(twin, test, { flags: FLAGS.filter(flag => flags.has(flag)) })
+    } else {
+      const flags = new Set([...twin.flags, ...test.flags])
+      twin.flags = FLAGS.filter(flag => flags.has(flag))
+    }
+  }
+
+  private startStream (): void {
+    if (this.open) this.closeWithoutResult(`a new TAP stream started at line ${this.lineNo}`, this.lineNo - 1)
+    this.flushAnonymous()
+    this.direct = []
+    this.closeStream()
+    this.stream = { line: this.lineNo, planned: null, collection: null, seen: 0 }
+  }
+
+  private setPlan (planned: number): void {
+    // the v5.6 runner printed the plan after the first header
+    // (fixtures/real/run_kselftest-v5.6.15-...-truncated.txt), so a plan does not end the test
+    if (!this.stream || this.stream.planned !== null) {
+      this.closeStream()
+      this.stream = { line: this.lineNo, planned: null, collection: null, seen: 0 }
+    }
+    this.stream.planned = planned
+    this.stream.line = this.lineNo
+  }
+
+  private closeStream (): void {
+    const stream = this.stream
+    this.stream = null
+    if (!stream || stream.planned === null) return
+    this.plans.push({ line: stream.line, collection: stream.collection, planned: stream.planned, seen: stream.seen })
+    if (stream.seen !== stream.planned) {
+      const where = stream.collection ? ` (${stream.collection})` : ''
+      this.warnings.push(`line ${stream.line}: plan 1..${stream.planned}${where} but ${stream.seen} test${stream.seen === 1 ? '' : 's'} arrived`)
+    }
+  }
+}
+
+function userspaceTroubleOf (output: OutputLine[]): Set<Flag> {
+  const flags = new Set<Flag>()
+  for (const line of output) userspaceTroubleIn(line.text, flags)
+  return flags
+}
+
+/** net/forwarding style `TEST: description   [ OK ]` lines: sub-results that are not TAP. */
+function testLineResults (own: OutputLine[]): SubtestRecord[] {
+  const found: SubtestRecord[] = []
+  for (let i = 0; i < own.length; i++) {
+    const line = own[i]!
+    if (line.text.indexOf('TEST: ') === -1) continue
+    const m = TEST_LINE.exec(line.text)
+    if (!m) continue
+    const verdict = m[2]!
+    const status = verdict === 'OK' ? 'pass' : verdict === 'FAIL' ? 'fail' : verdict === 'SKIP' ? 'skip' : verdict === 'XFAIL' ? 'xfail' : 'xpass'
+    // the lines after a verdict, indented with a tab, explain it
+    let end = i
+    while (own[end + 1] && /^\t/.test(own[end + 1]!.text)) end++
+    const detail = status === 'pass' || end === i ? null : own[i + 1]!.text.trim()
+    found.push({ name: m[1]!, status, reason: detail, lines: [line.no, own[end]!.no], subtests: [] })
+  }
+  return found
+}
+
+/** Parses a whole log held in memory. */
+export function parseKselftestLog (text: string, options?: ParserOptions): ParseResult {
+  const parser = new KselftestLogParser(options)
+  parser.push(text)
+  return parser.end()
+}
