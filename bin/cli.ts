@@ -1,0 +1,40 @@
+import { Command, CommanderError } from 'commander'
+import { KsftError } from '../server/errors.ts'
+import { registerIngest } from './commands/ingest.ts'
+import { registerServe } from './commands/serve.ts'
+
+/** Raised by a command to end with a given exit code after printing its own message. */
+export class ExitCode extends Error {
+  constructor (readonly code: number, message = '') {
+    super(message)
+  }
+}
+
+export function buildProgram (): Command {
+  const program = new Command('ksft')
+    .description('kselftest results per patch-series version: ingest logs, serve the dashboard')
+    .showHelpAfterError('(ksft --help lists the commands)')
+    .exitOverride()
+  registerIngest(program)
+  registerServe(program)
+  return program
+}
+
+export async function main (argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv)
+    return 0
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander printed its message already; --help and --version end here with 0
+      return err.exitCode
+    }
+    if (err instanceof ExitCode) {
+      if (err.message) process.stderr.write(`ksft: ${err.message}\n`)
+      return err.code
+    }
+    const message = err instanceof KsftError ? err.message : err instanceof Error ? err.message : String(err)
+    process.stderr.write(`ksft: error: ${message}\n`)
+    return 1
+  }
+}

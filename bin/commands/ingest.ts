@@ -1,0 +1,77 @@
+import { createReadStream } from 'node:fs'
+import type { Command } from 'commander'
+import type { Summary, TestRecord } from '../../ingest/index.ts'
+import { STATUSES, isFailing } from '../../ingest/index.ts'
+import { parseRunMetadata } from '../../server/domain/run-metadata.ts'
+import { KsftError } from '../../server/errors.ts'
+import { ingestLog } from '../../server/services/ingest-log.ts'
+import { openDatabase } from '../../server/storage/database.ts'
+import { RunStore } from '../../server/storage/run-store.ts'
+import { addDbOption, addMetadataOptions, dbPathOf, rawMetadataOf, type MetadataFlags } from './options.ts'
+
+interface IngestFlags extends MetadataFlags {
+  db?: string
+  json?: boolean
+  collection?: string
+  maxBytes?: string
+}
+
+export function registerIngest (program: Command): void {
+  const command = program.command('ingest')
+    .description('parse a kselftest log (a file, or - for stdin) and store it as one run')
+    .argument('<file>', 'the log file, or - to read standard input')
+  addMetadataOptions(command)
+  addDbOption(command)
+    .option('--collection <name>', 'collection for tests run directly, without the kselftest runner', 'unknown')
+    .option('--max-bytes <n>', 'refuse logs larger than this many bytes')
+    .option('--json', 'print the stored run as one JSON object')
+    .action(async (file: string, flags: IngestFlags) => {
+      const meta = parseRunMetadata(rawMetadataOf(flags))
+      const db = openDatabase(dbPathOf(flags))
+      try {
+        const store = new RunStore(db)
+        const source = file === '-' ? process.stdin : createReadStream(file)
+        const result = await ingestLog(readable(source, file), meta, store, {
+          directCollection: flags.collection,
+          maxBytes: flags.maxBytes === undefined ? undefined : Number(flags.maxBytes),
+        })
+        const run = store.getRun(result.runId)!
+        const tests = store.getRunTests(result.runId)
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify({ run: { id: run.id, created: result.created, summary: run.summary }, tests, warnings: run.warnings })}\n`)
+        } else {
+          process.stdout.write(describe(run.id, result.created, meta.series, meta.version, meta.machine, run.summary, tests, run.warnings))
+        }
+      } finally {
+        db.close()
+      }
+    })
+}
+
+/** A stream's chunks, with a read error turned into one clear line. */
+async function * readable (stream: NodeJS.ReadableStream, name: string): AsyncGenerator<Buffer> {
+  try {
+    for await (const chunk of stream) yield chunk as Buffer
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file'
+      : (err as NodeJS.ErrnoException).code === 'EISDIR' ? 'is a directory'
+        : (err as Error).message
+    throw new KsftError('BAD_REQUEST', `cannot read ${name === '-' ? 'standard input' : name}: ${reason}`)
+  }
+}
+
+function describe (id: number, created: boolean, series: string, version: string, machine: string, summary: Summary, tests: TestRecord[], warnings: string[]): string {
+  const out: string[] = []
+  out.push(`run ${id} ${created ? 'stored' : 'already stored (same log and metadata)'}: ${series} ${version} on ${machine}`)
+  const counts = STATUSES.filter(status => summary[status] > 0).map(status => `${summary[status]} ${status}`)
+  out.push(`  ${summary.total} tests: ${counts.join(', ')}`)
+  const troubled = tests.filter(test => isFailing(test.status) || test.flags.length > 0)
+  for (const test of troubled) {
+    const exit = test.exitCode === null ? '' : ` exit=${test.exitCode}`
+    const flags = test.flags.length ? ` [${test.flags.join(',')}]` : ''
+    const reason = test.reason ? `: ${test.reason.split('\n')[0]!.slice(0, 160)}` : ''
+    out.push(`  ${test.status.padEnd(7)} ${test.collection}: ${test.name}${exit}${flags}${reason} (lines ${test.lines[0]}-${test.lines[1]})`)
+  }
+  for (const warning of warnings) out.push(`  warning: ${warning}`)
+  return `${out.join('\n')}\n`
+}

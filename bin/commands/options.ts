@@ -1,0 +1,63 @@
+import type { Command } from 'commander'
+import { DEFAULT_DB_PATH } from '../../server/main.ts'
+
+/** `--db`, shared by every command that opens the store; KSFT_DB sets the same. */
+export function addDbOption (command: Command): Command {
+  return command.option('--db <path>', `SQLite database file (env KSFT_DB, default ${DEFAULT_DB_PATH})`)
+}
+
+export function dbPathOf (options: { db?: string }): string {
+  return options.db ?? process.env.KSFT_DB ?? DEFAULT_DB_PATH
+}
+
+/** The metadata flags of `ingest` and `upload`, named like the upload API's query keys. */
+export function addMetadataOptions (command: Command): Command {
+  return command
+    .requiredOption('--series <name>', 'patch series name, e.g. "KVM: mm: fd-based approach for supporting KVM guest private memory"')
+    .requiredOption('--version <label>', 'series version: v1, v2 ..., base for the unpatched tree, RFC v2 ...')
+    .option('--machine <name>', 'machine name (default: unknown)')
+    .option('--arch <arch>', 'architecture, e.g. x86_64')
+    .option('--cpu <model>', 'CPU model')
+    .option('--flags <list>', 'machine flags, comma-separated: sev,sev_snp,tdx')
+    .option('--kernel <release>', 'kernel release (uname -r)')
+    .option('--commit <sha>', 'commit the kernel was built from')
+    .option('--base-commit <sha>', 'commit the series applies to')
+    .option('--job-url <url>', 'link to the CI job')
+    .option('--message-id <id>', "lore Message-ID of the version's cover letter")
+    .option('--started-at <iso-date>', 'when the run started')
+}
+
+export interface MetadataFlags {
+  series: string
+  version: string
+  machine?: string
+  arch?: string
+  cpu?: string
+  flags?: string
+  kernel?: string
+  commit?: string
+  baseCommit?: string
+  jobUrl?: string
+  messageId?: string
+  startedAt?: string
+}
+
+/** The flags as the metadata keys of the API. */
+export function rawMetadataOf (flags: MetadataFlags): Record<string, unknown> {
+  const raw: Record<string, unknown> = {
+    series: flags.series,
+    version: flags.version,
+    machine: flags.machine,
+    arch: flags.arch,
+    cpu: flags.cpu,
+    flags: flags.flags,
+    kernel: flags.kernel,
+    commit: flags.commit,
+    base_commit: flags.baseCommit,
+    job_url: flags.jobUrl,
+    message_id: flags.messageId,
+    started_at: flags.startedAt,
+  }
+  for (const key of Object.keys(raw)) if (raw[key] === undefined) delete raw[key]
+  return raw
+}

@@ -1,0 +1,17 @@
+import type { Command } from 'commander'
+import { serve, serveOptionsFromEnv } from '../../server/main.ts'
+import { addDbOption } from './options.ts'
+
+export function registerServe (program: Command): void {
+  addDbOption(program.command('serve').description('start the HTTP server (API and dashboard)'))
+    .option('--host <host>', 'address to listen on (env KSFT_HOST, default 127.0.0.1)')
+    .option('--port <port>', 'port (env KSFT_PORT, default 8080)')
+    .action(async (flags: { db?: string, host?: string, port?: string }) => {
+      const defaults = serveOptionsFromEnv()
+      await serve({
+        dbPath: flags.db ?? defaults.dbPath,
+        host: flags.host ?? defaults.host,
+        port: flags.port === undefined ? defaults.port : Number(flags.port),
+      })
+    })
+}

@@ -1,0 +1,106 @@
+import { KsftError } from '../errors.ts'
+import type { RunMetadata } from '../storage/types.ts'
+import { normalizeVersionLabel, versionLabelProblem } from './version-label.ts'
+
+/** The metadata keys an uploader may send, as named in query strings and the CLI's flags. */
+export const METADATA_KEYS = [
+  'series', 'version', 'machine', 'arch', 'kernel', 'commit', 'cpu', 'flags', 'job_url', 'message_id',
+  'base_commit', 'started_at',
+] as const
+export type MetadataKey = (typeof METADATA_KEYS)[number]
+export type RawMetadata = Partial<Record<MetadataKey, unknown>>
+
+export const UNKNOWN_MACHINE = 'unknown'
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/
+const COMMIT = /^[0-9a-f]{7,64}$/
+const ARCH = /^[A-Za-z0-9_.-]{1,32}$/
+const FLAG = /^[a-z0-9_]{1,32}$/
+
+function invalid (field: string, problem: string): KsftError {
+  return new KsftError('INVALID_METADATA', `${field} ${problem}`)
+}
+
+function text (raw: RawMetadata, field: MetadataKey, max: number, required = false): string | null {
+  const value = raw[field]
+  if (value === undefined || value === null || value === '') {
+    if (required) throw invalid(field, 'is required')
+    return null
+  }
+  if (typeof value !== 'string') throw invalid(field, 'must be a string')
+  const trimmed = value.trim()
+  if (trimmed === '') {
+    if (required) throw invalid(field, 'is required')
+    return null
+  }
+  if (trimmed.length > max) throw invalid(field, `is longer than ${max} characters`)
+  if (CONTROL.test(trimmed)) throw invalid(field, 'contains control characters')
+  return trimmed
+}
+
+function commit (raw: RawMetadata, field: MetadataKey): string | null {
+  const value = text(raw, field, 64)
+  if (value === null) return null
+  const lower = value.toLowerCase()
+  if (!COMMIT.test(lower)) throw invalid(field, 'must be a git commit hash (7 to 64 hex digits)')
+  return lower
+}
+
+function flags (raw: RawMetadata): string[] {
+  const value = raw.flags
+  if (value === undefined || value === null || value === '') return []
+  const list = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : null
+  if (!list) throw invalid('flags', 'must be a comma-separated list')
+  const cleaned = new Set<string>()
+  for (const item of list) {
+    if (typeof item !== 'string') throw invalid('flags', 'must be a list of words')
+    const flag = item.trim().toLowerCase()
+    if (flag === '') continue
+    if (!FLAG.test(flag)) throw invalid('flags', `has "${flag.slice(0, 40)}", not a word of lowercase letters, digits and _`)
+    cleaned.add(flag)
+  }
+  if (cleaned.size > 32) throw invalid('flags', 'has more than 32 flags')
+  return [...cleaned].sort()
+}
+
+/** Validates and normalizes what an uploader said about a run. Unknown keys are refused. */
+export function parseRunMetadata (raw: Record<string, unknown>): RunMetadata {
+  for (const key of Object.keys(raw)) {
+    if (!(METADATA_KEYS as readonly string[]).includes(key)) {
+      throw new KsftError('INVALID_METADATA', `unknown metadata key "${key.slice(0, 40)}"; known keys: ${METADATA_KEYS.join(', ')}`)
+    }
+  }
+  const input = raw as RawMetadata
+  const series = text(input, 'series', 300, true)!
+  const version = normalizeVersionLabel(text(input, 'version', 200, true)!)
+  const versionProblem = versionLabelProblem(version)
+  if (versionProblem) throw invalid('version', versionProblem)
+
+  const arch = text(input, 'arch', 32)
+  if (arch !== null && !ARCH.test(arch)) throw invalid('arch', 'must be a word such as x86_64 or aarch64')
+  const jobUrl = text(input, 'job_url', 2048)
+  if (jobUrl !== null && !/^https?:\/\/\S+$/.test(jobUrl)) throw invalid('job_url', 'must be an http(s) URL')
+  let messageId = text(input, 'message_id', 998)
+  if (messageId !== null) {
+    messageId = messageId.replace(/^<|>$/g, '')
+    if (!/^[^\s<>@]+@[^\s<>@]+$/.test(messageId)) throw invalid('message_id', 'must be a Message-ID such as 20231105163040.14904-1-pbonzini@redhat.com')
+  }
+  const startedAt = text(input, 'started_at', 40)
+  if (startedAt !== null && Number.isNaN(Date.parse(startedAt))) throw invalid('started_at', 'must be an ISO 8601 date')
+
+  return {
+    series,
+    version,
+    machine: text(input, 'machine', 128) ?? UNKNOWN_MACHINE,
+    arch,
+    cpu: text(input, 'cpu', 200),
+    flags: flags(input),
+    kernel: text(input, 'kernel', 200),
+    commit: commit(input, 'commit'),
+    jobUrl,
+    messageId,
+    baseCommit: commit(input, 'base_commit'),
+    startedAt: startedAt === null ? null : new Date(startedAt).toISOString(),
+  }
+}

@@ -1,0 +1,315 @@
+import { createHash } from 'node:crypto'
+import { inflateSync } from 'node:zlib'
+import type { Database, Statement } from 'better-sqlite3'
+import { summarize, type Flag, type Status, type SubtestRecord, type TestRecord } from '../../ingest/index.ts'
+import { versionSortKey } from '../domain/version-label.ts'
+import type { IngestOutcome, LogSlice, ParsedRun, RunMetadata, RunView, StoredLog } from './types.ts'
+
+interface RunRow {
+  id: number
+  series_id: number
+  series_name: string
+  version_id: number
+  version_label: string
+  message_id: string | null
+  base_commit: string | null
+  machine_id: number
+  machine_name: string
+  machine_arch: string | null
+  machine_cpu: string | null
+  machine_flags: string
+  kernel: string | null
+  commit_sha: string | null
+  arch: string | null
+  cpu: string | null
+  flags: string
+  job_url: string | null
+  started_at: string | null
+  created_at: string
+  content_sha256: string
+  log_bytes: number
+  log_lines: number
+  total: number
+  pass: number
+  fail: number
+  skip: number
+  xfail: number
+  xpass: number
+  timeout: number
+  error: number
+  warnings: string
+  plans: string
+}
+
+interface ResultRow {
+  seq: number
+  parent_seq: number | null
+  collection: string
+  test: string
+  path: string
+  status: Status
+  number: number | null
+  exit_code: number | null
+  timeout_seconds: number | null
+  reason: string | null
+  flags: string
+  line_from: number
+  line_to: number
+}
+
+/** The runs, their results and their raw logs. Every statement is prepared once, here. */
+export class RunStore {
+  private readonly statements: ReturnType<typeof prepare>
+  private readonly caseIds = new Map<string, number>()
+  private readonly clock: () => Date
+
+  constructor (private readonly db: Database, options: { clock?: () => Date } = {}) {
+    this.statements = prepare(db)
+    this.clock = options.clock ?? (() => new Date())
+  }
+
+  /** The number of writes committed so far: changes whenever anything a reader sees changes. */
+  writeCounter (): number {
+    return (this.statements.readCounter.get() as { value: number }).value
+  }
+
+  /**
+   * Stores one run whole, in one transaction, or nothing. The same log with the same metadata
+   * again returns the run stored the first time.
+   */
+  ingestRun (meta: RunMetadata, parsed: ParsedRun, log: StoredLog): IngestOutcome {
+    const s = this.statements
+    const dedupKey = dedupKeyOf(log.sha256, meta)
+    return this.db.transaction((): IngestOutcome => {
+      const existing = s.findRunByDedupKey.get(dedupKey) as { id: number } | undefined
+      if (existing) return { runId: existing.id, created: false }
+
+      const now = this.clock().toISOString()
+      s.upsertSeries.run(meta.series, now)
+      const seriesId = (s.findSeries.get(meta.series) as { id: number }).id
+      s.upsertVersion.run(seriesId, meta.version, versionSortKey(meta.version), meta.messageId, meta.baseCommit, now)
+      const versionId = (s.findVersion.get(seriesId, meta.version) as { id: number }).id
+      const flags = meta.flags.join(',')
+      s.upsertMachine.run(meta.machine, meta.arch, meta.cpu, meta.flags.length > 0 ? flags : null, meta.kernel, now, now)
+      const machineId = (s.findMachine.get(meta.machine) as { id: number }).id
+
+      const summary = summarize(parsed.tests.map(test => test.status))
+      const runId = Number(s.insertRun.run({
+        version_id: versionId,
+        machine_id: machineId,
+        kernel: meta.kernel,
+        commit_sha: meta.commit,
+        arch: meta.arch,
+        cpu: meta.cpu,
+        flags,
+        job_url: meta.jobUrl,
+        started_at: meta.startedAt,
+        created_at: now,
+        content_sha256: log.sha256,
+        dedup_key: dedupKey,
+        log_bytes: log.bytes,
+        log_lines: log.lines,
+        ...summary,
+        warnings: JSON.stringify(parsed.warnings),
+        plans: JSON.stringify(parsed.plans),
+      }).lastInsertRowid)
+
+      let seq = 0
+      for (const chunk of log.chunks) {
+        s.insertChunk.run(runId, seq++, chunk.firstLine, chunk.lineCount, chunk.content)
+      }
+
+      let resultSeq = 0
+      const insertTree = (test: TestRecord, subtests: SubtestRecord[], path: string[], parentSeq: number): void => {
+        for (const subtest of subtests) {
+          const subPath = [...path, subtest.name]
+          const mySeq = resultSeq++
+          s.insertResult.run(runId, mySeq, parentSeq, this.caseId(test.collection, test.name, subPath), subtest.status,
+            null, null, null, subtest.reason, '', subtest.lines[0], subtest.lines[1])
+          insertTree(test, subtest.subtests, subPath, mySeq)
+        }
+      }
+      for (const test of parsed.tests) {
+        const mySeq = resultSeq++
+        s.insertResult.run(runId, mySeq, null, this.caseId(test.collection, test.name, []), test.status,
+          test.number, test.exitCode, test.timeoutSeconds, test.reason, test.flags.join(','), test.lines[0], test.lines[1])
+        insertTree(test, test.subtests, [], mySeq)
+      }
+      s.bumpCounter.run()
+      return { runId, created: true }
+    })()
+  }
+
+  getRun (id: number): RunView | null {
+    const row = this.statements.getRun.get(id) as RunRow | undefined
+    return row ? runView(row) : null
+  }
+
+  /** The run's tests as a tree, the same shape the parser produced. */
+  getRunTests (id: number): TestRecord[] {
+    const rows = this.statements.getResults.all(id) as ResultRow[]
+    const tests: TestRecord[] = []
+    const nodes = new Map<number, { subtests: SubtestRecord[] }>()
+    for (const row of rows) {
+      if (row.parent_seq === null) {
+        const test: TestRecord = {
+          collection: row.collection,
+          name: row.test,
+          number: row.number,
+          status: row.status,
+          exitCode: row.exit_code,
+          timeoutSeconds: row.timeout_seconds,
+          reason: row.reason,
+          flags: row.flags === '' ? [] : row.flags.split(',') as Flag[],
+          lines: [row.line_from, row.line_to],
+          subtests: [],
+        }
+        tests.push(test)
+        nodes.set(row.seq, test)
+      } else {
+        const path = JSON.parse(row.path) as string[]
+        const subtest: SubtestRecord = {
+          name: path[path.length - 1] ?? '',
+          status: row.status,
+          reason: row.reason,
+          lines: [row.line_from, row.line_to],
+          subtests: [],
+        }
+        nodes.get(row.parent_seq)?.subtests.push(subtest)
+        nodes.set(row.seq, subtest)
+      }
+    }
+    return tests
+  }
+
+  /** Lines `from`..`to` (1-based, inclusive) of the raw log, clamped to the log. */
+  getLogLines (id: number, from: number, to: number): LogSlice | null {
+    const run = this.statements.getRunSize.get(id) as { log_lines: number } | undefined
+    if (!run) return null
+    const last = Math.min(to, run.log_lines)
+    const lines: string[] = []
+    if (from <= last) {
+      const chunks = this.statements.getChunks.all(id, last, from) as Array<{ first_line: number, line_count: number, content: Buffer }>
+      for (const chunk of chunks) {
+        const chunkLines = inflateSync(chunk.content).toString('utf8').split('\n')
+        for (let i = 0; i < chunk.line_count; i++) {
+          const no = chunk.first_line + i
+          if (no < from || no > last) continue
+          const line = chunkLines[i]!
+          lines.push(line.endsWith('\r') ? line.slice(0, -1) : line)
+        }
+      }
+    }
+    return { from, to: Math.max(from - 1, last), totalLines: run.log_lines, lines }
+  }
+
+  /** The whole raw log, chunk by chunk, as it was uploaded. */
+  * readLog (id: number): Generator<Buffer> {
+    for (const chunk of this.statements.getAllChunks.iterate(id) as Iterable<{ content: Buffer }>) {
+      yield inflateSync(chunk.content)
+    }
+  }
+
+  private caseId (collection: string, test: string, path: string[]): number {
+    const pathJson = JSON.stringify(path)
+    const key = `${collection}\u0000${test}\u0000${pathJson}`
+    let id = this.caseIds.get(key)
+    if (id === undefined) {
+      this.statements.insertCase.run(collection, test, pathJson)
+      id = (this.statements.findCase.get(collection, test, pathJson) as { id: number }).id
+      // a run's worth of new names must not grow the cache without bound
+      if (this.caseIds.size > 500_000) this.caseIds.clear()
+      this.caseIds.set(key, id)
+    }
+    return id
+  }
+}
+
+function dedupKeyOf (sha256: string, meta: RunMetadata): string {
+  const canonical = JSON.stringify(Object.entries(meta).sort(([a], [b]) => a.localeCompare(b)))
+  return createHash('sha256').update(sha256).update('\n').update(canonical).digest('hex')
+}
+
+function splitFlags (flags: string): string[] {
+  return flags === '' ? [] : flags.split(',')
+}
+
+function runView (row: RunRow): RunView {
+  return {
+    id: row.id,
+    series: { id: row.series_id, name: row.series_name },
+    version: { id: row.version_id, label: row.version_label, messageId: row.message_id, baseCommit: row.base_commit },
+    machine: { id: row.machine_id, name: row.machine_name, arch: row.machine_arch, cpu: row.machine_cpu, flags: splitFlags(row.machine_flags) },
+    kernel: row.kernel,
+    commit: row.commit_sha,
+    arch: row.arch,
+    cpu: row.cpu,
+    flags: splitFlags(row.flags),
+    jobUrl: row.job_url,
+    startedAt: row.started_at,
+    createdAt: row.created_at,
+    contentSha256: row.content_sha256,
+    logBytes: row.log_bytes,
+    logLines: row.log_lines,
+    summary: {
+      total: row.total, pass: row.pass, fail: row.fail, skip: row.skip, xfail: row.xfail,
+      xpass: row.xpass, timeout: row.timeout, error: row.error,
+    },
+    warnings: JSON.parse(row.warnings) as string[],
+    plans: JSON.parse(row.plans) as RunView['plans'],
+  }
+}
+
+function prepare (db: Database) {
+  const statement = (sql: string): Statement => db.prepare(sql)
+  return {
+    readCounter: statement("SELECT value FROM store_state WHERE key = 'write_counter'"),
+    bumpCounter: statement("UPDATE store_state SET value = value + 1 WHERE key = 'write_counter'"),
+    findRunByDedupKey: statement('SELECT id FROM runs WHERE dedup_key = ?'),
+    upsertSeries: statement('INSERT INTO series (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING'),
+    findSeries: statement('SELECT id FROM series WHERE name = ?'),
+    upsertVersion: statement(`
+      INSERT INTO versions (series_id, label, sort_key, message_id, base_commit, created_at) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT (series_id, label) DO UPDATE SET
+        message_id = coalesce(excluded.message_id, message_id),
+        base_commit = coalesce(excluded.base_commit, base_commit)`),
+    findVersion: statement('SELECT id FROM versions WHERE series_id = ? AND label = ?'),
+    // a machine's description is what its latest upload said; a run keeps its own copy
+    upsertMachine: statement(`
+      INSERT INTO machines (name, arch, cpu, flags, kernel, created_at, updated_at) VALUES (?, ?, ?, coalesce(?, ''), ?, ?, ?)
+      ON CONFLICT (name) DO UPDATE SET
+        arch = coalesce(excluded.arch, arch),
+        cpu = coalesce(excluded.cpu, cpu),
+        flags = CASE WHEN excluded.flags <> '' THEN excluded.flags ELSE flags END,
+        kernel = coalesce(excluded.kernel, kernel),
+        updated_at = excluded.updated_at`),
+    findMachine: statement('SELECT id FROM machines WHERE name = ?'),
+    insertRun: statement(`
+      INSERT INTO runs (version_id, machine_id, kernel, commit_sha, arch, cpu, flags, job_url, started_at, created_at,
+        content_sha256, dedup_key, log_bytes, log_lines, total, pass, fail, skip, xfail, xpass, timeout, error, warnings, plans)
+      VALUES (@version_id, @machine_id, @kernel, @commit_sha, @arch, @cpu, @flags, @job_url, @started_at, @created_at,
+        @content_sha256, @dedup_key, @log_bytes, @log_lines, @total, @pass, @fail, @skip, @xfail, @xpass, @timeout, @error, @warnings, @plans)`),
+    insertChunk: statement('INSERT INTO log_chunks (run_id, seq, first_line, line_count, content) VALUES (?, ?, ?, ?, ?)'),
+    insertCase: statement('INSERT INTO cases (collection, test, path) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
+    findCase: statement('SELECT id FROM cases WHERE collection = ? AND test = ? AND path = ?'),
+    insertResult: statement(`
+      INSERT INTO results (run_id, seq, parent_seq, case_id, status, number, exit_code, timeout_seconds, reason, flags, line_from, line_to)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    getRun: statement(`
+      SELECT r.*, s.id AS series_id, s.name AS series_name, v.id AS version_id, v.label AS version_label,
+        v.message_id, v.base_commit, m.id AS machine_id, m.name AS machine_name, m.arch AS machine_arch,
+        m.cpu AS machine_cpu, m.flags AS machine_flags
+      FROM runs r JOIN versions v ON v.id = r.version_id JOIN series s ON s.id = v.series_id
+      JOIN machines m ON m.id = r.machine_id
+      WHERE r.id = ?`),
+    getResults: statement(`
+      SELECT r.seq, r.parent_seq, c.collection, c.test, c.path, r.status, r.number, r.exit_code, r.timeout_seconds,
+        r.reason, r.flags, r.line_from, r.line_to
+      FROM results r JOIN cases c ON c.id = r.case_id WHERE r.run_id = ? ORDER BY r.seq`),
+    getRunSize: statement('SELECT log_lines FROM runs WHERE id = ?'),
+    getChunks: statement(`
+      SELECT first_line, line_count, content FROM log_chunks
+      WHERE run_id = ? AND first_line <= ? AND first_line + line_count > ? ORDER BY seq`),
+    getAllChunks: statement('SELECT content FROM log_chunks WHERE run_id = ? ORDER BY seq'),
+  }
+}

@@ -1,0 +1,71 @@
+import type { PlanRecord, Summary, TestRecord } from '../../ingest/index.ts'
+
+/** What an uploader says about a run, already validated and normalized. */
+export interface RunMetadata {
+  series: string
+  version: string
+  machine: string
+  arch: string | null
+  cpu: string | null
+  /** Confidential-computing and other machine flags: `sev`, `sev_snp`, `tdx`, ... */
+  flags: string[]
+  kernel: string | null
+  commit: string | null
+  jobUrl: string | null
+  messageId: string | null
+  baseCommit: string | null
+  startedAt: string | null
+}
+
+/** A chunk of the raw log, deflated, starting at a line boundary. */
+export interface LogChunk {
+  firstLine: number
+  lineCount: number
+  content: Buffer
+}
+
+export interface StoredLog {
+  sha256: string
+  bytes: number
+  lines: number
+  chunks: Iterable<LogChunk>
+}
+
+export interface ParsedRun {
+  tests: TestRecord[]
+  plans: PlanRecord[]
+  warnings: string[]
+}
+
+export interface RunView {
+  id: number
+  series: { id: number, name: string }
+  version: { id: number, label: string, messageId: string | null, baseCommit: string | null }
+  machine: { id: number, name: string, arch: string | null, cpu: string | null, flags: string[] }
+  kernel: string | null
+  commit: string | null
+  arch: string | null
+  cpu: string | null
+  flags: string[]
+  jobUrl: string | null
+  startedAt: string | null
+  createdAt: string
+  contentSha256: string
+  logBytes: number
+  logLines: number
+  summary: Summary
+  warnings: string[]
+  plans: PlanRecord[]
+}
+
+export interface IngestOutcome {
+  runId: number
+  created: boolean
+}
+
+export interface LogSlice {
+  from: number
+  to: number
+  totalLines: number
+  lines: string[]
+}

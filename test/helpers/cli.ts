@@ -1,0 +1,51 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import type { TestContext } from 'node:test'
+import { PROJECT_ROOT } from './fixtures.ts'
+
+export const KSFT = join(PROJECT_ROOT, 'bin', 'ksft')
+
+export interface CliResult { code: number, stdout: string, stderr: string }
+
+/** Runs the real `ksft` command in a child process. */
+export function runKsft (args: string[], options: { input?: string | Buffer, env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [KSFT, ...args], { env: { ...process.env, ...options.env }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr })
+    })
+    if (options.input !== undefined) child.stdin!.end(options.input)
+    else child.stdin!.end()
+  })
+}
+
+export async function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')))
+    })
+  })
+}
+
+/** Starts `ksft serve` on a free port and waits until /healthz answers. */
+export async function startServer (t: TestContext, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ url: string, child: ChildProcess }> {
+  const port = await freePort()
+  const child = spawn(process.execPath, [KSFT, 'serve', '--host', '127.0.0.1', '--port', String(port), ...args], {
+    env: { ...process.env, KSFT_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 20_000
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`ksft serve exited with ${child.exitCode}`)
+    try {
+      const res = await fetch(`${url}/healthz`)
+      if (res.ok) return { url, child }
+    } catch {}
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  throw new Error('ksft serve did not answer /healthz within 20 s')
+}

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import BetterSqlite3 from 'better-sqlite3'
+import { parseKselftestLog } from '../../../ingest/index.ts'
+import { KsftError } from '../../../server/errors.ts'
+import { openDatabase } from '../../../server/storage/database.ts'
+import { loadMigrations, migrate } from '../../../server/storage/migrate.ts'
+import { RunStore } from '../../../server/storage/run-store.ts'
+import { realFixtureNames, realFixturePath, realFixturesSkip } from '../../helpers/fixtures.ts'
+import { ingestText, openTestStore, tempDir } from '../../helpers/store.ts'
+
+// synthetic log written for these tests
+const LOG = [
+  'TAP version 13', '1..3',
+  '# selftests: kvm: kvm_binary_stats_test', '# TAP version 13', '# 1..2', '# ok 1 vm0', '# not ok 2 vm1',
+  'not ok 1 selftests: kvm: kvm_binary_stats_test # exit=1',
+  '# selftests: kvm: guest_memfd_test', 'ok 2 selftests: kvm: guest_memfd_test',
+  '# selftests: kvm: pmu_counters_test', 'ok 3 selftests: kvm: pmu_counters_test # SKIP',
+  '',
+].join('\n')
+const META = { series: 'KVM: guest_memfd', version: 'v7', machine: 'tdx-host-1', flags: 'tdx', kernel: '6.12.0' }
+
+test('a run round-trips: summary, tree, metadata and the raw log line by line', async (t) => {
+  const { store } = openTestStore(t)
+  const { runId, created } = await ingestText(store, LOG, META)
+  assert.equal(created, true)
+  const run = store.getRun(runId)!
+  assert.deepEqual(run.summary, { total: 3, pass: 1, fail: 1, skip: 1, xfail: 0, xpass: 0, timeout: 0, error: 0 })
+  assert.equal(run.series.name, 'KVM: guest_memfd')
+  assert.equal(run.version.label, 'v7')
+  assert.deepEqual(run.machine.flags, ['tdx'])
+  assert.equal(run.logLines, 12)
+  assert.deepEqual(store.getRunTests(runId), parseKselftestLog(LOG).tests)
+  assert.deepEqual(store.getLogLines(runId, 6, 7)!.lines, ['# ok 1 vm0', '# not ok 2 vm1'])
+  assert.equal(Buffer.concat([...store.readLog(runId)]).toString(), LOG)
+})
+
+test('the same log with the same metadata is the same run; other metadata is another run', async (t) => {
+  const { store, db } = openTestStore(t)
+  const first = await ingestText(store, LOG, META)
+  const again = await ingestText(store, LOG, META)
+  assert.deepEqual(again, { ...again, runId: first.runId, created: false })
+  const other = await ingestText(store, LOG, { ...META, machine: 'snp-host-1' })
+  assert.notEqual(other.runId, first.runId)
+  assert.equal((db.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n, 2)
+  assert.equal(store.writeCounter(), 2)
+})
+
+test('a failing ingest leaves nothing behind', async (t) => {
+  const { store, db } = openTestStore(t)
+  await ingestText(store, LOG, META)
+  const counts = () => db.prepare(`SELECT (SELECT count(*) FROM runs) AS runs, (SELECT count(*) FROM results) AS results,
+    (SELECT count(*) FROM log_chunks) AS chunks, (SELECT count(*) FROM versions) AS versions`).get()
+  const before = counts()
+  await assert.rejects(ingestText(store, 'just some text\n', { ...META, version: 'v8' }), (err: KsftError) => err.code === 'NOT_KSELFTEST')
+  await assert.rejects(ingestText(store, '', { ...META, version: 'v8' }), (err: KsftError) => err.code === 'EMPTY_LOG')
+  await assert.rejects(ingestText(store, LOG, { ...META, version: 'v8' }, { maxBytes: 100 }), (err: KsftError) => err.code === 'LOG_TOO_LARGE')
+  // a failure inside the transaction itself: the CHECK constraint refuses an unknown status
+  const parsed = parseKselftestLog(LOG)
+  parsed.tests[2]!.status = 'exploded' as never
+  assert.throws(() => store.ingestRun({ ...parseMeta(), version: 'v9' }, parsed, { sha256: 'x', bytes: 1, lines: 1, chunks: [] }), /CHECK constraint/)
+  assert.deepEqual(counts(), before)
+})
+
+function parseMeta () {
+  return { series: 'KVM: guest_memfd', version: 'v7', machine: 'm', arch: null, cpu: null, flags: [], kernel: null, commit: null, jobUrl: null, messageId: null, baseCommit: null, startedAt: null }
+}
+
+test('migrations: a fresh file gets every one; an existing file only the new ones; data survives', (t) => {
+  const dir = tempDir(t)
+  const path = join(dir, 'old.db')
+  const all = loadMigrations()
+  assert.ok(all.length >= 1)
+  // a database made by the first migration only, with a run in it
+  const old = new BetterSqlite3(path)
+  migrate(old, all.slice(0, 1))
+  assert.equal(old.pragma('user_version', { simple: true }), 1)
+  old.prepare("INSERT INTO series (name, created_at) VALUES ('s', '2024-01-01')").run()
+  old.close()
+
+  const db = openDatabase(path)
+  t.after(() => db.close())
+  assert.equal(db.pragma('user_version', { simple: true }), all.at(-1)!.version)
+  assert.equal((db.prepare('SELECT count(*) AS n FROM series').get() as { n: number }).n, 1)
+  assert.deepEqual(migrate(db), [])
+  assert.equal(db.pragma('journal_mode', { simple: true }), 'wal')
+  assert.equal(db.pragma('foreign_keys', { simple: true }), 1)
+})
+
+test('a database newer than the code is refused, not damaged', (t) => {
+  const dir = tempDir(t)
+  const path = join(dir, 'future.db')
+  const future = new BetterSqlite3(path)
+  future.pragma('user_version = 999')
+  future.close()
+  assert.throws(() => openDatabase(path), /schema version 999, newer than this ksft-dashboard/)
+})
+
+test('log chunks hold a multi-megabyte log and any line range of it', async (t) => {
+  const { store } = openTestStore(t)
+  const lines = ['TAP version 13', '1..1', '# selftests: kvm: big']
+  for (let i = 0; i < 60_000; i++) lines.push(`# output line ${i} ${'x'.repeat(40)}`)
+  lines.push('ok 1 selftests: kvm: big')
+  const text = lines.join('\n')
+  const { runId } = await ingestText(store, text, META)
+  const run = store.getRun(runId)!
+  assert.equal(run.logLines, lines.length)
+  const slice = store.getLogLines(runId, 40_000, 40_002)!
+  assert.deepEqual(slice.lines, [lines[39_999], lines[40_000], lines[40_001]])
+  assert.deepEqual(store.getLogLines(runId, lines.length, lines.length + 50)!.lines, ['ok 1 selftests: kvm: big'])
+  assert.equal(Buffer.concat([...store.readLog(runId)]).toString(), text)
+})
+
+for (const name of realFixtureNames()) {
+  test(`real log ${name} round-trips through the store`, { skip: realFixturesSkip }, async (t) => {
+    const { store } = openTestStore(t)
+    const text = readFileSync(realFixturePath(name))
+    const { runId } = await ingestText(store, text, META)
+    assert.deepEqual(store.getRunTests(runId), parseKselftestLog(text.toString('utf8')).tests)
+    assert.ok(Buffer.concat([...store.readLog(runId)]).equals(text))
+  })
+}
+
+test('an open store can be used by a second RunStore on the same file (one writer at a time)', async (t) => {
+  const { path, store } = openTestStore(t)
+  await ingestText(store, LOG, META)
+  const second = openDatabase(path)
+  t.after(() => second.close())
+  assert.equal(new RunStore(second).writeCounter(), 1)
+})
