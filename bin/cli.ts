@@ -1,14 +1,10 @@
 import { Command, CommanderError } from 'commander'
 import { KsftError } from '../server/errors.ts'
+import { ExitCode } from './exit-code.ts'
 import { registerIngest } from './commands/ingest.ts'
 import { registerServe } from './commands/serve.ts'
+import { registerToken } from './commands/token.ts'
 
-/** Raised by a command to end with a given exit code after printing its own message. */
-export class ExitCode extends Error {
-  constructor (readonly code: number, message = '') {
-    super(message)
-  }
-}
 
 export function buildProgram (): Command {
   const program = new Command('ksft')
@@ -17,6 +13,7 @@ export function buildProgram (): Command {
     .exitOverride()
   registerIngest(program)
   registerServe(program)
+  registerToken(program)
   return program
 }
 

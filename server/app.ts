@@ -4,7 +4,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { errorBody, KsftError } from './errors.ts'
 import { openDatabase } from './storage/database.ts'
 import { RunStore } from './storage/run-store.ts'
+import { registerOpenApi } from './plugins/openapi.ts'
 import { healthRoutes } from './routes/health.ts'
+import { hookRoutes } from './routes/hook.ts'
+import { runRoutes } from './routes/runs.ts'
+import { TokenStore } from './storage/token-store.ts'
 
 export interface AppOptions {
   /** An open database; when absent, `dbPath` is opened and closed with the app. */
@@ -18,6 +22,7 @@ export interface AppOptions {
 declare module 'fastify' {
   interface FastifyInstance {
     store: RunStore
+    tokens: TokenStore
     db: Database
     config: { maxLogBytes: number | undefined }
   }
@@ -35,6 +40,9 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
   const db = options.db ?? openDatabase(options.dbPath ?? ':memory:')
   app.decorate('db', db)
   app.decorate('store', new RunStore(db, { clock: options.clock }))
+  const tokens = new TokenStore(db, options.clock)
+  app.decorate('tokens', tokens)
+  app.decorateRequest('token', null)
   app.decorate('config', { maxLogBytes: options.maxLogBytes })
   if (ownsDb) app.addHook('onClose', async () => { db.close() })
 
@@ -46,6 +54,9 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
       return reply.status(400).send(errorBody('BAD_REQUEST', err.message))
     }
     const status = err.statusCode ?? 500
+    // fastify's own refusals, in the project's words
+    if (status === 415) return reply.status(415).send(errorBody('UNSUPPORTED_MEDIA_TYPE', err.message))
+    if (status === 413) return reply.status(413).send(errorBody('LOG_TOO_LARGE', err.message))
     if (status >= 500) {
       request.log.error({ err }, 'request failed')
       return reply.status(status).send(errorBody('INTERNAL', 'internal error; the server log has the details'))
@@ -56,6 +67,9 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
     reply.status(404).send(errorBody('NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`))
   })
 
+  await registerOpenApi(app)
   await app.register(healthRoutes)
+  await app.register(hookRoutes)
+  await app.register(runRoutes, { tokens, maxLogBytes: options.maxLogBytes })
   return app
 }

@@ -1,0 +1,49 @@
+import type { Command } from 'commander'
+import { openDatabase } from '../../server/storage/database.ts'
+import { TOKEN_SCOPES, TokenStore, type TokenScope } from '../../server/storage/token-store.ts'
+import { ExitCode } from '../exit-code.ts'
+import { addDbOption, dbPathOf } from './options.ts'
+
+function withTokens<T> (flags: { db?: string }, use: (tokens: TokenStore) => T): T {
+  const db = openDatabase(dbPathOf(flags))
+  try {
+    return use(new TokenStore(db))
+  } finally {
+    db.close()
+  }
+}
+
+export function registerToken (program: Command): void {
+  const token = program.command('token').description('manage upload and admin tokens')
+
+  addDbOption(token.command('create').description('create a token; it is printed once, on the last line'))
+    .requiredOption('--name <label>', 'a name for the token, e.g. the CI lab or machine that uses it')
+    .option('--scope <scopes>', `comma list of ${TOKEN_SCOPES.join(', ')}`, 'upload')
+    .action((flags: { name: string, scope: string, db?: string }) => {
+      const scopes = flags.scope.split(',').map(scope => scope.trim()).filter(Boolean)
+      const unknown = scopes.filter(scope => !(TOKEN_SCOPES as readonly string[]).includes(scope))
+      if (unknown.length > 0 || scopes.length === 0) throw new ExitCode(2, `error: --scope takes ${TOKEN_SCOPES.join(', ')}`)
+      const created = withTokens(flags, tokens => tokens.create(flags.name, scopes as TokenScope[]))
+      process.stdout.write(`token "${created.info.name}" (${created.info.scopes.join(',')}) created; it is shown only now:\n${created.token}\n`)
+    })
+
+  addDbOption(token.command('list').description('list tokens (never their secrets)'))
+    .option('--json', 'print JSON')
+    .action((flags: { db?: string, json?: boolean }) => {
+      const list = withTokens(flags, tokens => tokens.list())
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(list)}\n`)
+        return
+      }
+      for (const t of list) {
+        const state = t.revokedAt ? `revoked ${t.revokedAt}` : t.lastUsedAt ? `last used ${t.lastUsedAt}` : 'never used'
+        process.stdout.write(`${t.name}\t${t.scopes.join(',')}\tcreated ${t.createdAt}\t${state}\n`)
+      }
+    })
+
+  addDbOption(token.command('revoke').description('revoke a token by name').argument('<name>'))
+    .action((name: string, flags: { db?: string }) => {
+      if (!withTokens(flags, tokens => tokens.revoke(name))) throw new ExitCode(1, `error: no live token named "${name}"`)
+      process.stdout.write(`token "${name}" revoked\n`)
+    })
+}

@@ -1,0 +1,184 @@
+import { Readable } from 'node:stream'
+import { createGunzip } from 'node:zlib'
+import multipart from '@fastify/multipart'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
+import { parseRunMetadata } from '../domain/run-metadata.ts'
+import { KsftError } from '../errors.ts'
+import { requireScope } from '../plugins/auth.ts'
+import { errorResponses, IdParamsSchema } from '../schemas/common.ts'
+import {
+  LogQuerySchema, LogSliceSchema, RunResultsSchema, RunSchema, UploadQuerySchema, UploadResponseSchema,
+  type RunResponse,
+} from '../schemas/runs.ts'
+import { DEFAULT_MAX_LOG_BYTES, ingestLog } from '../services/ingest-log.ts'
+import type { RunView } from '../storage/types.ts'
+import type { TokenStore } from '../storage/token-store.ts'
+
+export interface RunRoutesOptions {
+  tokens: TokenStore
+  maxLogBytes?: number
+}
+
+export function loreUrl (messageId: string | null): string | null {
+  return messageId === null ? null : `https://lore.kernel.org/r/${encodeURIComponent(messageId)}`
+}
+
+export function runResponse (run: RunView): RunResponse {
+  return { ...run, url: `/runs/${run.id}`, version: { ...run.version, loreUrl: loreUrl(run.version.messageId) } }
+}
+
+const RAW_TYPES = ['text/plain', 'application/octet-stream']
+
+export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app, options) => {
+  const maxBytes = options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES
+  // the body is streamed into the parser, never buffered whole
+  app.addContentTypeParser(RAW_TYPES, (_request, payload, done) => { done(null, payload) })
+  await app.register(multipart, { limits: { files: 1, fields: 4, fieldSize: 64 * 1024, fileSize: Number.MAX_SAFE_INTEGER } })
+
+  app.post('/api/v1/runs', {
+    preHandler: requireScope(options.tokens, 'upload'),
+    schema: {
+      summary: 'Upload one kselftest log',
+      description: 'The raw log as the body (`text/plain` or `application/octet-stream`, optionally `Content-Encoding: gzip`) with metadata in the query string, or `multipart/form-data` with a `metadata` JSON part (first) and a `log` file part. The same log with the same metadata again answers 200 with the same run.',
+      tags: ['runs'],
+      security: [{ bearer: [] }],
+      querystring: UploadQuerySchema,
+      response: {
+        200: UploadResponseSchema,
+        201: UploadResponseSchema,
+        ...errorResponses('INVALID_METADATA', 'UNAUTHORIZED', 'FORBIDDEN', 'LOG_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'NOT_KSELFTEST'),
+      },
+    },
+  }, async (request, reply) => {
+    const { raw, body } = await uploadParts(request)
+    const meta = parseRunMetadata(raw)
+    const result = await ingestLog(decoded(request, body), meta, app.store, { maxBytes })
+    const run = app.store.getRun(result.runId)!
+    request.log.info({ runId: run.id, created: result.created, token: request.token?.name }, 'run uploaded')
+    return reply.status(result.created ? 201 : 200).send({
+      id: run.id,
+      url: `/runs/${run.id}`,
+      series: run.series,
+      version: { label: run.version.label },
+      machine: { name: run.machine.name },
+      summary: run.summary,
+      warnings: run.warnings,
+    })
+  })
+
+  app.get('/api/v1/runs/:id', {
+    schema: {
+      summary: 'A run: its series, version, machine, metadata and summary',
+      tags: ['runs'],
+      params: IdParamsSchema,
+      response: { 200: RunSchema, ...errorResponses('RUN_NOT_FOUND') },
+    },
+  }, async (request) => runResponse(findRun(request.params.id)))
+
+  app.get('/api/v1/runs/:id/results', {
+    schema: {
+      summary: 'The tests of a run as a tree, as `ksft ingest --json` prints them',
+      tags: ['runs'],
+      params: IdParamsSchema,
+      response: { 200: RunResultsSchema, ...errorResponses('RUN_NOT_FOUND') },
+    },
+  }, async (request) => {
+    const run = findRun(request.params.id)
+    return { run: { id: run.id, summary: run.summary }, tests: app.store.getRunTests(run.id), warnings: run.warnings }
+  })
+
+  app.get('/api/v1/runs/:id/log', {
+    schema: {
+      summary: 'Lines of the raw log, 1-based and inclusive (at most 10 000 at a time)',
+      tags: ['runs'],
+      params: IdParamsSchema,
+      querystring: LogQuerySchema,
+      response: { 200: LogSliceSchema, ...errorResponses('RUN_NOT_FOUND', 'BAD_REQUEST') },
+    },
+  }, async (request) => {
+    const { from } = request.query
+    const to = request.query.to ?? from + 9_999
+    if (to < from) throw new KsftError('BAD_REQUEST', 'to must not be less than from')
+    if (to - from >= 10_000) throw new KsftError('BAD_REQUEST', 'at most 10000 lines at a time')
+    const slice = app.store.getLogLines(request.params.id, from, to)
+    if (!slice) throw notFound(request.params.id)
+    return slice
+  })
+
+  app.get('/api/v1/runs/:id/log.txt', {
+    schema: {
+      summary: 'The whole raw log, byte for byte as uploaded',
+      tags: ['runs'],
+      params: IdParamsSchema,
+      produces: ['text/plain'],
+      response: { ...errorResponses('RUN_NOT_FOUND') },
+    },
+  }, async (request, reply) => {
+    const run = findRun(request.params.id)
+    return reply.type('text/plain; charset=utf-8')
+      .header('content-disposition', `inline; filename="run-${run.id}.log"`)
+      // a stream is sent as it is; the schema only describes the errors
+      .send(Readable.from(app.store.readLog(run.id)) as never)
+  })
+
+  function findRun (id: number): RunView {
+    const run = app.store.getRun(id)
+    if (!run) throw notFound(id)
+    return run
+  }
+}
+
+function notFound (id: number): KsftError {
+  return new KsftError('RUN_NOT_FOUND', `no run ${id}`)
+}
+
+/** The metadata and the log stream of an upload, from the query string or multipart parts. */
+async function uploadParts (request: FastifyRequest): Promise<{ raw: Record<string, unknown>, body: AsyncIterable<Buffer> }> {
+  const query = { ...(request.query as Record<string, unknown>) }
+  if (!request.isMultipart()) {
+    if (!request.body || typeof (request.body as NodeJS.ReadableStream).pipe !== 'function') {
+      throw new KsftError('UNSUPPORTED_MEDIA_TYPE', `send the log as ${RAW_TYPES.join(' or ')} or multipart/form-data`)
+    }
+    return { raw: query, body: request.body as AsyncIterable<Buffer> }
+  }
+  let metadata: Record<string, unknown> = {}
+  for await (const part of request.parts()) {
+    if (part.type === 'field' && part.fieldname === 'metadata') {
+      try {
+        const parsed: unknown = JSON.parse(String(part.value))
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object')
+        metadata = parsed as Record<string, unknown>
+      } catch {
+        throw new KsftError('INVALID_METADATA', 'the metadata part must be a JSON object')
+      }
+    } else if (part.type === 'file' && part.fieldname === 'log') {
+      return { raw: { ...query, ...metadata }, body: part.file }
+    } else if (part.type === 'file') {
+      part.file.resume()
+      throw new KsftError('BAD_REQUEST', `unknown file part "${part.fieldname}"; the log goes in a part named log`)
+    } else {
+      throw new KsftError('INVALID_METADATA', `unknown form field "${part.fieldname}"; send metadata as one JSON part named metadata, before the log part`)
+    }
+  }
+  throw new KsftError('BAD_REQUEST', 'the form has no log part')
+}
+
+/** The body, inflated when it was sent with Content-Encoding: gzip. */
+function decoded (request: FastifyRequest, body: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+  const encoding = (request.headers['content-encoding'] ?? 'identity').toLowerCase().trim()
+  if (encoding === 'identity') return body
+  if (encoding !== 'gzip' && encoding !== 'x-gzip') {
+    throw new KsftError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${encoding} is not supported; send gzip or nothing`)
+  }
+  const gunzip = createGunzip()
+  Readable.from(body).on('error', err => gunzip.destroy(err)).pipe(gunzip)
+  return (async function * () {
+    try {
+      for await (const chunk of gunzip) yield chunk as Buffer
+    } catch (err) {
+      if (err instanceof KsftError) throw err
+      throw new KsftError('BAD_ENCODING', `the gzip body is broken: ${(err as Error).message}`)
+    }
+  })()
+}
