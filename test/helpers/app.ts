@@ -1,0 +1,18 @@
+import { join } from 'node:path'
+import type { TestContext } from 'node:test'
+import { buildApp, type AppOptions } from '../../server/app.ts'
+import { tempDir } from './store.ts'
+
+/** The real app on a fresh SQLite file, closed when the test ends; with an upload token. */
+export async function buildTestApp (t: TestContext, options: AppOptions = {}) {
+  const dir = tempDir(t)
+  const dbPath = join(dir, 'ksft.db')
+  const app = await buildApp({ dbPath, logger: false, ...options })
+  t.after(() => app.close())
+  const { token } = app.tokens.create('test-uploader', ['upload'])
+  return { app, dbPath, dir, token }
+}
+
+export function uploadUrl (meta: Record<string, string>): string {
+  return `/api/v1/runs?${new URLSearchParams(meta).toString()}`
+}
