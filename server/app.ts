@@ -5,6 +5,7 @@ import { errorBody, KsftError } from './errors.ts'
 import { openDatabase } from './storage/database.ts'
 import { RunStore } from './storage/run-store.ts'
 import { registerOpenApi } from './plugins/openapi.ts'
+import { registerSecurity, type SecurityOptions } from './plugins/security.ts'
 import { healthRoutes } from './routes/health.ts'
 import { hookRoutes } from './routes/hook.ts'
 import { runRoutes } from './routes/runs.ts'
@@ -17,6 +18,7 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger']
   clock?: () => Date
   maxLogBytes?: number
+  security?: SecurityOptions
 }
 
 declare module 'fastify' {
@@ -24,15 +26,14 @@ declare module 'fastify' {
     store: RunStore
     tokens: TokenStore
     db: Database
-    config: { maxLogBytes: number | undefined }
+    config: { maxLogBytes: number | undefined, uploadsPerMinute: number | undefined }
   }
 }
 
 /** Builds the whole server; never listens (server/main.ts does). Tests, the CLI and the benchmark build the same app. */
 export async function buildApp (options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger ?? false,
-    // tokens travel in headers and never in URLs; keep them out of the logs all the same
+    logger: withRedaction(options.logger ?? false),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
@@ -43,12 +44,17 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
   const tokens = new TokenStore(db, options.clock)
   app.decorate('tokens', tokens)
   app.decorateRequest('token', null)
-  app.decorate('config', { maxLogBytes: options.maxLogBytes })
+  app.decorate('config', { maxLogBytes: options.maxLogBytes, uploadsPerMinute: options.security?.uploadsPerMinute })
   if (ownsDb) app.addHook('onClose', async () => { db.close() })
 
   app.setErrorHandler((err: Error & { statusCode?: number, code?: string, validation?: unknown }, request, reply) => {
     if (err instanceof KsftError) {
       return reply.status(err.statusCode).send(errorBody(err.code, err.message))
+    }
+    if (isStoreUnavailable(err)) {
+      // a full disk or a read-only file must not take the server down: reads keep working
+      request.log.error({ err }, 'the store refused a write')
+      return reply.status(503).send(errorBody('STORE_UNAVAILABLE', `the database cannot take writes now (${err.code}); reads still work`))
     }
     if (err.validation) {
       return reply.status(400).send(errorBody('BAD_REQUEST', err.message))
@@ -67,9 +73,23 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
     reply.status(404).send(errorBody('NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`))
   })
 
+  await registerSecurity(app, options.security ?? {})
   await registerOpenApi(app)
   await app.register(healthRoutes)
   await app.register(hookRoutes)
-  await app.register(runRoutes, { tokens, maxLogBytes: options.maxLogBytes })
+  await app.register(runRoutes, { tokens, maxLogBytes: options.maxLogBytes, uploadsPerMinute: options.security?.uploadsPerMinute })
   return app
+}
+
+const UNAVAILABLE_CODES = /^(SQLITE_FULL|SQLITE_READONLY|SQLITE_IOERR|SQLITE_CANTOPEN|SQLITE_BUSY)|^(ENOSPC|EROFS|EDQUOT)$/
+
+function isStoreUnavailable (err: Error & { code?: string }): boolean {
+  return typeof err.code === 'string' && UNAVAILABLE_CODES.test(err.code)
+}
+
+/** Tokens travel in headers; pino must never write them, whatever a serializer logs. */
+function withRedaction (logger: FastifyServerOptions['logger']): FastifyServerOptions['logger'] {
+  if (!logger) return logger
+  const base = logger === true ? {} : logger
+  return { ...base, redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization'], censor: '[redacted]' } }
 }

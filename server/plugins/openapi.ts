@@ -17,6 +17,7 @@ export async function registerOpenApi (app: FastifyInstance): Promise<void> {
       },
     },
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  // swagger-ui's page needs its own CSP (hashes of its inline bits); everything else keeps the strict one
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 }

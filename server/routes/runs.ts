@@ -6,6 +6,7 @@ import type { FastifyRequest } from 'fastify'
 import { parseRunMetadata } from '../domain/run-metadata.ts'
 import { KsftError } from '../errors.ts'
 import { requireScope } from '../plugins/auth.ts'
+import { uploadRateLimit } from '../plugins/security.ts'
 import { errorResponses, IdParamsSchema } from '../schemas/common.ts'
 import {
   LogQuerySchema, LogSliceSchema, RunResultsSchema, RunSchema, UploadQuerySchema, UploadResponseSchema,
@@ -18,6 +19,7 @@ import type { TokenStore } from '../storage/token-store.ts'
 export interface RunRoutesOptions {
   tokens: TokenStore
   maxLogBytes?: number
+  uploadsPerMinute?: number
 }
 
 export function loreUrl (messageId: string | null): string | null {
@@ -38,6 +40,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
 
   app.post('/api/v1/runs', {
     preHandler: requireScope(options.tokens, 'upload'),
+    config: { rateLimit: uploadRateLimit(options.uploadsPerMinute) },
     schema: {
       summary: 'Upload one kselftest log',
       description: 'The raw log as the body (`text/plain` or `application/octet-stream`, optionally `Content-Encoding: gzip`) with metadata in the query string, or `multipart/form-data` with a `metadata` JSON part (first) and a `log` file part. The same log with the same metadata again answers 200 with the same run.',
