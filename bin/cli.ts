@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { KsftError } from '../server/errors.ts'
 import { ExitCode } from './exit-code.ts'
+import { registerBackup } from './commands/backup.ts'
 import { registerIngest } from './commands/ingest.ts'
 import { registerServe } from './commands/serve.ts'
 import { registerToken } from './commands/token.ts'
@@ -12,6 +13,7 @@ export function buildProgram (): Command {
     .showHelpAfterError('(ksft --help lists the commands)')
     .exitOverride()
   registerIngest(program)
+  registerBackup(program)
   registerServe(program)
   registerToken(program)
   return program
