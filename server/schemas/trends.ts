@@ -1,0 +1,314 @@
+import { Type, type Static } from 'typebox'
+import { FlagSchema, LineRangeSchema, Nullable, StatusSchema, SummarySchema } from './common.ts'
+
+/**
+ * The contract of the trend API (series, trend, compare, matrix, flaky, history, machines). The
+ * dashboard and `ksft gate` are built against these shapes: add fields, never rename or remove.
+ */
+
+/** The compare buckets, in the order a reader wants them. */
+export const COMPARE_BUCKETS = ['regression', 'fixed', 'still_failing', 'new_failure', 'new', 'missing', 'flaky'] as const
+export type CompareBucket = (typeof COMPARE_BUCKETS)[number]
+export const CompareBucketSchema = Type.Enum(COMPARE_BUCKETS, {
+  description: 'regression: did not fail in base (pass, xfail or skip), fails in head (fail, xpass, timeout or error); ' +
+    'fixed: failed in base, no longer fails in head; still_failing: fails on both sides; ' +
+    'new_failure: absent in base, fails in head; new: absent in base, does not fail in head; ' +
+    'missing: present in base, absent in head; ' +
+    'flaky: on one side some runs pass (pass or xfail) and some fail',
+})
+
+export const SeriesParamsSchema = Type.Object({
+  id: Type.String({
+    minLength: 1,
+    maxLength: 300,
+    description: 'the series id, or its exact name URL-encoded; a name made only of digits is read as an id',
+  }),
+})
+
+const limit = (byDefault: number, max: number, what: string) => Type.Integer({
+  minimum: 1, maximum: max, default: byDefault, description: `${what} per page`,
+})
+const cursor = Type.Optional(Type.String({
+  minLength: 1, maxLength: 4000, description: 'the nextCursor of the previous page',
+}))
+const nextCursor = Nullable(Type.String({ description: 'pass as cursor for the next page; null on the last page' }))
+
+export const SeriesRefSchema = Type.Object({ id: Type.Integer(), name: Type.String() })
+
+export const VersionRefSchema = Type.Object({
+  id: Type.Integer(),
+  label: Type.String({ description: 'v1, v2, ..., RFC v3, or base for the unpatched tree' }),
+  messageId: Nullable(Type.String({ description: "Message-ID of the version's cover letter" })),
+  loreUrl: Nullable(Type.String()),
+})
+
+/** A place in a raw log, as the dashboard's run page shows it. */
+export const RunLinkSchema = Type.Object({
+  runId: Type.Integer(),
+  machine: Type.String(),
+  status: StatusSchema,
+  lines: LineRangeSchema,
+  url: Type.String({ description: 'the run page at those lines, /runs/<id>#L<from>-L<to>' }),
+})
+export type RunLink = Static<typeof RunLinkSchema>
+
+// ---- GET /api/v1/series
+
+export const SeriesListQuerySchema = Type.Object({
+  limit: limit(50, 500, 'series'),
+  cursor,
+})
+
+export const VersionSummarySchema = Type.Object({
+  ...VersionRefSchema.properties,
+  runs: Type.Integer(),
+  machines: Type.Integer(),
+  summary: SummarySchema,
+})
+
+export const SeriesItemSchema = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  url: Type.String({ description: 'the series page of the dashboard' }),
+  createdAt: Type.String(),
+  versions: Type.Integer(),
+  runs: Type.Integer(),
+  machines: Type.Integer(),
+  latestVersion: Type.Object(VersionSummarySchema.properties, {
+    description: 'the last version in version order, with its tests counted over its runs',
+  }),
+})
+export type SeriesItem = Static<typeof SeriesItemSchema>
+
+export const SeriesListSchema = Type.Object({
+  series: Type.Array(SeriesItemSchema, { description: 'newest first' }),
+  nextCursor,
+})
+
+// ---- GET /api/v1/series/:id/trend
+
+export const TrendQuerySchema = Type.Object({
+  collection: Type.Optional(Type.String({ minLength: 1, description: 'only this collection, e.g. kvm' })),
+  machine: Type.Optional(Type.String({ minLength: 1, description: 'only runs on this machine' })),
+  arch: Type.Optional(Type.String({ minLength: 1, description: "only runs on this architecture (the run's, else its machine's)" })),
+})
+
+export const TrendPointSchema = Type.Object({
+  ...VersionRefSchema.properties,
+  runs: Type.Integer({ description: 'runs counted (with the filters)' }),
+  machines: Type.Integer({ description: 'distinct machines of those runs' }),
+  summary: SummarySchema,
+  passRate: Nullable(Type.Number({
+    description: '(pass + xfail) / (total - skip), rounded to 4 decimals; null when nothing ran',
+  })),
+})
+export type TrendPoint = Static<typeof TrendPointSchema>
+
+export const TrendSchema = Type.Object({
+  series: SeriesRefSchema,
+  filters: Type.Object({ collection: Nullable(Type.String()), machine: Nullable(Type.String()), arch: Nullable(Type.String()) }),
+  versions: Type.Array(TrendPointSchema, {
+    description: 'every version of the series in version order (base first); tests counted over the runs, a test run twice counts twice',
+  }),
+})
+export type TrendResponse = Static<typeof TrendSchema>
+
+// ---- GET /api/v1/series/:id/compare
+
+export const CompareQuerySchema = Type.Object({
+  base: Type.String({ minLength: 1, description: 'the version compared from: a label such as v6, or base' }),
+  head: Type.String({ minLength: 1, description: 'the version compared to, e.g. v7' }),
+  machine: Type.Optional(Type.String({ minLength: 1, description: 'only this machine' })),
+  bucket: Type.Optional(CompareBucketSchema),
+  limit: limit(200, 1000, 'entries'),
+  cursor,
+})
+
+export const CompareSideSchema = Type.Object({
+  machines: Type.Array(Type.String(), { description: 'the machines whose runs this side counts' }),
+  status: Type.Union([StatusSchema, Type.Null()], { description: 'the worst status over the runs; null when absent' }),
+  counts: SummarySchema,
+  runs: Type.Array(RunLinkSchema, { description: 'every result counted, with its place in the log' }),
+})
+
+export const CompareEntrySchema = Type.Object({
+  bucket: CompareBucketSchema,
+  collection: Type.String(),
+  test: Type.String(),
+  path: Type.Array(Type.String(), { description: 'subtest names under the test; empty for the test itself' }),
+  machine: Type.String({ description: 'the machine this entry is about' }),
+  sameMachine: Type.Boolean({
+    description: 'false when that machine ran only one of the two versions: the other side then counts every machine that ran it',
+  }),
+  base: CompareSideSchema,
+  head: CompareSideSchema,
+})
+export type CompareEntry = Static<typeof CompareEntrySchema>
+
+export const BucketCountsSchema = Type.Object({
+  regression: Type.Integer(),
+  fixed: Type.Integer(),
+  still_failing: Type.Integer(),
+  new_failure: Type.Integer(),
+  new: Type.Integer(),
+  missing: Type.Integer(),
+  flaky: Type.Integer(),
+  unchanged: Type.Integer({ description: 'present on both sides with nothing to report' }),
+}, { description: 'entries per bucket over the whole comparison (all pages, any bucket filter ignored)' })
+export type BucketCounts = Static<typeof BucketCountsSchema>
+
+export const CompareSchema = Type.Object({
+  series: SeriesRefSchema,
+  base: Type.Object({ ...VersionRefSchema.properties, machines: Type.Array(Type.String()) }),
+  head: Type.Object({ ...VersionRefSchema.properties, machines: Type.Array(Type.String()) }),
+  machine: Nullable(Type.String()),
+  counts: BucketCountsSchema,
+  entries: Type.Array(CompareEntrySchema, {
+    description: 'one per test or subtest and machine, by bucket, collection, test, subtest path and machine',
+  }),
+  nextCursor,
+})
+export type CompareResponse = Static<typeof CompareSchema>
+
+// ---- GET /api/v1/series/:id/matrix
+
+export const MatrixQuerySchema = Type.Object({
+  collection: Type.Optional(Type.String({ minLength: 1 })),
+  machine: Type.Optional(Type.String({ minLength: 1 })),
+  limit: limit(50, 500, 'tests (each with all its subtests)'),
+  cursor,
+})
+
+export const MatrixCellSchema = Type.Object({
+  ...SummarySchema.properties,
+  machines: Type.Integer(),
+}, { description: 'results counted per status over the runs and machines of one version; total is the number of results' })
+
+export const MatrixRowSchema = Type.Object({
+  collection: Type.String(),
+  test: Type.String(),
+  path: Type.Array(Type.String(), { description: 'empty for a test; the subtest names under it otherwise' }),
+  hasSubtests: Type.Boolean({ description: 'rows that follow, with a longer path, fold under this one' }),
+  cells: Type.Array(Nullable(MatrixCellSchema), { description: 'one per entry of versions, in the same order; null where absent' }),
+})
+export type MatrixRow = Static<typeof MatrixRowSchema>
+
+export const MatrixSchema = Type.Object({
+  series: SeriesRefSchema,
+  versions: Type.Array(VersionRefSchema, { description: 'the columns, in version order' }),
+  rows: Type.Array(MatrixRowSchema, { description: 'each test followed by its subtests, depth first' }),
+  nextCursor,
+})
+export type MatrixResponse = Static<typeof MatrixSchema>
+
+// ---- GET /api/v1/series/:id/flaky
+
+export const FlakyQuerySchema = Type.Object({
+  collection: Type.Optional(Type.String({ minLength: 1 })),
+  machine: Type.Optional(Type.String({ minLength: 1 })),
+  limit: limit(100, 1000, 'entries'),
+  cursor,
+})
+
+export const FlakyVersionSchema = Type.Object({
+  version: Type.String(),
+  runs: Type.Integer({ description: 'results of this test on this machine in this version' }),
+  pass: Type.Integer({ description: 'pass or xfail' }),
+  fail: Type.Integer({ description: 'fail, xpass, timeout or error' }),
+  skip: Type.Integer(),
+  passRatio: Type.String({ description: 'pass:runs, e.g. 2:3' }),
+  failRatio: Type.String({ description: 'fail:runs, as the fail:runs column of kernel test robot reports' }),
+  mixed: Type.Boolean({ description: 'some runs of this version passed and some failed' }),
+})
+
+export const FlakyEntrySchema = Type.Object({
+  collection: Type.String(),
+  test: Type.String(),
+  path: Type.Array(Type.String()),
+  machine: Type.String(),
+  mixedVersions: Type.Integer({ description: 'versions in which its runs on this machine disagree' }),
+  flips: Type.Integer({ description: 'changes between passing and failing from version to version, over the versions where it only passed or only failed' }),
+  versions: Type.Array(FlakyVersionSchema, { description: 'every version where it ran on this machine, in version order' }),
+})
+export type FlakyEntry = Static<typeof FlakyEntrySchema>
+
+export const FlakySchema = Type.Object({
+  series: SeriesRefSchema,
+  entries: Type.Array(FlakyEntrySchema, {
+    description: 'tests with mixed results within a version (mixedVersions > 0) or flipping back and forth across versions (flips >= 2), per machine',
+  }),
+  nextCursor,
+})
+export type FlakyResponse = Static<typeof FlakySchema>
+
+// ---- GET /api/v1/tests/history
+
+export const HistoryQuerySchema = Type.Object({
+  collection: Type.String({ minLength: 1 }),
+  test: Type.String({ minLength: 1 }),
+  subtest: Type.Optional(Type.Array(Type.String({ minLength: 1 }), {
+    description: 'the subtest path: repeat the parameter for each level (subtest=outer&subtest=inner)',
+  })),
+  series: Type.Optional(Type.String({ minLength: 1, description: 'only this series (id or exact name)' })),
+  machine: Type.Optional(Type.String({ minLength: 1 })),
+  limit: limit(200, 1000, 'results'),
+  cursor,
+})
+
+export const HistoryEntrySchema = Type.Object({
+  series: SeriesRefSchema,
+  version: VersionRefSchema,
+  machine: Type.String(),
+  runId: Type.Integer(),
+  kernel: Nullable(Type.String()),
+  status: StatusSchema,
+  reason: Nullable(Type.String()),
+  flags: Type.Array(FlagSchema),
+  exitCode: Nullable(Type.Integer()),
+  timeoutSeconds: Nullable(Type.Integer()),
+  lines: LineRangeSchema,
+  url: Type.String({ description: 'the run page at the lines of this result' }),
+})
+export type HistoryEntry = Static<typeof HistoryEntrySchema>
+
+export const HistorySchema = Type.Object({
+  collection: Type.String(),
+  test: Type.String(),
+  path: Type.Array(Type.String()),
+  counts: Type.Object(SummarySchema.properties, { description: 'every result of it (all pages), with the series and machine filters' }),
+  entries: Type.Array(HistoryEntrySchema, { description: 'by series, version order, machine, run' }),
+  nextCursor,
+})
+export type HistoryResponse = Static<typeof HistorySchema>
+
+// ---- GET /api/v1/machines
+
+export const MachinesQuerySchema = Type.Object({
+  limit: limit(100, 1000, 'machines'),
+  cursor,
+})
+
+export const MachineSchema = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  arch: Nullable(Type.String()),
+  cpu: Nullable(Type.String()),
+  flags: Type.Array(Type.String()),
+  kernel: Nullable(Type.String({ description: 'the kernel of its latest upload that named one' })),
+  runs: Type.Integer(),
+  firstSeenAt: Type.String(),
+  lastSeenAt: Type.String(),
+})
+export type MachineItem = Static<typeof MachineSchema>
+
+export const MachinesSchema = Type.Object({
+  machines: Type.Array(MachineSchema, { description: 'by name' }),
+  nextCursor,
+})
+
+// ---- GET /api/v1/series/:id/summary.txt
+
+export const SummaryTextQuerySchema = Type.Object({
+  base: Type.String({ minLength: 1, description: 'the version compared from, e.g. v6 or base' }),
+  head: Type.String({ minLength: 1, description: 'the version compared to, e.g. v7' }),
+})
