@@ -22,9 +22,20 @@ const DEFAULT_MAX_OUTPUT_LINES = 100_000
 interface OpenTest {
   header: TestHeader
   headerLine: number
-  output: OutputLine[]
+  /**
+   * Every line after the header as printed (kernel-only lines as ''), so line numbers follow from
+   * positions; turned into OutputLines only for the tests that need a closer look.
+   */
+  raw: string[]
   flags: Set<Flag>
   capped: boolean
+  /** Whether any output line may be nested TAP or a `TEST:` line: most tests have neither. */
+  marks: OutputMarks
+}
+
+interface OutputMarks {
+  nested: boolean
+  testLines: boolean
 }
 
 interface Stream {
@@ -41,7 +52,7 @@ interface PendingAnonymous {
 }
 
 const FALSE_PASS_SIGNS: readonly Flag[] = ['aborted', 'segfault', 'assertion_failure']
-const TEST_LINE = /^\s*TEST: (.+?)\s*\[\s*(OK|FAIL|SKIP|XFAIL|XPASS)\s*\]\s*$/
+const TEST_VERDICTS = new Set(['OK', 'FAIL', 'SKIP', 'XFAIL', 'XPASS'])
 
 /**
  * A streaming parser for what `make run_tests` or `run_kselftest.sh` print: several TAP streams
@@ -103,12 +114,13 @@ export class KselftestLogParser {
   private line (raw: string): void {
     this.lineNo++
     const line = raw.charCodeAt(raw.length - 1) === 13 ? raw.slice(0, -1) : raw
+    const open = this.open
+    const kept = open ? open.raw.length : 0
     const { runner, kernel } = splitKernelText(line)
-    if (kernel !== null) {
-      kernelTroubleIn(kernel, this.open ? this.open.flags : this.looseTrouble)
-      if (runner.trim() === '') return
-    }
-    this.runnerLine(runner)
+    if (kernel !== null) kernelTroubleIn(kernel, open ? open.flags : this.looseTrouble)
+    if (kernel === null || runner.trim() !== '') this.runnerLine(runner)
+    // keep one entry per line while the test is open, whatever the line was
+    if (open && this.open === open && open.raw.length === kept && !open.capped) open.raw.push('')
   }
 
   private runnerLine (line: string): void {
@@ -118,9 +130,7 @@ export class KselftestLogParser {
         const header = matchHeader(line)
         if (header) return this.startTest(header)
       }
-      if (line.length === 1) return this.output('', true)
-      if (line.charCodeAt(1) === 32) return this.output(line.slice(2), true)
-      return this.output(line, false)
+      return this.output(line)
     }
     if (first === 111 /* o */ || first === 110 /* n */ || first === 91 /* [ */) {
       const result = matchRunnerResult(line)
@@ -128,7 +138,7 @@ export class KselftestLogParser {
       const bare = matchBareResult(line)
       if (bare) {
         // inside a test whose `# ` prefixes were lost (qa-reports logs), it is the test's own result
-        if (this.open) return this.output(line, true)
+        if (this.open) return this.output(`# ${line}`)
         return this.directResult(bare)
       }
     }
@@ -143,23 +153,26 @@ export class KselftestLogParser {
       const header = matchHeader(line)
       if (header) return this.startTest(header)
     }
-    if (line !== '') this.output(line, false)
+    if (line !== '') this.output(line)
   }
 
-  private output (text: string, prefixed: boolean): void {
+  /** A line the test (or something beside it) printed: `# ` lines are the test's own. */
+  private output (line: string): void {
+    const prefixed = line.charCodeAt(0) === 35 && (line.length === 1 || line.charCodeAt(1) === 32)
     const open = this.open
     if (open) {
-      userspaceTroubleIn(text, open.flags)
+      userspaceTroubleIn(line, open.flags)
+      if (prefixed) noteMarks(line, 2, open.marks)
       // consoles without printk timestamps still print `Kernel panic - not syncing`
-      if (!prefixed) kernelTroubleIn(text, open.flags)
-      if (open.output.length < this.maxOutputLines) open.output.push({ no: this.lineNo, text, prefixed })
+      else kernelTroubleIn(line, open.flags)
+      if (open.raw.length < this.maxOutputLines) open.raw.push(line)
       else if (!open.capped) {
         open.capped = true
         this.warnings.push(`line ${this.lineNo}: output of ${open.header.collection}: ${open.header.name} is longer than ${this.maxOutputLines} lines; results nested after this line are not parsed`)
       }
     } else if (prefixed && this.direct.length < this.maxOutputLines) {
       // output of a harness binary run directly, before its result line
-      this.direct.push({ no: this.lineNo, text, prefixed })
+      this.direct.push({ no: this.lineNo, text: line.length === 1 ? '' : line.slice(2), prefixed })
     }
   }
 
@@ -168,7 +181,7 @@ export class KselftestLogParser {
     if (this.open) this.closeWithoutResult(`the next test started at line ${this.lineNo}`, this.lineNo - 1)
     this.flushAnonymous()
     this.direct = []
-    this.open = { header, headerLine: this.lineNo, output: [], flags: new Set(), capped: false }
+    this.open = { header, headerLine: this.lineNo, raw: [], flags: new Set(), capped: false, marks: { nested: false, testLines: false } }
   }
 
   private finishTest (result: ResultLine): void {
@@ -179,7 +192,7 @@ export class KselftestLogParser {
     if (open && open.header.collection === collection && open.header.name === result.name) {
       this.open = null
       this.direct = []
-      this.addTest(this.buildTest(collection, result, [open.headerLine, this.lineNo], open.output, open.flags))
+      this.addTest(this.buildTest(collection, result, [open.headerLine, this.lineNo], () => outputOf(open), open.flags, open.marks))
       return
     }
     if (open) this.closeWithoutResult(`a result for another test came at line ${this.lineNo}`, this.lineNo - 1)
@@ -245,16 +258,20 @@ export class KselftestLogParser {
       reason: null,
     }
     const lines: LineRange = [open.headerLine, Math.max(open.headerLine, lastLine)]
-    this.addTest(this.buildTest(open.header.collection, result, lines, open.output, open.flags, `no result line: ${why}${cause}`))
+    this.addTest(this.buildTest(open.header.collection, result, lines, () => outputOf(open), open.flags, open.marks, `no result line: ${why}${cause}`))
   }
 
   /** `cutShort` says why a test has no result line; such a test is an `error`. */
-  private buildTest (collection: string, result: ResultLine, lines: LineRange, output: OutputLine[], flags: Set<Flag>, cutShort?: string): TestRecord {
-    const own = output.filter(line => line.prefixed)
-    const nested = parseNestedBlock(own)
+  private buildTest (collection: string, result: ResultLine, lines: LineRange, outputLines: OutputLine[] | (() => OutputLine[]), flags: Set<Flag>, marks?: OutputMarks, cutShort?: string): TestRecord {
+    // a plain pass needs no second look at its output: most tests of a big log are that
+    const needsOutput = marks === undefined || marks.nested || marks.testLines || result.status !== 'pass' || cutShort !== undefined
+    const output = !needsOutput ? [] : typeof outputLines === 'function' ? outputLines() : outputLines
+    marks ??= marksOf(output)
+    const own = marks.nested || marks.testLines ? output.filter(line => line.prefixed) : []
+    const nested = marks.nested ? parseNestedBlock(own) : null
     const subtests = new SubtestList()
     for (const subtest of nested?.subtests ?? []) subtests.add(subtest, null)
-    for (const subtest of testLineResults(own)) subtests.add(subtest, null)
+    if (marks.testLines) for (const subtest of testLineResults(own)) subtests.add(subtest, null)
     for (const warning of nested?.warnings ?? []) this.warnings.push(`${collection}: ${result.name}: ${warning}`)
     const status = result.status
     // a test cut short says why it has no result, then what its output had shown before
@@ -339,10 +356,54 @@ export class KselftestLogParser {
   }
 }
 
+/** Cheap first-character tests while streaming; the parsers that follow decide for real. */
+function noteMarks (text: string, from: number, marks: OutputMarks): void {
+  const first = text.charCodeAt(from)
+  // ok, not ok, 1..N, Bail out!, TAP version, KTAP version, deeper `# ` levels
+  if (first === 111 || first === 110 || first === 49 || first === 66 || first === 84 || first === 75 || first === 35) marks.nested = true
+  if (first === 84 /* T */ || first === 32) {
+    if (text.indexOf('TEST: ', from) !== -1) marks.testLines = true
+  }
+}
+
+function marksOf (output: OutputLine[]): OutputMarks {
+  const marks = { nested: false, testLines: false }
+  for (const line of output) if (line.prefixed) noteMarks(line.text, 0, marks)
+  return marks
+}
+
+/** The open test's lines as OutputLines: `# ` stripped once, blank and kernel-only lines left out. */
+function outputOf (open: OpenTest): OutputLine[] {
+  const output: OutputLine[] = []
+  const first = open.headerLine + 1
+  for (let i = 0; i < open.raw.length; i++) {
+    const line = open.raw[i]!
+    if (line === '') continue
+    if (line === '#') output.push({ no: first + i, text: '', prefixed: true })
+    else if (line.charCodeAt(0) === 35 && line.charCodeAt(1) === 32) output.push({ no: first + i, text: line.slice(2), prefixed: true })
+    else output.push({ no: first + i, text: line, prefixed: false })
+  }
+  return output
+}
+
 function userspaceTroubleOf (output: OutputLine[]): Set<Flag> {
   const flags = new Set<Flag>()
   for (const line of output) userspaceTroubleIn(line.text, flags)
   return flags
+}
+
+/** `TEST: description   [ OK ]`, taken apart by hand: a regex backtracks over the padding. */
+function matchTestLine (text: string): { name: string, verdict: string } | null {
+  const at = text.indexOf('TEST: ')
+  if (at === -1 || text.slice(0, at).trim() !== '') return null
+  const end = text.trimEnd()
+  if (!end.endsWith(']')) return null
+  const open = end.lastIndexOf('[')
+  if (open <= at + 6) return null
+  const verdict = end.slice(open + 1, -1).trim()
+  if (!TEST_VERDICTS.has(verdict)) return null
+  const name = end.slice(at + 6, open).trim()
+  return name === '' ? null : { name, verdict }
 }
 
 /** net/forwarding style `TEST: description   [ OK ]` lines: sub-results that are not TAP. */
@@ -350,16 +411,15 @@ function testLineResults (own: OutputLine[]): SubtestRecord[] {
   const found: SubtestRecord[] = []
   for (let i = 0; i < own.length; i++) {
     const line = own[i]!
-    if (line.text.indexOf('TEST: ') === -1) continue
-    const m = TEST_LINE.exec(line.text)
+    const m = matchTestLine(line.text)
     if (!m) continue
-    const verdict = m[2]!
+    const verdict = m.verdict
     const status = verdict === 'OK' ? 'pass' : verdict === 'FAIL' ? 'fail' : verdict === 'SKIP' ? 'skip' : verdict === 'XFAIL' ? 'xfail' : 'xpass'
     // the lines after a verdict, indented with a tab, explain it
     let end = i
     while (own[end + 1] && /^\t/.test(own[end + 1]!.text)) end++
     const detail = status === 'pass' || end === i ? null : own[i + 1]!.text.trim()
-    found.push({ name: m[1]!, status, reason: detail, lines: [line.no, own[end]!.no], subtests: [] })
+    found.push({ name: m.name, status, reason: detail, lines: [line.no, own[end]!.no], subtests: [] })
   }
   return found
 }

@@ -130,16 +130,16 @@ export class SubtestList {
       if (subtest.name !== '') this.byName.set(subtest.name, subtest)
       return
     }
-    // the copy with the worse result tells the story: its reason and its lines (the first on a tie)
+    // the copy with the worse result tells the story: its reason, lines and subtests (the first on a tie)
     if (worseStatus(twin.status, subtest.status) !== twin.status) {
       twin.status = subtest.status
       twin.reason = subtest.reason
       twin.lines = subtest.lines
+      twin.subtests = subtest.subtests
     }
     if (twin.name === '' && subtest.name !== '') {
       twin.name = subtest.name
       this.byName.set(twin.name, twin)
     }
-    twin.subtests.push(...subtest.subtests)
   }
 }

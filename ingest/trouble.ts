@@ -15,13 +15,29 @@ export interface SplitLine {
 }
 
 export function splitKernelText (line: string): SplitLine {
-  // cheap test first: almost every line has no stamp
-  if (line.indexOf('.') === -1 || line.indexOf('[') === -1) return { runner: line, kernel: null }
-  const m = KERNEL_STAMP.exec(line)
-  if (!m) return { runner: line, kernel: null }
-  return { runner: line.slice(0, m.index), kernel: line.slice(m.index + m[0].length) }
+  // this runs on every line of the log: look for `[ digits.` by hand before any regex
+  let bracket = line.indexOf('[')
+  while (bracket !== -1) {
+    let i = bracket + 1
+    while (line.charCodeAt(i) === 32) i++
+    const digitsStart = i
+    while (isDigit(line.charCodeAt(i))) i++
+    if (i > digitsStart && line.charCodeAt(i) === 46 /* . */) {
+      const start = bracket >= 3 && line.charCodeAt(bracket - 3) === 60 /* < */ ? bracket - 3 : bracket
+      KERNEL_STAMP.lastIndex = 0
+      const m = KERNEL_STAMP.exec(line.slice(start))
+      if (m && m.index === 0) return { runner: line.slice(0, start), kernel: line.slice(start + m[0].length) }
+    }
+    bracket = line.indexOf('[', bracket + 1)
+  }
+  return { runner: line, kernel: null }
 }
 
+function isDigit (code: number): boolean {
+  return code >= 48 && code <= 57
+}
+
+const KERNEL_HINT = /panic|Oops|opcode|protection|Unable|BUG|WARNING|rcu|[Tt]race/
 const KERNEL_TROUBLE: Array<[RegExp, Flag]> = [
   [/Kernel panic - not syncing/, 'kernel_panic'],
   [/\bOops\b|^invalid opcode:|^general protection fault|^Unable to handle kernel/, 'kernel_oops'],
@@ -33,6 +49,8 @@ const KERNEL_TROUBLE: Array<[RegExp, Flag]> = [
 
 /** Kernel trouble named by a console line (stamp already removed). */
 export function kernelTroubleIn (text: string, into: Set<Flag>): void {
+  // every pattern needs one of these; most console lines have none
+  if (!KERNEL_HINT.test(text)) return
   for (const [pattern, flag] of KERNEL_TROUBLE) {
     if (pattern.test(text)) into.add(flag)
   }
@@ -48,6 +66,8 @@ const USERSPACE_TROUBLE: Array<[RegExp, Flag]> = [
 
 /** Signs of a crash or a failed assertion in a test's own output. */
 export function userspaceTroubleIn (text: string, into: Set<Flag>): void {
+  // this runs on every output line: plain substring tests keep the regexes off almost all of them
+  if (text.indexOf('bort') === -1 && text.indexOf('ssertion') === -1 && text.indexOf('Segmentation') === -1) return
   for (const [pattern, flag] of USERSPACE_TROUBLE) {
     if (pattern.test(text)) into.add(flag)
   }
