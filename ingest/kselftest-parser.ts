@@ -6,7 +6,7 @@ import {
   isTapVersion, matchBareResult, matchHeader, matchPlan, matchRunnerResult,
   type ResultLine, type TestHeader,
 } from './runner-lines.ts'
-import { kernelTroubleIn, splitKernelText, userspaceTroubleIn } from './trouble.ts'
+import { findKernelStamp, kernelTroubleIn, userspaceTroubleIn } from './trouble.ts'
 import { FLAGS, worseStatus, type Flag } from './vocabulary.ts'
 
 export interface ParserOptions {
@@ -116,9 +116,13 @@ export class KselftestLogParser {
     const line = raw.charCodeAt(raw.length - 1) === 13 ? raw.slice(0, -1) : raw
     const open = this.open
     const kept = open ? open.raw.length : 0
-    const { runner, kernel } = splitKernelText(line)
-    if (kernel !== null) kernelTroubleIn(kernel, open ? open.flags : this.looseTrouble)
-    if (kernel === null || runner.trim() !== '') this.runnerLine(runner)
+    const stamp = findKernelStamp(line)
+    if (stamp === null) this.runnerLine(line)
+    else {
+      kernelTroubleIn(line.slice(stamp.end), open ? open.flags : this.looseTrouble)
+      const runner = line.slice(0, stamp.start)
+      if (runner.trim() !== '') this.runnerLine(runner)
+    }
     // keep one entry per line while the test is open, whatever the line was
     if (open && this.open === open && open.raw.length === kept && !open.capped) open.raw.push('')
   }

@@ -7,14 +7,11 @@ import type { Flag } from './vocabulary.ts'
  */
 const KERNEL_STAMP = /(?:<\d>)?\[\s*\d+\.\d{6}\]\s?/
 
-export interface SplitLine {
-  /** What the runner or the test printed (may be empty). */
-  runner: string
-  /** What the kernel printed on this line, stamp removed, or null. */
-  kernel: string | null
-}
-
-export function splitKernelText (line: string): SplitLine {
+/**
+ * Where the kernel's stamp starts and ends on a line, or null (almost always): the runner's text
+ * is what comes before it, the kernel's what comes after.
+ */
+export function findKernelStamp (line: string): { start: number, end: number } | null {
   // this runs on every line of the log: look for `[ digits.` by hand before any regex
   let bracket = line.indexOf('[')
   while (bracket !== -1) {
@@ -24,13 +21,12 @@ export function splitKernelText (line: string): SplitLine {
     while (isDigit(line.charCodeAt(i))) i++
     if (i > digitsStart && line.charCodeAt(i) === 46 /* . */) {
       const start = bracket >= 3 && line.charCodeAt(bracket - 3) === 60 /* < */ ? bracket - 3 : bracket
-      KERNEL_STAMP.lastIndex = 0
       const m = KERNEL_STAMP.exec(line.slice(start))
-      if (m && m.index === 0) return { runner: line.slice(0, start), kernel: line.slice(start + m[0].length) }
+      if (m && m.index === 0) return { start, end: start + m[0].length }
     }
     bracket = line.indexOf('[', bracket + 1)
   }
-  return { runner: line, kernel: null }
+  return null
 }
 
 function isDigit (code: number): boolean {
@@ -56,6 +52,7 @@ export function kernelTroubleIn (text: string, into: Set<Flag>): void {
   }
 }
 
+const USERSPACE_HINT = /bort|ssertion|Segmentation/
 const USERSPACE_TROUBLE: Array<[RegExp, Flag]> = [
   // `Aborted (core dumped)` from the shell, `./run_hugetlbfs_test.sh: line 60: 97095 Aborted`
   [/(?:^|\s)Aborted(?:\s|$)/, 'aborted'],
@@ -67,7 +64,7 @@ const USERSPACE_TROUBLE: Array<[RegExp, Flag]> = [
 /** Signs of a crash or a failed assertion in a test's own output. */
 export function userspaceTroubleIn (text: string, into: Set<Flag>): void {
   // this runs on every output line: plain substring tests keep the regexes off almost all of them
-  if (text.indexOf('bort') === -1 && text.indexOf('ssertion') === -1 && text.indexOf('Segmentation') === -1) return
+  if (!USERSPACE_HINT.test(text)) return
   for (const [pattern, flag] of USERSPACE_TROUBLE) {
     if (pattern.test(text)) into.add(flag)
   }
