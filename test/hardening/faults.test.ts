@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { request } from 'node:http'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import BetterSqlite3 from 'better-sqlite3'
+import { runKsft, startServer } from '../helpers/cli.ts'
+import { tempDir } from '../helpers/store.ts'
+
+// a synthetic log of about 6 MB, sent in pieces so that a fault can land in the middle
+function syntheticLog (tests = 200, linesPerTest = 600): string[] {
+  const pieces = [`TAP version 13\n1..${tests}\n`]
+  for (let i = 1; i <= tests; i++) {
+    let piece = `# selftests: kvm: test_${i}\n`
+    for (let j = 0; j < linesPerTest; j++) piece += `# output ${j} of test ${i} ${'.'.repeat(20)}\n`
+    pieces.push(`${piece}ok ${i} selftests: kvm: test_${i}\n`)
+  }
+  return pieces
+}
+
+interface Upload { done: Promise<{ status: number, body: string }>, send: (piece: string) => Promise<void>, end: () => void }
+
+/** An upload whose body the test writes piece by piece. */
+function startUpload (url: string, token: string, query: string): Upload {
+  const req = request(`${url}/api/v1/runs?${query}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain', 'transfer-encoding': 'chunked' },
+  })
+  const done = new Promise<{ status: number, body: string }>((resolve, reject) => {
+    req.on('response', (res) => {
+      let body = ''
+      res.on('data', (d: Buffer) => { body += d.toString() })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.on('error', reject)
+  })
+  return {
+    done,
+    send: (piece) => new Promise(resolve => { if (!req.write(piece)) req.once('drain', resolve); else resolve() }),
+    end: () => req.end(),
+  }
+}
+
+function countRuns (db: string): number {
+  const handle = new BetterSqlite3(db)
+  try {
+    assert.equal(handle.pragma('integrity_check', { simple: true }), 'ok')
+    return (handle.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n
+  } finally {
+    handle.close()
+  }
+}
+
+async function tokenFor (db: string): Promise<string> {
+  const res = await runKsft(['token', 'create', '--name', `t${Math.random()}`, '--db', db])
+  return res.stdout.trim().split('\n').at(-1)!
+}
+
+const QUERY = 'series=KVM%3A%20guest_memfd&version=v3&machine=tdx-host-1'
+
+test('SIGKILL in the middle of an upload: the restarted server has no trace of it, and the retry lands once', async (t) => {
+  const db = join(tempDir(t), 'ksft.db')
+  const token = await tokenFor(db)
+  const pieces = syntheticLog()
+  const first = await startServer(t, [], { KSFT_DB: db })
+  const upload = startUpload(first.url, token, QUERY)
+  upload.done.catch(() => {})
+  for (const piece of pieces.slice(0, pieces.length / 2)) await upload.send(piece)
+  first.child.kill('SIGKILL')
+  await new Promise(resolve => first.child.once('exit', resolve))
+  assert.equal(countRuns(db), 0)
+
+  const second = await startServer(t, [], { KSFT_DB: db })
+  const body = pieces.join('')
+  const post = () => fetch(`${second.url}/api/v1/runs?${QUERY}`, { method: 'POST', body, headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' } })
+  assert.equal((await post()).status, 201)
+  assert.equal((await post()).status, 200)
+  second.child.kill('SIGTERM')
+  await new Promise(resolve => second.child.once('exit', resolve))
+  assert.equal(countRuns(db), 1)
+})
+
+test('SIGTERM: no new connections, the upload in flight finishes and is stored, the database closes cleanly', async (t) => {
+  const db = join(tempDir(t), 'ksft.db')
+  const token = await tokenFor(db)
+  const pieces = syntheticLog(50, 400)
+  const server = await startServer(t, [], { KSFT_DB: db, KSFT_SHUTDOWN_TIMEOUT_MS: '20000' })
+  const exited = new Promise<number | null>(resolve => server.child.once('exit', code => resolve(code)))
+  const upload = startUpload(server.url, token, QUERY)
+  for (const piece of pieces.slice(0, 10)) await upload.send(piece)
+  server.child.kill('SIGTERM')
+  await new Promise(resolve => setTimeout(resolve, 300))
+  await assert.rejects(fetch(`${server.url}/healthz`), 'new connections are refused while closing')
+  for (const piece of pieces.slice(10)) await upload.send(piece)
+  upload.end()
+  const res = await upload.done
+  assert.equal(res.status, 201, res.body)
+  assert.equal(await exited, 0)
+  // SQLite checkpoints and removes the write-ahead log only when the last connection closes cleanly
+  assert.equal(existsSync(`${db}-wal`), false)
+  assert.equal(countRuns(db), 1)
+})
