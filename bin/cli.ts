@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { KsftError } from '../server/errors.ts'
 import { ExitCode } from './exit-code.ts'
 import { registerBackup } from './commands/backup.ts'
+import { registerDemo } from './commands/demo.ts'
 import { registerIngest } from './commands/ingest.ts'
 import { registerServe } from './commands/serve.ts'
 import { registerToken } from './commands/token.ts'
@@ -15,6 +16,7 @@ export function buildProgram (): Command {
   registerIngest(program)
   registerBackup(program)
   registerServe(program)
+  registerDemo(program)
   registerToken(program)
   return program
 }
