@@ -18,6 +18,8 @@ export interface ParserOptions {
 
 export const DEFAULT_DIRECT_COLLECTION = 'unknown'
 const DEFAULT_MAX_OUTPUT_LINES = 100_000
+/** Longer lines are parsed by their start only; no kselftest line comes near this. */
+export const MAX_LINE_CHARS = 1024 * 1024
 
 interface OpenTest {
   header: TestHeader
@@ -63,6 +65,7 @@ export class KselftestLogParser {
   private readonly directCollection: string
   private readonly maxOutputLines: number
   private carry = ''
+  private overlong = false
   private lineNo = 0
   private readonly tests: TestRecord[] = []
   private readonly byKey = new Map<string, TestRecord>()
@@ -81,21 +84,36 @@ export class KselftestLogParser {
   }
 
   push (chunk: string): void {
-    let text = this.carry === '' ? chunk : this.carry + chunk
     let start = 0
-    let newline = text.indexOf('\n')
+    if (this.overlong) {
+      // the rest of a runaway line: skip to its end
+      const end = chunk.indexOf('\n')
+      if (end === -1) return
+      this.overlong = false
+      this.line(this.carry)
+      this.carry = ''
+      start = end + 1
+    }
+    const text = this.carry === '' ? chunk : this.carry + chunk.slice(start)
+    let newline = text.indexOf('\n', start)
     while (newline !== -1) {
       this.line(text.slice(start, newline))
       start = newline + 1
       newline = text.indexOf('\n', start)
     }
     this.carry = start === 0 ? text : text.slice(start)
-    text = ''
+    if (this.carry.length > MAX_LINE_CHARS) {
+      // a 50 MB line (or a gzip bomb of zeros) must not be held whole: its start is enough to parse
+      // (one character more than the limit, so that line() sees it is too long)
+      this.carry = this.carry.slice(0, MAX_LINE_CHARS + 1)
+      this.overlong = true
+    }
   }
 
   end (): ParseResult {
-    if (this.carry !== '') this.line(this.carry)
+    if (this.carry !== '' || this.overlong) this.line(this.carry)
     this.carry = ''
+    this.overlong = false
     if (this.open) this.closeWithoutResult('the log ends before its result line', this.lineNo)
     this.flushAnonymous()
     this.closeStream()
@@ -111,8 +129,13 @@ export class KselftestLogParser {
     }
   }
 
-  private line (raw: string): void {
+  private line (whole: string): void {
     this.lineNo++
+    let raw = whole
+    if (raw.length > MAX_LINE_CHARS) {
+      this.warnings.push(`line ${this.lineNo} is longer than ${MAX_LINE_CHARS} characters; only its start was parsed (the raw log keeps it whole)`)
+      raw = raw.slice(0, MAX_LINE_CHARS)
+    }
     const line = raw.charCodeAt(raw.length - 1) === 13 ? raw.slice(0, -1) : raw
     const open = this.open
     const kept = open ? open.raw.length : 0

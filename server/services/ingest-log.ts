@@ -14,6 +14,7 @@ const deflateAsync = promisify(deflate)
 export const DEFAULT_MAX_LOG_BYTES = 256 * 1024 * 1024
 /** Raw log bytes per stored chunk: small enough to inflate for a line range, large enough to compress well. */
 const CHUNK_BYTES = 1024 * 1024
+const MAX_PENDING_BYTES = 8 * CHUNK_BYTES
 
 export interface IngestLogOptions {
   maxBytes?: number
@@ -88,11 +89,14 @@ class ChunkSpool {
     this.pendingBytes += buffer.length
     if (this.pendingBytes < CHUNK_BYTES) return
     const joined = Buffer.concat(this.pending, this.pendingBytes)
-    const cut = joined.lastIndexOf(10)
+    let cut = joined.lastIndexOf(10)
     if (cut === -1) {
-      // one line longer than a chunk: keep it whole, however long
-      this.pending = [joined]
-      return
+      if (joined.length < MAX_PENDING_BYTES) {
+        this.pending = [joined]
+        return
+      }
+      // a runaway line is stored across chunks rather than held whole (the reader joins them)
+      cut = joined.length - 1
     }
     this.pending = cut + 1 < joined.length ? [joined.subarray(cut + 1)] : []
     this.pendingBytes = joined.length - cut - 1
@@ -100,7 +104,7 @@ class ChunkSpool {
   }
 
   async finish (): Promise<void> {
-    if (this.pendingBytes > 0) await this.write(Buffer.concat(this.pending, this.pendingBytes))
+    if (this.pendingBytes > 0) await this.write(Buffer.concat(this.pending, this.pendingBytes), true)
     this.pending = []
     this.pendingBytes = 0
   }
@@ -118,10 +122,11 @@ class ChunkSpool {
     rmSync(this.dir, { recursive: true, force: true })
   }
 
-  private async write (raw: Buffer): Promise<void> {
+  private async write (raw: Buffer, last = false): Promise<void> {
+    // lines that end in this chunk, and the unterminated last line of the log
     let lineCount = 0
     for (let i = raw.indexOf(10); i !== -1; i = raw.indexOf(10, i + 1)) lineCount++
-    if (raw[raw.length - 1] !== 10) lineCount++
+    if (last && raw[raw.length - 1] !== 10) lineCount++
     const content = await deflateAsync(raw, { level: zlibConstants.Z_BEST_SPEED })
     writeSync(this.fd, content, 0, content.length, this.offset)
     this.index.push({ offset: this.offset, length: content.length, firstLine: this.nextLine, lineCount })

@@ -189,14 +189,23 @@ export class RunStore {
     const last = Math.min(to, run.log_lines)
     const lines: string[] = []
     if (from <= last) {
-      const chunks = this.statements.getChunks.all(id, last, from) as Array<{ first_line: number, line_count: number, content: Buffer }>
-      for (const chunk of chunks) {
-        const chunkLines = inflateSync(chunk.content).toString('utf8').split('\n')
-        for (let i = 0; i < chunk.line_count; i++) {
-          const no = chunk.first_line + i
-          if (no < from || no > last) continue
-          const line = chunkLines[i]!
-          lines.push(line.endsWith('\r') ? line.slice(0, -1) : line)
+      // chunks start at a line start, except after a runaway line that was cut across chunks:
+      // join the chunks that hold the range, then split, numbering from the first one
+      const chunks = this.statements.getChunks.all(id, last, from) as Array<{ first_line: number, content: Buffer }>
+      if (chunks.length > 0) {
+        const text = Buffer.concat(chunks.map(chunk => inflateSync(chunk.content))).toString('utf8')
+        let no = chunks[0]!.first_line
+        let start = 0
+        while (start <= text.length && no <= last) {
+          const end = text.indexOf('\n', start)
+          const lineEnd = end === -1 ? text.length : end
+          if (end === -1 && lineEnd === start) break
+          if (no >= from) {
+            const line = text.slice(start, lineEnd)
+            lines.push(line.endsWith('\r') ? line.slice(0, -1) : line)
+          }
+          no++
+          start = lineEnd + 1
         }
       }
     }
@@ -308,8 +317,8 @@ function prepare (db: Database) {
       FROM results r JOIN cases c ON c.id = r.case_id WHERE r.run_id = ? ORDER BY r.seq`),
     getRunSize: statement('SELECT log_lines FROM runs WHERE id = ?'),
     getChunks: statement(`
-      SELECT first_line, line_count, content FROM log_chunks
-      WHERE run_id = ? AND first_line <= ? AND first_line + line_count > ? ORDER BY seq`),
+      SELECT first_line, content FROM log_chunks
+      WHERE run_id = ? AND first_line <= ? AND first_line + line_count >= ? ORDER BY seq`),
     getAllChunks: statement('SELECT content FROM log_chunks WHERE run_id = ? ORDER BY seq'),
   }
 }

@@ -1,7 +1,7 @@
 // Synthetic logs, written for these tests: one per format rule of docs/parsing.md.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { parseKselftestLog, type TestRecord } from '../../ingest/index.ts'
+import { KselftestLogParser, parseKselftestLog, type TestRecord } from '../../ingest/index.ts'
 
 const log = (...lines: string[]): string => `${lines.join('\n')}\n`
 const brief = (t: TestRecord) => ({ id: `${t.collection}: ${t.name}`, status: t.status, lines: t.lines })
@@ -273,5 +273,17 @@ describe('line ranges', () => {
       { name: 'IPv6 host entries forwarding tests', status: 'pass', reason: null, lines: [6, 6], subtests: [] },
     ])
     assert.equal(t!.reason, 'IPv4 host entries forwarding tests: fail (Packet not locally received after adding a host entry)')
+  })
+})
+
+describe('runaway lines', () => {
+  test('a line over 1 MiB is parsed by its start, the same whether it arrives whole or in pieces', () => {
+    const text = log('# selftests: x: y', `# ${'z'.repeat(3 * 1024 * 1024)}`, 'ok 1 selftests: x: y')
+    const whole = parseKselftestLog(text)
+    const parser = new KselftestLogParser()
+    for (let i = 0; i < text.length; i += 65536) parser.push(text.slice(i, i + 65536))
+    assert.deepEqual(parser.end(), whole)
+    assert.deepEqual(whole.tests.map(brief), [{ id: 'x: y', status: 'pass', lines: [1, 3] }])
+    assert.deepEqual(whole.warnings, ['line 2 is longer than 1048576 characters; only its start was parsed (the raw log keeps it whole)'])
   })
 })

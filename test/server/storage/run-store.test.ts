@@ -130,3 +130,20 @@ test('an open store can be used by a second RunStore on the same file (one write
   t.after(() => second.close())
   assert.equal(new RunStore(second).writeCounter(), 1)
 })
+
+test('a runaway 20 MB line is stored across chunks, read back whole, and parsed by its start only', async (t) => {
+  const { store } = openTestStore(t)
+  const runaway = `# ${'x'.repeat(20 * 1024 * 1024)}`
+  const text = ['TAP version 13', '1..1', '# selftests: kvm: big', runaway, '# after', 'ok 1 selftests: kvm: big', ''].join('\n')
+  const { runId, parse } = await ingestText(store, text, META)
+  assert.equal(parse.tests[0]!.status, 'pass')
+  assert.deepEqual(parse.tests[0]!.lines, [3, 6])
+  assert.match(parse.warnings[0]!, /^line 4 is longer than 1048576 characters; only its start was parsed/)
+  const slice = store.getLogLines(runId, 3, 5)!
+  assert.equal(slice.lines.length, 3)
+  assert.equal(slice.lines[0], '# selftests: kvm: big')
+  assert.equal(slice.lines[1]!.length, runaway.length)
+  assert.equal(slice.lines[2], '# after')
+  assert.deepEqual(store.getLogLines(runId, 5, 6)!.lines, ['# after', 'ok 1 selftests: kvm: big'])
+  assert.equal(Buffer.concat([...store.readLog(runId)]).toString(), text)
+})
