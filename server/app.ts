@@ -6,6 +6,7 @@ import { openDatabase } from './storage/database.ts'
 import { RunStore } from './storage/run-store.ts'
 import { registerOpenApi } from './plugins/openapi.ts'
 import { registerSecurity, type SecurityOptions } from './plugins/security.ts'
+import { exportRoutes } from './routes/export.ts'
 import { healthRoutes } from './routes/health.ts'
 import { hookRoutes } from './routes/hook.ts'
 import { runRoutes } from './routes/runs.ts'
@@ -78,6 +79,7 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
   await app.register(healthRoutes)
   await app.register(hookRoutes)
   await app.register(runRoutes, { tokens, maxLogBytes: options.maxLogBytes, uploadsPerMinute: options.security?.uploadsPerMinute })
+  await app.register(exportRoutes)
   return app
 }
 
