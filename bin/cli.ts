@@ -6,6 +6,7 @@ import { registerDemo } from './commands/demo.ts'
 import { registerIngest } from './commands/ingest.ts'
 import { registerServe } from './commands/serve.ts'
 import { registerToken } from './commands/token.ts'
+import { registerUpload } from './commands/upload.ts'
 
 
 export function buildProgram (): Command {
@@ -18,6 +19,7 @@ export function buildProgram (): Command {
   registerServe(program)
   registerDemo(program)
   registerToken(program)
+  registerUpload(program)
   return program
 }
 
