@@ -3,6 +3,8 @@ import { KsftError } from '../server/errors.ts'
 import { ExitCode } from './exit-code.ts'
 import { registerBackup } from './commands/backup.ts'
 import { registerDemo } from './commands/demo.ts'
+import { registerExport } from './commands/export.ts'
+import { registerGate } from './commands/gate.ts'
 import { registerIngest } from './commands/ingest.ts'
 import { registerServe } from './commands/serve.ts'
 import { registerToken } from './commands/token.ts'
@@ -16,6 +18,8 @@ export function buildProgram (): Command {
     .exitOverride()
   registerIngest(program)
   registerBackup(program)
+  registerExport(program)
+  registerGate(program)
   registerServe(program)
   registerDemo(program)
   registerToken(program)

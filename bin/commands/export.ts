@@ -1,0 +1,105 @@
+import type { Command } from 'commander'
+import type { Database } from 'better-sqlite3'
+import { buildJunitXml } from '../../server/export/junit.ts'
+import { buildKcidbDocument } from '../../server/export/kcidb.ts'
+import { ORIGIN_PATTERN } from '../../server/export/kcidb-schema.ts'
+import { exportedRun, exportedRuns } from '../../server/export/run-source.ts'
+import { KsftError } from '../../server/errors.ts'
+import { openDatabase } from '../../server/storage/database.ts'
+import { ExportStore } from '../../server/storage/export-store.ts'
+import { RunStore } from '../../server/storage/run-store.ts'
+import { ExitCode } from '../exit-code.ts'
+import { exitTwoOnUsageErrors } from './gate.ts'
+import { addDbOption, dbPathOf } from './options.ts'
+
+interface KcidbFlags {
+  run?: string
+  series?: string
+  version?: string
+  origin: string
+  db?: string
+  baseUrl?: string
+}
+
+export function registerExport (program: Command): void {
+  const exporter = exitTwoOnUsageErrors(program.command('export').description('write stored results in the formats other systems read (KCIDB, JUnit XML)'))
+
+  addDbOption(exitTwoOnUsageErrors(exporter.command('kcidb'))
+    .description('print a KCIDB v5.3 I/O document (for kcidb-submit) of one run, or of every run of a series or of one of its versions'))
+    .option('--run <id>', 'one run')
+    .option('--series <id-or-name>', 'every run of a series (its id or exact name)')
+    .option('--version <label>', 'with --series: only the runs of this version, e.g. v7 or base')
+    .requiredOption('--origin <origin>', 'your CI system\'s KCIDB origin, as KernelCI assigned it ([a-z0-9_]+)')
+    .option('--base-url <url>', 'the dashboard\'s address, e.g. https://ksft.example.org: each test links to its run\'s raw log there')
+    .action((flags: KcidbFlags) => {
+      if (!new RegExp(ORIGIN_PATTERN).test(flags.origin)) throw usage(`--origin must be lowercase letters, digits and _ (KCIDB's [a-z0-9_]+), not "${flags.origin}"`)
+      if ((flags.run === undefined) === (flags.series === undefined)) throw usage('give exactly one of --run ID and --series ID')
+      if (flags.version !== undefined && flags.series === undefined) throw usage('--version goes with --series')
+      const logUrl = logUrlOf(flags.baseUrl)
+      withStore(flags, (store, db) => {
+        const runIds = flags.run !== undefined ? [runIdOf(flags.run)] : seriesRunIds(new ExportStore(db), flags.series!, flags.version)
+        const doc = buildKcidbDocument(exportedRuns(store, runIds), { origin: flags.origin, logUrl })
+        process.stdout.write(`${JSON.stringify(doc)}\n`)
+      })
+    })
+
+  addDbOption(exitTwoOnUsageErrors(exporter.command('junit'))
+    .description('print a run as JUnit XML, for CI test reports'))
+    .requiredOption('--run <id>', 'the run')
+    .option('--base-url <url>', 'the dashboard\'s address: cut outputs name the raw log there')
+    .action((flags: { run: string, db?: string, baseUrl?: string }) => {
+      const runId = runIdOf(flags.run)
+      const logUrl = logUrlOf(flags.baseUrl)
+      withStore(flags, (store) => {
+        process.stdout.write(buildJunitXml(exportedRun(store, runId), { logUrl: logUrl?.(runId) }))
+      })
+    })
+}
+
+/** Usage errors end with 2, as in `ksft gate`: a script can tell a wrong call from a failed export. */
+function usage (message: string): ExitCode {
+  return new ExitCode(2, `error: ${message}`)
+}
+
+function runIdOf (text: string): number {
+  if (!/^[1-9]\d{0,15}$/.test(text)) throw usage(`--run takes a run id (a positive number), not "${text}"`)
+  return Number(text)
+}
+
+function logUrlOf (baseUrl: string | undefined): ((runId: number) => string) | undefined {
+  if (baseUrl === undefined) return undefined
+  let url: URL
+  try {
+    url = new URL(baseUrl)
+  } catch {
+    throw usage(`--base-url must be an absolute http(s) URL, not "${baseUrl}"`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw usage('--base-url must be an http(s) URL')
+  const base = url.href.replace(/\/+$/, '')
+  return runId => `${base}/api/v1/runs/${runId}/log.txt`
+}
+
+function seriesRunIds (exports: ExportStore, idOrName: string, version: string | undefined): number[] {
+  const series = exports.findSeries(idOrName)
+  if (!series) throw new KsftError('SERIES_NOT_FOUND', `no series "${idOrName}"`)
+  if (version !== undefined && !exports.hasVersion(series.id, version)) {
+    throw new KsftError('VERSION_NOT_FOUND', `series "${series.name}" has no version "${version}"`)
+  }
+  return exports.runIds(series.id, version)
+}
+
+/** The store opened read-only: an export never writes, and never creates a database that is not there. */
+function withStore (flags: { db?: string }, use: (store: RunStore, db: Database) => void): void {
+  const path = dbPathOf(flags)
+  let db: Database
+  try {
+    db = openDatabase(path, { readonly: true })
+  } catch (err) {
+    throw new ExitCode(1, `error: cannot open the database ${path}: ${(err as Error).message}`)
+  }
+  try {
+    use(new RunStore(db), db)
+  } finally {
+    db.close()
+  }
+}
