@@ -27,7 +27,7 @@ async function seeded (t: TestContext): Promise<string> {
   return path
 }
 
-interface Doc { checkouts: Array<{ comment: string, id: string }>, builds: Array<{ id: string, checkout_id: string }>, tests: Array<{ path: string, status: string, build_id: string }> }
+interface Doc { checkouts: Array<{ comment: string, id: string }>, builds: Array<{ id: string, checkout_id: string }>, tests: Array<{ path: string, status: string, build_id: string, log_url?: string }> }
 
 function parsedDoc (stdout: string): Doc {
   const doc = JSON.parse(stdout) as Doc
@@ -57,7 +57,7 @@ test('ksft export kcidb --series prints every run of the series, versions in ord
 
   const one = await runKsft(['export', 'kcidb', '--run', '2', '--origin', 'lab_1', '--db', db, '--base-url', 'https://ksft.example.org/'])
   assert.equal(one.code, 0, one.stderr)
-  const oneDoc = parsedDoc(one.stdout) as Doc & { tests: Array<{ log_url: string }> }
+  const oneDoc = parsedDoc(one.stdout)
   assert.deepEqual(oneDoc.builds.map(b => b.id), ['lab_1:run-2'])
   assert.ok(oneDoc.tests.every(kt => kt.log_url === 'https://ksft.example.org/api/v1/runs/2/log.txt'))
 })
