@@ -10,6 +10,7 @@ import { exportRoutes } from './routes/export.ts'
 import { healthRoutes } from './routes/health.ts'
 import { hookRoutes } from './routes/hook.ts'
 import { runRoutes } from './routes/runs.ts'
+import { webRoutes } from './routes/web.ts'
 import { TokenStore } from './storage/token-store.ts'
 
 export interface AppOptions {
@@ -80,6 +81,7 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
   await app.register(hookRoutes)
   await app.register(runRoutes, { tokens, maxLogBytes: options.maxLogBytes, uploadsPerMinute: options.security?.uploadsPerMinute })
   await app.register(exportRoutes)
+  await app.register(webRoutes)
   return app
 }
 

@@ -1,0 +1,89 @@
+/**
+ * The dashboard's only way to the data: the public JSON API, the same one scripts use. The response
+ * types come from the API's schemas, so the client and the server cannot drift apart silently.
+ */
+import type { Static } from 'typebox'
+import type { LogSliceSchema, RunResultsSchema, RunResponse } from '../../server/schemas/runs.ts'
+import type {
+  CompareResponse, FlakyResponse, HistoryResponse, MachinesSchema, MatrixResponse, SeriesListSchema, TrendResponse,
+} from '../../server/schemas/trends.ts'
+
+export type { CompareResponse, FlakyResponse, HistoryResponse, MatrixResponse, RunResponse, TrendResponse }
+export type SeriesList = Static<typeof SeriesListSchema>
+export type MachineList = Static<typeof MachinesSchema>
+export type RunResults = Static<typeof RunResultsSchema>
+export type LogSlice = Static<typeof LogSliceSchema>
+
+export type Params = Record<string, string | readonly string[] | number | null | undefined>
+
+export class ApiError extends Error {
+  constructor (readonly status: number, readonly code: string, message: string) {
+    super(message)
+  }
+}
+
+/** `path?query`, leaving out empty parameters; a list repeats its name (subtest=a&subtest=b). */
+export function withQuery (path: string, params: Params = {}): string {
+  const query = new URLSearchParams()
+  for (const [key, value] of Object.entries(params)) {
+    if (value === undefined || value === null || value === '') continue
+    if (Array.isArray(value)) for (const item of value as readonly string[]) query.append(key, item)
+    else query.append(key, String(value))
+  }
+  const text = query.toString()
+  return text ? `${path}?${text}` : path
+}
+
+async function request (path: string, signal?: AbortSignal): Promise<Response> {
+  const res = await fetch(path, { signal, headers: { accept: 'application/json, text/plain' } })
+  if (!res.ok) {
+    let code = 'HTTP_ERROR'
+    let message = `${res.status} ${res.statusText}`
+    try {
+      const body = await res.json() as { error?: { code?: string, message?: string } }
+      code = body.error?.code ?? code
+      message = body.error?.message ?? message
+    } catch {}
+    throw new ApiError(res.status, code, message)
+  }
+  return res
+}
+
+async function json<T> (path: string, signal?: AbortSignal): Promise<T> {
+  return await (await request(path, signal)).json() as T
+}
+
+const series = (id: string | number) => `/api/v1/series/${encodeURIComponent(String(id))}`
+
+/** The API twin of each page, by the same parameter names. */
+export const apiPaths = {
+  seriesList: (params: Params = {}) => withQuery('/api/v1/series', params),
+  trend: (id: string, params: Params = {}) => withQuery(`${series(id)}/trend`, params),
+  compare: (id: string, params: Params) => withQuery(`${series(id)}/compare`, params),
+  matrix: (id: string, params: Params = {}) => withQuery(`${series(id)}/matrix`, params),
+  flaky: (id: string, params: Params = {}) => withQuery(`${series(id)}/flaky`, params),
+  summaryText: (id: string, params: Params) => withQuery(`${series(id)}/summary.txt`, params),
+  history: (params: Params) => withQuery('/api/v1/tests/history', params),
+  machines: (params: Params = {}) => withQuery('/api/v1/machines', params),
+  run: (id: number) => `/api/v1/runs/${id}`,
+  results: (id: number) => `/api/v1/runs/${id}/results`,
+  log: (id: number, from: number, to: number) => withQuery(`/api/v1/runs/${id}/log`, { from, to }),
+  logText: (id: number) => `/api/v1/runs/${id}/log.txt`,
+}
+
+export function makeApi (signal: AbortSignal) {
+  return {
+    seriesList: (params?: Params) => json<SeriesList>(apiPaths.seriesList(params), signal),
+    trend: (id: string, params?: Params) => json<TrendResponse>(apiPaths.trend(id, params), signal),
+    compare: (id: string, params: Params) => json<CompareResponse>(apiPaths.compare(id, params), signal),
+    matrix: (id: string, params?: Params) => json<MatrixResponse>(apiPaths.matrix(id, params), signal),
+    flaky: (id: string, params?: Params) => json<FlakyResponse>(apiPaths.flaky(id, params), signal),
+    summaryText: async (id: string, params: Params) => await (await request(apiPaths.summaryText(id, params), signal)).text(),
+    history: (params: Params) => json<HistoryResponse>(apiPaths.history(params), signal),
+    machines: (params?: Params) => json<MachineList>(apiPaths.machines(params), signal),
+    run: (id: number) => json<RunResponse>(apiPaths.run(id), signal),
+    results: (id: number) => json<RunResults>(apiPaths.results(id), signal),
+    log: (id: number, from: number, to: number) => json<LogSlice>(apiPaths.log(id, from, to), signal),
+  }
+}
+export type Api = ReturnType<typeof makeApi>

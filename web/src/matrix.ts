@@ -1,0 +1,111 @@
+import type { MatrixResponse } from './api.ts'
+import { testPageHref } from './compare-view.ts'
+import { h } from './dom.ts'
+import { STATUSES, STATUS_GLYPH, STATUS_LABEL, isFailing, worstOf, type Status } from './format.ts'
+
+type Row = MatrixResponse['rows'][number]
+type Cell = NonNullable<Row['cells'][number]>
+
+/** What a cell shows: its worst status, or `±` when some results passed and some failed. */
+function cellLook (cell: Cell): { glyph: string, cls: string } {
+  const worst = worstOf(cell)!
+  const failing = cell.fail + cell.xpass + cell.timeout + cell.error
+  if (failing > 0 && cell.pass + cell.xfail > 0) return { glyph: '±', cls: 'mixed' }
+  return { glyph: STATUS_GLYPH[worst], cls: `status-${worst}` }
+}
+
+function cellTitle (row: Row, version: string, cell: Cell): string {
+  const counts = STATUSES.filter(s => cell[s] > 0).map(s => `${cell[s]} ${STATUS_LABEL[s]}`).join(', ')
+  const name = row.path.length ? row.path.join(' › ') : row.test
+  return `${name} in ${version}: ${cell.total} ${cell.total === 1 ? 'result' : 'results'} on ${cell.machines} ${cell.machines === 1 ? 'machine' : 'machines'}: ${counts}`
+}
+
+/**
+ * The test × version heatmap. Subtest rows fold under their test (closed at first: a big series has
+ * thousands); each cell says its counts on hover and focus, and links to the test's history.
+ */
+export class MatrixView {
+  readonly element: HTMLElement
+  private readonly body: HTMLTableSectionElement
+  private readonly versions: MatrixResponse['versions']
+  /** subtest rows of each test: kept as data until first unfolded, so a big matrix costs only its test rows */
+  private readonly children = new Map<HTMLTableRowElement, { rows: Row[], built: HTMLTableRowElement[] | null }>()
+
+  constructor (first: MatrixResponse, private readonly seriesId: string) {
+    this.versions = first.versions
+    this.body = h('tbody')
+    const head = h('thead', null, h('tr', null,
+      h('th', { scope: 'col', class: 'test-col' }, 'Test'),
+      ...this.versions.map(v => h('th', { scope: 'col', class: 'version-col' }, v.label))))
+    this.element = h('div', { class: 'table-wrap matrix-wrap' }, h('table', { class: 'matrix' }, head, this.body))
+    this.add(first.rows)
+  }
+
+  add (rows: readonly Row[]): void {
+    const fragment = document.createDocumentFragment()
+    let parent: HTMLTableRowElement | null = null
+    for (const row of rows) {
+      if (row.path.length > 0 && parent) {
+        this.children.get(parent)!.rows.push(row)
+        continue
+      }
+      parent = this.rowElement(row)
+      this.children.set(parent, { rows: [], built: null })
+      fragment.appendChild(parent)
+    }
+    this.body.appendChild(fragment)
+  }
+
+  private rowElement (row: Row): HTMLTableRowElement {
+    const tr = h('tr', { class: row.path.length > 0 ? 'sub' : 'test', data: { depth: String(row.path.length) } })
+    tr.appendChild(this.nameCell(row, tr))
+    for (const [i, cell] of row.cells.entries()) tr.appendChild(this.cell(row, i, cell))
+    return tr
+  }
+
+  private unfold (parent: HTMLTableRowElement, open: boolean): void {
+    const entry = this.children.get(parent)
+    if (!entry) return
+    if (entry.built === null) {
+      entry.built = entry.rows.map(row => this.rowElement(row))
+      parent.after(...entry.built)
+    }
+    for (const tr of entry.built) tr.hidden = !open
+  }
+
+  private nameCell (row: Row, tr: HTMLTableRowElement): HTMLElement {
+    const th = h('th', { scope: 'row', class: 'test-col' })
+    if (row.path.length === 0 && row.hasSubtests) {
+      const toggle = h('button', { type: 'button', class: 'fold', aria: { expanded: 'false', label: `show the subtests of ${row.test}` } }, '▸')
+      toggle.addEventListener('click', () => {
+        const open = toggle.getAttribute('aria-expanded') !== 'true'
+        toggle.setAttribute('aria-expanded', String(open))
+        toggle.textContent = open ? '▾' : '▸'
+        this.unfold(tr, open)
+      })
+      th.appendChild(toggle)
+    } else if (row.path.length === 0) {
+      th.appendChild(h('span', { class: 'fold-space', aria: { hidden: 'true' } }))
+    }
+    const label = row.path.length === 0 ? `${row.collection}: ${row.test}` : row.path[row.path.length - 1]!
+    th.appendChild(h('a', { href: testPageHref(this.seriesId, row), class: 'test-link' }, label))
+    return th
+  }
+
+  private cell (row: Row, index: number, cell: Cell | null): HTMLElement {
+    const version = this.versions[index]!.label
+    if (cell === null) return h('td', { class: 'cell absent', title: `not run in ${version}` }, '')
+    const look = cellLook(cell)
+    const title = cellTitle(row, version, cell)
+    const worst: Status = worstOf(cell)!
+    return h('td', { class: `cell ${look.cls}${isFailing(worst) ? ' failing' : ''}`, title, data: { total: String(cell.total), worst } },
+      h('a', { href: testPageHref(this.seriesId, row), aria: { label: title } }, look.glyph, cell.total > 1 ? h('span', { class: 'n' }, String(cell.total)) : null))
+  }
+}
+
+export function matrixLegend (): HTMLElement {
+  return h('p', { class: 'legend small' },
+    ...(['pass', 'fail', 'skip', 'timeout', 'error', 'xfail', 'xpass'] as const).map(s => h('span', { class: `legend-item status-${s}` }, `${STATUS_GLYPH[s]} ${STATUS_LABEL[s]}`)),
+    h('span', { class: 'legend-item mixed' }, '± some runs passed, some failed'),
+    h('span', { class: 'legend-item' }, 'the small number: results in the cell (runs × machines)'))
+}

@@ -1,0 +1,46 @@
+import { apiPaths } from '../api.ts'
+import { bucketChips, compareTable, type Bucket } from '../compare-view.ts'
+import { h, replace } from '../dom.ts'
+import { pageHeader, setTitle, type PageContext } from '../page.ts'
+
+/** Every entry of one comparison, a bucket at a time if asked; the URL carries the API's own parameters. */
+export async function comparePage (ctx: PageContext, match: RegExpExecArray): Promise<void> {
+  const id = decodeURIComponent(match[1]!)
+  const q = ctx.url.searchParams
+  const wanted = (name: string) => q.get(name) ?? undefined
+  let base = wanted('base')
+  let head = wanted('head')
+  if (!base || !head) {
+    // the page without versions compares the latest with the one before, as the series page does
+    const labels = (await ctx.api.trend(id)).versions.map(v => v.label)
+    head ??= labels[labels.length - 1]
+    base ??= labels[labels.length - 2]
+    if (!base || !head) {
+      replace(ctx.main, pageHeader('Comparison', null), h('p', null, 'This series has fewer than two versions: there is nothing to compare yet.'))
+      return
+    }
+  }
+  const params = { base, head, machine: wanted('machine'), bucket: wanted('bucket'), limit: wanted('limit'), cursor: wanted('cursor') }
+  const compare = await ctx.api.compare(id, params)
+  const seriesId = String(compare.series.id)
+  setTitle(`${compare.base.label} → ${compare.head.label} · ${compare.series.name}`)
+  const href = (extra: Record<string, string | undefined>) => {
+    const query = new URLSearchParams()
+    for (const [key, value] of Object.entries({ base: compare.base.label, head: compare.head.label, machine: params.machine, ...extra })) {
+      if (value) query.set(key, value)
+    }
+    return `/series/${seriesId}/compare?${query.toString()}`
+  }
+  replace(ctx.main,
+    h('p', { class: 'crumbs' }, h('a', { href: `/series/${seriesId}?base=${encodeURIComponent(compare.base.label)}&head=${encodeURIComponent(compare.head.label)}` }, compare.series.name)),
+    pageHeader(`${compare.base.label} → ${compare.head.label}`, apiPaths.compare(seriesId, params)),
+    h('p', { class: 'muted' },
+      `${compare.base.label} ran on ${compare.base.machines.join(', ') || 'no machine'}; ${compare.head.label} on ${compare.head.machines.join(', ') || 'no machine'}. `,
+      'Each test is compared with itself on the same machine; ',
+      h('a', { href: apiPaths.summaryText(seriesId, { base: compare.base.label, head: compare.head.label }) }, 'summary.txt'), ' has it as plain text.'),
+    compare.machine ? h('p', null, `Only ${compare.machine}. `, h('a', { href: href({ bucket: params.bucket, machine: undefined }) }, 'all machines')) : null,
+    bucketChips(compare, bucket => href({ bucket: bucket ?? undefined }), (params.bucket as Bucket | undefined) ?? null),
+    compareTable(compare, seriesId),
+    compare.nextCursor ? h('p', null, h('a', { href: href({ bucket: params.bucket, limit: params.limit, cursor: compare.nextCursor }) }, 'Next page →')) : null,
+  )
+}

@@ -1,0 +1,71 @@
+import { apiPaths } from '../api.ts'
+import { sparkline } from '../chart.ts'
+import { commandBlock, countChips } from '../counts.ts'
+import { h, replace } from '../dom.ts'
+import { percent, plural, shortDate } from '../format.ts'
+import { inBatches, isAbort, pageHeader, setTitle, type PageContext } from '../page.ts'
+
+export async function seriesListPage (ctx: PageContext): Promise<void> {
+  setTitle('Series')
+  const params = { limit: ctx.url.searchParams.get('limit') ?? undefined, cursor: ctx.url.searchParams.get('cursor') ?? undefined }
+  const list = await ctx.api.seriesList(params)
+  const header = pageHeader('Patch series', apiPaths.seriesList(params))
+  if (list.series.length === 0 && !params.cursor) {
+    ctx.main.replaceChildren(header, firstRunGuide())
+    return
+  }
+  const sparkCells = new Map<string, HTMLElement>()
+  const rows = list.series.map((series) => {
+    const latest = series.latestVersion
+    const spark = h('td', { class: 'spark-cell' })
+    sparkCells.set(String(series.id), spark)
+    const rate = latest.summary.total - latest.summary.skip > 0
+      ? (latest.summary.pass + latest.summary.xfail) / (latest.summary.total - latest.summary.skip)
+      : null
+    return h('tr', { data: { series: String(series.id) } },
+      h('th', { scope: 'row' }, h('a', { href: series.url }, series.name),
+        h('div', { class: 'muted small' }, `${plural(series.versions, 'version')} · ${plural(series.runs, 'run')} · ${plural(series.machines, 'machine')} · since ${shortDate(series.createdAt).slice(0, 10)}`)),
+      h('td', { data: { field: 'latest' } }, h('a', { href: series.url }, latest.label),
+        h('div', { class: 'muted small' }, `${plural(latest.runs, 'run')} on ${plural(latest.machines, 'machine')}`)),
+      spark,
+      h('td', { class: 'num', data: { field: 'rate' } }, percent(rate)),
+      h('td', null, countChips(latest.summary)),
+    )
+  })
+  replace(ctx.main, header,
+    h('div', { class: 'table-wrap' }, h('table', { class: 'series-list' },
+      h('thead', null, h('tr', null,
+        h('th', { scope: 'col' }, 'Series'), h('th', { scope: 'col' }, 'Latest'), h('th', { scope: 'col' }, 'Pass rate per version'),
+        h('th', { scope: 'col', class: 'num' }, 'Latest pass rate'), h('th', { scope: 'col' }, 'Latest results'))),
+      h('tbody', null, ...rows))),
+    list.nextCursor ? h('p', null, h('a', { href: `/?cursor=${encodeURIComponent(list.nextCursor)}` }, 'More series →')) : null,
+  )
+  // the list has no per-version numbers: each sparkline asks its series' trend, a few at a time
+  try {
+    await inBatches([...sparkCells.entries()], 4, async ([id, cell]) => {
+      const trend = await ctx.api.trend(id)
+      cell.replaceChildren(sparkline(trend.versions, ctx.signal))
+    })
+  } catch (err) {
+    if (!isAbort(err)) throw err
+  }
+}
+
+/** What a fresh install shows: how to get the first run in, not a blank page. */
+export function firstRunGuide (): HTMLElement {
+  const origin = location.origin
+  return h('div', { class: 'empty-state' },
+    h('h2', null, 'No runs yet'),
+    h('p', null, 'Run the selftests on a test machine and send the log here. Each upload names its patch series and version (',
+      h('code', null, 'base'), ' for the unpatched tree), so versions line up side by side.'),
+    h('h3', null, 'From a test machine, with the upload hook (POSIX sh and curl)'),
+    h('p', null, 'Make an upload token on the server first: ', h('code', null, 'ksft token create --name my-lab'), ', then export it as ', h('code', null, 'KSFT_TOKEN'), '.'),
+    commandBlock(`make -C tools/testing/selftests TARGETS="memfd kvm" run_tests 2>&1 | tee ksft.log\n` +
+      `curl -fsS ${origin}/hook.sh | sh -s -- --server ${origin} --series "my series" --version v1 ksft.log`),
+    h('h3', null, 'On the server itself'),
+    commandBlock('npx ksft ingest ksft.log --series "my series" --version v1 --machine "$(uname -n)" --arch "$(uname -m)" --kernel "$(uname -r)"'),
+    h('h3', null, 'Or look around with demo data first'),
+    commandBlock('npx ksft demo'),
+    h('p', { class: 'muted' }, 'Then reload this page. The API is described at ', h('a', { href: '/docs' }, '/docs'), '.'),
+  )
+}

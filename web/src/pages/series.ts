@@ -1,0 +1,187 @@
+import { apiPaths, type CompareResponse, type Params, type TrendResponse } from '../api.ts'
+import { trendChart } from '../chart.ts'
+import { bucketChips, compareTable } from '../compare-view.ts'
+import { copyText } from '../counts.ts'
+import { externalLink, h, replace } from '../dom.ts'
+import { STATUSES, STATUS_GLYPH, percent, plural } from '../format.ts'
+import { MatrixView, matrixLegend } from '../matrix.ts'
+import { fill, pageHeader, section, setTitle, type PageContext } from '../page.ts'
+import { flakyList } from './flaky.ts'
+
+/** Filters the series page keeps in its query string, named as the API names them. */
+const FILTERS = ['collection', 'machine', 'arch'] as const
+const COMPARE_PREVIEW = 50
+const MATRIX_PAGE = 100
+
+export async function seriesPage (ctx: PageContext, match: RegExpExecArray): Promise<void> {
+  const id = decodeURIComponent(match[1]!)
+  const q = ctx.url.searchParams
+  const filters = Object.fromEntries(FILTERS.map(name => [name, q.get(name) ?? undefined])) as Record<(typeof FILTERS)[number], string | undefined>
+  const trend = await ctx.api.trend(id, filters)
+  const seriesId = String(trend.series.id)
+  setTitle(trend.series.name)
+
+  const labels = trend.versions.map(v => v.label)
+  const head = pick(q.get('head'), labels, labels.length - 1)
+  // by default a version is compared with the one before it
+  const base = pick(q.get('base'), labels, (head === null ? labels.length : labels.indexOf(head)) - 1)
+  const runs = trend.versions.reduce((sum, v) => sum + v.runs, 0)
+
+  const filterSlot = h('div', { class: 'filters-slot' })
+  const compareSlot = h('div')
+  const matrixSlot = h('div')
+  const flakySlot = h('div')
+  replace(ctx.main,
+    pageHeader(trend.series.name, apiPaths.trend(seriesId, filters)),
+    h('p', { class: 'muted' }, `${plural(trend.versions.length, 'version')} · ${plural(runs, 'run')} counted`,
+      activeFilters(filters) ? ` · filtered to ${activeFilters(filters)}` : ''),
+    filterSlot,
+    section('Results per version', 'trend', trendChart(trend.versions, ctx.signal), trendTable(trend)),
+    section('What changed', 'compare', comparePicker(ctx, seriesId, labels, base, head, filters), compareSlot),
+    section('Tests × versions', 'matrix', matrixLegend(), matrixSlot),
+    section('Flaky tests', 'flaky', flakySlot),
+  )
+
+  const machinesLoad = ctx.api.machines({ limit: 1000 })
+  await Promise.all([
+    fill(filterSlot, async () => filterForm(ctx, seriesId, filters, base, head, (await machinesLoad).machines,
+      await collectionsOf(ctx, seriesId, filters.collection))),
+    fill(compareSlot, async () => {
+      if (base === null || head === null || base === head) return h('p', { class: 'muted' }, 'A comparison needs two versions of the series.')
+      const params = { base, head, machine: filters.machine, limit: COMPARE_PREVIEW }
+      const compare = await ctx.api.compare(seriesId, params)
+      return compareSummary(ctx, seriesId, compare, params)
+    }),
+    fill(matrixSlot, async () => {
+      const params: Params = { collection: filters.collection, machine: filters.machine, limit: MATRIX_PAGE }
+      const first = await ctx.api.matrix(seriesId, params)
+      if (first.rows.length === 0) return h('p', { class: 'muted' }, 'No tests with these filters.')
+      const view = new MatrixView(first, seriesId)
+      const more = h('p')
+      const addMore = (cursor: string | null) => {
+        if (cursor === null) return replace(more)
+        const button = h('button', { type: 'button' }, 'Load more tests')
+        button.addEventListener('click', () => {
+          button.disabled = true
+          void ctx.api.matrix(seriesId, { ...params, cursor }).then(page => { view.add(page.rows); addMore(page.nextCursor) })
+        })
+        replace(more, button)
+      }
+      addMore(first.nextCursor)
+      return [view.element, more, h('p', { class: 'small' }, h('a', { href: apiPaths.matrix(seriesId, params) }, '{ } matrix JSON'))]
+    }),
+    fill(flakySlot, async () => flakyList(await ctx.api.flaky(seriesId, { collection: filters.collection, machine: filters.machine }), seriesId)),
+  ])
+}
+
+function pick (wanted: string | null, labels: readonly string[], fallback: number): string | null {
+  if (wanted && labels.includes(wanted)) return wanted
+  return labels[fallback] ?? null
+}
+
+function activeFilters (filters: Record<string, string | undefined>): string {
+  return Object.entries(filters).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`).join(', ')
+}
+
+async function collectionsOf (ctx: PageContext, seriesId: string, current: string | undefined): Promise<string[]> {
+  // the unfiltered matrix names every collection of the series
+  const matrix = await ctx.api.matrix(seriesId, { limit: 500 })
+  const names = new Set(matrix.rows.map(row => row.collection))
+  if (current) names.add(current)
+  return [...names].sort()
+}
+
+function filterForm (ctx: PageContext, seriesId: string, filters: Record<string, string | undefined>, base: string | null, head: string | null,
+  machines: ReadonlyArray<{ name: string, arch: string | null, flags: string[] }>, collections: string[]): HTMLElement {
+  const select = (name: string, label: string, options: Array<[value: string, text: string]>) => {
+    const current = filters[name] ?? ''
+    if (current && !options.some(([value]) => value === current)) options.push([current, current])
+    return h('label', null, label, ' ',
+      h('select', { name }, h('option', { value: '' }, 'all'), ...options.map(([value, text]) => h('option', { value, selected: value === current }, text))))
+  }
+  const arches = [...new Set(machines.map(m => m.arch).filter((a): a is string => a !== null))].sort()
+  const form = h('form', { class: 'filters', method: 'get', action: `/series/${seriesId}` },
+    select('collection', 'Collection', collections.map(c => [c, c])),
+    select('machine', 'Machine', machines.map(m => [m.name, `${m.name}${m.flags.length ? ` (${m.flags.join(', ')})` : ''}`])),
+    select('arch', 'Arch', arches.map(a => [a, a])),
+    h('button', { type: 'submit' }, 'Apply'),
+    Object.values(filters).some(Boolean) ? h('a', { href: withParams(seriesId, { base, head }) }, 'clear filters') : null,
+  )
+  form.addEventListener('submit', (event) => {
+    event.preventDefault()
+    const data = new FormData(form)
+    ctx.navigate(withParams(seriesId, { collection: data.get('collection') as string, machine: data.get('machine') as string, arch: data.get('arch') as string, base, head }))
+  })
+  return form
+}
+
+function withParams (seriesId: string, params: Record<string, string | null | undefined>): string {
+  const query = new URLSearchParams()
+  for (const [key, value] of Object.entries(params)) if (value) query.set(key, value)
+  const text = query.toString()
+  return `/series/${seriesId}${text ? `?${text}` : ''}`
+}
+
+function trendTable (trend: TrendResponse): HTMLElement {
+  return h('details', { class: 'trend-table' },
+    h('summary', null, 'The numbers'),
+    h('div', { class: 'table-wrap' }, h('table', { class: 'numbers' },
+      h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Version'), h('th', { scope: 'col', class: 'num' }, 'Runs'), h('th', { scope: 'col', class: 'num' }, 'Machines'),
+        ...STATUSES.map(s => h('th', { scope: 'col', class: `num status-${s}` }, `${STATUS_GLYPH[s]} ${s}`)),
+        h('th', { scope: 'col', class: 'num' }, 'Pass rate'))),
+      h('tbody', null, ...trend.versions.map(v => h('tr', { data: { version: v.label } },
+        h('th', { scope: 'row' }, v.loreUrl ? externalLink(v.loreUrl, v.label) : v.label),
+        h('td', { class: 'num', data: { field: 'runs' } }, v.runs),
+        h('td', { class: 'num', data: { field: 'machines' } }, v.machines),
+        ...STATUSES.map(s => h('td', { class: 'num', data: { field: s } }, v.summary[s])),
+        h('td', { class: 'num', data: { field: 'passRate' } }, percent(v.passRate))))))))
+}
+
+function comparePicker (ctx: PageContext, seriesId: string, labels: readonly string[], base: string | null, head: string | null, filters: Record<string, string | undefined>): HTMLElement {
+  if (labels.length < 2) return h('span')
+  const select = (name: string, current: string | null) => h('select', { name, aria: { label: `${name} version` } },
+    ...labels.map(label => h('option', { value: label, selected: label === current }, label)))
+  const form = h('form', { class: 'picker', method: 'get', action: `/series/${seriesId}` },
+    h('label', null, 'From ', select('base', base)), ' ', h('label', null, 'to ', select('head', head)), ' ',
+    h('button', { type: 'submit' }, 'Compare'))
+  form.addEventListener('submit', (event) => {
+    event.preventDefault()
+    const data = new FormData(form)
+    ctx.navigate(withParams(seriesId, { ...filters, base: data.get('base') as string, head: data.get('head') as string }))
+  })
+  return form
+}
+
+function compareSummary (ctx: PageContext, seriesId: string, compare: CompareResponse, params: Params): HTMLElement[] {
+  const pageParams = { base: compare.base.label, head: compare.head.label, machine: compare.machine ?? undefined }
+  const compareHref = (bucket: string | null) => `/series/${seriesId}/compare?${new URLSearchParams(Object.entries({ ...pageParams, bucket: bucket ?? undefined })
+    .filter((e): e is [string, string] => e[1] !== undefined)).toString()}`
+  const shown = compare.entries.length
+  const total = Object.entries(compare.counts).filter(([k]) => k !== 'unchanged').reduce((sum, [, n]) => sum + n, 0)
+  const fallback = h('textarea', { class: 'summary-text', hidden: true, aria: { label: 'summary for a mailing-list reply' } })
+  fallback.readOnly = true
+  const copy = h('button', { type: 'button', class: 'copy-summary' }, 'Copy summary for a reply')
+  copy.addEventListener('click', () => {
+    copy.disabled = true
+    void ctx.api.summaryText(seriesId, { base: compare.base.label, head: compare.head.label })
+      .then(text => copyText(text, fallback))
+      .then(ok => { copy.textContent = ok ? 'Copied ✓' : 'Select the text below and copy it' })
+      .catch((err: Error) => { copy.textContent = `Could not fetch the summary: ${err.message}` })
+      .finally(() => { copy.disabled = false })
+  })
+  return [
+    h('p', { class: 'compare-head' },
+      h('strong', null, `${compare.base.label} → ${compare.head.label}`),
+      compare.machine ? ` on ${compare.machine}` : '',
+      h('span', { class: 'muted' }, ` (${compare.base.machines.length} / ${compare.head.machines.length} machines) `),
+      h('a', { href: compareHref(null) }, 'full comparison'), ' · ',
+      h('a', { href: apiPaths.compare(seriesId, params) }, '{ } JSON'), ' · ',
+      h('a', { href: apiPaths.summaryText(seriesId, { base: compare.base.label, head: compare.head.label }) }, 'summary.txt')),
+    bucketChips(compare, compareHref),
+    compareTable(compare, seriesId),
+    shown < total ? h('p', null, h('a', { href: compareHref(null) }, `All ${total} changes on the comparison page →`)) : h('span'),
+    h('p', null, copy),
+    fallback,
+  ]
+}
+
