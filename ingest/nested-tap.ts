@@ -33,10 +33,14 @@ export function parseNestedBlock (lines: OutputLine[], depth = 1): NestedBlock |
   const asserts: Array<{ result: ResultLine, lineIndex: number }> = []
   // index of each result line and the number it prints
   const resultLines: Array<[index: number, number: number | null]> = []
-  lines.forEach((line, i) => {
-    const m = RESULT.exec(line.text)
+  // a test's output is mostly progress text: tap-parser only gets the lines that can change what it reports
+  const forTap: string[] = []
+  for (let i = 0; i < lines.length; i++) {
+    const text = lines[i]!.text
+    const m = RESULT.exec(text)
     if (m) resultLines.push([i, m[1] === undefined ? null : Number(m[1])])
-  })
+    if (mattersToTap(text)) forTap.push(text)
+  }
   let cursor = 0
 
   const parser = new Parser()
@@ -61,7 +65,7 @@ export function parseNestedBlock (lines: OutputLine[], depth = 1): NestedBlock |
     block.planned = plan.end
     if (plan.skipAll) block.skipAll = plan.skipReason.replace(/^SKIP\b[\s:-]*/i, '') || 'skipped'
   })
-  for (const line of lines) parser.write(`${line.text}\n`)
+  for (const text of forTap) parser.write(`${text}\n`)
   parser.end()
 
   let previousEnd = 0
@@ -97,6 +101,46 @@ export function parseNestedBlock (lines: OutputLine[], depth = 1): NestedBlock |
   }
   return block
 }
+
+/**
+ * False for a line tap-parser (18.x) would only report as a comment or as non-TAP text: such a line
+ * changes none of its state (the current result, a YAML block, a child, the plan), so leaving it out
+ * gives the same results. Kept: blank and indented lines (YAML, children), braces (buffered
+ * children), `# Subtest`, anything that could be TAP, and lines holding a character that stops
+ * tap-parser's line splitter (`\r`, U+2028, U+2029), which changes what follows them.
+ */
+export function mattersToTap (text: string): boolean {
+  if (text === '') return true
+  const first = text.charCodeAt(0)
+  switch (first) {
+    case 32: case 9: case 123 /* { */: case 125 /* } */:
+      return true
+    case 35 /* # */:
+      if (text.startsWith('# Subtest')) return true
+      break
+    case 111 /* o */:
+      if (text.startsWith('ok')) return true
+      break
+    case 110 /* n */:
+      if (text.startsWith('not ok')) return true
+      break
+    case 112 /* p */:
+      if (text.startsWith('pragma ')) return true
+      break
+    case 98: case 66 /* b B */:
+      if (/^bail out!/i.test(text)) return true
+      break
+    case 116: case 84 /* t T */:
+      if (/^tap version/i.test(text)) return true
+      break
+    default:
+      if (first >= 48 && first <= 57) return true
+  }
+  return LINE_BREAKING.test(text)
+}
+
+// what `.` in tap-parser's /^.*\r?\n/ does not match
+const LINE_BREAKING = /[\r\u2028\u2029]/
 
 /** The lines of one nesting level further down: `# ok 1 x` becomes `ok 1 x`. */
 export function stripOneLevel (lines: OutputLine[]): OutputLine[] {
