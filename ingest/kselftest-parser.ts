@@ -26,9 +26,17 @@ interface OpenTest {
   headerLine: number
   /**
    * Every line after the header as printed (kernel-only lines as ''), so line numbers follow from
-   * positions; turned into OutputLines only for the tests that need a closer look.
+   * positions; turned into OutputLines only for the tests that need a closer look. A line kept as
+   * it came is its offset in one of `sources` rather than a string of its own: a test's output is
+   * held for as long as the test runs, and a million retained line strings cost the garbage
+   * collector more than all the rest of the parsing.
    */
-  raw: string[]
+  raw: Array<string | number>
+  /** The texts that offsets in `raw` point into, and the index in `raw` from which each one counts. */
+  sources: string[]
+  sourceFrom: number[]
+  /** Which push() text the last of `sources` is. */
+  sourceSeq: number
   flags: Set<Flag>
   capped: boolean
   /** Whether any output line may be nested TAP or a `TEST:` line: most tests have neither. */
@@ -77,6 +85,11 @@ export class KselftestLogParser {
   private anonymous: PendingAnonymous | null = null
   private stream: Stream | null = null
   private recognized = false
+  /** The text the current line was cut from and where it starts there, when it is kept as it came. */
+  private source = ''
+  private sourceSeq = 0
+  private lineStart = -1
+  private currentLine = ''
 
   constructor (options: ParserOptions = {}) {
     this.directCollection = options.directCollection ?? DEFAULT_DIRECT_COLLECTION
@@ -90,17 +103,23 @@ export class KselftestLogParser {
       const end = chunk.indexOf('\n')
       if (end === -1) return
       this.overlong = false
+      this.lineStart = -1
       this.line(this.carry)
       this.carry = ''
       start = end + 1
     }
     const text = this.carry === '' ? chunk : this.carry + chunk.slice(start)
+    this.source = text
+    this.sourceSeq++
     let newline = text.indexOf('\n', start)
     while (newline !== -1) {
+      this.lineStart = start
       this.line(text.slice(start, newline))
       start = newline + 1
       newline = text.indexOf('\n', start)
     }
+    this.lineStart = -1
+    this.source = ''
     this.carry = start === 0 ? text : text.slice(start)
     if (this.carry.length > MAX_LINE_CHARS) {
       // a 50 MB line (or a gzip bomb of zeros) must not be held whole: its start is enough to parse
@@ -135,8 +154,10 @@ export class KselftestLogParser {
     if (raw.length > MAX_LINE_CHARS) {
       this.warnings.push(`line ${this.lineNo} is longer than ${MAX_LINE_CHARS} characters; only its start was parsed (the raw log keeps it whole)`)
       raw = raw.slice(0, MAX_LINE_CHARS)
+      this.lineStart = -1
     }
     const line = raw.charCodeAt(raw.length - 1) === 13 ? raw.slice(0, -1) : raw
+    this.currentLine = line
     const open = this.open
     const kept = open ? open.raw.length : 0
     const stamp = findKernelStamp(line)
@@ -192,7 +213,7 @@ export class KselftestLogParser {
       if (prefixed) noteMarks(line, 2, open.marks)
       // consoles without printk timestamps still print `Kernel panic - not syncing`
       else kernelTroubleIn(line, open.flags)
-      if (open.raw.length < this.maxOutputLines) open.raw.push(line)
+      if (open.raw.length < this.maxOutputLines) open.raw.push(line === this.currentLine && this.lineStart >= 0 ? this.sourceOffset(open) : line)
       else if (!open.capped) {
         open.capped = true
         this.warnings.push(`line ${this.lineNo}: output of ${open.header.collection}: ${open.header.name} is longer than ${this.maxOutputLines} lines; results nested after this line are not parsed`)
@@ -208,7 +229,19 @@ export class KselftestLogParser {
     if (this.open) this.closeWithoutResult(`the next test started at line ${this.lineNo}`, this.lineNo - 1)
     this.flushAnonymous()
     this.direct = []
-    this.open = { header, headerLine: this.lineNo, raw: [], flags: new Set(), capped: false, marks: { nested: false, testLines: false } }
+    this.open = {
+      header, headerLine: this.lineNo, raw: [], sources: [], sourceFrom: [], sourceSeq: 0, flags: new Set(), capped: false, marks: { nested: false, testLines: false },
+    }
+  }
+
+  /** The current line as an offset into the current push() text, which the test then holds on to. */
+  private sourceOffset (open: OpenTest): number {
+    if (open.sourceSeq !== this.sourceSeq) {
+      open.sourceSeq = this.sourceSeq
+      open.sources.push(this.source)
+      open.sourceFrom.push(open.raw.length)
+    }
+    return this.lineStart
   }
 
   private finishTest (result: ResultLine): void {
@@ -403,8 +436,17 @@ function marksOf (output: OutputLine[]): OutputMarks {
 function outputOf (open: OpenTest): OutputLine[] {
   const output: OutputLine[] = []
   const first = open.headerLine + 1
+  let source = -1
   for (let i = 0; i < open.raw.length; i++) {
-    const line = open.raw[i]!
+    const entry = open.raw[i]!
+    let line: string
+    if (typeof entry === 'number') {
+      while (source + 1 < open.sourceFrom.length && open.sourceFrom[source + 1]! <= i) source++
+      // as line() had it: up to the newline, without a trailing \r (lines cut for length are kept as strings)
+      const text = open.sources[source]!
+      const end = text.indexOf('\n', entry)
+      line = text.charCodeAt(end - 1) === 13 && end - 1 >= entry ? text.slice(entry, end - 1) : text.slice(entry, end)
+    } else line = entry
     if (line === '') continue
     if (line === '#') output.push({ no: first + i, text: '', prefixed: true })
     else if (line.charCodeAt(0) === 35 && line.charCodeAt(1) === 32) output.push({ no: first + i, text: line.slice(2), prefixed: true })
