@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { inflateSync } from 'node:zlib'
 import type { Database, Statement } from 'better-sqlite3'
-import { summarize, type Flag, type Status, type SubtestRecord, type TestRecord } from '../../ingest/index.ts'
+import { STATUSES, summarize, type Flag, type Status, type SubtestRecord, type TestRecord } from '../../ingest/index.ts'
 import { versionSortKey } from '../domain/version-label.ts'
 import type { IngestOutcome, LogSlice, ParsedRun, RunMetadata, RunView, StoredLog } from './types.ts'
 
@@ -135,6 +135,10 @@ export class RunStore {
           test.number, test.exitCode, test.timeoutSeconds, test.reason, test.flags.join(','), test.lines[0], test.lines[1])
         insertTree(test, test.subtests, [], mySeq)
       }
+      // the trend queries read these instead of the results: see migrations/003-trend-aggregates.sql
+      s.addCaseStats.run(versionId, machineId, runId)
+      s.insertRunCollections.run(runId)
+      s.addSeriesTests.run(seriesId, runId)
       s.bumpCounter.run()
       return { runId, created: true }
     })()
@@ -304,6 +308,24 @@ function prepare (db: Database) {
     insertResult: statement(`
       INSERT INTO results (run_id, seq, parent_seq, case_id, status, number, exit_code, timeout_seconds, reason, flags, line_from, line_to)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    // the results just inserted, counted into the aggregates in one statement each (no row crosses into JS)
+    addCaseStats: statement(`
+      INSERT INTO case_stats (version_id, machine_id, case_id, total, ${STATUSES.join(', ')})
+      SELECT ?, ?, case_id, 1, ${STATUSES.map(status => `status = '${status}'`).join(', ')}
+      FROM results WHERE run_id = ?
+      ON CONFLICT (version_id, machine_id, case_id) DO UPDATE SET
+        total = total + excluded.total, ${STATUSES.map(status => `${status} = ${status} + excluded.${status}`).join(', ')}`),
+    insertRunCollections: statement(`
+      INSERT INTO run_collections (run_id, collection, total, ${STATUSES.join(', ')})
+      SELECT r.run_id, c.collection, count(*), ${STATUSES.map(status => `sum(r.status = '${status}')`).join(', ')}
+      FROM results r JOIN cases c ON c.id = r.case_id
+      WHERE r.run_id = ? AND r.parent_seq IS NULL
+      GROUP BY c.collection`),
+    addSeriesTests: statement(`
+      INSERT OR IGNORE INTO series_tests (series_id, collection, test, case_id)
+      SELECT ?, c.collection, c.test, c.id
+      FROM results r JOIN cases c ON c.id = r.case_id
+      WHERE r.run_id = ? AND r.parent_seq IS NULL`),
     getRun: statement(`
       SELECT r.*, s.id AS series_id, s.name AS series_name, v.id AS version_id, v.label AS version_label,
         v.message_id, v.base_commit, m.id AS machine_id, m.name AS machine_name, m.arch AS machine_arch,
