@@ -1,0 +1,375 @@
+import type { Database, Statement } from 'better-sqlite3'
+import { FAILING_STATUSES, STATUSES, type Flag, type Status, type Summary } from '../../ingest/index.ts'
+
+/**
+ * The read side of the trend API: every statement over the aggregates of
+ * migrations/003-trend-aggregates.sql, prepared once. Trend, compare and matrix read case_stats,
+ * run_collections and the runs' summary columns; only history and the log links of a page of
+ * entries touch results, through an index.
+ */
+
+/** `fail + xpass + timeout + error`: written as in the partial index case_stats_failing, so the planner uses it. */
+const FAILING_SUM = FAILING_STATUSES.join(' + ')
+/** The statuses of a test that did what it should (pass, xfail). */
+export const PASSING_STATUSES: readonly Status[] = STATUSES.filter(status => status !== 'skip' && !FAILING_STATUSES.includes(status))
+const PASSING_SUM = PASSING_STATUSES.join(' + ')
+const SUMS = ['total', ...STATUSES].map(column => `coalesce(sum(${column}), 0) AS ${column}`).join(', ')
+const runSums = (alias: string) => ['total', ...STATUSES].map(column => `coalesce(sum(${alias}.${column}), 0) AS ${column}`).join(', ')
+
+/** A cell's outcome bits: some result passed (1), some failed (2); 3 is a cell whose runs disagree. */
+export const PASSED = 1
+export const FAILED = 2
+// packed as machine_id * 2^34 + case_id * 4 + bits: exact in a double while machine ids stay below 2^19
+const MACHINE_FACTOR = 2 ** 34
+
+export interface SeriesRef { id: number, name: string }
+export interface VersionRow { id: number, label: string, messageId: string | null }
+export interface MachineRef { id: number, name: string }
+export interface CaseName { id: number, collection: string, test: string, path: string[] }
+export interface SeriesRow extends SeriesRef { createdAt: string, versions: number, runs: number, machines: number, latestVersionId: number }
+export interface VersionCounts { runs: number, machines: number, summary: Summary }
+export interface TrendRow extends VersionCounts { versionId: number }
+export interface ResultLink { runId: number, machine: string, status: Status, lines: [number, number] }
+export interface CellCounts extends Summary { machines: number }
+export interface MatrixCellRow { caseId: number, versionId: number, counts: CellCounts }
+export interface OutcomeCell { caseId: number, machineId: number, versionId: number, total: number, passed: number, failed: number, skip: number }
+export interface HistoryRow {
+  series: SeriesRef
+  version: VersionRow & { sortKey: number }
+  machine: string
+  runId: number
+  kernel: string | null
+  status: Status
+  reason: string | null
+  flags: Flag[]
+  exitCode: number | null
+  timeoutSeconds: number | null
+  lines: [number, number]
+  seq: number
+}
+export interface MachineRow {
+  id: number
+  name: string
+  arch: string | null
+  cpu: string | null
+  flags: string[]
+  kernel: string | null
+  runs: number
+  firstSeenAt: string
+  lastSeenAt: string
+}
+export interface VersionMachineRow extends VersionCounts { versionId: number, machine: string }
+export interface TrendFilters { machineId: number | null, arch: string | null }
+export interface HistoryFilters { seriesId: number | null, machineId: number | null }
+/** Where a history page starts: after this result in history order. */
+export type HistoryKey = [seriesId: number, sortKey: number, versionId: number, machine: string, runId: number, seq: number]
+
+type Row = Record<string, unknown>
+
+export class TrendStore {
+  private readonly s: ReturnType<typeof prepare>
+
+  constructor (db: Database) {
+    this.s = prepare(db)
+  }
+
+  seriesById (id: number): SeriesRef | null {
+    return (this.s.seriesById.get(id) as SeriesRef | undefined) ?? null
+  }
+
+  seriesByName (name: string): SeriesRef | null {
+    return (this.s.seriesByName.get(name) as SeriesRef | undefined) ?? null
+  }
+
+  /** Series newest first, those with an id below `beforeId` when given. */
+  listSeries (limit: number, beforeId: number | null): SeriesRow[] {
+    return (this.s.listSeries.all({ before: beforeId ?? Number.MAX_SAFE_INTEGER, limit }) as Row[]).map(row => ({
+      id: row.id as number,
+      name: row.name as string,
+      createdAt: row.created_at as string,
+      versions: row.versions as number,
+      runs: row.runs as number,
+      machines: row.machines as number,
+      latestVersionId: row.latest_version_id as number,
+    }))
+  }
+
+  /** A version's runs, machines and tests counted over its runs. */
+  versionCounts (versionId: number): VersionCounts {
+    return countsOf(this.s.versionCounts.get(versionId) as Row)
+  }
+
+  /** A series' versions in version order: `base` first, then by number (see domain/version-label.ts), then by id. */
+  versions (seriesId: number): VersionRow[] {
+    return this.s.versions.all(seriesId) as VersionRow[]
+  }
+
+  machineByName (name: string): MachineRef | null {
+    return (this.s.machineByName.get(name) as MachineRef | undefined) ?? null
+  }
+
+  hasCollection (collection: string): boolean {
+    return this.s.hasCollection.get(collection) !== undefined
+  }
+
+  /** Tests per status for each version of a series, from the runs' summary columns. */
+  trend (seriesId: number, filters: TrendFilters): TrendRow[] {
+    return (this.s.trend.all({ series: seriesId, machine: filters.machineId, arch: filters.arch }) as Row[]).map(trendRow)
+  }
+
+  /** The same as trend, for one collection, from run_collections. */
+  trendOfCollection (seriesId: number, collection: string, filters: TrendFilters): TrendRow[] {
+    return (this.s.trendOfCollection.all({ series: seriesId, collection, machine: filters.machineId, arch: filters.arch }) as Row[]).map(trendRow)
+  }
+
+  /** The machines with runs of a version, by name. */
+  versionMachines (versionId: number): MachineRef[] {
+    return this.s.versionMachines.all(versionId) as MachineRef[]
+  }
+
+  /**
+   * Every case of a version with its outcome on each machine, packed in numbers sorted by machine
+   * then case: thirty thousand cells cross from SQLite much faster as one number each than as rows.
+   */
+  packedOutcomes (versionId: number): number[] {
+    return this.s.packedOutcomes.all(versionId) as number[]
+  }
+
+  caseNames (caseIds: number[]): CaseName[] {
+    return (this.s.caseNames.all(JSON.stringify(caseIds)) as Row[]).map(caseName)
+  }
+
+  /** One case's results in one version, summed over the given machines. */
+  cellCounts (versionId: number, machineIds: number[], caseId: number): Summary {
+    const row = this.s.cellCounts.get({ version: versionId, machines: JSON.stringify(machineIds), case: caseId }) as Row
+    return summaryOf(row)
+  }
+
+  /** Where each result of a case in one version, on the given machines, is in its run's log. */
+  resultLinks (versionId: number, machineIds: number[], caseId: number): ResultLink[] {
+    return (this.s.resultLinks.all({ version: versionId, machines: JSON.stringify(machineIds), case: caseId }) as Row[]).map(row => ({
+      runId: row.run_id as number,
+      machine: row.machine as string,
+      status: row.status as Status,
+      lines: [row.line_from as number, row.line_to as number],
+    }))
+  }
+
+  /** A page of the tests (not subtests) a series ran, by collection and name, after `after` when given. */
+  seriesTests (seriesId: number, collection: string | null, after: [string, string] | null, limit: number): Array<[string, string]> {
+    const statement = after === null ? this.s.seriesTestsFirst : this.s.seriesTestsAfter
+    return statement.all({ series: seriesId, collection, afterCollection: after?.[0] ?? null, afterTest: after?.[1] ?? null, limit }) as Array<[string, string]>
+  }
+
+  /** The tests and all their subtests (of any series). */
+  casesOfTests (tests: Array<[string, string]>): CaseName[] {
+    return (this.s.casesOfTests.all(JSON.stringify(tests)) as Row[]).map(caseName)
+  }
+
+  /** Results per (case, version) summed over machines (or on one machine). */
+  matrixCells (caseIds: number[], versionIds: number[], machineId: number | null): MatrixCellRow[] {
+    const rows = this.s.matrixCells.all({ cases: JSON.stringify(caseIds), versions: JSON.stringify(versionIds), machine: machineId }) as Row[]
+    return rows.map(row => ({ caseId: row.case_id as number, versionId: row.version_id as number, counts: { ...summaryOf(row), machines: row.machines as number } }))
+  }
+
+  /** The (case, machine) pairs that failed at least once in these versions: the only ones that can be flaky. */
+  failingCells (versionIds: number[], machineId: number | null): Array<{ caseId: number, machineId: number, machine: string }> {
+    return this.s.failingCells.all({ versions: JSON.stringify(versionIds), machine: machineId }) as Array<{ caseId: number, machineId: number, machine: string }>
+  }
+
+  /** Passed, failed and skipped results of these cases per machine and version. */
+  outcomeCells (caseIds: number[], versionIds: number[]): OutcomeCell[] {
+    return this.s.outcomeCells.all({ cases: JSON.stringify(caseIds), versions: JSON.stringify(versionIds) }) as OutcomeCell[]
+  }
+
+  findCase (collection: string, test: string, path: string[]): number | null {
+    const row = this.s.findCase.get(collection, test, JSON.stringify(path)) as { id: number } | undefined
+    return row?.id ?? null
+  }
+
+  /** One case's results in history order (series, version order, machine, run), after `after`. */
+  history (caseId: number, filters: HistoryFilters, after: HistoryKey | null, limit: number): HistoryRow[] {
+    const [afterSeries, afterSortKey, afterVersion, afterMachine, afterRun, afterSeq] = after ?? []
+    const rows = this.s.history.all({
+      case: caseId, series: filters.seriesId, machine: filters.machineId, first: after === null ? 1 : 0,
+      afterSeries: afterSeries ?? null,
+      afterSortKey: afterSortKey ?? null,
+      afterVersion: afterVersion ?? null,
+      afterMachine: afterMachine ?? null,
+      afterRun: afterRun ?? null,
+      afterSeq: afterSeq ?? null,
+      limit,
+    }) as Row[]
+    return rows.map(row => ({
+      series: { id: row.series_id as number, name: row.series_name as string },
+      version: { id: row.version_id as number, label: row.label as string, messageId: row.message_id as string | null, sortKey: row.sort_key as number },
+      machine: row.machine as string,
+      runId: row.run_id as number,
+      kernel: row.kernel as string | null,
+      status: row.status as Status,
+      reason: row.reason as string | null,
+      flags: splitList(row.flags as string) as Flag[],
+      exitCode: row.exit_code as number | null,
+      timeoutSeconds: row.timeout_seconds as number | null,
+      lines: [row.line_from as number, row.line_to as number],
+      seq: row.seq as number,
+    }))
+  }
+
+  /** Every result of a case, counted from case_stats. */
+  historyCounts (caseId: number, filters: HistoryFilters): Summary {
+    return summaryOf(this.s.historyCounts.get({ case: caseId, series: filters.seriesId, machine: filters.machineId }) as Row)
+  }
+
+  /** Machines by name, after `afterName` when given. */
+  listMachines (afterName: string | null, limit: number): MachineRow[] {
+    return (this.s.listMachines.all({ after: afterName, limit }) as Row[]).map(row => ({
+      id: row.id as number,
+      name: row.name as string,
+      arch: row.arch as string | null,
+      cpu: row.cpu as string | null,
+      flags: splitList(row.flags as string),
+      kernel: row.kernel as string | null,
+      runs: row.runs as number,
+      firstSeenAt: row.created_at as string,
+      lastSeenAt: row.updated_at as string,
+    }))
+  }
+
+  /** Runs and tests counted per version and machine of a series, in version order then machine name. */
+  versionMachineCounts (seriesId: number): VersionMachineRow[] {
+    return (this.s.versionMachineCounts.all(seriesId) as Row[]).map(row => ({
+      versionId: row.version_id as number, machine: row.machine as string, ...countsOf(row),
+    }))
+  }
+}
+
+export function unpackOutcome (packed: number): { machineId: number, caseId: number, bits: number } {
+  const machineId = Math.floor(packed / MACHINE_FACTOR)
+  const rest = packed - machineId * MACHINE_FACTOR
+  return { machineId, caseId: Math.floor(rest / 4), bits: rest % 4 }
+}
+
+function splitList (text: string): string[] {
+  return text === '' ? [] : text.split(',')
+}
+
+function summaryOf (row: Row): Summary {
+  const summary = { total: row.total as number } as Summary
+  for (const status of STATUSES) summary[status] = row[status] as number
+  return summary
+}
+
+function countsOf (row: Row): VersionCounts {
+  return { runs: row.runs as number, machines: row.machines as number, summary: summaryOf(row) }
+}
+
+function trendRow (row: Row): TrendRow {
+  return { versionId: row.version_id as number, ...countsOf(row) }
+}
+
+function caseName (row: Row): CaseName {
+  return { id: row.id as number, collection: row.collection as string, test: row.test as string, path: JSON.parse(row.path as string) as string[] }
+}
+
+function prepare (db: Database) {
+  const statement = (sql: string): Statement => db.prepare(sql)
+  // the run's own arch, else what its machine said last
+  const archMatches = "(@arch IS NULL OR coalesce(r.arch, (SELECT m.arch FROM machines m WHERE m.id = r.machine_id)) = @arch)"
+  return {
+    seriesById: statement('SELECT id, name FROM series WHERE id = ?'),
+    seriesByName: statement('SELECT id, name FROM series WHERE name = ?'),
+    listSeries: statement(`
+      SELECT s.id, s.name, s.created_at,
+        (SELECT count(*) FROM versions v WHERE v.series_id = s.id) AS versions,
+        (SELECT count(*) FROM versions v JOIN runs r ON r.version_id = v.id WHERE v.series_id = s.id) AS runs,
+        (SELECT count(DISTINCT r.machine_id) FROM versions v JOIN runs r ON r.version_id = v.id WHERE v.series_id = s.id) AS machines,
+        (SELECT v.id FROM versions v WHERE v.series_id = s.id ORDER BY v.sort_key DESC, v.id DESC LIMIT 1) AS latest_version_id
+      FROM series s WHERE s.id < @before ORDER BY s.id DESC LIMIT @limit`),
+    versionCounts: statement(`
+      SELECT count(*) AS runs, count(DISTINCT machine_id) AS machines, ${SUMS} FROM runs WHERE version_id = ?`),
+    versions: statement(`
+      SELECT id, label, message_id AS messageId FROM versions WHERE series_id = ? ORDER BY sort_key, id`),
+    machineByName: statement('SELECT id, name FROM machines WHERE name = ?'),
+    hasCollection: statement('SELECT 1 FROM cases WHERE collection = ? LIMIT 1'),
+    trend: statement(`
+      SELECT v.id AS version_id, count(r.id) AS runs, count(DISTINCT r.machine_id) AS machines, ${runSums('r')}
+      FROM versions v
+      LEFT JOIN runs r ON r.version_id = v.id AND (@machine IS NULL OR r.machine_id = @machine) AND ${archMatches}
+      WHERE v.series_id = @series
+      GROUP BY v.id ORDER BY v.sort_key, v.id`),
+    trendOfCollection: statement(`
+      SELECT v.id AS version_id, count(r.id) AS runs, count(DISTINCT r.machine_id) AS machines, ${runSums('rc')}
+      FROM versions v
+      LEFT JOIN (runs r JOIN run_collections rc ON rc.run_id = r.id AND rc.collection = @collection)
+        ON r.version_id = v.id AND (@machine IS NULL OR r.machine_id = @machine) AND ${archMatches}
+      WHERE v.series_id = @series
+      GROUP BY v.id ORDER BY v.sort_key, v.id`),
+    versionMachines: statement(`
+      SELECT m.id, m.name FROM machines m
+      WHERE m.id IN (SELECT machine_id FROM runs WHERE version_id = ?) ORDER BY m.name`),
+    packedOutcomes: statement(`
+      SELECT machine_id * ${MACHINE_FACTOR} + case_id * 4
+        + CASE WHEN ${PASSING_SUM} > 0 THEN ${PASSED} ELSE 0 END + CASE WHEN ${FAILING_SUM} > 0 THEN ${FAILED} ELSE 0 END
+      FROM case_stats WHERE version_id = ? ORDER BY machine_id, case_id`).pluck(),
+    caseNames: statement(`
+      SELECT c.id, c.collection, c.test, c.path FROM json_each(?) j JOIN cases c ON c.id = j.value`),
+    cellCounts: statement(`
+      SELECT ${SUMS} FROM case_stats
+      WHERE version_id = @version AND case_id = @case AND machine_id IN (SELECT value FROM json_each(@machines))`),
+    resultLinks: statement(`
+      SELECT ru.id AS run_id, m.name AS machine, r.status, r.line_from, r.line_to
+      FROM runs ru JOIN machines m ON m.id = ru.machine_id JOIN results r ON r.case_id = @case AND r.run_id = ru.id
+      WHERE ru.version_id = @version AND ru.machine_id IN (SELECT value FROM json_each(@machines))
+      ORDER BY m.name, ru.id, r.seq`),
+    seriesTestsFirst: statement(`
+      SELECT collection, test FROM series_tests
+      WHERE series_id = @series AND (@collection IS NULL OR collection = @collection)
+      ORDER BY collection, test LIMIT @limit`).raw(),
+    seriesTestsAfter: statement(`
+      SELECT collection, test FROM series_tests
+      WHERE series_id = @series AND (@collection IS NULL OR collection = @collection) AND (collection, test) > (@afterCollection, @afterTest)
+      ORDER BY collection, test LIMIT @limit`).raw(),
+    casesOfTests: statement(`
+      SELECT c.id, c.collection, c.test, c.path FROM json_each(?) j
+      JOIN cases c ON c.collection = j.value ->> 0 AND c.test = j.value ->> 1`),
+    matrixCells: statement(`
+      SELECT s.case_id, s.version_id, count(*) AS machines, ${SUMS}
+      FROM json_each(@cases) c JOIN case_stats s ON s.case_id = c.value
+      WHERE s.version_id IN (SELECT value FROM json_each(@versions)) AND (@machine IS NULL OR s.machine_id = @machine)
+      GROUP BY s.case_id, s.version_id`),
+    failingCells: statement(`
+      SELECT DISTINCT s.case_id AS caseId, s.machine_id AS machineId, m.name AS machine
+      FROM case_stats s JOIN machines m ON m.id = s.machine_id
+      WHERE s.version_id IN (SELECT value FROM json_each(@versions)) AND ${FAILING_SUM} > 0
+        AND (@machine IS NULL OR s.machine_id = @machine)`),
+    outcomeCells: statement(`
+      SELECT s.case_id AS caseId, s.machine_id AS machineId, s.version_id AS versionId, s.total,
+        ${PASSING_SUM} AS passed, ${FAILING_SUM} AS failed, s.skip
+      FROM json_each(@cases) c JOIN case_stats s ON s.case_id = c.value
+      WHERE s.version_id IN (SELECT value FROM json_each(@versions))`),
+    findCase: statement('SELECT id FROM cases WHERE collection = ? AND test = ? AND path = ?'),
+    history: statement(`
+      SELECT s.id AS series_id, s.name AS series_name, v.id AS version_id, v.label, v.message_id, v.sort_key,
+        m.name AS machine, ru.id AS run_id, ru.kernel, r.seq, r.status, r.reason, r.flags, r.exit_code, r.timeout_seconds,
+        r.line_from, r.line_to
+      FROM results r JOIN runs ru ON ru.id = r.run_id JOIN versions v ON v.id = ru.version_id
+      JOIN series s ON s.id = v.series_id JOIN machines m ON m.id = ru.machine_id
+      WHERE r.case_id = @case AND (@series IS NULL OR v.series_id = @series) AND (@machine IS NULL OR ru.machine_id = @machine)
+        AND (@first OR (v.series_id, v.sort_key, v.id, m.name, ru.id, r.seq) > (@afterSeries, @afterSortKey, @afterVersion, @afterMachine, @afterRun, @afterSeq))
+      ORDER BY v.series_id, v.sort_key, v.id, m.name, ru.id, r.seq
+      LIMIT @limit`),
+    historyCounts: statement(`
+      SELECT ${SUMS} FROM case_stats s JOIN versions v ON v.id = s.version_id
+      WHERE s.case_id = @case AND (@series IS NULL OR v.series_id = @series) AND (@machine IS NULL OR s.machine_id = @machine)`),
+    listMachines: statement(`
+      SELECT m.id, m.name, m.arch, m.cpu, m.flags, m.kernel, m.created_at, m.updated_at,
+        (SELECT count(*) FROM runs r WHERE r.machine_id = m.id) AS runs
+      FROM machines m WHERE (@after IS NULL OR m.name > @after) ORDER BY m.name LIMIT @limit`),
+    versionMachineCounts: statement(`
+      SELECT v.id AS version_id, m.name AS machine, count(*) AS runs, count(DISTINCT m.id) AS machines, ${runSums('r')}
+      FROM versions v JOIN runs r ON r.version_id = v.id JOIN machines m ON m.id = r.machine_id
+      WHERE v.series_id = ?
+      GROUP BY v.id, m.id ORDER BY v.sort_key, v.id, m.name`),
+  }
+}
