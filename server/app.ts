@@ -6,10 +6,14 @@ import { openDatabase } from './storage/database.ts'
 import { RunStore } from './storage/run-store.ts'
 import { registerOpenApi } from './plugins/openapi.ts'
 import { registerSecurity, type SecurityOptions } from './plugins/security.ts'
+import { etag } from './plugins/etag.ts'
 import { exportRoutes } from './routes/export.ts'
 import { healthRoutes } from './routes/health.ts'
 import { hookRoutes } from './routes/hook.ts'
+import { machineRoutes } from './routes/machines.ts'
 import { runRoutes } from './routes/runs.ts'
+import { seriesRoutes } from './routes/series.ts'
+import { testHistoryRoutes } from './routes/tests-history.ts'
 import { webRoutes } from './routes/web.ts'
 import { TokenStore } from './storage/token-store.ts'
 
@@ -81,6 +85,10 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
   await app.register(hookRoutes)
   await app.register(runRoutes, { tokens, maxLogBytes: options.maxLogBytes, uploadsPerMinute: options.security?.uploadsPerMinute })
   await app.register(exportRoutes)
+  await app.register(etag, { writeCounter: () => app.store.writeCounter() })
+  await app.register(seriesRoutes)
+  await app.register(testHistoryRoutes)
+  await app.register(machineRoutes)
   await app.register(webRoutes)
   return app
 }

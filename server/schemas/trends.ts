@@ -42,6 +42,9 @@ export const VersionRefSchema = Type.Object({
   loreUrl: Nullable(Type.String()),
 })
 
+/** The answer to a GET whose If-None-Match holds the current ETag. */
+export const NotModifiedSchema = Type.Null({ description: 'Not Modified: the ETag in If-None-Match is still current' })
+
 /** A place in a raw log, as the dashboard's run page shows it. */
 export const RunLinkSchema = Type.Object({
   runId: Type.Integer(),

@@ -1,0 +1,58 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { KsftError } from '../errors.ts'
+import { errorResponses } from '../schemas/common.ts'
+import { HistoryQuerySchema, HistorySchema, NotModifiedSchema } from '../schemas/trends.ts'
+import { decodeCursor, encodeCursor } from '../storage/cursor.ts'
+import { TrendStore, type HistoryKey } from '../storage/trend-store.ts'
+import { findMachine, findSeries, versionRef } from './series.ts'
+
+export const testHistoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const trends = new TrendStore(app.db)
+
+  app.get('/api/v1/tests/history', {
+    config: { etag: true },
+    schema: {
+      summary: 'One test or subtest across every series, version, machine and run, with reasons and log links',
+      tags: ['tests'],
+      querystring: HistoryQuerySchema,
+      response: { 200: HistorySchema, 304: NotModifiedSchema, ...errorResponses('BAD_REQUEST', 'TEST_NOT_FOUND') },
+    },
+  }, async (request) => {
+    const { collection, test, limit } = request.query
+    const path = request.query.subtest ?? []
+    const caseId = trends.findCase(collection, test, path)
+    if (caseId === null) {
+      throw new KsftError('TEST_NOT_FOUND', `no results of ${[`${collection}: ${test}`, ...path].join(' > ')}`)
+    }
+    const filters = {
+      seriesId: request.query.series === undefined ? null : findSeries(trends, request.query.series).id,
+      machineId: findMachine(trends, request.query.machine)?.id ?? null,
+    }
+    const rows = trends.history(caseId, filters, decodeCursor(request.query.cursor, 'nnnsnn') as HistoryKey | null, limit + 1)
+    const page = rows.slice(0, limit)
+    const last = page.at(-1)
+    return {
+      collection,
+      test,
+      path,
+      counts: trends.historyCounts(caseId, filters),
+      entries: page.map(row => ({
+        series: row.series,
+        version: versionRef(row.version),
+        machine: row.machine,
+        runId: row.runId,
+        kernel: row.kernel,
+        status: row.status,
+        reason: row.reason,
+        flags: row.flags,
+        exitCode: row.exitCode,
+        timeoutSeconds: row.timeoutSeconds,
+        lines: row.lines,
+        url: `/runs/${row.runId}#L${row.lines[0]}-L${row.lines[1]}`,
+      })),
+      nextCursor: rows.length > limit && last
+        ? encodeCursor([last.series.id, last.version.sortKey, last.version.id, last.machine, last.runId, last.seq])
+        : null,
+    }
+  })
+}
