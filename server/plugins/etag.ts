@@ -19,12 +19,16 @@ export function etagOf (counter: number, url: string): string {
   return `W/"${counter}-${createHash('sha256').update(url).digest('base64url').slice(0, 22)}"`
 }
 
+/**
+ * Weak comparison (RFC 9110 13.1.2). `*` is not honoured: the tag is known before the handler
+ * runs, not whether the resource exists, and an unknown id must stay a 404.
+ */
 function matches (header: string | undefined, tag: string): boolean {
   if (header === undefined) return false
   const opaque = tag.slice(2)
   return header.split(',').some(candidate => {
     const trimmed = candidate.trim()
-    return trimmed === '*' || trimmed === tag || trimmed === opaque || trimmed === `W/${opaque}`
+    return trimmed === tag || trimmed === opaque
   })
 }
 

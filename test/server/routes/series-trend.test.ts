@@ -1,0 +1,192 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { ingestText } from '../../helpers/store.ts'
+import { ARM, buildScenario, counts, kselftestLog, MESSAGE_IDS, SERIES, TDX, tick, type Scenario } from '../trend-scenario.ts'
+
+const SERIES_REF = { id: 1, name: SERIES }
+const lore = (id: string) => `https://lore.kernel.org/r/${encodeURIComponent(id)}`
+const VERSION_REFS = [
+  { id: 1, label: 'base', messageId: null, loreUrl: null },
+  { id: 2, label: 'v1', messageId: null, loreUrl: null },
+  { id: 3, label: 'v2', messageId: MESSAGE_IDS.v2!, loreUrl: lore(MESSAGE_IDS.v2!) },
+  { id: 4, label: 'v3', messageId: MESSAGE_IDS.v3!, loreUrl: lore(MESSAGE_IDS.v3!) },
+  { id: 5, label: 'v4', messageId: null, loreUrl: null },
+]
+
+/** A second series with one run on a third machine, uploaded after the scenario. */
+async function addSecondSeries (s: Scenario) {
+  const { text } = kselftestLog([{ collection: 'memfd', name: 'memfd_test', status: 'pass' }], '0xfeedface')
+  await ingestText(s.app.store, text, { series: 'mm: memfd: 123', version: 'v1', machine: 'snp-host-1', arch: 'x86_64', flags: 'sev_snp' })
+}
+
+test('series: newest first, with versions, runs, machines and the latest version counted; pages by cursor', async (t) => {
+  const s = await buildScenario(t)
+  await addSecondSeries(s)
+  const res = await s.get('/api/v1/series')
+  assert.equal(res.status, 200)
+  assert.deepEqual(res.json, {
+    series: [
+      {
+        id: 2, name: 'mm: memfd: 123', url: '/series/2', createdAt: tick(11), versions: 1, runs: 1, machines: 1,
+        latestVersion: { id: 6, label: 'v1', messageId: null, loreUrl: null, runs: 1, machines: 1, summary: counts({ pass: 1 }) },
+      },
+      {
+        id: 1, name: SERIES, url: '/series/1', createdAt: tick(0), versions: 5, runs: 11, machines: 2,
+        latestVersion: { ...VERSION_REFS[4], runs: 1, machines: 1, summary: counts({ pass: 6, fail: 2 }) },
+      },
+    ],
+    nextCursor: null,
+  })
+  const first = await s.get('/api/v1/series?limit=1')
+  assert.deepEqual(first.json.series, [res.json.series[0]])
+  assert.notEqual(first.json.nextCursor, null)
+  const second = await s.get(`/api/v1/series?limit=1&cursor=${first.json.nextCursor}`)
+  assert.deepEqual(second.json, { series: [res.json.series[1]], nextCursor: null })
+})
+
+test('trend: per version in version order, tests per status over every run, runs, machines and pass rate', async (t) => {
+  const s = await buildScenario(t)
+  const res = await s.get('/api/v1/series/1/trend')
+  assert.equal(res.status, 200)
+  assert.deepEqual(res.json, {
+    series: SERIES_REF,
+    filters: { collection: null, machine: null, arch: null },
+    versions: [
+      { ...VERSION_REFS[0], runs: 2, machines: 2, summary: counts({ pass: 13, fail: 2, skip: 1 }), passRate: 0.8667 },
+      { ...VERSION_REFS[1], runs: 2, machines: 2, summary: counts({ pass: 13, fail: 2, skip: 1 }), passRate: 0.8667 },
+      { ...VERSION_REFS[2], runs: 4, machines: 2, summary: counts({ pass: 30, fail: 1, skip: 1 }), passRate: 0.9677 },
+      { ...VERSION_REFS[3], runs: 2, machines: 2, summary: counts({ pass: 10, fail: 2, skip: 2, timeout: 2 }), passRate: 0.7143 },
+      { ...VERSION_REFS[4], runs: 1, machines: 1, summary: counts({ pass: 6, fail: 2 }), passRate: 0.75 },
+    ],
+  })
+  // the series' exact name, URL-encoded, addresses it as well as its id
+  const byName = await s.get(`/api/v1/series/${encodeURIComponent(SERIES)}/trend`)
+  assert.deepEqual(byName.json, res.json)
+})
+
+test('trend filters: collection, machine and arch narrow the runs counted; a version without any stays, empty', async (t) => {
+  const s = await buildScenario(t)
+  const memfd = await s.get('/api/v1/series/1/trend?collection=memfd')
+  assert.deepEqual(memfd.json.filters, { collection: 'memfd', machine: null, arch: null })
+  assert.deepEqual(memfd.json.versions.map((v: { runs: number, machines: number, summary: unknown, passRate: number | null }) => [v.runs, v.machines, v.summary, v.passRate]), [
+    [2, 2, counts({ pass: 4 }), 1],
+    [2, 2, counts({ pass: 4 }), 1],
+    [4, 2, counts({ pass: 7, fail: 1 }), 0.875],
+    [2, 2, counts({ pass: 2, timeout: 2 }), 0.5],
+    [1, 1, counts({ pass: 2 }), 1],
+  ])
+
+  const arm = await s.get(`/api/v1/series/1/trend?machine=${ARM}`)
+  const byArch = await s.get('/api/v1/series/1/trend?arch=aarch64')
+  const armCounts = [
+    [1, 1, counts({ pass: 6, fail: 1, skip: 1 }), 0.8571],
+    [1, 1, counts({ pass: 6, fail: 1, skip: 1 }), 0.8571],
+    [1, 1, counts({ pass: 7, skip: 1 }), 1],
+    [1, 1, counts({ pass: 5, skip: 2, timeout: 1 }), 0.8333],
+    [0, 0, counts(), null],
+  ]
+  const project = (json: { versions: Array<{ runs: number, machines: number, summary: unknown, passRate: number | null }> }) =>
+    json.versions.map(v => [v.runs, v.machines, v.summary, v.passRate])
+  assert.deepEqual(project(arm.json), armCounts)
+  assert.deepEqual(project(byArch.json), armCounts)
+  assert.deepEqual(byArch.json.filters, { collection: null, machine: null, arch: 'aarch64' })
+
+  const kvmOnTdx = await s.get(`/api/v1/series/1/trend?collection=kvm&machine=${TDX}`)
+  assert.deepEqual(project(kvmOnTdx.json), [
+    [1, 1, counts({ pass: 5, fail: 1 }), 0.8333],
+    [1, 1, counts({ pass: 5, fail: 1 }), 0.8333],
+    [3, 1, counts({ pass: 18 }), 1],
+    [1, 1, counts({ pass: 4, fail: 2 }), 0.6667],
+    [1, 1, counts({ pass: 4, fail: 2 }), 0.6667],
+  ])
+})
+
+const cell = (machines: number, given: Parameters<typeof counts>[0]) => ({ ...counts(given), machines })
+const everywherePass = [cell(2, { pass: 2 }), cell(2, { pass: 2 }), cell(2, { pass: 4 }), cell(2, { pass: 2 }), cell(1, { pass: 1 })]
+const MATRIX_ROWS = [
+  { collection: 'kvm', test: 'guest_memfd_test', path: [], hasSubtests: false, cells: everywherePass },
+  { collection: 'kvm', test: 'hardware_disable_test', path: [], hasSubtests: false, cells: [cell(2, { fail: 2 }), cell(2, { fail: 2 }), cell(2, { pass: 4 }), cell(2, { pass: 2 }), cell(1, { pass: 1 })] },
+  { collection: 'kvm', test: 'kvm_binary_stats_test', path: [], hasSubtests: true, cells: everywherePass },
+  { collection: 'kvm', test: 'kvm_binary_stats_test', path: ['vm0'], hasSubtests: false, cells: everywherePass },
+  { collection: 'kvm', test: 'kvm_binary_stats_test', path: ['vm1'], hasSubtests: false, cells: [cell(2, { pass: 2 }), cell(2, { pass: 2 }), cell(2, { pass: 4 }), cell(2, { pass: 1, fail: 1 }), cell(1, { pass: 1 })] },
+  { collection: 'kvm', test: 'pmu_counters_test', path: [], hasSubtests: false, cells: [cell(2, { pass: 2 }), cell(2, { pass: 2 }), cell(2, { pass: 4 }), null, null] },
+  { collection: 'kvm', test: 'private_mem_conversions_test', path: [], hasSubtests: false, cells: [null, null, null, cell(2, { fail: 1, skip: 1 }), cell(1, { fail: 1 })] },
+  { collection: 'kvm', test: 'set_memory_region_test', path: [], hasSubtests: false, cells: [cell(2, { pass: 2 }), cell(2, { pass: 2 }), cell(2, { pass: 4 }), cell(2, { pass: 1, fail: 1 }), cell(1, { fail: 1 })] },
+  { collection: 'kvm', test: 'sev_smoke_test', path: [], hasSubtests: false, cells: [cell(2, { pass: 1, skip: 1 }), cell(2, { pass: 1, skip: 1 }), cell(2, { pass: 3, skip: 1 }), cell(2, { pass: 1, skip: 1 }), cell(1, { pass: 1 })] },
+  { collection: 'memfd', test: 'memfd_test', path: [], hasSubtests: false, cells: [cell(2, { pass: 2 }), cell(2, { pass: 2 }), cell(2, { pass: 3, fail: 1 }), cell(2, { pass: 2 }), cell(1, { pass: 1 })] },
+  { collection: 'memfd', test: 'run_hugetlbfs_test.sh', path: [], hasSubtests: false, cells: [cell(2, { pass: 2 }), cell(2, { pass: 2 }), cell(2, { pass: 4 }), cell(2, { timeout: 2 }), cell(1, { pass: 1 })] },
+]
+
+test('matrix: tests, each followed by its subtests, by versions, results counted over runs and machines', async (t) => {
+  const s = await buildScenario(t)
+  const res = await s.get('/api/v1/series/1/matrix')
+  assert.equal(res.status, 200)
+  assert.deepEqual(res.json, { series: SERIES_REF, versions: VERSION_REFS, rows: MATRIX_ROWS, nextCursor: null })
+
+  // pages hold whole tests: kvm_binary_stats_test comes with both its subtests
+  const pages: unknown[][] = []
+  let cursor: string | null = null
+  do {
+    const page = await s.get(`/api/v1/series/1/matrix?limit=2${cursor === null ? '' : `&cursor=${cursor}`}`)
+    pages.push(page.json.rows.map((row: { test: string, path: string[] }) => [row.test, ...row.path].join('/')))
+    cursor = page.json.nextCursor
+  } while (cursor !== null)
+  assert.deepEqual(pages, [
+    ['guest_memfd_test', 'hardware_disable_test'],
+    ['kvm_binary_stats_test', 'kvm_binary_stats_test/vm0', 'kvm_binary_stats_test/vm1', 'pmu_counters_test'],
+    ['private_mem_conversions_test', 'set_memory_region_test'],
+    ['sev_smoke_test', 'memfd_test'],
+    ['run_hugetlbfs_test.sh'],
+  ])
+})
+
+test('matrix filters: a collection, and a machine whose cells count its own runs only', async (t) => {
+  const s = await buildScenario(t)
+  const memfd = await s.get('/api/v1/series/1/matrix?collection=memfd')
+  assert.deepEqual(memfd.json.rows, MATRIX_ROWS.filter(row => row.collection === 'memfd'))
+
+  const arm = await s.get(`/api/v1/series/1/matrix?machine=${ARM}&collection=kvm`)
+  const one = (given: Parameters<typeof counts>[0]) => cell(1, given)
+  assert.deepEqual(arm.json.rows.map((row: { test: string, path: string[], cells: unknown[] }) => [[row.test, ...row.path].join('/'), row.cells]), [
+    ['guest_memfd_test', [one({ pass: 1 }), one({ pass: 1 }), one({ pass: 1 }), one({ pass: 1 }), null]],
+    ['hardware_disable_test', [one({ fail: 1 }), one({ fail: 1 }), one({ pass: 1 }), one({ pass: 1 }), null]],
+    ['kvm_binary_stats_test', [one({ pass: 1 }), one({ pass: 1 }), one({ pass: 1 }), one({ pass: 1 }), null]],
+    ['kvm_binary_stats_test/vm0', [one({ pass: 1 }), one({ pass: 1 }), one({ pass: 1 }), one({ pass: 1 }), null]],
+    ['kvm_binary_stats_test/vm1', [one({ pass: 1 }), one({ pass: 1 }), one({ pass: 1 }), one({ fail: 1 }), null]],
+    ['pmu_counters_test', [one({ pass: 1 }), one({ pass: 1 }), one({ pass: 1 }), null, null]],
+    ['private_mem_conversions_test', [null, null, null, one({ skip: 1 }), null]],
+    ['set_memory_region_test', [one({ pass: 1 }), one({ pass: 1 }), one({ pass: 1 }), one({ pass: 1 }), null]],
+    ['sev_smoke_test', [one({ skip: 1 }), one({ skip: 1 }), one({ skip: 1 }), one({ skip: 1 }), null]],
+  ])
+})
+
+test('flaky: the 2-of-3 test within v2, and the test that flips pass -> timeout -> pass across versions', async (t) => {
+  const s = await buildScenario(t)
+  const res = await s.get('/api/v1/series/1/flaky')
+  const version = (label: string, pass: number, fail: number, runs = pass + fail) =>
+    ({ version: label, runs, pass, fail, skip: 0, passRatio: `${pass}:${runs}`, failRatio: `${fail}:${runs}`, mixed: pass > 0 && fail > 0 })
+  assert.deepEqual(res.json, {
+    series: SERIES_REF,
+    entries: [
+      {
+        collection: 'memfd', test: 'memfd_test', path: [], machine: TDX, mixedVersions: 1, flips: 0,
+        versions: [version('base', 1, 0), version('v1', 1, 0), version('v2', 2, 1), version('v3', 1, 0), version('v4', 1, 0)],
+      },
+      {
+        collection: 'memfd', test: 'run_hugetlbfs_test.sh', path: [], machine: TDX, mixedVersions: 0, flips: 2,
+        versions: [version('base', 1, 0), version('v1', 1, 0), version('v2', 3, 0), version('v3', 0, 1), version('v4', 1, 0)],
+      },
+    ],
+    nextCursor: null,
+  })
+  assert.equal(res.json.entries[0].versions[2].passRatio, '2:3')
+
+  const first = await s.get('/api/v1/series/1/flaky?limit=1')
+  assert.deepEqual(first.json.entries, [res.json.entries[0]])
+  const second = await s.get(`/api/v1/series/1/flaky?limit=1&cursor=${first.json.nextCursor}`)
+  assert.deepEqual(second.json, { series: SERIES_REF, entries: [res.json.entries[1]], nextCursor: null })
+
+  // on arm64-host-1 the timeout of v3 is one flip (v4 never ran there), and nothing disagrees within a version
+  assert.deepEqual((await s.get(`/api/v1/series/1/flaky?machine=${ARM}`)).json.entries, [])
+  assert.deepEqual((await s.get('/api/v1/series/1/flaky?collection=kvm')).json.entries, [])
+})
