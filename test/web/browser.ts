@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import type { FastifyInstance } from 'fastify'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core'
 import { buildWeb } from '../../bin/build-web.ts'
 import { buildApp } from '../../server/app.ts'
 import { loadDemo } from '../../server/demo/demo-series.ts'
@@ -83,11 +83,19 @@ export async function launchBrowser (t: TestContext, options: { colorScheme?: 'l
   }
 }
 
-/** Opens a page and waits until its requests are done. */
+/** Opens a page and waits until every section has loaded. */
 export async function open (page: Page, url: string): Promise<void> {
   await page.goto(url)
   await page.waitForLoadState('networkidle')
-  await page.locator('main .loading').first().waitFor({ state: 'detached', timeout: 10_000 }).catch(() => {})
+  await settled(page)
+}
+
+/**
+ * Waits until no section of the page is still loading. After an in-app navigation (pushState) the
+ * browser's load states are long reached: wait first for something of the new view, then for this.
+ */
+export async function settled (page: Page): Promise<void> {
+  await page.waitForFunction(() => document.querySelectorAll('main .loading').length === 0, null, { timeout: 15_000 })
 }
 
 export async function screenshot (page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<string> {
@@ -101,4 +109,14 @@ export async function getJson<T> (dashboard: Dashboard, path: string): Promise<T
   const res = await fetch(`${dashboard.url}${path}`)
   if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
   return await res.json() as T
+}
+
+/** Whether the element is inside the window's viewport (isVisible only says it is rendered). */
+export async function inViewport (locator: Locator): Promise<boolean> {
+  return await locator.evaluate((el) => {
+    const box = el.getBoundingClientRect()
+    // inside a scrolling box (the log viewer) it must be within the box's visible part too
+    const clip = el.parentElement?.closest('.log-box')?.getBoundingClientRect() ?? { top: 0, bottom: window.innerHeight }
+    return box.height > 0 && box.top >= Math.max(0, clip.top) && box.bottom <= Math.min(window.innerHeight, clip.bottom)
+  })
 }

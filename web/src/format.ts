@@ -13,7 +13,7 @@ export const STATUS_GLYPH: Readonly<Record<Status, string>> = {
   skip: '–',
   xfail: '⊘',
   xpass: '!',
-  timeout: '⏱',
+  timeout: '◔',
   error: '‼',
 }
 

@@ -60,9 +60,9 @@ async function render (): Promise<void> {
 function navigate (href: string, options: { replace?: boolean } = {}): void {
   if (options.replace) history.replaceState(null, '', href)
   else history.pushState(null, '', href)
-  void render().then(() => {
-    if (!options.replace) window.scrollTo(0, 0)
-  })
+  // a new page starts at its top; a page with a line anchor then scrolls to it itself
+  if (!options.replace) window.scrollTo(0, 0)
+  void render()
 }
 
 function markNav (pathname: string): void {

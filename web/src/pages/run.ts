@@ -85,6 +85,7 @@ function resultsTree (tests: readonly TestResult[], seriesId: number): HTMLEleme
 }
 
 function testItem (test: TestResult, seriesId: number): HTMLElement {
+  const failing = countFailing(test.subtests)
   const line = h('div', { class: 'test-line' },
     statusBadge(test.status), ' ',
     h('a', { href: testPageHref(seriesId, { collection: test.collection, test: test.name, path: [] }), class: 'test-link' }, test.name),
@@ -92,13 +93,11 @@ function testItem (test: TestResult, seriesId: number): HTMLElement {
     test.timeoutSeconds !== null ? h('span', { class: 'muted small' }, ` after ${test.timeoutSeconds} s`) : null,
     ...test.flags.map(f => h('span', { class: `flag${KERNEL_TROUBLE_FLAGS.includes(f) ? ' trouble-flag' : ''}` }, f)),
     ' ', h('a', { class: 'lines small', href: `#L${test.lines[0]}-L${test.lines[1]}` }, `L${test.lines[0]}–${test.lines[1]}`),
+    test.subtests.length ? h('span', { class: 'muted small' }, ` · ${test.subtests.length} subtests${failing ? `, ${failing} failing` : ''}`) : null,
     test.reason ? h('div', { class: 'reason small' }, test.reason) : null,
   )
   if (test.subtests.length === 0) return h('li', { data: { test: test.name } }, line)
-  const failing = countFailing(test.subtests)
-  const details = h('details', null,
-    h('summary', null, line, h('span', { class: 'muted small' }, ` · ${test.subtests.length} subtests${failing ? `, ${failing} failing` : ''}`)),
-    subtestList(test, test.subtests, [], seriesId))
+  const details = h('details', null, h('summary', null, line), subtestList(test, test.subtests, [], seriesId))
   details.open = failing > 0
   return h('li', { data: { test: test.name } }, details)
 }

@@ -1,4 +1,4 @@
-import { apiPaths, type CompareResponse, type Params, type TrendResponse } from '../api.ts'
+import { apiPaths, type CompareResponse, type MatrixResponse, type Params, type TrendResponse } from '../api.ts'
 import { trendChart } from '../chart.ts'
 import { bucketChips, compareTable } from '../compare-view.ts'
 import { copyText } from '../counts.ts'
@@ -43,9 +43,12 @@ export async function seriesPage (ctx: PageContext, match: RegExpExecArray): Pro
   )
 
   const machinesLoad = ctx.api.machines({ limit: 1000 })
+  const matrixParams: Params = { collection: filters.collection, machine: filters.machine, limit: MATRIX_PAGE }
+  const matrixLoad = ctx.api.matrix(seriesId, matrixParams)
   await Promise.all([
-    fill(filterSlot, async () => filterForm(ctx, seriesId, filters, base, head, (await machinesLoad).machines,
-      await collectionsOf(ctx, seriesId, filters.collection))),
+    // the filters keep a version pair the reader chose, not the default one
+    fill(filterSlot, async () => filterForm(ctx, seriesId, filters, q.get('base'), q.get('head'), (await machinesLoad).machines,
+      await collectionsOf(ctx, seriesId, filters.collection, matrixLoad))),
     fill(compareSlot, async () => {
       if (base === null || head === null || base === head) return h('p', { class: 'muted' }, 'A comparison needs two versions of the series.')
       const params = { base, head, machine: filters.machine, limit: COMPARE_PREVIEW }
@@ -53,8 +56,8 @@ export async function seriesPage (ctx: PageContext, match: RegExpExecArray): Pro
       return compareSummary(ctx, seriesId, compare, params)
     }),
     fill(matrixSlot, async () => {
-      const params: Params = { collection: filters.collection, machine: filters.machine, limit: MATRIX_PAGE }
-      const first = await ctx.api.matrix(seriesId, params)
+      const params = matrixParams
+      const first = await matrixLoad
       if (first.rows.length === 0) return h('p', { class: 'muted' }, 'No tests with these filters.')
       const view = new MatrixView(first, seriesId)
       const more = h('p')
@@ -83,9 +86,12 @@ function activeFilters (filters: Record<string, string | undefined>): string {
   return Object.entries(filters).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`).join(', ')
 }
 
-async function collectionsOf (ctx: PageContext, seriesId: string, current: string | undefined): Promise<string[]> {
-  // the unfiltered matrix names every collection of the series
-  const matrix = await ctx.api.matrix(seriesId, { limit: 500 })
+/**
+ * The collections to offer. No endpoint lists them: the first page of the matrix without the
+ * collection filter names those of its tests, which in kselftest order covers the usual few.
+ */
+async function collectionsOf (ctx: PageContext, seriesId: string, current: string | undefined, firstPage: Promise<MatrixResponse>): Promise<string[]> {
+  const matrix = current ? await ctx.api.matrix(seriesId, { limit: 50 }) : await firstPage
   const names = new Set(matrix.rows.map(row => row.collection))
   if (current) names.add(current)
   return [...names].sort()
