@@ -6,6 +6,7 @@ import { registerDemo } from './commands/demo.ts'
 import { registerExport } from './commands/export.ts'
 import { registerGate } from './commands/gate.ts'
 import { registerIngest } from './commands/ingest.ts'
+import { registerPrune } from './commands/prune.ts'
 import { registerServe } from './commands/serve.ts'
 import { registerToken } from './commands/token.ts'
 import { registerUpload } from './commands/upload.ts'
@@ -20,6 +21,7 @@ export function buildProgram (): Command {
   registerBackup(program)
   registerExport(program)
   registerGate(program)
+  registerPrune(program)
   registerServe(program)
   registerDemo(program)
   registerToken(program)

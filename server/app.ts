@@ -11,6 +11,7 @@ import { exportRoutes } from './routes/export.ts'
 import { healthRoutes } from './routes/health.ts'
 import { hookRoutes } from './routes/hook.ts'
 import { machineRoutes } from './routes/machines.ts'
+import { adminRoutes } from './routes/admin.ts'
 import { runRoutes } from './routes/runs.ts'
 import { seriesRoutes } from './routes/series.ts'
 import { testHistoryRoutes } from './routes/tests-history.ts'
@@ -85,6 +86,7 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
   await app.register(hookRoutes)
   await app.register(runRoutes, { tokens, maxLogBytes: options.maxLogBytes, uploadsPerMinute: options.security?.uploadsPerMinute })
   await app.register(exportRoutes)
+  await app.register(adminRoutes, { tokens })
   await app.register(etag, { writeCounter: () => app.store.writeCounter() })
   await app.register(seriesRoutes)
   await app.register(testHistoryRoutes)
