@@ -256,3 +256,15 @@ test('a test named like HTML shows as text on every page and runs nothing', { sk
   assert.deepEqual(browser.dialogs, [])
   assert.deepEqual(browser.problems, [])
 })
+
+test('dark mode follows the system setting', { skip: chromiumSkip }, async (t) => {
+  const dashboard = await startDashboard(t)
+  const browser = await launchBrowser(t, { colorScheme: 'dark' })
+  const page = await browser.page()
+  await open(page, `${dashboard.url}/series/${dashboard.seriesId}`)
+  const [background, text] = await page.evaluate(() => [getComputedStyle(document.body).backgroundColor, getComputedStyle(document.body).color])
+  assert.equal(background, 'rgb(15, 20, 25)')
+  assert.equal(text, 'rgb(227, 230, 234)')
+  await screenshot(page, 'series-dark', { fullPage: false })
+  assert.deepEqual(browser.problems, [])
+})
