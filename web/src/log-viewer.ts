@@ -144,7 +144,13 @@ export class LogViewer {
     const [from, to] = this.loaded ?? [1, 0]
     const button = (label: string, direction: -1 | 1) => {
       const b = h('button', { type: 'button' }, label)
-      b.addEventListener('click', () => { b.disabled = true; void this.extend(direction) })
+      b.addEventListener('click', () => {
+        b.disabled = true
+        this.extend(direction).catch((err: unknown) => {
+          b.disabled = false
+          b.textContent = `Could not load the lines (${err instanceof Error ? err.message : String(err)}); try again`
+        })
+      })
       return b
     }
     replace(this.before, from > 1 ? [button(`▲ ${Math.min(STEP, from - 1)} earlier lines`, -1), h('span', { class: 'muted small' }, ` (lines 1–${from - 1} not shown)`)] : null)

@@ -5,7 +5,7 @@ import { copyText } from '../counts.ts'
 import { externalLink, h, replace } from '../dom.ts'
 import { STATUSES, STATUS_GLYPH, percent, plural } from '../format.ts'
 import { MatrixView, matrixLegend } from '../matrix.ts'
-import { fill, pageHeader, section, setTitle, type PageContext } from '../page.ts'
+import { errorBox, fill, isAbort, pageHeader, section, setTitle, type PageContext } from '../page.ts'
 import { flakyList } from './flaky.ts'
 
 /** Filters the series page keeps in its query string, named as the API names them. */
@@ -37,8 +37,13 @@ export async function seriesPage (ctx: PageContext, match: RegExpExecArray): Pro
       activeFilters(filters) ? ` · filtered to ${activeFilters(filters)}` : ''),
     filterSlot,
     section('Results per version', 'trend', trendChart(trend.versions, ctx.signal), trendTable(trend)),
-    section('What changed', 'compare', comparePicker(ctx, seriesId, labels, base, head, filters), compareSlot),
-    section('Tests × versions', 'matrix', matrixLegend(), matrixSlot),
+    section('What changed', 'compare', comparePicker(ctx, seriesId, labels, base, head, filters),
+      // say so rather than let a filtered chart sit above unfiltered numbers
+      filters.collection || filters.arch ? h('p', { class: 'muted small' }, 'The comparison covers every collection and architecture: the compare API narrows by machine only.') : null,
+      compareSlot),
+    section('Tests × versions', 'matrix', matrixLegend(),
+      filters.arch ? h('p', { class: 'muted small' }, 'The matrix and the flaky list follow the collection and machine filters, not the architecture.') : null,
+      matrixSlot),
     section('Flaky tests', 'flaky', flakySlot),
   )
 
@@ -66,7 +71,9 @@ export async function seriesPage (ctx: PageContext, match: RegExpExecArray): Pro
         const button = h('button', { type: 'button' }, 'Load more tests')
         button.addEventListener('click', () => {
           button.disabled = true
-          void ctx.api.matrix(seriesId, { ...params, cursor }).then(page => { view.add(page.rows); addMore(page.nextCursor) })
+          ctx.api.matrix(seriesId, { ...params, cursor })
+            .then(page => { view.add(page.rows); addMore(page.nextCursor) })
+            .catch((err: unknown) => { if (!isAbort(err)) replace(more, errorBox(err)) })
         })
         replace(more, button)
       }
