@@ -6,12 +6,15 @@ import { STATUSES, STATUS_GLYPH, STATUS_LABEL, isFailing, worstOf, type Status }
 type Row = MatrixResponse['rows'][number]
 type Cell = NonNullable<Row['cells'][number]>
 
-/** What a cell shows: its worst status, or `±` when some results passed and some failed. */
-function cellLook (cell: Cell): { glyph: string, cls: string } {
+/**
+ * What a cell shows: its worst status, or `±` when some results passed and some failed, with the
+ * count beside it (failing/all for a mixed cell: a test failing on one machine of three reads 1/3).
+ */
+function cellLook (cell: Cell): { glyph: string, cls: string, count: string | null } {
   const worst = worstOf(cell)!
   const failing = cell.fail + cell.xpass + cell.timeout + cell.error
-  if (failing > 0 && cell.pass + cell.xfail > 0) return { glyph: '±', cls: 'mixed' }
-  return { glyph: STATUS_GLYPH[worst], cls: `status-${worst}` }
+  if (failing > 0 && cell.pass + cell.xfail > 0) return { glyph: '±', cls: 'mixed', count: `${failing}/${cell.total}` }
+  return { glyph: STATUS_GLYPH[worst], cls: `status-${worst}`, count: cell.total > 1 ? String(cell.total) : null }
 }
 
 function cellTitle (row: Row, version: string, cell: Cell): string {
@@ -99,7 +102,7 @@ export class MatrixView {
     const title = cellTitle(row, version, cell)
     const worst: Status = worstOf(cell)!
     return h('td', { class: `cell ${look.cls}${isFailing(worst) ? ' failing' : ''}`, title, data: { total: String(cell.total), worst } },
-      h('a', { href: testPageHref(this.seriesId, row), aria: { label: title } }, look.glyph, cell.total > 1 ? h('span', { class: 'n' }, String(cell.total)) : null))
+      h('a', { href: testPageHref(this.seriesId, row), aria: { label: title } }, look.glyph, look.count ? h('span', { class: 'n' }, look.count) : null))
   }
 }
 
@@ -107,5 +110,5 @@ export function matrixLegend (): HTMLElement {
   return h('p', { class: 'legend small' },
     ...(['pass', 'fail', 'skip', 'timeout', 'error', 'xfail', 'xpass'] as const).map(s => h('span', { class: `legend-item status-${s}` }, `${STATUS_GLYPH[s]} ${STATUS_LABEL[s]}`)),
     h('span', { class: 'legend-item mixed' }, '± some runs passed, some failed'),
-    h('span', { class: 'legend-item' }, 'the small number: results in the cell (runs × machines)'))
+    h('span', { class: 'legend-item' }, 'small number: results in the cell (runs on all machines); failing/all where they disagree'))
 }
