@@ -129,6 +129,11 @@ export class KselftestLogParser {
     }
   }
 
+  /** Lines ended so far: the newlines pushed, as every newline ends a line. */
+  get linesEnded (): number {
+    return this.lineNo
+  }
+
   end (): ParseResult {
     if (this.carry !== '' || this.overlong) this.line(this.carry)
     this.carry = ''

@@ -57,10 +57,24 @@ interface ResultRow {
   line_to: number
 }
 
+/** A case id known to the store, with the subtests under it that have been seen. */
+interface CaseNode {
+  id: number
+  subtests: Map<string, CaseNode> | null
+}
+
+/** Results per multi-row INSERT: one statement call per row cost more than SQLite's own work for it. */
+const RESULT_BATCH = 50
+const RESULT_COLUMNS = 12
+/** Cached case ids: a run's worth of new names must not grow the cache without bound. */
+const MAX_CACHED_CASES = 500_000
+
 /** The runs, their results and their raw logs. Every statement is prepared once, here. */
 export class RunStore {
   private readonly statements: ReturnType<typeof prepare>
-  private readonly caseIds = new Map<string, number>()
+  /** Case ids by collection and test, subtests under their test: no key string built per result. */
+  private readonly testCases = new Map<string, CaseNode>()
+  private cachedCases = 0
   private readonly clock: () => Date
 
   constructor (private readonly db: Database, options: { clock?: () => Date } = {}) {
@@ -78,6 +92,16 @@ export class RunStore {
    * again returns the run stored the first time.
    */
   ingestRun (meta: RunMetadata, parsed: ParsedRun, log: StoredLog): IngestOutcome {
+    try {
+      return this.storeRun(meta, parsed, log)
+    } catch (err) {
+      // the ids of cases inserted by the rolled-back transaction are gone, and SQLite hands them out again
+      this.forgetCases()
+      throw err
+    }
+  }
+
+  private storeRun (meta: RunMetadata, parsed: ParsedRun, log: StoredLog): IngestOutcome {
     const s = this.statements
     const dedupKey = dedupKeyOf(log.sha256, meta)
     return this.db.transaction((): IngestOutcome => {
@@ -120,21 +144,33 @@ export class RunStore {
       }
 
       let resultSeq = 0
-      const insertTree = (test: TestRecord, subtests: SubtestRecord[], path: string[], parentSeq: number): void => {
+      const rows: unknown[] = []
+      const addRow = (...row: unknown[]): void => {
+        rows.push(...row)
+        if (rows.length === RESULT_BATCH * RESULT_COLUMNS) {
+          s.insertResults.run(rows)
+          rows.length = 0
+        }
+      }
+      // `path` is the names from the test down to `subtests`, grown and shrunk in place
+      const insertTree = (test: TestRecord, parent: CaseNode, subtests: SubtestRecord[], path: string[], parentSeq: number): void => {
         for (const subtest of subtests) {
-          const subPath = [...path, subtest.name]
+          path.push(subtest.name)
+          const node = this.subtestCase(parent, test, path)
           const mySeq = resultSeq++
-          s.insertResult.run(runId, mySeq, parentSeq, this.caseId(test.collection, test.name, subPath), subtest.status,
-            null, null, null, subtest.reason, '', subtest.lines[0], subtest.lines[1])
-          insertTree(test, subtest.subtests, subPath, mySeq)
+          addRow(runId, mySeq, parentSeq, node.id, subtest.status, null, null, null, subtest.reason, '', subtest.lines[0], subtest.lines[1])
+          insertTree(test, node, subtest.subtests, path, mySeq)
+          path.pop()
         }
       }
       for (const test of parsed.tests) {
+        const node = this.testCase(test)
         const mySeq = resultSeq++
-        s.insertResult.run(runId, mySeq, null, this.caseId(test.collection, test.name, []), test.status,
-          test.number, test.exitCode, test.timeoutSeconds, test.reason, test.flags.join(','), test.lines[0], test.lines[1])
-        insertTree(test, test.subtests, [], mySeq)
+        addRow(runId, mySeq, null, node.id, test.status, test.number, test.exitCode, test.timeoutSeconds, test.reason,
+          test.flags.join(','), test.lines[0], test.lines[1])
+        insertTree(test, node, test.subtests, [], mySeq)
       }
+      for (let at = 0; at < rows.length; at += RESULT_COLUMNS) s.insertResult.run(rows.slice(at, at + RESULT_COLUMNS))
       // the trend queries read these instead of the results: see migrations/003-trend-aggregates.sql
       s.addCaseStats.run(versionId, machineId, runId)
       s.insertRunCollections.run(runId)
@@ -223,18 +259,37 @@ export class RunStore {
     }
   }
 
-  private caseId (collection: string, test: string, path: string[]): number {
-    const pathJson = JSON.stringify(path)
-    const key = `${collection}\u0000${test}\u0000${pathJson}`
-    let id = this.caseIds.get(key)
-    if (id === undefined) {
-      this.statements.insertCase.run(collection, test, pathJson)
-      id = (this.statements.findCase.get(collection, test, pathJson) as { id: number }).id
-      // a run's worth of new names must not grow the cache without bound
-      if (this.caseIds.size > 500_000) this.caseIds.clear()
-      this.caseIds.set(key, id)
+  private testCase (test: TestRecord): CaseNode {
+    const key = `${test.collection}\u0000${test.name}`
+    let node = this.testCases.get(key)
+    if (node === undefined) {
+      node = { id: this.caseId(test.collection, test.name, '[]'), subtests: null }
+      this.testCases.set(key, node)
     }
+    return node
+  }
+
+  /** The case of the subtest at `path` under `test`, whose parent's case is `parent`. */
+  private subtestCase (parent: CaseNode, test: TestRecord, path: string[]): CaseNode {
+    const name = path[path.length - 1]!
+    let node = parent.subtests?.get(name)
+    if (node === undefined) {
+      node = { id: this.caseId(test.collection, test.name, JSON.stringify(path)), subtests: null }
+      ;(parent.subtests ??= new Map()).set(name, node)
+    }
+    return node
+  }
+
+  private caseId (collection: string, test: string, pathJson: string): number {
+    this.statements.insertCase.run(collection, test, pathJson)
+    const id = (this.statements.findCase.get(collection, test, pathJson) as { id: number }).id
+    if (++this.cachedCases > MAX_CACHED_CASES) this.forgetCases()
     return id
+  }
+
+  private forgetCases (): void {
+    this.testCases.clear()
+    this.cachedCases = 0
   }
 }
 
@@ -308,6 +363,9 @@ function prepare (db: Database) {
     insertResult: statement(`
       INSERT INTO results (run_id, seq, parent_seq, case_id, status, number, exit_code, timeout_seconds, reason, flags, line_from, line_to)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    insertResults: statement(`
+      INSERT INTO results (run_id, seq, parent_seq, case_id, status, number, exit_code, timeout_seconds, reason, flags, line_from, line_to)
+      VALUES ${Array.from({ length: RESULT_BATCH }, () => `(${Array.from({ length: RESULT_COLUMNS }, () => '?').join(', ')})`).join(', ')}`),
     // the results just inserted, counted into the aggregates in one statement each (no row crosses into JS)
     addCaseStats: statement(`
       INSERT INTO case_stats (version_id, machine_id, case_id, total, ${STATUSES.join(', ')})
