@@ -121,7 +121,9 @@ function lastMeaningful (output: OutputLine[]): string | null {
     const line = output[i]!
     if (prefixed && !line.prefixed) continue
     if (!line.prefixed && LAVA_ECHO.test(line.text)) continue
-    if (!CHATTER.test(line.text)) return clip(line.text)
+    // a note of a deeper level (`# # msg` before `# not ok`) explains without its `# `
+    const text = line.text.replace(/^(?:#(?: |$))+/, '')
+    if (!CHATTER.test(text)) return clip(text)
   }
   return null
 }

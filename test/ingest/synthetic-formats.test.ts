@@ -287,3 +287,10 @@ describe('runaway lines', () => {
     assert.deepEqual(whole.warnings, ['line 2 is longer than 1048576 characters; only its start was parsed (the raw log keeps it whole)'])
   })
 })
+
+test('a deeper note before a nested failure explains it without its `# `', () => {
+  const result = parseKselftestLog(log(
+    '# selftests: kvm: guest_memfd_test', '# # guest_memfd() with flag 0x1 should fail', '# not ok 1 file_size', 'not ok 1 selftests: kvm: guest_memfd_test # exit=1',
+  ))
+  assert.deepEqual(result.tests[0]!.subtests.map(s => [s.name, s.reason]), [['file_size', 'guest_memfd() with flag 0x1 should fail']])
+})
