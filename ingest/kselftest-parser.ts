@@ -142,7 +142,7 @@ export class KselftestLogParser {
     this.flushAnonymous()
     this.closeStream()
     for (const flag of this.looseTrouble) {
-      this.warnings.push(`kernel trouble outside any test: ${flag}`)
+      this.warn(`kernel trouble outside any test: ${flag}`)
     }
     return {
       tests: this.tests,
@@ -157,7 +157,7 @@ export class KselftestLogParser {
     this.lineNo++
     let raw = whole
     if (raw.length > MAX_LINE_CHARS) {
-      this.warnings.push(`line ${this.lineNo} is longer than ${MAX_LINE_CHARS} characters; only its start was parsed (the raw log keeps it whole)`)
+      this.warn(`line ${this.lineNo} is longer than ${MAX_LINE_CHARS} characters; only its start was parsed (the raw log keeps it whole)`)
       raw = raw.slice(0, MAX_LINE_CHARS)
       this.lineStart = -1
     }
@@ -221,7 +221,7 @@ export class KselftestLogParser {
       if (open.raw.length < this.maxOutputLines) open.raw.push(line === this.currentLine && this.lineStart >= 0 ? this.sourceOffset(open) : line)
       else if (!open.capped) {
         open.capped = true
-        this.warnings.push(`line ${this.lineNo}: output of ${open.header.collection}: ${open.header.name} is longer than ${this.maxOutputLines} lines; results nested after this line are not parsed`)
+        this.warn(`line ${this.lineNo}: output of ${open.header.collection}: ${open.header.name} is longer than ${this.maxOutputLines} lines; results nested after this line are not parsed`)
       }
     } else if (prefixed && this.direct.length < this.maxOutputLines) {
       // output of a harness binary run directly, before its result line
@@ -337,7 +337,7 @@ export class KselftestLogParser {
     const subtests = new SubtestList()
     for (const subtest of nested?.subtests ?? []) subtests.add(subtest, null)
     if (marks.testLines) for (const subtest of testLineResults(own)) subtests.add(subtest, null)
-    for (const warning of nested?.warnings ?? []) this.warnings.push(`${collection}: ${result.name}: ${warning}`)
+    for (const warning of nested?.warnings ?? []) this.warn(`${collection}: ${result.name}: ${warning}`)
     const status = result.status
     // a test cut short says why it has no result, then what its output had shown before
     const shown = cutShort ? explanation({ bailout: nested?.bailout ?? null, output, subtests: subtests.items }) : null
@@ -366,7 +366,16 @@ export class KselftestLogParser {
     }
   }
 
+  private warn (warning: string): void {
+    this.warnings.push(detached(warning))
+  }
+
   private addTest (test: TestRecord): void {
+    // records outlive the text they were read from: over a 1 GB log, kept views of it were the whole log
+    test.collection = detached(test.collection)
+    test.name = detached(test.name)
+    if (test.reason !== null) test.reason = detached(test.reason)
+    detachSubtests(test.subtests)
     // a stream is one collection's; excerpts glued together in one mail are not its tests
     const stream = this.stream
     if (stream && (stream.collection === null || stream.collection === test.collection)) {
@@ -380,7 +389,7 @@ export class KselftestLogParser {
       this.tests.push(test)
       return
     }
-    this.warnings.push(`line ${test.lines[0]}: ${test.collection}: ${test.name} reported again (first at line ${twin.lines[0]}); kept the worse result`)
+    this.warn(`line ${test.lines[0]}: ${test.collection}: ${test.name} reported again (first at line ${twin.lines[0]}); kept the worse result`)
     if (worseStatus(twin.status, test.status) !== twin.status) {
       const flags = new Set([...twin.flags, ...test.flags])
       Object.assign(twin, test, { flags: FLAGS.filter(flag => flags.has(flag)) })
@@ -416,8 +425,26 @@ export class KselftestLogParser {
     this.plans.push({ line: stream.line, collection: stream.collection, planned: stream.planned, seen: stream.seen })
     if (stream.seen !== stream.planned) {
       const where = stream.collection ? ` (${stream.collection})` : ''
-      this.warnings.push(`line ${stream.line}: plan 1..${stream.planned}${where} but ${stream.seen} test${stream.seen === 1 ? '' : 's'} arrived`)
+      this.warn(`line ${stream.line}: plan 1..${stream.planned}${where} but ${stream.seen} test${stream.seen === 1 ? '' : 's'} arrived`)
     }
+  }
+}
+
+/**
+ * A copy of `text` that keeps nothing else alive. V8 cuts a substring as a view into the string it
+ * came from, here the whole text of a push(), so a test name kept in a record would keep its
+ * chunk of the log in memory for as long as the record lives; the concatenation is flattened into
+ * a new string by the slice.
+ */
+function detached (text: string): string {
+  return text.length === 0 ? text : (` ${text}`).slice(1)
+}
+
+function detachSubtests (subtests: SubtestRecord[]): void {
+  for (const subtest of subtests) {
+    subtest.name = detached(subtest.name)
+    if (subtest.reason !== null) subtest.reason = detached(subtest.reason)
+    detachSubtests(subtest.subtests)
   }
 }
 
