@@ -53,7 +53,7 @@ export function registerGate (program: Command): void {
   addCompareOptions(program.command('gate')
     .description('fail a CI job when a version brings regressions: exit 0 when the chosen buckets are empty, 1 when not, 2 when it cannot tell'))
     .option('--fail-on <buckets>', `comma list of ${COMPARE_BUCKETS.join(', ')}`, DEFAULT_FAIL_ON.join(','))
-    .action(async (flags: CompareFlags) => {
+    .action(cannotTellIsTwo(async (flags: CompareFlags) => {
       const request = requestOf(flags)
       const failOn = bucketsOf(flags.failOn!)
       const report = await fetchOrExit(async () => {
@@ -74,13 +74,13 @@ export function registerGate (program: Command): void {
       }
       process.stdout.write(`ksft gate: FAIL: ${found.map(bucket => `${report.counts[bucket]} ${bucket}`).join(', ')} (checked: ${checked})\n`)
       throw new ExitCode(1)
-    })
+    }))
 
   addCompareOptions(program.command('compare')
     .description('compare two versions of a series on a server, for humans (text), scripts (json) and mailing-list replies (markdown)'))
     .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('text'))
     .option('--fail-on <buckets>', 'also exit 1 when any of these buckets has entries, as ksft gate does')
-    .action(async (flags: CompareFlags) => {
+    .action(cannotTellIsTwo(async (flags: CompareFlags) => {
       const request = requestOf(flags)
       const failOn = flags.failOn === undefined ? [] : bucketsOf(flags.failOn)
       const report = await fetchOrExit(() => request.client.compareAll(request.series, request.query))
@@ -90,7 +90,7 @@ export function registerGate (program: Command): void {
       else if (format === 'markdown') process.stdout.write(renderMarkdown(report, request.client.baseUrl))
       else process.stdout.write(renderText(report, request.client.baseUrl, { failOn, buckets: reported, rowsPerBucket: Infinity }))
       if (failOn.some(bucket => report.counts[bucket] > 0)) throw new ExitCode(1)
-    })
+    }))
 }
 
 function requestOf (flags: CompareFlags) {
@@ -120,6 +120,21 @@ function bucketsOf (list: string): CompareBucket[] {
     throw new ExitCode(2, `error: --fail-on takes a comma list of ${COMPARE_BUCKETS.join(', ')}${unknown.length > 0 ? `; not ${unknown.join(', ')}` : ''}`)
   }
   return [...new Set(names)] as CompareBucket[]
+}
+
+/**
+ * Exit 1 means "found something" and nothing else: any error but a deliberate exit, including a
+ * bug here, ends with 2, which a CI job must treat as a broken gate rather than as a verdict.
+ */
+function cannotTellIsTwo (action: (flags: CompareFlags) => Promise<void>): (flags: CompareFlags) => Promise<void> {
+  return async (flags) => {
+    try {
+      await action(flags)
+    } catch (err) {
+      if (err instanceof ExitCode || err instanceof CommanderError) throw err
+      throw new ExitCode(2, `error: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  }
 }
 
 /** Any failure to get an answer ends with 2: the gate could not tell. */
