@@ -1,15 +1,17 @@
 import { STATUSES, worseStatus, type Status, type Summary } from '../../ingest/index.ts'
 import { COMPARE_BUCKETS, type CompareBucket } from '../schemas/trends.ts'
 import { compareStrings, comparePaths } from './cursor.ts'
-import { FAILED, PASSED, unpackOutcome, type MachineRef, type ResultLink, type TrendStore } from './trend-store.ts'
+import { FAILED, PASSED } from './outcomes.ts'
+import type { MachineRef, ResultLink, TrendStore } from './trend-store.ts'
 
 /**
  * Compares two versions of a series test by test and subtest by subtest, machine by machine.
  *
- * Each version's cells come out of case_stats as one packed number per (machine, case), sorted,
+ * Each side is an outcome set per machine (one number per case, in case order; see outcomes.ts),
  * and the two sides are merged in a single pass: SQLite has no merge join, and a join or GROUP BY
- * over two versions of a 10-million-result store costs several times more. Only the page of entries
- * sent back is then looked up in full (counts per status and the log lines of every result).
+ * of two versions' case_stats on a 10-million-result store costs tens of milliseconds. Only the
+ * page of entries sent back is then looked up in full (counts per status and the log lines of
+ * every result).
  */
 
 /** Where a compare page starts: after this entry in compare order. */
@@ -52,8 +54,8 @@ export interface ComparePage {
   next: CompareKey | null
 }
 
-/** One side of a comparison: the cases of a version on some machines, sorted, with their outcome bits. */
-interface Side { cases: number[], bits: number[] }
+/** One side of a comparison: `case_id * 4 + outcome bits` for each case, in case order. */
+type Side = Uint32Array
 
 /** A machine compared like with like, or (when it ran only one version) with every machine that ran the other. */
 interface Pair { machine: MachineRef, sameMachine: boolean, base: MachineRef[], head: MachineRef[] }
@@ -77,8 +79,8 @@ export function compareVersions (store: TrendStore, options: CompareOptions): Co
   const baseMachines = store.versionMachines(options.baseVersionId)
   const headMachines = store.versionMachines(options.headVersionId)
   const pairs = pairMachines(baseMachines, headMachines, options.machine)
-  const baseCells = splitByMachine(store.packedOutcomes(options.baseVersionId))
-  const headCells = options.headVersionId === options.baseVersionId ? baseCells : splitByMachine(store.packedOutcomes(options.headVersionId))
+  const baseCells = store.outcomeSets(options.baseVersionId, baseMachines.map(machine => machine.id))
+  const headCells = options.headVersionId === options.baseVersionId ? baseCells : store.outcomeSets(options.headVersionId, headMachines.map(machine => machine.id))
 
   const counts = Object.fromEntries([...COMPARE_BUCKETS, 'unchanged'].map(bucket => [bucket, 0])) as BucketCounts
   const found: Array<{ bucket: CompareBucket, caseId: number, pair: Pair }> = []
@@ -139,43 +141,25 @@ function pairMachines (baseMachines: MachineRef[], headMachines: MachineRef[], o
   return pairs
 }
 
-function splitByMachine (packed: number[]): Map<number, Side> {
-  const byMachine = new Map<number, Side>()
-  let side: Side | undefined
-  let current = -1
-  for (const value of packed) {
-    const { machineId, caseId, bits } = unpackOutcome(value)
-    if (machineId !== current) {
-      current = machineId
-      side = { cases: [], bits: [] }
-      byMachine.set(machineId, side)
-    }
-    side!.cases.push(caseId)
-    side!.bits.push(bits)
-  }
-  return byMachine
-}
-
 /**
  * The cells of several machines as one side. Runs that disagree on one machine make it flaky;
  * machines that disagree with each other do not (that is the machines, not the test), and the
  * side then counts as failing, like its worst status.
  */
 function sideOf (cells: Map<number, Side>, machines: MachineRef[]): Side {
-  if (machines.length === 1) return cells.get(machines[0]!.id) ?? { cases: [], bits: [] }
+  if (machines.length === 1) return cells.get(machines[0]!.id) ?? new Uint32Array(0)
   const pooled = new Map<number, number>()
   for (const machine of machines) {
-    const side = cells.get(machine.id)
-    if (!side) continue
-    for (let i = 0; i < side.cases.length; i++) {
-      const caseId = side.cases[i]!
-      const bits = side.bits[i]!
+    for (const cell of cells.get(machine.id) ?? []) {
+      const caseId = cell >>> 2
       const before = pooled.get(caseId)
-      pooled.set(caseId, before === undefined ? bits : pool(before, bits))
+      pooled.set(caseId, before === undefined ? cell & 3 : pool(before, cell & 3))
     }
   }
-  const cases = [...pooled.keys()].sort((a, b) => a - b)
-  return { cases, bits: cases.map(caseId => pooled.get(caseId)!) }
+  const side = new Uint32Array(pooled.size)
+  let i = 0
+  for (const [caseId, bits] of pooled) side[i++] = caseId * 4 + bits
+  return side.sort()
 }
 
 function pool (a: number, b: number): number {
@@ -187,12 +171,12 @@ function pool (a: number, b: number): number {
 function merge (base: Side, head: Side, visit: (caseId: number, baseBits: number, headBits: number) => void): void {
   let i = 0
   let j = 0
-  while (i < base.cases.length || j < head.cases.length) {
-    const b = i < base.cases.length ? base.cases[i]! : Infinity
-    const h = j < head.cases.length ? head.cases[j]! : Infinity
-    if (b === h) visit(b, base.bits[i++]!, head.bits[j++]!)
-    else if (b < h) visit(b, base.bits[i++]!, ABSENT)
-    else visit(h, ABSENT, head.bits[j++]!)
+  while (i < base.length || j < head.length) {
+    const b = i < base.length ? base[i]! >>> 2 : Infinity
+    const h = j < head.length ? head[j]! >>> 2 : Infinity
+    if (b === h) visit(b, base[i++]! & 3, head[j++]! & 3)
+    else if (b < h) visit(b, base[i++]! & 3, ABSENT)
+    else visit(h, ABSENT, head[j++]! & 3)
   }
 }
 

@@ -3,6 +3,7 @@ import { inflateSync } from 'node:zlib'
 import type { Database, Statement } from 'better-sqlite3'
 import { STATUSES, summarize, type Flag, type Status, type SubtestRecord, type TestRecord } from '../../ingest/index.ts'
 import { versionSortKey } from '../domain/version-label.ts'
+import { OUTCOME_BITS_SQL } from './outcomes.ts'
 import type { IngestOutcome, LogSlice, ParsedRun, RunMetadata, RunView, StoredLog } from './types.ts'
 
 interface RunRow {
@@ -173,6 +174,7 @@ export class RunStore {
       for (let at = 0; at < rows.length; at += RESULT_COLUMNS) s.insertResult.run(rows.slice(at, at + RESULT_COLUMNS))
       // the trend queries read these instead of the results: see migrations/003-trend-aggregates.sql
       s.addCaseStats.run(versionId, machineId, runId)
+      s.writeOutcomeSet.run({ version: versionId, machine: machineId })
       s.insertRunCollections.run(runId)
       s.addSeriesTests.run(seriesId, runId)
       s.bumpCounter.run()
@@ -373,6 +375,11 @@ function prepare (db: Database) {
       FROM results WHERE run_id = ?
       ON CONFLICT (version_id, machine_id, case_id) DO UPDATE SET
         total = total + excluded.total, ${STATUSES.map(status => `${status} = ${status} + excluded.${status}`).join(', ')}`),
+    writeOutcomeSet: statement(`
+      INSERT INTO outcome_sets (version_id, machine_id, cells)
+      SELECT @version, @machine, unhex(group_concat(printf('%08X', case_id * 4 + ${OUTCOME_BITS_SQL}), '' ORDER BY case_id))
+      FROM case_stats WHERE version_id = @version AND machine_id = @machine
+      ON CONFLICT (version_id, machine_id) DO UPDATE SET cells = excluded.cells`),
     insertRunCollections: statement(`
       INSERT INTO run_collections (run_id, collection, total, ${STATUSES.join(', ')})
       SELECT r.run_id, c.collection, count(*), ${STATUSES.map(status => `sum(r.status = '${status}')`).join(', ')}

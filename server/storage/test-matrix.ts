@@ -35,13 +35,12 @@ export function matrixPage (store: TrendStore, options: MatrixOptions): { rows: 
   const cases = store.casesOfTests(tests)
   const column = new Map(options.versionIds.map((id, index) => [id, index]))
   const cells = new Map<number, Array<CellCounts | null>>()
-  for (const cell of store.matrixCells(cases.map(c => c.id), options.versionIds, options.machineId)) {
-    let row = cells.get(cell.caseId)
-    if (!row) {
-      row = options.versionIds.map(() => null)
-      cells.set(cell.caseId, row)
-    }
-    row[column.get(cell.versionId)!] = cell.counts
+  for (const c of cases) {
+    const found = store.matrixCells(c.id, options.versionIds, options.machineId)
+    if (found.length === 0) continue
+    const row: Array<CellCounts | null> = options.versionIds.map(() => null)
+    for (const cell of found) row[column.get(cell.versionId)!] = cell.counts
+    cells.set(c.id, row)
   }
 
   // cases of another series, or never run on the machine asked for, have no cells here

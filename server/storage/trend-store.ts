@@ -1,5 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3'
-import { FAILING_STATUSES, STATUSES, type Flag, type Status, type Summary } from '../../ingest/index.ts'
+import { STATUSES, type Flag, type Status, type Summary } from '../../ingest/index.ts'
+import { decodeOutcomeSet, FAILED_SQL, OUTCOME_BITS_SQL, PASSED_SQL } from './outcomes.ts'
 
 /**
  * The read side of the trend API: every statement over the aggregates of
@@ -8,19 +9,8 @@ import { FAILING_STATUSES, STATUSES, type Flag, type Status, type Summary } from
  * entries touch results, through an index.
  */
 
-/** `fail + xpass + timeout + error`: written as in the partial index case_stats_failing, so the planner uses it. */
-const FAILING_SUM = FAILING_STATUSES.join(' + ')
-/** The statuses of a test that did what it should (pass, xfail). */
-export const PASSING_STATUSES: readonly Status[] = STATUSES.filter(status => status !== 'skip' && !FAILING_STATUSES.includes(status))
-const PASSING_SUM = PASSING_STATUSES.join(' + ')
 const SUMS = ['total', ...STATUSES].map(column => `coalesce(sum(${column}), 0) AS ${column}`).join(', ')
 const runSums = (alias: string) => ['total', ...STATUSES].map(column => `coalesce(sum(${alias}.${column}), 0) AS ${column}`).join(', ')
-
-/** A cell's outcome bits: some result passed (1), some failed (2); 3 is a cell whose runs disagree. */
-export const PASSED = 1
-export const FAILED = 2
-// packed as machine_id * 2^34 + case_id * 4 + bits: exact in a double while machine ids stay below 2^19
-const MACHINE_FACTOR = 2 ** 34
 
 export interface SeriesRef { id: number, name: string }
 export interface VersionRow { id: number, label: string, messageId: string | null }
@@ -32,6 +22,7 @@ export interface TrendRow extends VersionCounts { versionId: number }
 export interface ResultLink { runId: number, machine: string, status: Status, lines: [number, number] }
 export interface CellCounts extends Summary { machines: number }
 export interface MatrixCellRow { caseId: number, versionId: number, counts: CellCounts }
+export interface FlakyPair { caseId: number, machineId: number, machine: string, mixedVersions: number, flips: number }
 export interface OutcomeCell { caseId: number, machineId: number, versionId: number, total: number, passed: number, failed: number, skip: number }
 export interface HistoryRow {
   series: SeriesRef
@@ -128,11 +119,13 @@ export class TrendStore {
   }
 
   /**
-   * Every case of a version with its outcome on each machine, packed in numbers sorted by machine
-   * then case: thirty thousand cells cross from SQLite much faster as one number each than as rows.
+   * The outcome set of each machine that ran a version (see outcomes.ts): as stored by the last
+   * upload, or built from case_stats when a deleted or moved run dropped one.
    */
-  packedOutcomes (versionId: number): number[] {
-    return this.s.packedOutcomes.all(versionId) as number[]
+  outcomeSets (versionId: number, machineIds: number[]): Map<number, Uint32Array> {
+    let rows = this.s.outcomeSets.all(versionId) as Array<[number, Buffer]>
+    if (machineIds.some(id => !rows.some(([machineId]) => machineId === id))) rows = this.s.buildOutcomeSets.all(versionId) as Array<[number, Buffer]>
+    return new Map(rows.map(([machineId, cells]) => [machineId, decodeOutcomeSet(cells)]))
   }
 
   caseNames (caseIds: number[]): CaseName[] {
@@ -166,15 +159,27 @@ export class TrendStore {
     return (this.s.casesOfTests.all(JSON.stringify(tests)) as Row[]).map(caseName)
   }
 
-  /** Results per (case, version) summed over machines (or on one machine). */
-  matrixCells (caseIds: number[], versionIds: number[], machineId: number | null): MatrixCellRow[] {
-    const rows = this.s.matrixCells.all({ cases: JSON.stringify(caseIds), versions: JSON.stringify(versionIds), machine: machineId }) as Row[]
-    return rows.map(row => ({ caseId: row.case_id as number, versionId: row.version_id as number, counts: { ...summaryOf(row), machines: row.machines as number } }))
+  /**
+   * One case's results per version, summed over machines (or on one machine): a range of the
+   * covering index case_stats_by_case, already in version order, so no sorting.
+   */
+  matrixCells (caseId: number, versionIds: number[], machineId: number | null): MatrixCellRow[] {
+    const rows = this.s.matrixCells.all({ case: caseId, versions: JSON.stringify(versionIds), machine: machineId }) as number[][]
+    return rows.map(([versionId, machines, total, ...statuses]) => {
+      const counts = { total, machines } as CellCounts
+      STATUSES.forEach((status, i) => { counts[status] = statuses[i]! })
+      return { caseId, versionId: versionId!, counts }
+    })
   }
 
-  /** The (case, machine) pairs that failed at least once in these versions: the only ones that can be flaky. */
-  failingCells (versionIds: number[], machineId: number | null): Array<{ caseId: number, machineId: number, machine: string }> {
-    return this.s.failingCells.all({ versions: JSON.stringify(versionIds), machine: machineId }) as Array<{ caseId: number, machineId: number, machine: string }>
+  /**
+   * The (case, machine) pairs whose runs disagree within a version, or that go from only passing to
+   * only failing and back (two flips or more) across these versions, given in version order. Only
+   * pairs that failed at least once can be either: the partial index case_stats_failing finds
+   * those, and the versions of each are then read by key, all inside SQLite.
+   */
+  flakyPairs (versionIds: number[], machineId: number | null): FlakyPair[] {
+    return this.s.flakyPairs.all({ versions: JSON.stringify(versionIds), machine: machineId }) as FlakyPair[]
   }
 
   /** Passed, failed and skipped results of these cases per machine and version. */
@@ -244,12 +249,6 @@ export class TrendStore {
   }
 }
 
-export function unpackOutcome (packed: number): { machineId: number, caseId: number, bits: number } {
-  const machineId = Math.floor(packed / MACHINE_FACTOR)
-  const rest = packed - machineId * MACHINE_FACTOR
-  return { machineId, caseId: Math.floor(rest / 4), bits: rest % 4 }
-}
-
 function splitList (text: string): string[] {
   return text === '' ? [] : text.split(',')
 }
@@ -299,27 +298,29 @@ function prepare (db: Database) {
       WHERE v.series_id = @series
       GROUP BY v.id ORDER BY v.sort_key, v.id`),
     trendOfCollection: statement(`
-      SELECT v.id AS version_id, count(r.id) AS runs, count(DISTINCT r.machine_id) AS machines, ${runSums('rc')}
+      SELECT v.id AS version_id, count(rc.run_id) AS runs,
+        count(DISTINCT CASE WHEN rc.run_id IS NOT NULL THEN r.machine_id END) AS machines, ${runSums('rc')}
       FROM versions v
-      LEFT JOIN (runs r JOIN run_collections rc ON rc.run_id = r.id AND rc.collection = @collection)
-        ON r.version_id = v.id AND (@machine IS NULL OR r.machine_id = @machine) AND ${archMatches}
+      LEFT JOIN runs r ON r.version_id = v.id AND (@machine IS NULL OR r.machine_id = @machine) AND ${archMatches}
+      LEFT JOIN run_collections rc ON rc.run_id = r.id AND rc.collection = @collection
       WHERE v.series_id = @series
       GROUP BY v.id ORDER BY v.sort_key, v.id`),
     versionMachines: statement(`
       SELECT m.id, m.name FROM machines m
       WHERE m.id IN (SELECT machine_id FROM runs WHERE version_id = ?) ORDER BY m.name`),
-    packedOutcomes: statement(`
-      SELECT machine_id * ${MACHINE_FACTOR} + case_id * 4
-        + CASE WHEN ${PASSING_SUM} > 0 THEN ${PASSED} ELSE 0 END + CASE WHEN ${FAILING_SUM} > 0 THEN ${FAILED} ELSE 0 END
-      FROM case_stats WHERE version_id = ? ORDER BY machine_id, case_id`).pluck(),
+    outcomeSets: statement('SELECT machine_id, cells FROM outcome_sets WHERE version_id = ?').raw(),
+    buildOutcomeSets: statement(`
+      SELECT machine_id, unhex(group_concat(printf('%08X', case_id * 4 + ${OUTCOME_BITS_SQL}), '' ORDER BY case_id))
+      FROM case_stats WHERE version_id = ? GROUP BY machine_id`).raw(),
     caseNames: statement(`
       SELECT c.id, c.collection, c.test, c.path FROM json_each(?) j JOIN cases c ON c.id = j.value`),
     cellCounts: statement(`
       SELECT ${SUMS} FROM case_stats
       WHERE version_id = @version AND case_id = @case AND machine_id IN (SELECT value FROM json_each(@machines))`),
+    // the runs of the version outside, then (case, run) in the index: a case has a result in nearly every run of the store
     resultLinks: statement(`
       SELECT ru.id AS run_id, m.name AS machine, r.status, r.line_from, r.line_to
-      FROM runs ru JOIN machines m ON m.id = ru.machine_id JOIN results r ON r.case_id = @case AND r.run_id = ru.id
+      FROM runs ru CROSS JOIN results r INDEXED BY results_by_case ON r.case_id = @case AND r.run_id = ru.id JOIN machines m ON m.id = ru.machine_id
       WHERE ru.version_id = @version AND ru.machine_id IN (SELECT value FROM json_each(@machines))
       ORDER BY m.name, ru.id, r.seq`),
     seriesTestsFirst: statement(`
@@ -334,19 +335,36 @@ function prepare (db: Database) {
       SELECT c.id, c.collection, c.test, c.path FROM json_each(?) j
       JOIN cases c ON c.collection = j.value ->> 0 AND c.test = j.value ->> 1`),
     matrixCells: statement(`
-      SELECT s.case_id, s.version_id, count(*) AS machines, ${SUMS}
-      FROM json_each(@cases) c JOIN case_stats s ON s.case_id = c.value
-      WHERE s.version_id IN (SELECT value FROM json_each(@versions)) AND (@machine IS NULL OR s.machine_id = @machine)
-      GROUP BY s.case_id, s.version_id`),
-    failingCells: statement(`
-      SELECT DISTINCT s.case_id AS caseId, s.machine_id AS machineId, m.name AS machine
-      FROM case_stats s JOIN machines m ON m.id = s.machine_id
-      WHERE s.version_id IN (SELECT value FROM json_each(@versions)) AND ${FAILING_SUM} > 0
-        AND (@machine IS NULL OR s.machine_id = @machine)`),
+      SELECT version_id, count(*), ${['total', ...STATUSES].map(column => `sum(${column})`).join(', ')}
+      FROM case_stats
+      WHERE case_id = @case AND version_id IN (SELECT value FROM json_each(@versions)) AND (@machine IS NULL OR machine_id = @machine)
+      GROUP BY version_id`).raw(),
+    flakyPairs: statement(`
+      WITH versions AS (SELECT key AS ord, value AS id FROM json_each(@versions)),
+      pairs AS (
+        SELECT DISTINCT case_id, machine_id FROM case_stats INDEXED BY case_stats_failing
+        WHERE version_id IN (SELECT id FROM versions) AND ${FAILED_SQL} > 0 AND (@machine IS NULL OR machine_id = @machine)
+      ),
+      cells AS (
+        SELECT p.case_id, p.machine_id, v.ord,
+          CASE WHEN ${PASSED_SQL} > 0 AND ${FAILED_SQL} > 0 THEN 'mixed' WHEN ${FAILED_SQL} > 0 THEN 'fail' WHEN ${PASSED_SQL} > 0 THEN 'pass' END AS outcome
+        FROM pairs p CROSS JOIN versions v CROSS JOIN case_stats s
+          ON s.version_id = v.id AND s.machine_id = p.machine_id AND s.case_id = p.case_id
+      ),
+      marks AS (
+        SELECT case_id, machine_id, 1 AS mixed, 0 AS flip FROM cells WHERE outcome = 'mixed'
+        UNION ALL
+        SELECT case_id, machine_id, 0, coalesce(outcome <> lag(outcome) OVER (PARTITION BY case_id, machine_id ORDER BY ord), 0)
+        FROM cells WHERE outcome IN ('pass', 'fail')
+      )
+      SELECT k.case_id AS caseId, k.machine_id AS machineId, m.name AS machine, sum(k.mixed) AS mixedVersions, sum(k.flip) AS flips
+      FROM marks k JOIN machines m ON m.id = k.machine_id
+      GROUP BY k.case_id, k.machine_id
+      HAVING sum(k.mixed) > 0 OR sum(k.flip) >= 2`),
     outcomeCells: statement(`
       SELECT s.case_id AS caseId, s.machine_id AS machineId, s.version_id AS versionId, s.total,
-        ${PASSING_SUM} AS passed, ${FAILING_SUM} AS failed, s.skip
-      FROM json_each(@cases) c JOIN case_stats s ON s.case_id = c.value
+        ${PASSED_SQL} AS passed, ${FAILED_SQL} AS failed, s.skip
+      FROM json_each(@cases) c CROSS JOIN case_stats s ON s.case_id = c.value
       WHERE s.version_id IN (SELECT value FROM json_each(@versions))`),
     findCase: statement('SELECT id FROM cases WHERE collection = ? AND test = ? AND path = ?'),
     history: statement(`
@@ -365,7 +383,7 @@ function prepare (db: Database) {
     listMachines: statement(`
       SELECT m.id, m.name, m.arch, m.cpu, m.flags, m.kernel, m.created_at, m.updated_at,
         (SELECT count(*) FROM runs r WHERE r.machine_id = m.id) AS runs
-      FROM machines m WHERE (@after IS NULL OR m.name > @after) ORDER BY m.name LIMIT @limit`),
+      FROM machines m WHERE m.name > coalesce(@after, '') ORDER BY m.name LIMIT @limit`),
     versionMachineCounts: statement(`
       SELECT v.id AS version_id, m.name AS machine, count(*) AS runs, count(DISTINCT m.id) AS machines, ${runSums('r')}
       FROM versions v JOIN runs r ON r.version_id = v.id JOIN machines m ON m.id = r.machine_id
