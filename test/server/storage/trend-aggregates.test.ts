@@ -1,0 +1,180 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import type { Database } from 'better-sqlite3'
+import { loadMigrations, migrate } from '../../../server/storage/migrate.ts'
+import { AdminStore } from '../../../server/storage/admin-store.ts'
+import { compareVersions } from '../../../server/storage/compare-versions.ts'
+import { decodeOutcomeSet } from '../../../server/storage/outcomes.ts'
+import { TrendStore } from '../../../server/storage/trend-store.ts'
+import { ingestText } from '../../helpers/store.ts'
+import { buildScenario, kselftestLog, SERIES, TDX } from '../trend-scenario.ts'
+
+const STATUS_SUMS = "count(*) AS total, sum(r.status = 'pass') AS pass, sum(r.status = 'fail') AS fail, sum(r.status = 'skip') AS skip, " +
+  "sum(r.status = 'xfail') AS xfail, sum(r.status = 'xpass') AS xpass, sum(r.status = 'timeout') AS timeout, sum(r.status = 'error') AS error"
+
+/** Everything the aggregates hold, read back in a stable order. */
+function aggregates (db: Database) {
+  return {
+    caseStats: db.prepare('SELECT * FROM case_stats ORDER BY version_id, machine_id, case_id').all(),
+    runCollections: db.prepare('SELECT * FROM run_collections ORDER BY run_id, collection').all(),
+    seriesTests: db.prepare('SELECT * FROM series_tests ORDER BY series_id, collection, test').all(),
+    outcomeSets: (db.prepare('SELECT version_id, machine_id, cells FROM outcome_sets ORDER BY version_id, machine_id').all() as Array<{ version_id: number, machine_id: number, cells: Buffer }>)
+      .map(row => ({ ...row, cells: [...decodeOutcomeSet(row.cells)] })),
+  }
+}
+
+/** The same, recounted from the results table itself. */
+function recount (db: Database) {
+  const caseStats = db.prepare(`
+    SELECT ru.version_id, ru.machine_id, r.case_id, ${STATUS_SUMS}
+    FROM results r JOIN runs ru ON ru.id = r.run_id GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`).all() as Array<Record<string, number>>
+  const outcomeSets = new Map<string, { version_id: number, machine_id: number, cells: number[] }>()
+  for (const cell of caseStats) {
+    const key = `${cell.version_id}/${cell.machine_id}`
+    if (!outcomeSets.has(key)) outcomeSets.set(key, { version_id: cell.version_id!, machine_id: cell.machine_id!, cells: [] })
+    const passed = cell.pass! + cell.xfail! > 0 ? 1 : 0
+    const failed = cell.fail! + cell.xpass! + cell.timeout! + cell.error! > 0 ? 2 : 0
+    outcomeSets.get(key)!.cells.push(cell.case_id! * 4 + passed + failed)
+  }
+  return {
+    caseStats,
+    runCollections: db.prepare(`
+      SELECT r.run_id, c.collection, ${STATUS_SUMS}
+      FROM results r JOIN cases c ON c.id = r.case_id WHERE r.parent_seq IS NULL GROUP BY 1, 2 ORDER BY 1, 2`).all(),
+    seriesTests: db.prepare(`
+      SELECT DISTINCT v.series_id, c.collection, c.test, c.id AS case_id
+      FROM results r JOIN runs ru ON ru.id = r.run_id JOIN versions v ON v.id = ru.version_id JOIN cases c ON c.id = r.case_id
+      WHERE r.parent_seq IS NULL ORDER BY 1, 2, 3`).all(),
+    outcomeSets: [...outcomeSets.values()],
+  }
+}
+
+test('the aggregates kept by ingest equal a recount of the results, and each run\'s summary', async (t) => {
+  const s = await buildScenario(t)
+  assert.deepEqual(aggregates(s.app.db), recount(s.app.db))
+  const mismatched = s.app.db.prepare(`
+    SELECT r.id FROM runs r JOIN (SELECT run_id, sum(total) AS total, sum(pass) AS pass, sum(fail) AS fail, sum(skip) AS skip, sum(timeout) AS timeout
+      FROM run_collections GROUP BY run_id) rc ON rc.run_id = r.id
+    WHERE rc.total <> r.total OR rc.pass <> r.pass OR rc.fail <> r.fail OR rc.skip <> r.skip OR rc.timeout <> r.timeout`).all()
+  assert.deepEqual(mismatched, [])
+  assert.equal((s.app.db.prepare('SELECT count(*) AS n FROM case_stats').get() as { n: number }).n > 0, true)
+})
+
+test('migration 003 builds the same aggregates for runs stored before it', async (t) => {
+  const s = await buildScenario(t)
+  const db = s.app.db
+  const before = aggregates(db)
+  const compared = compareVersions(new TrendStore(db), { baseVersionId: 3, headVersionId: 4, machine: null, bucket: null, after: null, limit: 100 })
+  // back to schema 2, the runs and results kept
+  db.exec(`DROP TABLE case_stats; DROP TABLE run_collections; DROP TABLE series_tests; DROP TABLE outcome_sets;
+    DROP TRIGGER runs_deleted_drop_outcome_sets; DROP TRIGGER runs_moved_drop_outcome_sets; PRAGMA user_version = 2`)
+  // only 003: later migrations, whatever they are, are already in this file
+  assert.deepEqual(migrate(db, loadMigrations().filter(migration => migration.version === 3)), [3])
+  assert.deepEqual(aggregates(db), before)
+  assert.deepEqual(compareVersions(new TrendStore(db), { baseVersionId: 3, headVersionId: 4, machine: null, bucket: null, after: null, limit: 100 }), compared)
+})
+
+test('an ingest that fails after the aggregates were counted leaves none of its counts behind', async (t) => {
+  const s = await buildScenario(t)
+  const db = s.app.db
+  const before = aggregates(db)
+  // series_tests is written last: a failure there comes after case_stats and the outcome set
+  db.exec("CREATE TEMP TRIGGER fail_late AFTER INSERT ON series_tests BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+  const { text } = kselftestLog([{ collection: 'kvm', name: 'a_brand_new_test', status: 'fail', note: 'never stored' }], '0x3')
+  await assert.rejects(ingestText(s.app.store, text, { series: SERIES, version: 'v3', machine: TDX }), /injected failure/)
+  db.exec('DROP TRIGGER fail_late')
+  assert.deepEqual(aggregates(db), before)
+  assert.equal(s.app.store.writeCounter(), 11)
+})
+
+test('the same log again is the same run and counts nothing twice', async (t) => {
+  const s = await buildScenario(t)
+  const before = aggregates(s.app.db)
+  const { text } = kselftestLog([{ collection: 'kvm', name: 'guest_memfd_test', status: 'pass' }], '0x4')
+  const meta = { series: SERIES, version: 'v4', machine: TDX }
+  const first = await ingestText(s.app.store, text, meta)
+  const after = aggregates(s.app.db)
+  assert.notDeepEqual(after, before)
+  const again = await ingestText(s.app.store, text, meta)
+  assert.equal(again.runId, first.runId)
+  assert.equal(again.created, false)
+  assert.deepEqual(aggregates(s.app.db), after)
+})
+
+test('a run deleted or moved by an admin drops its outcome sets, and compare reads case_stats until the next upload', async (t) => {
+  const s = await buildScenario(t)
+  const db = s.app.db
+  const sets = () => db.prepare('SELECT version_id || \'/\' || machine_id FROM outcome_sets ORDER BY 1').pluck().all()
+  const admin = new AdminStore(db)
+  const trends = new TrendStore(db)
+  const buckets = () => compareVersions(trends, { baseVersionId: 3, headVersionId: 4, machine: null, bucket: null, after: null, limit: 100 })
+    .entries.map(e => `${e.bucket} ${e.test}${e.path.map(p => `/${p}`).join('')} ${e.machine}${e.sameMachine ? '' : ' (other machines)'}`)
+
+  // v4 moved into v3: tdx-host-1 then ran v3 twice, once timing out and once passing run_hugetlbfs_test.sh
+  assert.equal(admin.mergeVersions(1, 'v4', 'v3'), 1)
+  assert.deepEqual(sets(), ['1/1', '1/2', '2/1', '2/2', '3/1', '3/2', '4/2'], 'the sets of v3 and v4 on tdx-host-1 are gone')
+  assert.deepEqual(buckets(), [
+    'regression kvm_binary_stats_test/vm1 arm64-host-1',
+    'regression set_memory_region_test tdx-host-1',
+    'regression run_hugetlbfs_test.sh arm64-host-1',
+    'new_failure private_mem_conversions_test tdx-host-1',
+    'new private_mem_conversions_test arm64-host-1',
+    'missing pmu_counters_test arm64-host-1',
+    'missing pmu_counters_test tdx-host-1',
+    'flaky memfd_test tdx-host-1',
+    'flaky run_hugetlbfs_test.sh tdx-host-1',
+  ])
+
+  // with no run of v3 left on arm64-host-1, that machine is compared with the machines that ran v3
+  assert.notEqual(admin.deleteRun(s.run('v3', 'arm64-host-1').runId), null)
+  assert.deepEqual(sets(), ['1/1', '1/2', '2/1', '2/2', '3/1', '3/2'])
+  assert.deepEqual(buckets(), [
+    'regression set_memory_region_test arm64-host-1 (other machines)',
+    'regression set_memory_region_test tdx-host-1',
+    'new_failure private_mem_conversions_test arm64-host-1 (other machines)',
+    'new_failure private_mem_conversions_test tdx-host-1',
+    'missing pmu_counters_test arm64-host-1 (other machines)',
+    'missing pmu_counters_test tdx-host-1',
+    'flaky memfd_test tdx-host-1',
+    'flaky run_hugetlbfs_test.sh arm64-host-1 (other machines)',
+    'flaky run_hugetlbfs_test.sh tdx-host-1',
+  ])
+
+  // the next upload to v3 on tdx-host-1 stores its set again, built from everything v3 holds there
+  const { text } = kselftestLog([{ collection: 'kvm', name: 'guest_memfd_test', status: 'pass' }], '0x5')
+  await ingestText(s.app.store, text, { series: SERIES, version: 'v3', machine: TDX })
+  assert.deepEqual(sets(), ['1/1', '1/2', '2/1', '2/2', '3/1', '3/2', '4/1'])
+  assert.deepEqual(aggregates(db).outcomeSets, recount(db).outcomeSets)
+})
+
+test('trend, compare and matrix never read the results table; history and log links reach it only through results_by_case', async (t) => {
+  const s = await buildScenario(t)
+  const db = s.app.db
+  const prepared: string[] = []
+  const spy = new Proxy(db, {
+    get (target, property) {
+      if (property === 'prepare') return (sql: string) => { prepared.push(sql); return target.prepare(sql) }
+      const value = Reflect.get(target, property) as unknown
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+  new TrendStore(spy) // eslint-disable-line no-new
+  assert.ok(prepared.length > 20)
+  const readingResults: string[] = []
+  for (const sql of prepared) {
+    const named = [...new Set([...sql.matchAll(/@(\w+)/g)].map(m => m[1]!))]
+    const explain = db.prepare(`EXPLAIN QUERY PLAN ${sql}`)
+    const rows = (named.length > 0
+      ? explain.all(Object.fromEntries(named.map(name => [name, null])))
+      : explain.all(...Array<null>((sql.match(/\?/g) ?? []).length).fill(null))) as Array<{ detail: string }>
+    const plan = rows.map(row => row.detail)
+    const fullScans = plan.filter(line => /^SCAN (results|case_stats|runs|run_collections|series_tests|cases|versions|outcome_sets)\b/.test(line))
+    assert.deepEqual(fullScans, [], `a full scan in:\n${sql}\n${plan.join('\n')}`)
+    if (/\bresults\b/.test(sql.replace(/run_collections|results_by_case/g, ''))) {
+      readingResults.push(sql)
+      assert.ok(plan.some(line => /SEARCH r USING INDEX results_by_case \(case_id=\?/.test(line)), `results read without its case index:\n${sql}\n${plan.join('\n')}`)
+    }
+    if (sql.includes('INDEXED BY case_stats_failing')) assert.ok(plan.some(line => line.includes('USING INDEX case_stats_failing')))
+  }
+  assert.equal(readingResults.length, 2, 'only history and the log links of compare entries')
+})
