@@ -5,7 +5,7 @@ import { KsftError } from '../errors.ts'
 import { errorResponses } from '../schemas/common.ts'
 import {
   CompareQuerySchema, CompareSchema, FlakyQuerySchema, FlakySchema, MatrixQuerySchema, MatrixSchema, NotModifiedSchema,
-  SeriesListQuerySchema, SeriesListSchema, SeriesParamsSchema, SummaryTextQuerySchema, TrendQuerySchema, TrendSchema,
+  SeriesListQuerySchema, SeriesListSchema, SeriesParamsSchema, SummaryTextQuerySchema, SummaryTextSchema, TrendQuerySchema, TrendSchema,
   type CompareBucket, type CompareEntry, type RunLink,
 } from '../schemas/trends.ts'
 import { compareVersions, type CompareKey, type ComparedSide, type ComparePage } from '../storage/compare-versions.ts'
@@ -207,11 +207,11 @@ export const seriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       params: SeriesParamsSchema,
       querystring: SummaryTextQuerySchema,
       produces: ['text/plain'],
-      response: { 304: NotModifiedSchema, ...errorResponses('BAD_REQUEST', 'SERIES_NOT_FOUND') },
+      response: { 200: SummaryTextSchema, 304: NotModifiedSchema, ...errorResponses('BAD_REQUEST', 'SERIES_NOT_FOUND') },
     },
   }, async (request, reply) => {
     const text = summaryText(trends, resolveComparison(trends, request.params.id, request.query))
-    return reply.type('text/plain; charset=utf-8').send(text as never)
+    return reply.type('text/plain; charset=utf-8').send(text)
   })
 }
 

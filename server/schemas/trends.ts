@@ -315,3 +315,7 @@ export const SummaryTextQuerySchema = Type.Object({
   base: Type.String({ minLength: 1, description: 'the version compared from, e.g. v6 or base' }),
   head: Type.String({ minLength: 1, description: 'the version compared to, e.g. v7' }),
 })
+
+export const SummaryTextSchema = Type.String({
+  description: 'plain text: a versions x machines table of runs and tests per status, then the regressions, new failures and fixes from base to head, then the lore links',
+})
