@@ -123,7 +123,7 @@ export const CompareQuerySchema = Type.Object({
   head: Type.String({ minLength: 1, description: 'the version compared to, e.g. v7' }),
   machine: Type.Optional(Type.String({ minLength: 1, description: 'only this machine' })),
   bucket: Type.Optional(CompareBucketSchema),
-  limit: limit(200, 1000, 'entries'),
+  limit: limit(100, 1000, 'entries'),
   cursor,
 })
 
