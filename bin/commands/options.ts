@@ -25,6 +25,9 @@ export function addMetadataOptions (command: Command): Command {
     .option('--job-url <url>', 'link to the CI job')
     .option('--message-id <id>', "lore Message-ID of the version's cover letter")
     .option('--started-at <iso-date>', 'when the run started')
+    .option('--tree-name <name>', 'the tree the series applies to, e.g. kvm-x86/next')
+    .option('--git-url <url>', "that tree's repository URL")
+    .option('--patchset-hash <sha256>', "KCIDB's hash of the version's patches")
 }
 
 export interface MetadataFlags {
@@ -40,6 +43,9 @@ export interface MetadataFlags {
   jobUrl?: string
   messageId?: string
   startedAt?: string
+  treeName?: string
+  gitUrl?: string
+  patchsetHash?: string
 }
 
 /** The flags as the metadata keys of the API. */
@@ -57,6 +63,9 @@ export function rawMetadataOf (flags: MetadataFlags): Record<string, unknown> {
     job_url: flags.jobUrl,
     message_id: flags.messageId,
     started_at: flags.startedAt,
+    tree_name: flags.treeName,
+    git_url: flags.gitUrl,
+    patchset_hash: flags.patchsetHash,
   }
   for (const key of Object.keys(raw)) if (raw[key] === undefined) delete raw[key]
   return raw

@@ -5,7 +5,7 @@ import { normalizeVersionLabel, versionLabelProblem } from './version-label.ts'
 /** The metadata keys an uploader may send, as named in query strings and the CLI's flags. */
 export const METADATA_KEYS = [
   'series', 'version', 'machine', 'arch', 'kernel', 'commit', 'cpu', 'flags', 'job_url', 'message_id',
-  'base_commit', 'started_at',
+  'base_commit', 'started_at', 'tree_name', 'git_url', 'patchset_hash',
 ] as const
 export type MetadataKey = (typeof METADATA_KEYS)[number]
 export type RawMetadata = Partial<Record<MetadataKey, unknown>>
@@ -86,6 +86,11 @@ export function parseRunMetadata (raw: Record<string, unknown>): RunMetadata {
     messageId = messageId.replace(/^<|>$/g, '')
     if (!/^[^\s<>@]+@[^\s<>@]+$/.test(messageId)) throw invalid('message_id', 'must be a Message-ID such as 20231105163040.14904-1-pbonzini@redhat.com')
   }
+  const treeName = text(input, 'tree_name', 100)
+  const gitUrl = text(input, 'git_url', 2048)
+  if (gitUrl !== null && !/^(?:https?|git|ssh):\/\/\S+$/.test(gitUrl)) throw invalid('git_url', 'must be an https://, git:// or ssh:// URL of the tree')
+  const patchsetHash = text(input, 'patchset_hash', 64)?.toLowerCase() ?? null
+  if (patchsetHash !== null && !/^[0-9a-f]{64}$/.test(patchsetHash)) throw invalid('patchset_hash', 'must be a SHA-256 hash (64 hex digits), as KCIDB defines it')
   const startedAt = text(input, 'started_at', 40)
   if (startedAt !== null && Number.isNaN(Date.parse(startedAt))) throw invalid('started_at', 'must be an ISO 8601 date')
 
@@ -101,6 +106,9 @@ export function parseRunMetadata (raw: Record<string, unknown>): RunMetadata {
     jobUrl,
     messageId,
     baseCommit: commit(input, 'base_commit'),
+    treeName,
+    gitUrl,
+    patchsetHash,
     startedAt: startedAt === null ? null : new Date(startedAt).toISOString(),
   }
 }

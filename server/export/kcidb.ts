@@ -102,6 +102,9 @@ function checkoutOf (run: RunView, origin: string): KcidbCheckout {
   return present({
     id: `${origin}:version-${version.id}`,
     origin,
+    tree_name: version.treeName === null ? null : clean(version.treeName),
+    git_repository_url: version.gitUrl,
+    patchset_hash: version.patchsetHash,
     git_commit_hash: baseCommit !== null && FULL_SHA1.test(baseCommit) ? baseCommit : null,
     message_id: messageId !== null && EMAIL.test(messageId) ? messageId : null,
     comment: clean(`${series.name} ${version.label}`),

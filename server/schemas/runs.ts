@@ -41,6 +41,9 @@ export const RunSchema = Type.Object({
     messageId: Nullable(Type.String()),
     loreUrl: Nullable(Type.String()),
     baseCommit: Nullable(Type.String()),
+    treeName: Nullable(Type.String()),
+    gitUrl: Nullable(Type.String()),
+    patchsetHash: Nullable(Type.String()),
   }),
   machine: Type.Object({
     id: Type.Integer(),
@@ -95,6 +98,9 @@ export const UploadQuerySchema = Type.Object({
   message_id: Type.Optional(Type.String({ description: "lore Message-ID of the version's cover letter" })),
   base_commit: Type.Optional(Type.String()),
   started_at: Type.Optional(Type.String()),
+  tree_name: Type.Optional(Type.String({ description: 'the tree the series applies to, e.g. kvm-x86/next' })),
+  git_url: Type.Optional(Type.String({ description: "that tree's repository URL" })),
+  patchset_hash: Type.Optional(Type.String({ description: "KCIDB's SHA-256 of the version's patches" })),
 }, { additionalProperties: true })
 
 export const LogQuerySchema = Type.Object({

@@ -14,6 +14,9 @@ interface RunRow {
   version_label: string
   message_id: string | null
   base_commit: string | null
+  tree_name: string | null
+  git_url: string | null
+  patchset_hash: string | null
   machine_id: number
   machine_name: string
   machine_arch: string | null
@@ -112,7 +115,7 @@ export class RunStore {
       const now = this.clock().toISOString()
       s.upsertSeries.run(meta.series, now)
       const seriesId = (s.findSeries.get(meta.series) as { id: number }).id
-      s.upsertVersion.run(seriesId, meta.version, versionSortKey(meta.version), meta.messageId, meta.baseCommit, now)
+      s.upsertVersion.run(seriesId, meta.version, versionSortKey(meta.version), meta.messageId, meta.baseCommit, meta.treeName, meta.gitUrl, meta.patchsetHash, now)
       const versionId = (s.findVersion.get(seriesId, meta.version) as { id: number }).id
       const flags = meta.flags.join(',')
       s.upsertMachine.run(meta.machine, meta.arch, meta.cpu, meta.flags.length > 0 ? flags : null, meta.kernel, now, now)
@@ -308,7 +311,15 @@ function runView (row: RunRow): RunView {
   return {
     id: row.id,
     series: { id: row.series_id, name: row.series_name },
-    version: { id: row.version_id, label: row.version_label, messageId: row.message_id, baseCommit: row.base_commit },
+    version: {
+      id: row.version_id,
+      label: row.version_label,
+      messageId: row.message_id,
+      baseCommit: row.base_commit,
+      treeName: row.tree_name,
+      gitUrl: row.git_url,
+      patchsetHash: row.patchset_hash,
+    },
     machine: { id: row.machine_id, name: row.machine_name, arch: row.machine_arch, cpu: row.machine_cpu, flags: splitFlags(row.machine_flags) },
     kernel: row.kernel,
     commit: row.commit_sha,
@@ -339,10 +350,14 @@ function prepare (db: Database) {
     upsertSeries: statement('INSERT INTO series (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING'),
     findSeries: statement('SELECT id FROM series WHERE name = ?'),
     upsertVersion: statement(`
-      INSERT INTO versions (series_id, label, sort_key, message_id, base_commit, created_at) VALUES (?, ?, ?, ?, ?, ?)
+      INSERT INTO versions (series_id, label, sort_key, message_id, base_commit, tree_name, git_url, patchset_hash, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (series_id, label) DO UPDATE SET
         message_id = coalesce(excluded.message_id, message_id),
-        base_commit = coalesce(excluded.base_commit, base_commit)`),
+        base_commit = coalesce(excluded.base_commit, base_commit),
+        tree_name = coalesce(excluded.tree_name, tree_name),
+        git_url = coalesce(excluded.git_url, git_url),
+        patchset_hash = coalesce(excluded.patchset_hash, patchset_hash)`),
     findVersion: statement('SELECT id FROM versions WHERE series_id = ? AND label = ?'),
     // a machine's description is what its latest upload said; a run keeps its own copy
     upsertMachine: statement(`
@@ -393,7 +408,7 @@ function prepare (db: Database) {
       WHERE r.run_id = ? AND r.parent_seq IS NULL`),
     getRun: statement(`
       SELECT r.*, s.id AS series_id, s.name AS series_name, v.id AS version_id, v.label AS version_label,
-        v.message_id, v.base_commit, m.id AS machine_id, m.name AS machine_name, m.arch AS machine_arch,
+        v.message_id, v.base_commit, v.tree_name, v.git_url, v.patchset_hash, m.id AS machine_id, m.name AS machine_name, m.arch AS machine_arch,
         m.cpu AS machine_cpu, m.flags AS machine_flags
       FROM runs r JOIN versions v ON v.id = r.version_id JOIN series s ON s.id = v.series_id
       JOIN machines m ON m.id = r.machine_id

@@ -14,6 +14,10 @@ export interface RunMetadata {
   jobUrl: string | null
   messageId: string | null
   baseCommit: string | null
+  /** The checkout of the version: the tree it applies to and the hash of its patches. */
+  treeName: string | null
+  gitUrl: string | null
+  patchsetHash: string | null
   startedAt: string | null
 }
 
@@ -40,7 +44,15 @@ export interface ParsedRun {
 export interface RunView {
   id: number
   series: { id: number, name: string }
-  version: { id: number, label: string, messageId: string | null, baseCommit: string | null }
+  version: {
+    id: number
+    label: string
+    messageId: string | null
+    baseCommit: string | null
+    treeName: string | null
+    gitUrl: string | null
+    patchsetHash: string | null
+  }
   machine: { id: number, name: string, arch: string | null, cpu: string | null, flags: string[] }
   kernel: string | null
   commit: string | null

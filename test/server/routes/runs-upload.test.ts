@@ -150,3 +150,22 @@ test('GET /hook.sh serves the upload hook', async (t) => {
   assert.match(res.headers['content-type'] as string, /^text\/x-shellscript/)
   assert.match(res.body, /^#!\/bin\/sh/)
 })
+
+test('the checkout metadata (tree, repository, patchset hash) reaches the run and its KCIDB checkout', async (t) => {
+  const { app, token } = await buildTestApp(t)
+  const checkout = {
+    tree_name: 'kvm-x86/next',
+    git_url: 'https://github.com/kvm-x86/linux.git',
+    patchset_hash: 'a'.repeat(64),
+    base_commit: 'b'.repeat(40),
+  }
+  const res = await app.inject({ method: 'POST', url: uploadUrl({ ...META, ...checkout }), payload: LOG, headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' } })
+  assert.equal(res.statusCode, 201)
+  const run = (await app.inject({ url: `/api/v1/runs/${res.json().id}` })).json()
+  assert.deepEqual([run.version.treeName, run.version.gitUrl, run.version.patchsetHash], ['kvm-x86/next', checkout.git_url, checkout.patchset_hash])
+  const kcidb = (await app.inject({ url: `/api/v1/runs/${res.json().id}/kcidb.json?origin=ksft_test` })).json()
+  const [entry] = kcidb.checkouts
+  assert.deepEqual([entry.tree_name, entry.git_repository_url, entry.patchset_hash, entry.git_commit_hash], ['kvm-x86/next', checkout.git_url, checkout.patchset_hash, checkout.base_commit])
+  const bad = await app.inject({ method: 'POST', url: uploadUrl({ ...META, patchset_hash: 'xyz' }), payload: LOG, headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' } })
+  assert.equal(bad.json().error.message, 'patchset_hash must be a SHA-256 hash (64 hex digits), as KCIDB defines it')
+})

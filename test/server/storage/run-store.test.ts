@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import BetterSqlite3 from 'better-sqlite3'
 import { parseKselftestLog } from '../../../ingest/index.ts'
+import { parseRunMetadata } from '../../../server/domain/run-metadata.ts'
 import { KsftError } from '../../../server/errors.ts'
 import { openDatabase } from '../../../server/storage/database.ts'
 import { loadMigrations, migrate } from '../../../server/storage/migrate.ts'
@@ -65,7 +66,7 @@ test('a failing ingest leaves nothing behind', async (t) => {
 })
 
 function parseMeta () {
-  return { series: 'KVM: guest_memfd', version: 'v7', machine: 'm', arch: null, cpu: null, flags: [], kernel: null, commit: null, jobUrl: null, messageId: null, baseCommit: null, startedAt: null }
+  return parseRunMetadata({ series: 'KVM: guest_memfd', version: 'v7', machine: 'm' })
 }
 
 test('migrations: a fresh file gets every one; an existing file only the new ones; data survives', (t) => {
