@@ -27,6 +27,9 @@ Uploads a kselftest log (a file, or - / nothing for standard input) to a ksft-da
   --job-url URL       default: CI_JOB_URL (GitLab), BUILD_URL (Jenkins) or the GitHub Actions run
   --message-id ID     lore Message-ID of the version's cover letter
   --started-at DATE   when the run started (ISO 8601)
+  --tree-name NAME    the tree the series applies to, e.g. kvm-x86/next
+  --git-url URL       that tree's repository URL
+  --patchset-hash SHA256  KCIDB's hash of the version's patches
   --tree DIR          the kernel git tree (env KSFT_TREE, default: the current directory)
   --dry-run           print what would be sent, send nothing
   -h, --help          this text
@@ -207,7 +210,7 @@ main () {
 
   server=${KSFT_SERVER-} token=${KSFT_TOKEN-} tree=${KSFT_TREE:-.}
   series='' version='' machine='' arch='' kernel='' cpu='' extra_flags='' commit='' base_commit='' job_url=''
-  message_id='' started_at='' dry_run='' log='' version_source=''
+  message_id='' started_at='' tree_name='' git_url='' patchset_hash='' dry_run='' log='' version_source=''
   cpuinfo=${KSFT_CPUINFO:-/proc/cpuinfo}
   sysfs=${KSFT_SYSFS_ROOT:-/sys}
   retries=${KSFT_RETRIES:-4}
@@ -220,7 +223,7 @@ main () {
     esac
     case $opt in
       --server|--token|--series|--version|--machine|--arch|--kernel|--cpu|--flags|--commit|\
-      --base-commit|--job-url|--message-id|--started-at|--tree)
+      --base-commit|--job-url|--message-id|--started-at|--tree|--tree-name|--git-url|--patchset-hash)
         if [ -z "$inline" ]; then
           [ $# -ge 2 ] || usage_error "$opt needs a value"
           value=$2
@@ -244,6 +247,9 @@ main () {
       --job-url) job_url=$value ;;
       --message-id) message_id=$value ;;
       --started-at) started_at=$value ;;
+      --tree-name) tree_name=$value ;;
+      --git-url) git_url=$value ;;
+      --patchset-hash) patchset_hash=$value ;;
       --tree) tree=$value ;;
       --dry-run) dry_run=1 ;;
       -h|--help) usage; exit 0 ;;
@@ -293,6 +299,9 @@ main () {
   add_param job_url "$job_url"
   add_param message_id "$message_id"
   add_param started_at "$started_at"
+  add_param tree_name "$tree_name"
+  add_param git_url "$git_url"
+  add_param patchset_hash "$patchset_hash"
 
   base=${server%/}
   url="$base/api/v1/runs?$query"
@@ -307,7 +316,7 @@ main () {
     if [ "$log" = - ]; then printf 'body: standard input, gzipped (not read in a dry run)\n'
     else printf 'body: %s (%s bytes), gzipped\n' "$log" "$(wc -c < "$log" | tr -d ' ')"; fi
     printf '\n'
-    for key in series version machine arch kernel cpu flags commit base_commit job_url message_id started_at; do
+    for key in series version machine arch kernel cpu flags commit base_commit job_url message_id started_at tree_name git_url patchset_hash; do
       eval "value=\$$key"
       [ -z "$value" ] || printf '%s=%s\n' "$key" "$value"
     done
