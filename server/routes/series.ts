@@ -192,6 +192,7 @@ export const seriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       versions: trends.versions(series.id),
       collection: findCollection(trends, request.query.collection),
       machineId: findMachine(trends, request.query.machine)?.id ?? null,
+      arch: null,
       after: decodeCursor(request.query.cursor, 'ssas') as FlakyKey | null,
       limit: request.query.limit,
     })

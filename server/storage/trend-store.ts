@@ -22,7 +22,8 @@ export interface TrendRow extends VersionCounts { versionId: number }
 export interface ResultLink { runId: number, machine: string, status: Status, lines: [number, number] }
 export interface CellCounts extends Summary { machines: number }
 export interface MatrixCellRow { caseId: number, versionId: number, counts: CellCounts }
-export interface FlakyPair { caseId: number, machineId: number, machine: string, mixedVersions: number, flips: number }
+/** A machine that ran a version: the unit every aggregate below the run is kept in. */
+export interface VersionMachine { versionId: number, machineId: number, machine: string }
 export interface OutcomeCell { caseId: number, machineId: number, versionId: number, total: number, passed: number, failed: number, skip: number }
 export interface HistoryRow {
   series: SeriesRef
@@ -118,6 +119,11 @@ export class TrendStore {
     return this.s.versionMachines.all(versionId) as MachineRef[]
   }
 
+  /** Which machine ran which of these versions, narrowed to one machine and to an architecture when given. */
+  versionMachineCells (versionIds: number[], machineId: number | null, arch: string | null): VersionMachine[] {
+    return this.s.versionMachineCells.all({ versions: JSON.stringify(versionIds), machine: machineId, arch }) as VersionMachine[]
+  }
+
   /**
    * The outcome set of each machine that ran a version (see outcomes.ts): as stored by the last
    * upload, or built from case_stats when a deleted or moved run dropped one.
@@ -170,16 +176,6 @@ export class TrendStore {
       STATUSES.forEach((status, i) => { counts[status] = statuses[i]! })
       return { caseId, versionId: versionId!, counts }
     })
-  }
-
-  /**
-   * The (case, machine) pairs whose runs disagree within a version, or that go from only passing to
-   * only failing and back (two flips or more) across these versions, given in version order. Only
-   * pairs that failed at least once can be either: the partial index case_stats_failing finds
-   * those, and the versions of each are then read by key, all inside SQLite.
-   */
-  flakyPairs (versionIds: number[], machineId: number | null): FlakyPair[] {
-    return this.s.flakyPairs.all({ versions: JSON.stringify(versionIds), machine: machineId }) as FlakyPair[]
   }
 
   /** Passed, failed and skipped results of these cases per machine and version. */
@@ -308,6 +304,10 @@ function prepare (db: Database) {
     versionMachines: statement(`
       SELECT m.id, m.name FROM machines m
       WHERE m.id IN (SELECT machine_id FROM runs WHERE version_id = ?) ORDER BY m.name`),
+    versionMachineCells: statement(`
+      SELECT DISTINCT r.version_id AS versionId, r.machine_id AS machineId, m.name AS machine
+      FROM json_each(@versions) v CROSS JOIN runs r ON r.version_id = v.value JOIN machines m ON m.id = r.machine_id
+      WHERE (@machine IS NULL OR r.machine_id = @machine) AND ${archMatches}`),
     outcomeSets: statement('SELECT machine_id, cells FROM outcome_sets WHERE version_id = ?').raw(),
     buildOutcomeSets: statement(`
       SELECT machine_id, unhex(group_concat(printf('%08X', case_id * 4 + ${OUTCOME_BITS_SQL}), '' ORDER BY case_id))
@@ -339,28 +339,6 @@ function prepare (db: Database) {
       FROM case_stats
       WHERE case_id = @case AND version_id IN (SELECT value FROM json_each(@versions)) AND (@machine IS NULL OR machine_id = @machine)
       GROUP BY version_id`).raw(),
-    flakyPairs: statement(`
-      WITH versions AS (SELECT key AS ord, value AS id FROM json_each(@versions)),
-      pairs AS (
-        SELECT DISTINCT case_id, machine_id FROM case_stats INDEXED BY case_stats_failing
-        WHERE version_id IN (SELECT id FROM versions) AND ${FAILED_SQL} > 0 AND (@machine IS NULL OR machine_id = @machine)
-      ),
-      cells AS (
-        SELECT p.case_id, p.machine_id, v.ord,
-          CASE WHEN ${PASSED_SQL} > 0 AND ${FAILED_SQL} > 0 THEN 'mixed' WHEN ${FAILED_SQL} > 0 THEN 'fail' WHEN ${PASSED_SQL} > 0 THEN 'pass' END AS outcome
-        FROM pairs p CROSS JOIN versions v CROSS JOIN case_stats s
-          ON s.version_id = v.id AND s.machine_id = p.machine_id AND s.case_id = p.case_id
-      ),
-      marks AS (
-        SELECT case_id, machine_id, 1 AS mixed, 0 AS flip FROM cells WHERE outcome = 'mixed'
-        UNION ALL
-        SELECT case_id, machine_id, 0, coalesce(outcome <> lag(outcome) OVER (PARTITION BY case_id, machine_id ORDER BY ord), 0)
-        FROM cells WHERE outcome IN ('pass', 'fail')
-      )
-      SELECT k.case_id AS caseId, k.machine_id AS machineId, m.name AS machine, sum(k.mixed) AS mixedVersions, sum(k.flip) AS flips
-      FROM marks k JOIN machines m ON m.id = k.machine_id
-      GROUP BY k.case_id, k.machine_id
-      HAVING sum(k.mixed) > 0 OR sum(k.flip) >= 2`),
     outcomeCells: statement(`
       SELECT s.case_id AS caseId, s.machine_id AS machineId, s.version_id AS versionId, s.total,
         ${PASSED_SQL} AS passed, ${FAILED_SQL} AS failed, s.skip
