@@ -9,6 +9,12 @@ export interface OpenOptions {
   busyTimeoutMs?: number
 }
 
+/** SQLite's page cache per connection, KiB. */
+const CACHE_KIB = 64 * 1024
+/** WAL pages (4 KiB) after which a commit checkpoints, and what the WAL is cut back to after one. */
+const CHECKPOINT_PAGES = 50_000
+const WAL_KEPT_BYTES = 64 * 1024 * 1024
+
 /** Opens (creating if needed) a ksft-dashboard database and brings its schema up to date. */
 export function openDatabase (path: string, options: OpenOptions = {}): Database {
   if (path !== ':memory:' && !options.readonly) mkdirSync(dirname(path), { recursive: true })
@@ -18,6 +24,17 @@ export function openDatabase (path: string, options: OpenOptions = {}): Database
       db.pragma('journal_mode = WAL')
       // WAL makes NORMAL durable against a crash of the process; only power loss can lose the last commit
       db.pragma('synchronous = NORMAL')
+    }
+    // the default 2 MB cache made every run stored into a store of millions of results re-read
+    // most of the index pages it updates; pages are allocated only as they are used
+    db.pragma(`cache_size = -${CACHE_KIB}`)
+    if (!options.readonly) {
+      // a run of 10 000 results rewrites some 20 000 scattered index pages of a big store; checkpointing
+      // after every such commit (the default, at 1 000 pages) wrote each page again and synced the
+      // file every time. Checkpointing every ~200 MB of WAL writes a page once for several runs
+      // (a quarter less time a run at 10 million results), and the WAL shrinks back afterwards.
+      db.pragma(`wal_autocheckpoint = ${CHECKPOINT_PAGES}`)
+      db.pragma(`journal_size_limit = ${WAL_KEPT_BYTES}`)
     }
     db.pragma('foreign_keys = ON')
     if (!options.readonly) migrate(db)
