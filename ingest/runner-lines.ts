@@ -1,4 +1,4 @@
-import type { Status } from './vocabulary.ts'
+import type { TestRecord } from './records.ts'
 
 /**
  * Recognizers for the lines the kselftest runner itself prints, in every form seen in real logs:
@@ -13,15 +13,12 @@ export interface TestHeader {
   name: string
 }
 
-export interface ResultLine {
+/**
+ * What one result line says: a test record's fields as far as the line alone tells them (no
+ * collection on a bare TAP line; `reason` is only what the line itself gives, `# SKIP reason`).
+ */
+export type ResultLine = Pick<TestRecord, 'name' | 'number' | 'status' | 'exitCode' | 'timeoutSeconds' | 'reason'> & {
   collection: string | null
-  name: string
-  number: number | null
-  status: Status
-  exitCode: number | null
-  timeoutSeconds: number | null
-  /** The reason the result line itself gives (`# SKIP reason`, `# XFAIL reason`). */
-  reason: string | null
 }
 
 const HEADER_CURRENT = /^# selftests: (\S+): (.+)$/
