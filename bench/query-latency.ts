@@ -1,0 +1,117 @@
+/**
+ * Measurement 3 (and the query half of 6): latency of the trend API on the big store, through the
+ * HTTP layer of the real app (app.inject: routing, validation, the handler's SQL, serialization).
+ * Each kind of query is sent with a spread of parameters in a shuffled order, never twice the same
+ * URL in a row, and without If-None-Match: what is timed is the query, not a 304.
+ */
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from '../server/app.ts'
+import { percentile, round } from './stats.ts'
+import { STORE_SERIES, machinesOf, versionLabels, type StoreShape } from './store-shape.ts'
+import { shuffled } from './workloads.ts'
+
+export type QueryKind = 'trend' | 'history' | 'compare' | 'matrix'
+
+/** p95 targets in ms, from the issue. */
+export const LATENCY_TARGETS: Record<QueryKind, number> = { trend: 10, history: 10, compare: 100, matrix: 100 }
+
+export interface LatencyStats {
+  calls: number
+  urls: number
+  p50: number
+  p95: number
+  max: number
+  targetP95: number
+  met: boolean
+}
+
+export interface LatencyResult {
+  results: number
+  runs: number
+  queries: Record<QueryKind, LatencyStats>
+}
+
+export async function measureQueryLatency (dbPath: string, shape: StoreShape, store: { runs: number, results: number }, calls: number): Promise<LatencyResult> {
+  const app = await buildApp({ dbPath, logger: false, security: { readsPerMinute: 0, uploadsPerMinute: 0 } })
+  try {
+    const urls = await queryUrls(app, shape)
+    const queries = {} as Record<QueryKind, LatencyStats>
+    for (const kind of Object.keys(urls) as QueryKind[]) {
+      const list = urls[kind]
+      // the first calls pay for compiling the handlers and warming SQLite's cache
+      for (const url of list.slice(0, 3)) await get(app, url)
+      const samples: number[] = []
+      const order = shuffled(list, 17)
+      for (let i = 0; i < calls; i++) {
+        const url = order[i % order.length]!
+        const start = performance.now()
+        await get(app, url)
+        samples.push(performance.now() - start)
+      }
+      const p95 = percentile(samples, 95)
+      queries[kind] = {
+        calls,
+        urls: list.length,
+        p50: round(percentile(samples, 50), 2),
+        p95: round(p95, 2),
+        max: round(Math.max(...samples), 2),
+        targetP95: LATENCY_TARGETS[kind],
+        met: p95 <= LATENCY_TARGETS[kind],
+      }
+    }
+    return { results: store.results, runs: store.runs, queries }
+  } finally {
+    await app.close()
+  }
+}
+
+async function get (app: FastifyInstance, url: string): Promise<unknown> {
+  const res = await app.inject({ method: 'GET', url })
+  if (res.statusCode !== 200) throw new Error(`GET ${url} answered ${res.statusCode}: ${res.body.slice(0, 300)}`)
+  return res.json()
+}
+
+/** A spread of URLs per kind of query, made from what the store holds. */
+async function queryUrls (app: FastifyInstance, shape: StoreShape): Promise<Record<QueryKind, string[]>> {
+  const list = await get(app, '/api/v1/series?limit=500') as { series: Array<{ id: number, name: string }> }
+  const series = list.series.find(item => item.name === STORE_SERIES)
+  if (!series) throw new Error('the big store has no bench series')
+  const base = `/api/v1/series/${series.id}`
+  const versions = versionLabels(shape)
+  const machines = machinesOf(shape)
+
+  const trend = [`${base}/trend`, `${base}/trend?collection=kvm`, `${base}/trend?collection=memfd`,
+    `${base}/trend?arch=x86_64`, `${base}/trend?arch=aarch64`,
+    ...machines.map(machine => `${base}/trend?machine=${encodeURIComponent(machine.name)}`)]
+
+  const compare: string[] = []
+  for (let i = 1; i < versions.length; i++) {
+    compare.push(`${base}/compare?base=${versions[i - 1]}&head=${versions[i]}`)
+    compare.push(`${base}/compare?base=base&head=${versions[i]}&machine=${encodeURIComponent(machines[i % machines.length]!.name)}`)
+  }
+
+  // the first pages, then pages further in by following the cursor
+  const matrix = [`${base}/matrix`, `${base}/matrix?collection=kvm`, `${base}/matrix?collection=memfd`,
+    `${base}/matrix?machine=${encodeURIComponent(machines[0]!.name)}`]
+  let cursor: string | null = null
+  for (let page = 0; page < 6; page++) {
+    const url: string = `${base}/matrix${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`
+    const body = await get(app, url) as { rows: Array<{ collection: string, test: string, path: string[] }>, nextCursor: string | null }
+    if (page > 0) matrix.push(url)
+    cursor = body.nextCursor
+    if (!cursor) break
+  }
+
+  // tests and subtests named on the matrix's first pages: every one of them has a result per run
+  const names: Array<{ collection: string, test: string, path: string[] }> = []
+  for (const url of matrix.slice(0, 3)) {
+    const body = await get(app, url) as { rows: Array<{ collection: string, test: string, path: string[] }> }
+    names.push(...body.rows)
+  }
+  const history = shuffled(names, 5).slice(0, 24).map(({ collection, test, path }) => {
+    const query = new URLSearchParams({ collection, test })
+    for (const name of path) query.append('subtest', name)
+    return `/api/v1/tests/history?${query.toString()}`
+  })
+  return { trend, history, compare, matrix }
+}

@@ -1,0 +1,82 @@
+/** The benchmark's results as one table on standard output. */
+import type { BenchResults } from './run.ts'
+
+type Row = [what: string, figure: string, target: string, verdict: string]
+
+const fmt = (value: number, digits = 1) => value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+const verdict = (met: boolean) => (met ? 'met' : 'MISSED')
+const mib = (bytes: number) => `${fmt(bytes / 2 ** 20, 0)} MiB`
+
+export function rowsOf (r: BenchResults): Array<{ title: string, rows: Row[] }> {
+  const t = r.throughput
+  const sections: Array<{ title: string, rows: Row[] }> = []
+  sections.push({
+    title: `1. ingest throughput: ${fmt(t.log.bytes / 1e6)} MB log, ${t.log.results.toLocaleString('en-US')} results, median of ${t.rounds}`,
+    rows: [
+      ['end to end (read, parse, hash, deflate, store, commit)', `${fmt(t.mbPerSecond.ingest)} MB/s, ${t.resultsPerSecond.toLocaleString('en-US')} results/s`, '', ''],
+      ['tap-parser alone', `${fmt(t.mbPerSecond.tapParser)} MB/s`, 'ingest ≥ 5×', `${fmt(t.ratios.ingestOverTapParser, 2)}× ${verdict(t.targets.fiveTimesTapParser)}`],
+      ['line-split loop', `${fmt(t.mbPerSecond.lineSplit)} MB/s`, 'ingest ≥ 30%', `${fmt(t.ratios.ingestOverLineSplit * 100)}% ${verdict(t.targets.thirtyPercentOfLineSplit)}`],
+      ['the parser alone', `${fmt(t.mbPerSecond.parseOnly)} MB/s`, '', ''],
+    ],
+  })
+  sections.push({
+    title: '2. peak RSS while ingesting',
+    rows: r.memory.points.map((point): Row => [
+      `${point.via === 'cli' ? 'ksft ingest' : 'POST /api/v1/runs'}, ${fmt(point.logBytes / 1e6, 0)} MB log`,
+      `${mib(point.peakRss)}${point.idleRss ? ` (idle ${mib(point.idleRss)})` : ''}, ${fmt(point.mbPerSecond)} MB/s`,
+      `< ${fmt(r.memory.limitBytes / 1e6, 0)} MB`,
+      verdict(point.peakRss < r.memory.limitBytes),
+    ]),
+  })
+  for (const [name, q] of [['smaller', r.queries.smaller], ['bigger', r.queries.bigger]] as const) {
+    sections.push({
+      title: `3. query latency, ${name} store: ${fmt(q.results / 1e6, 2)}M results, ${q.runs} runs (p50 / p95 over ${q.queries.trend.calls} calls)`,
+      rows: Object.entries(q.queries).map(([kind, stats]): Row => [
+        kind, `${fmt(stats.p50, 2)} / ${fmt(stats.p95, 2)} ms`, `p95 ≤ ${stats.targetP95} ms`, verdict(stats.met),
+      ]),
+    })
+  }
+  const h = r.http
+  sections.push({
+    title: `4. HTTP throughput: autocannon, ${h.connections} connections, ${h.seconds} s each`,
+    rows: [
+      ['hello world', `${h.hello.requestsPerSecond.toLocaleString('en-US')} req/s`, '', ''],
+      ['trend (200, body checked)', `${h.trend.requestsPerSecond.toLocaleString('en-US')} req/s`, '≥ 50% of hello', `${fmt(h.ratios.trendOverHello * 100)}% ${verdict(h.targets.halfOfHello)}`],
+      ['trend with If-None-Match (304)', `${h.trendNotModified.requestsPerSecond.toLocaleString('en-US')} req/s`, '', `${fmt(h.ratios.trendNotModifiedOverHello * 100)}%`],
+    ],
+  })
+  const u = r.uploads
+  sections.push({
+    title: `5. concurrent uploads: ${u.clients} clients × ${u.logsPerClient} logs of ${fmt(u.logBytes / 1e6)} MB, ${u.reads.requests} trend reads alongside`,
+    rows: [
+      ['total ingest throughput', `${fmt(u.mbPerSecond)} MB/s, ${fmt(u.runsPerSecond, 2)} runs/s`, '', ''],
+      ['runs stored / distinct / uploads', `${u.runsStored} / ${u.distinctRuns} / ${u.uploads}`, 'no error, loss or duplicate', verdict(u.targets.noErrorNoLossNoDuplicate)],
+      ['trend reads during uploads', `p50 ${fmt(u.reads.p50Ms)} ms, max ${fmt(u.reads.maxMs)} ms, ${u.reads.errors} errors`, '', ''],
+    ],
+  })
+  const g = r.growth
+  sections.push({
+    title: `6. growth from ${fmt(g.smallerResults / 1e6, 2)}M to ${fmt(g.biggerResults / 1e6, 2)}M results`,
+    rows: [
+      ['ingest time per run', `${fmt(g.ingestMsPerRun.smaller, 0)} → ${fmt(g.ingestMsPerRun.bigger, 0)} ms (×${fmt(g.ingestMsPerRun.ratio, 2)})`, 'flat or sub-linear', ''],
+      ['trend p95', `${fmt(g.trendP95Ms.smaller, 2)} → ${fmt(g.trendP95Ms.bigger, 2)} ms (×${fmt(g.trendP95Ms.ratio, 2)})`, 'flat or sub-linear', verdict(g.subLinear)],
+    ],
+  })
+  return sections
+}
+
+export function printTable (r: BenchResults): void {
+  const m = r.machine
+  const out: string[] = [
+    `ksft-dashboard benchmark${r.quick ? ' (--quick: small inputs, targets not judged)' : ''}: ${m.cores} cores (${m.cpu}), Node ${m.node}, SQLite ${m.sqlite}, ${r.totalSeconds} s`,
+  ]
+  const sections = rowsOf(r)
+  const widths = [0, 1, 2].map(i => Math.max(...sections.flatMap(section => section.rows.map(row => row[i]!.length))))
+  for (const section of sections) {
+    out.push('', section.title)
+    for (const row of section.rows) {
+      out.push(`  ${row[0].padEnd(widths[0]!)}  ${row[1].padEnd(widths[1]!)}  ${row[2].padEnd(widths[2]!)}  ${r.quick ? '' : row[3]}`.trimEnd())
+    }
+  }
+  process.stdout.write(`${out.join('\n')}\n`)
+}
