@@ -32,6 +32,7 @@ export interface StoredLog {
   sha256: string
   bytes: number
   lines: number
+  /** In order; a chunk's content may be overwritten once the next chunk is taken, so copy what is kept. */
   chunks: Iterable<LogChunk>
 }
 
