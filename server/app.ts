@@ -14,6 +14,7 @@ import { machineRoutes } from './routes/machines.ts'
 import { adminRoutes } from './routes/admin.ts'
 import { runRoutes } from './routes/runs.ts'
 import { seriesRoutes } from './routes/series.ts'
+import { seriesCompareRoutes } from './routes/series-compare.ts'
 import { testHistoryRoutes } from './routes/tests-history.ts'
 import { webRoutes } from './routes/web.ts'
 import { TokenStore } from './storage/token-store.ts'
@@ -89,6 +90,7 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
   await app.register(adminRoutes, { tokens })
   await app.register(etag, { writeCounter: () => app.store.writeCounter() })
   await app.register(seriesRoutes)
+  await app.register(seriesCompareRoutes)
   await app.register(testHistoryRoutes)
   await app.register(machineRoutes)
   await app.register(webRoutes)

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errorResponses } from '../schemas/common.ts'
-import { MachinesQuerySchema, MachinesSchema, NotModifiedSchema } from '../schemas/trends.ts'
+import { MACHINE_SERIES, MachinesQuerySchema, MachinesSchema, NotModifiedSchema, type MachineSeries } from '../schemas/trends.ts'
 import { decodeCursor, encodeCursor } from '../storage/cursor.ts'
 import { TrendStore } from '../storage/trend-store.ts'
 
@@ -10,7 +10,7 @@ export const machineRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/api/v1/machines', {
     config: { etag: true },
     schema: {
-      summary: 'The machines that ran tests, with their arch, CPU, flags and latest kernel',
+      summary: 'The machines that ran tests, with their arch, CPU, flags, latest kernel and the versions of each series they ran',
       tags: ['machines'],
       querystring: MachinesQuerySchema,
       response: { 200: MachinesSchema, 304: NotModifiedSchema, ...errorResponses('BAD_REQUEST') },
@@ -20,6 +20,20 @@ export const machineRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const [after] = decodeCursor(request.query.cursor, 's') ?? [null]
     const rows = trends.listMachines(after as string | null, limit + 1)
     const page = rows.slice(0, limit)
-    return { machines: page, nextCursor: rows.length > limit ? encodeCursor([page.at(-1)!.name]) : null }
+    const ran = new Map<number, MachineSeries[]>(page.map(machine => [machine.id, []]))
+    // rows come by machine, newest series first, each series' versions in version order
+    for (const row of trends.machineSeries(page.map(machine => machine.id))) {
+      const list = ran.get(row.machineId)!
+      const last = list.at(-1)
+      if (last?.id === row.seriesId) last.versions.push(row.label)
+      else list.push({ id: row.seriesId, name: row.seriesName, versions: [row.label] })
+    }
+    return {
+      machines: page.map(machine => {
+        const series = ran.get(machine.id)!
+        return { ...machine, series: series.slice(0, MACHINE_SERIES), seriesCount: series.length }
+      }),
+      nextCursor: rows.length > limit ? encodeCursor([page.at(-1)!.name]) : null,
+    }
   })
 }

@@ -28,6 +28,20 @@ export const SeriesParamsSchema = Type.Object({
 const limit = (byDefault: number, max: number, what: string) => Type.Integer({
   minimum: 1, maximum: max, default: byDefault, description: `${what} per page`,
 })
+/**
+ * The filters, named alike on every endpoint. Aggregates below the run (matrix cells, compare and
+ * flaky entries) are kept per version and machine, so there a machine counts in a version, or not,
+ * as a whole.
+ */
+const collectionFilter = Type.Optional(Type.String({ minLength: 1, description: 'only this collection, e.g. kvm' }))
+const machineFilter = Type.Optional(Type.String({ minLength: 1, description: 'only runs on this machine' }))
+const archFilter = Type.Optional(Type.String({
+  minLength: 1, description: "only runs on this architecture (the run's, else its machine's)",
+}))
+const machineArchFilter = Type.Optional(Type.String({
+  minLength: 1,
+  description: "only machines that ran a version on this architecture (the run's, else its machine's): a machine's results in a version count when one of its runs there is of it",
+}))
 const cursor = Type.Optional(Type.String({
   minLength: 1, maxLength: 4000, description: 'the nextCursor of the previous page',
 }))
@@ -62,6 +76,15 @@ export const SeriesListQuerySchema = Type.Object({
   cursor,
 })
 
+/** How many versions, the latest, the series list gives a pass rate for: what its sparkline draws. */
+export const SERIES_PASS_RATES = 20
+
+export const VersionPassRateSchema = Type.Object({
+  id: Type.Integer(),
+  label: Type.String(),
+  passRate: Nullable(Type.Number({ description: 'as the trend gives it, over every run of the version; null when nothing ran' })),
+})
+
 export const VersionSummarySchema = Type.Object({
   ...VersionRefSchema.properties,
   runs: Type.Integer(),
@@ -80,6 +103,9 @@ export const SeriesItemSchema = Type.Object({
   latestVersion: Type.Object(VersionSummarySchema.properties, {
     description: 'the last version in version order, with its tests counted over its runs',
   }),
+  passRates: Type.Array(VersionPassRateSchema, {
+    description: `the last ${SERIES_PASS_RATES} versions in version order (base first), each with its pass rate`,
+  }),
 })
 export type SeriesItem = Static<typeof SeriesItemSchema>
 
@@ -91,9 +117,9 @@ export const SeriesListSchema = Type.Object({
 // ---- GET /api/v1/series/:id/trend
 
 export const TrendQuerySchema = Type.Object({
-  collection: Type.Optional(Type.String({ minLength: 1, description: 'only this collection, e.g. kvm' })),
-  machine: Type.Optional(Type.String({ minLength: 1, description: 'only runs on this machine' })),
-  arch: Type.Optional(Type.String({ minLength: 1, description: "only runs on this architecture (the run's, else its machine's)" })),
+  collection: collectionFilter,
+  machine: machineFilter,
+  arch: archFilter,
 })
 
 export const TrendPointSchema = Type.Object({
@@ -122,8 +148,12 @@ export const CompareQuerySchema = Type.Object({
   base: Type.String({ minLength: 1, description: 'the version compared from: a label such as v6, or base' }),
   head: Type.String({ minLength: 1, description: 'the version compared to, e.g. v7' }),
   machine: Type.Optional(Type.String({ minLength: 1, description: 'only this machine' })),
+  arch: machineArchFilter,
+  collection: collectionFilter,
   bucket: Type.Optional(CompareBucketSchema),
-  limit: limit(100, 1000, 'entries'),
+  limit: Type.Integer({
+    minimum: 0, maximum: 1000, default: 100, description: 'entries per page; 0 for the counts alone (no entries, nextCursor null)',
+  }),
   cursor,
 })
 
@@ -157,7 +187,7 @@ export const BucketCountsSchema = Type.Object({
   missing: Type.Integer(),
   flaky: Type.Integer(),
   unchanged: Type.Integer({ description: 'present on both sides with nothing to report' }),
-}, { description: 'entries per bucket over the whole comparison (all pages, any bucket filter ignored)' })
+}, { description: 'entries per bucket over the whole comparison with its machine, arch and collection filters (all pages, any bucket filter ignored)' })
 export type BucketCounts = Static<typeof BucketCountsSchema>
 
 export const CompareSchema = Type.Object({
@@ -165,6 +195,8 @@ export const CompareSchema = Type.Object({
   base: Type.Object({ ...VersionRefSchema.properties, machines: Type.Array(Type.String()) }),
   head: Type.Object({ ...VersionRefSchema.properties, machines: Type.Array(Type.String()) }),
   machine: Nullable(Type.String()),
+  arch: Nullable(Type.String()),
+  collection: Nullable(Type.String()),
   counts: BucketCountsSchema,
   entries: Type.Array(CompareEntrySchema, {
     description: 'one per test or subtest and machine, by bucket, collection, test, subtest path and machine',
@@ -176,8 +208,9 @@ export type CompareResponse = Static<typeof CompareSchema>
 // ---- GET /api/v1/series/:id/matrix
 
 export const MatrixQuerySchema = Type.Object({
-  collection: Type.Optional(Type.String({ minLength: 1 })),
-  machine: Type.Optional(Type.String({ minLength: 1 })),
+  collection: collectionFilter,
+  machine: machineFilter,
+  arch: machineArchFilter,
   limit: limit(50, 500, 'tests (each with all its subtests)'),
   cursor,
 })
@@ -185,6 +218,7 @@ export const MatrixQuerySchema = Type.Object({
 export const MatrixCellSchema = Type.Object({
   ...SummarySchema.properties,
   machines: Type.Integer(),
+  machineSet: Type.Integer({ minimum: 0, description: 'the machines counted: their index in machineSets' }),
 }, { description: 'results counted per status over the runs and machines of one version; total is the number of results' })
 
 export const MatrixRowSchema = Type.Object({
@@ -199,6 +233,9 @@ export type MatrixRow = Static<typeof MatrixRowSchema>
 export const MatrixSchema = Type.Object({
   series: SeriesRefSchema,
   versions: Type.Array(VersionRefSchema, { description: 'the columns, in version order' }),
+  // sets named once and numbered in the cells: a list of names in each of a page's 20 000 cells
+  // made the answer 40% bigger and its serialization several times slower
+  machineSets: Type.Array(Type.Array(Type.String()), { description: "the machines of the cells' machineSet, each set by name" }),
   rows: Type.Array(MatrixRowSchema, { description: 'each test followed by its subtests, depth first' }),
   nextCursor,
 })
@@ -207,8 +244,9 @@ export type MatrixResponse = Static<typeof MatrixSchema>
 // ---- GET /api/v1/series/:id/flaky
 
 export const FlakyQuerySchema = Type.Object({
-  collection: Type.Optional(Type.String({ minLength: 1 })),
-  machine: Type.Optional(Type.String({ minLength: 1 })),
+  collection: collectionFilter,
+  machine: machineFilter,
+  arch: machineArchFilter,
   limit: limit(100, 1000, 'entries'),
   cursor,
 })
@@ -243,6 +281,19 @@ export const FlakySchema = Type.Object({
   nextCursor,
 })
 export type FlakyResponse = Static<typeof FlakySchema>
+
+// ---- GET /api/v1/series/:id/collections
+
+export const CollectionSchema = Type.Object({
+  name: Type.String(),
+  tests: Type.Integer({ description: 'its tests (not subtests) that the series ran, in any version' }),
+})
+
+export const CollectionsSchema = Type.Object({
+  series: SeriesRefSchema,
+  collections: Type.Array(CollectionSchema, { description: 'every collection the series ran, by name' }),
+})
+export type CollectionsResponse = Static<typeof CollectionsSchema>
 
 // ---- GET /api/v1/tests/history
 
@@ -291,6 +342,16 @@ export const MachinesQuerySchema = Type.Object({
   cursor,
 })
 
+/** How many series, the newest, each machine lists with the versions it ran. */
+export const MACHINE_SERIES = 20
+
+export const MachineSeriesSchema = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  versions: Type.Array(Type.String(), { description: 'the labels of the versions it ran on the machine, in version order' }),
+})
+export type MachineSeries = Static<typeof MachineSeriesSchema>
+
 export const MachineSchema = Type.Object({
   id: Type.Integer(),
   name: Type.String(),
@@ -301,6 +362,8 @@ export const MachineSchema = Type.Object({
   runs: Type.Integer(),
   firstSeenAt: Type.String(),
   lastSeenAt: Type.String(),
+  series: Type.Array(MachineSeriesSchema, { description: `the series it ran, newest first, at most ${MACHINE_SERIES}` }),
+  seriesCount: Type.Integer({ description: 'every series it ran: more than the length of series when that list is cut' }),
 })
 export type MachineItem = Static<typeof MachineSchema>
 

@@ -21,8 +21,13 @@ export interface CompareOptions {
   baseVersionId: number
   headVersionId: number
   machine: MachineRef | null
+  /** only machines that ran the version on this architecture (see TrendStore.versionMachines) */
+  arch?: string | null
+  /** only these cases, ascending (TrendStore.collectionCases) */
+  cases?: Uint32Array | null
   bucket: CompareBucket | null
   after: CompareKey | null
+  /** 0: the counts alone */
   limit: number
 }
 
@@ -76,21 +81,23 @@ export function bucketOf (base: number, head: number): CompareBucket | 'unchange
 }
 
 export function compareVersions (store: TrendStore, options: CompareOptions): ComparePage {
-  const baseMachines = store.versionMachines(options.baseVersionId)
-  const headMachines = store.versionMachines(options.headVersionId)
+  const arch = options.arch ?? null
+  const baseMachines = store.versionMachines(options.baseVersionId, arch)
+  const headMachines = store.versionMachines(options.headVersionId, arch)
   const pairs = pairMachines(baseMachines, headMachines, options.machine)
   const baseCells = store.outcomeSets(options.baseVersionId, baseMachines.map(machine => machine.id))
   const headCells = options.headVersionId === options.baseVersionId ? baseCells : store.outcomeSets(options.headVersionId, headMachines.map(machine => machine.id))
 
   const counts = Object.fromEntries([...COMPARE_BUCKETS, 'unchanged'].map(bucket => [bucket, 0])) as BucketCounts
   const found: Array<{ bucket: CompareBucket, caseId: number, pair: Pair }> = []
+  const listed = options.limit > 0
   for (const pair of pairs) {
-    const base = sideOf(baseCells, pair.base)
-    const head = sideOf(headCells, pair.head)
+    const base = onlyCases(sideOf(baseCells, pair.base), options.cases ?? null)
+    const head = onlyCases(sideOf(headCells, pair.head), options.cases ?? null)
     merge(base, head, (caseId, baseBits, headBits) => {
       const bucket = bucketOf(baseBits, headBits)
       counts[bucket]++
-      if (bucket !== 'unchanged' && (options.bucket === null || bucket === options.bucket)) found.push({ bucket, caseId, pair })
+      if (listed && bucket !== 'unchanged' && (options.bucket === null || bucket === options.bucket)) found.push({ bucket, caseId, pair })
     })
   }
 
@@ -103,7 +110,7 @@ export function compareVersions (store: TrendStore, options: CompareOptions): Co
   const after = options.after
   const start = after === null ? 0 : keyed.findIndex(entry => compareKeys(entry.key, after) > 0)
   const page = start === -1 ? [] : keyed.slice(start, start + options.limit)
-  const more = start !== -1 && start + options.limit < keyed.length
+  const more = page.length > 0 && start + options.limit < keyed.length
 
   return {
     baseMachines: baseMachines.map(machine => machine.name),
@@ -160,6 +167,21 @@ function sideOf (cells: Map<number, Side>, machines: MachineRef[]): Side {
   let i = 0
   for (const [caseId, bits] of pooled) side[i++] = caseId * 4 + bits
   return side.sort()
+}
+
+/** The cells of a side whose case is among `cases`; both are in case order, so one pass over each. */
+function onlyCases (side: Side, cases: Uint32Array | null): Side {
+  if (cases === null) return side
+  const kept = new Uint32Array(side.length)
+  let n = 0
+  let j = 0
+  for (let i = 0; i < side.length; i++) {
+    const caseId = side[i]! >>> 2
+    while (j < cases.length && cases[j]! < caseId) j++
+    if (j === cases.length) break
+    if (cases[j] === caseId) kept[n++] = side[i]!
+  }
+  return kept.subarray(0, n)
 }
 
 function pool (a: number, b: number): number {

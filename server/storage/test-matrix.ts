@@ -9,8 +9,16 @@ export interface MatrixOptions {
   versionIds: number[]
   collection: string | null
   machineId: number | null
+  arch: string | null
   after: MatrixKey | null
   limit: number
+}
+
+export interface MatrixPage {
+  /** the machines of each cell's machineSet, by name */
+  machineSets: string[][]
+  rows: MatrixRowData[]
+  next: MatrixKey | null
 }
 
 export interface MatrixRowData {
@@ -25,18 +33,21 @@ export interface MatrixRowData {
  * A page of the tests-by-versions matrix: whole tests (each with all its subtests), so that a
  * test never splits across two pages. Cells come from case_stats, never from the results.
  */
-export function matrixPage (store: TrendStore, options: MatrixOptions): { rows: MatrixRowData[], next: MatrixKey | null } {
+export function matrixPage (store: TrendStore, options: MatrixOptions): MatrixPage {
   // one more than asked tells whether another page exists
   const tests = store.seriesTests(options.seriesId, options.collection, options.after, options.limit + 1)
   const more = tests.length > options.limit
   if (more) tests.pop()
-  if (tests.length === 0) return { rows: [], next: null }
+  if (tests.length === 0) return { machineSets: [], rows: [], next: null }
 
   const cases = store.casesOfTests(tests)
+  // the machines that ran the versions name the cells' machine ids, and the arch filter keeps some of them
+  const ran = store.versionMachineCells(options.versionIds, options.machineId, options.arch)
+  const sets = new MachineSets(new Map(ran.map(cell => [cell.machineId, cell.machine])))
   const column = new Map(options.versionIds.map((id, index) => [id, index]))
   const cells = new Map<number, Array<CellCounts | null>>()
   for (const c of cases) {
-    const found = store.matrixCells(c.id, options.versionIds, options.machineId)
+    const found = store.matrixCells(c.id, options.versionIds, options.machineId, options.arch === null ? null : ran, ids => sets.numberOf(ids))
     if (found.length === 0) continue
     const row: Array<CellCounts | null> = options.versionIds.map(() => null)
     for (const cell of found) row[column.get(cell.versionId)!] = cell.counts
@@ -56,5 +67,23 @@ export function matrixPage (store: TrendStore, options: MatrixOptions): { rows: 
       cells: cells.get(c.id)!,
     }
   })
-  return { rows, next: more ? tests.at(-1)! : null }
+  return { machineSets: sets.named, rows, next: more ? tests.at(-1)! : null }
+}
+
+/** The distinct sets of machines of a page's cells, numbered in the order they are first met. */
+class MachineSets {
+  readonly named: string[][] = []
+  private readonly numbers = new Map<string, number>()
+
+  constructor (private readonly names: ReadonlyMap<number, string>) {}
+
+  /** The number of the set SQLite lists as comma-separated machine ids. */
+  numberOf (ids: string): number {
+    let found = this.numbers.get(ids)
+    if (found === undefined) {
+      found = this.named.push(ids.split(',').map(id => this.names.get(Number(id))!).sort(compareStrings)) - 1
+      this.numbers.set(ids, found)
+    }
+    return found
+  }
 }

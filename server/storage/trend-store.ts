@@ -20,10 +20,13 @@ export interface SeriesRow extends SeriesRef { createdAt: string, versions: numb
 export interface VersionCounts { runs: number, machines: number, summary: Summary }
 export interface TrendRow extends VersionCounts { versionId: number }
 export interface ResultLink { runId: number, machine: string, status: Status, lines: [number, number] }
-export interface CellCounts extends Summary { machines: number }
+export interface CellCounts extends Summary { machines: number, machineSet: number }
 export interface MatrixCellRow { caseId: number, versionId: number, counts: CellCounts }
 /** A machine that ran a version: the unit every aggregate below the run is kept in. */
 export interface VersionMachine { versionId: number, machineId: number, machine: string }
+export interface PassRateRow { versionId: number, label: string, summary: Summary }
+export interface CollectionRow { name: string, tests: number }
+export interface MachineSeriesRow { machineId: number, seriesId: number, seriesName: string, label: string }
 export interface OutcomeCell { caseId: number, machineId: number, versionId: number, total: number, passed: number, failed: number, skip: number }
 export interface HistoryRow {
   series: SeriesRef
@@ -114,14 +117,36 @@ export class TrendStore {
     return (this.s.trendOfCollection.all({ series: seriesId, collection, machine: filters.machineId, arch: filters.arch }) as Row[]).map(trendRow)
   }
 
-  /** The machines with runs of a version, by name. */
-  versionMachines (versionId: number): MachineRef[] {
-    return this.s.versionMachines.all(versionId) as MachineRef[]
+  /** The machines with runs of a version (of this architecture, when given), by name. */
+  versionMachines (versionId: number, arch: string | null = null): MachineRef[] {
+    return this.s.versionMachines.all({ version: versionId, arch }) as MachineRef[]
   }
 
   /** Which machine ran which of these versions, narrowed to one machine and to an architecture when given. */
   versionMachineCells (versionIds: number[], machineId: number | null, arch: string | null): VersionMachine[] {
     return this.s.versionMachineCells.all({ versions: JSON.stringify(versionIds), machine: machineId, arch }) as VersionMachine[]
+  }
+
+  /** Tests per status over every run of each of the last `limit` versions of a series, in version order. */
+  recentVersionCounts (seriesId: number, limit: number): PassRateRow[] {
+    return (this.s.recentVersionCounts.all({ series: seriesId, limit }) as Row[]).map(row => ({
+      versionId: row.version_id as number, label: row.label as string, summary: summaryOf(row),
+    }))
+  }
+
+  /** The collections a series ran, by name, with how many of their tests it ran. */
+  collections (seriesId: number): CollectionRow[] {
+    return this.s.collections.all(seriesId) as CollectionRow[]
+  }
+
+  /** The ids of every test and subtest of a collection that the series ran, ascending: the order of outcome sets. */
+  collectionCases (seriesId: number, collection: string): Uint32Array {
+    return Uint32Array.from(this.s.collectionCases.all({ series: seriesId, collection }) as number[])
+  }
+
+  /** The series and version labels each of these machines ran, by machine, newest series first, in version order. */
+  machineSeries (machineIds: number[]): MachineSeriesRow[] {
+    return this.s.machineSeries.all(JSON.stringify(machineIds)) as MachineSeriesRow[]
   }
 
   /**
@@ -166,15 +191,23 @@ export class TrendStore {
   }
 
   /**
-   * One case's results per version, summed over machines (or on one machine): a range of the
-   * covering index case_stats_by_case, already in version order, so no sorting.
+   * One case's results per version, summed over machines (or on one machine, or over the given
+   * version and machine pairs): a range of the covering index case_stats_by_case, already in
+   * version order, so no sorting. `machineSet` numbers SQLite's comma-separated list of the cell's
+   * machine ids.
    */
-  matrixCells (caseId: number, versionIds: number[], machineId: number | null): MatrixCellRow[] {
-    const rows = this.s.matrixCells.all({ case: caseId, versions: JSON.stringify(versionIds), machine: machineId }) as number[][]
-    return rows.map(([versionId, machines, total, ...statuses]) => {
-      const counts = { total, machines } as CellCounts
+  matrixCells (caseId: number, versionIds: number[], machineId: number | null, cells: VersionMachine[] | null,
+    machineSet: (ids: string) => number): MatrixCellRow[] {
+    const rows = this.s.matrixCells.all({
+      case: caseId,
+      versions: JSON.stringify(versionIds),
+      machine: machineId,
+      cells: cells === null ? null : JSON.stringify(cells.map(cell => [cell.versionId, cell.machineId])),
+    }) as Array<[number, number, string, ...number[]]>
+    return rows.map(([versionId, machines, machineIds, total, ...statuses]) => {
+      const counts = { total, machines, machineSet: machineSet(machineIds) } as CellCounts
       STATUSES.forEach((status, i) => { counts[status] = statuses[i]! })
-      return { caseId, versionId: versionId!, counts }
+      return { caseId, versionId, counts }
     })
   }
 
@@ -302,12 +335,29 @@ function prepare (db: Database) {
       WHERE v.series_id = @series
       GROUP BY v.id ORDER BY v.sort_key, v.id`),
     versionMachines: statement(`
-      SELECT m.id, m.name FROM machines m
-      WHERE m.id IN (SELECT machine_id FROM runs WHERE version_id = ?) ORDER BY m.name`),
+      SELECT DISTINCT m.id, m.name FROM runs r JOIN machines m ON m.id = r.machine_id
+      WHERE r.version_id = @version AND ${archMatches} ORDER BY m.name`),
     versionMachineCells: statement(`
       SELECT DISTINCT r.version_id AS versionId, r.machine_id AS machineId, m.name AS machine
       FROM json_each(@versions) v CROSS JOIN runs r ON r.version_id = v.value JOIN machines m ON m.id = r.machine_id
       WHERE (@machine IS NULL OR r.machine_id = @machine) AND ${archMatches}`),
+    recentVersionCounts: statement(`
+      SELECT v.id AS version_id, v.label, ${runSums('r')}
+      FROM (SELECT id, label, sort_key FROM versions WHERE series_id = @series ORDER BY sort_key DESC, id DESC LIMIT @limit) v
+      LEFT JOIN runs r ON r.version_id = v.id
+      GROUP BY v.id ORDER BY v.sort_key, v.id`),
+    collections: statement(`
+      SELECT collection AS name, count(*) AS tests FROM series_tests WHERE series_id = ? GROUP BY collection ORDER BY collection`),
+    // a series' tests, then every case of each (its subtests too), ids only: the cases index covers them
+    collectionCases: statement(`
+      SELECT c.id FROM series_tests st JOIN cases c ON c.collection = st.collection AND c.test = st.test
+      WHERE st.series_id = @series AND st.collection = @collection ORDER BY c.id`).pluck(),
+    machineSeries: statement(`
+      SELECT r.machine_id AS machineId, v.series_id AS seriesId, s.name AS seriesName, v.label
+      FROM json_each(?) j CROSS JOIN runs r ON r.machine_id = j.value
+      JOIN versions v ON v.id = r.version_id JOIN series s ON s.id = v.series_id
+      GROUP BY r.machine_id, v.id
+      ORDER BY r.machine_id, v.series_id DESC, v.sort_key, v.id`),
     outcomeSets: statement('SELECT machine_id, cells FROM outcome_sets WHERE version_id = ?').raw(),
     buildOutcomeSets: statement(`
       SELECT machine_id, unhex(group_concat(printf('%08X', case_id * 4 + ${OUTCOME_BITS_SQL}), '' ORDER BY case_id))
@@ -335,9 +385,10 @@ function prepare (db: Database) {
       SELECT c.id, c.collection, c.test, c.path FROM json_each(?) j
       JOIN cases c ON c.collection = j.value ->> 0 AND c.test = j.value ->> 1`),
     matrixCells: statement(`
-      SELECT version_id, count(*), ${['total', ...STATUSES].map(column => `sum(${column})`).join(', ')}
+      SELECT version_id, count(*), group_concat(machine_id), ${['total', ...STATUSES].map(column => `sum(${column})`).join(', ')}
       FROM case_stats
       WHERE case_id = @case AND version_id IN (SELECT value FROM json_each(@versions)) AND (@machine IS NULL OR machine_id = @machine)
+        AND (@cells IS NULL OR (version_id, machine_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(@cells)))
       GROUP BY version_id`).raw(),
     outcomeCells: statement(`
       SELECT s.case_id AS caseId, s.machine_id AS machineId, s.version_id AS versionId, s.total,

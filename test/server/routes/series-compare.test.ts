@@ -38,6 +38,8 @@ test('compare v2 -> v3: every bucket, machine by machine, with statuses, counts 
       loreUrl: 'https://lore.kernel.org/r/20250201090000.1-v3-cover%40example.org', machines: [ARM, TDX],
     },
     machine: null,
+    arch: null,
+    collection: null,
     counts: { regression: 4, fixed: 0, still_failing: 0, new_failure: 1, new: 1, missing: 2, flaky: 1, unchanged: 13 },
     entries: [
       {
@@ -105,6 +107,46 @@ test('compare pages follow the cursor to the same entries; bucket and machine na
   assert.equal(tdx.json.machine, TDX)
   assert.deepEqual(tdx.json.counts, { regression: 2, fixed: 0, still_failing: 0, new_failure: 1, new: 0, missing: 1, flaky: 1, unchanged: 6 })
   assert.deepEqual(tdx.json.entries, whole.json.entries.filter((e: { machine: string }) => e.machine === TDX))
+})
+
+test('compare by collection and by architecture: the entries and counts of those alone', async (t) => {
+  const s = await buildScenario(t)
+  const whole = await s.get('/api/v1/series/1/compare?base=v2&head=v3')
+
+  const memfd = await s.get('/api/v1/series/1/compare?base=v2&head=v3&collection=memfd')
+  assert.equal(memfd.json.collection, 'memfd')
+  // memfd_test passes on arm64-host-1 in both
+  assert.deepEqual(memfd.json.counts, { regression: 2, fixed: 0, still_failing: 0, new_failure: 0, new: 0, missing: 0, flaky: 1, unchanged: 1 })
+  assert.deepEqual(memfd.json.entries, whole.json.entries.filter((e: { collection: string }) => e.collection === 'memfd'))
+  const kvm = await s.get('/api/v1/series/1/compare?base=v2&head=v3&collection=kvm')
+  for (const bucket of Object.keys(whole.json.counts)) {
+    assert.equal(kvm.json.counts[bucket] + memfd.json.counts[bucket], whole.json.counts[bucket], bucket)
+  }
+
+  const arm = await s.get('/api/v1/series/1/compare?base=v2&head=v3&arch=aarch64')
+  assert.deepEqual([arm.json.arch, arm.json.machine, arm.json.base.machines, arm.json.head.machines], ['aarch64', null, [ARM], [ARM]])
+  assert.deepEqual(arm.json.counts, { regression: 2, fixed: 0, still_failing: 0, new_failure: 0, new: 1, missing: 1, flaky: 0, unchanged: 7 })
+  assert.deepEqual(arm.json.entries, whole.json.entries.filter((e: { machine: string }) => e.machine === ARM))
+  const both = await s.get('/api/v1/series/1/compare?base=v2&head=v3&arch=x86_64&collection=memfd')
+  assert.deepEqual(both.json.counts, { regression: 1, fixed: 0, still_failing: 0, new_failure: 0, new: 0, missing: 0, flaky: 1, unchanged: 0 })
+  assert.deepEqual(both.json.entries, memfd.json.entries.filter((e: { machine: string }) => e.machine === TDX))
+
+  // no aarch64 machine ran v4: everything arm64-host-1 ran in v3 is missing, not compared with tdx-host-1 as machine= would
+  const gone = await s.get('/api/v1/series/1/compare?base=v3&head=v4&arch=aarch64')
+  assert.deepEqual(gone.json.head.machines, [])
+  assert.deepEqual(gone.json.counts, { regression: 0, fixed: 0, still_failing: 0, new_failure: 0, new: 0, missing: 10, flaky: 0, unchanged: 0 })
+  assert.ok(gone.json.entries.every((e: { bucket: string, sameMachine: boolean, head: { machines: string[] } }) =>
+    e.bucket === 'missing' && !e.sameMachine && e.head.machines.length === 0))
+})
+
+test('compare with limit=0 gives the counts alone', async (t) => {
+  const s = await buildScenario(t)
+  const whole = await s.get('/api/v1/series/1/compare?base=v2&head=v3')
+  const counted = await s.get('/api/v1/series/1/compare?base=v2&head=v3&limit=0')
+  assert.equal(counted.status, 200)
+  assert.deepEqual(counted.json, { ...whole.json, entries: [], nextCursor: null })
+  const bucket = await s.get('/api/v1/series/1/compare?base=v2&head=v3&limit=0&bucket=regression&collection=kvm')
+  assert.deepEqual([bucket.json.counts.regression, bucket.json.entries, bucket.json.nextCursor], [2, [], null])
 })
 
 type Row = [bucket: string, test: string, path: string[], machine: string, sameMachine: boolean, base: string | null, head: string | null]

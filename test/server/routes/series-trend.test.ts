@@ -13,6 +13,9 @@ const VERSION_REFS = [
   { id: 5, label: 'v4', messageId: null, loreUrl: null },
 ]
 
+/** The trend's pass rate of every version of the scenario, in version order. */
+const PASS_RATES = [0.8667, 0.8667, 0.9677, 0.7143, 0.75]
+
 /** A second series with one run on a third machine, uploaded after the scenario. */
 async function addSecondSeries (s: Scenario) {
   const { text } = kselftestLog([{ collection: 'memfd', name: 'memfd_test', status: 'pass' }], '0xfeedface')
@@ -29,10 +32,12 @@ test('series: newest first, with versions, runs, machines and the latest version
       {
         id: 2, name: 'mm: memfd: 123', url: '/series/2', createdAt: tick(11), versions: 1, runs: 1, machines: 1,
         latestVersion: { id: 6, label: 'v1', messageId: null, loreUrl: null, runs: 1, machines: 1, summary: counts({ pass: 1 }) },
+        passRates: [{ id: 6, label: 'v1', passRate: 1 }],
       },
       {
         id: 1, name: SERIES, url: '/series/1', createdAt: tick(0), versions: 5, runs: 11, machines: 2,
         latestVersion: { ...VERSION_REFS[4], runs: 1, machines: 1, summary: counts({ pass: 6, fail: 2 }) },
+        passRates: VERSION_REFS.map((version, i) => ({ id: version.id, label: version.label, passRate: PASS_RATES[i] })),
       },
     ],
     nextCursor: null,
@@ -42,6 +47,38 @@ test('series: newest first, with versions, runs, machines and the latest version
   assert.notEqual(first.json.nextCursor, null)
   const second = await s.get(`/api/v1/series?limit=1&cursor=${first.json.nextCursor}`)
   assert.deepEqual(second.json, { series: [res.json.series[1]], nextCursor: null })
+})
+
+test('series: the pass rates are the trend\'s, of the last 20 versions only, null for a version whose tests all skipped', async (t) => {
+  const s = await buildScenario(t)
+  const passing = kselftestLog([{ collection: 'memfd', name: 'memfd_test', status: 'pass' }], '0x5eed').text
+  const failing = kselftestLog([{ collection: 'memfd', name: 'memfd_test', status: 'pass' }, { collection: 'memfd', name: 'memfd_fail', status: 'fail' }], '0x5eed').text
+  const skipped = kselftestLog([{ collection: 'memfd', name: 'memfd_test', status: 'skip', note: 'no memfd here' }], '0x5eed').text
+  // uploaded newest first: the list must follow version order, not upload order
+  for (let v = 22; v >= 1; v--) {
+    const text = v === 21 ? skipped : v % 2 === 0 ? failing : passing
+    await ingestText(s.app.store, text, { series: 'mm: long series', version: `v${v}`, machine: TDX })
+  }
+  const long = (await s.get('/api/v1/series?limit=1')).json.series[0]
+  assert.equal(long.name, 'mm: long series')
+  assert.equal(long.versions, 22)
+  const expected = Array.from({ length: 20 }, (_, i) => i + 3).map(v => ({ label: `v${v}`, passRate: v === 21 ? null : v % 2 === 0 ? 0.5 : 1 }))
+  assert.deepEqual(long.passRates.map(({ label, passRate }: { label: string, passRate: number | null }) => ({ label, passRate })), expected)
+  const trend = (await s.get(`/api/v1/series/${long.id}/trend`)).json
+  assert.deepEqual(long.passRates, trend.versions.slice(-20).map(({ id, label, passRate }: { id: number, label: string, passRate: number | null }) => ({ id, label, passRate })))
+})
+
+test('collections: every collection the series ran with its number of tests, the same for any series name or id', async (t) => {
+  const s = await buildScenario(t)
+  await addSecondSeries(s)
+  const res = await s.get('/api/v1/series/1/collections')
+  assert.equal(res.status, 200)
+  assert.deepEqual(res.json, { series: SERIES_REF, collections: [{ name: 'kvm', tests: 7 }, { name: 'memfd', tests: 2 }] })
+  assert.deepEqual((await s.get(`/api/v1/series/${encodeURIComponent(SERIES)}/collections`)).json, res.json)
+  assert.deepEqual((await s.get('/api/v1/series/2/collections')).json.collections, [{ name: 'memfd', tests: 1 }])
+  const unknown = await s.get('/api/v1/series/99/collections')
+  assert.equal(unknown.status, 404)
+  assert.equal(unknown.json.error.code, 'SERIES_NOT_FOUND')
 })
 
 test('trend: per version in version order, tests per status over every run, runs, machines and pass rate', async (t) => {
@@ -101,7 +138,9 @@ test('trend filters: collection, machine and arch narrow the runs counted; a ver
   ])
 })
 
-const cell = (machines: number, given: Parameters<typeof counts>[0]) => ({ ...counts(given), machines })
+// the machine sets of the matrix: both machines, then tdx-host-1 alone (the only one that ran v4)
+const MACHINE_SETS = [[ARM, TDX], [TDX]]
+const cell = (machines: number, given: Parameters<typeof counts>[0]) => ({ ...counts(given), machines, machineSet: machines === 2 ? 0 : 1 })
 const everywherePass = [cell(2, { pass: 2 }), cell(2, { pass: 2 }), cell(2, { pass: 4 }), cell(2, { pass: 2 }), cell(1, { pass: 1 })]
 const MATRIX_ROWS = [
   { collection: 'kvm', test: 'guest_memfd_test', path: [], hasSubtests: false, cells: everywherePass },
@@ -121,7 +160,7 @@ test('matrix: tests, each followed by its subtests, by versions, results counted
   const s = await buildScenario(t)
   const res = await s.get('/api/v1/series/1/matrix')
   assert.equal(res.status, 200)
-  assert.deepEqual(res.json, { series: SERIES_REF, versions: VERSION_REFS, rows: MATRIX_ROWS, nextCursor: null })
+  assert.deepEqual(res.json, { series: SERIES_REF, versions: VERSION_REFS, machineSets: MACHINE_SETS, rows: MATRIX_ROWS, nextCursor: null })
 
   // pages hold whole tests: kvm_binary_stats_test comes with both its subtests
   const pages: unknown[][] = []
@@ -140,13 +179,21 @@ test('matrix: tests, each followed by its subtests, by versions, results counted
   ])
 })
 
-test('matrix filters: a collection, and a machine whose cells count its own runs only', async (t) => {
+test('matrix filters: a collection, and a machine or an architecture whose cells count its own runs only', async (t) => {
   const s = await buildScenario(t)
   const memfd = await s.get('/api/v1/series/1/matrix?collection=memfd')
   assert.deepEqual(memfd.json.rows, MATRIX_ROWS.filter(row => row.collection === 'memfd'))
+  assert.deepEqual(memfd.json.machineSets, MACHINE_SETS)
 
   const arm = await s.get(`/api/v1/series/1/matrix?machine=${ARM}&collection=kvm`)
-  const one = (given: Parameters<typeof counts>[0]) => cell(1, given)
+  assert.deepEqual(arm.json.machineSets, [[ARM]])
+  const one = (given: Parameters<typeof counts>[0]) => ({ ...counts(given), machines: 1, machineSet: 0 })
+  const byArch = await s.get('/api/v1/series/1/matrix?arch=aarch64&collection=kvm')
+  assert.deepEqual(byArch.json, arm.json, 'arm64-host-1 is the only aarch64 machine')
+  const x86 = await s.get('/api/v1/series/1/matrix?arch=x86_64')
+  assert.deepEqual(x86.json, (await s.get(`/api/v1/series/1/matrix?machine=${TDX}`)).json)
+  assert.deepEqual(x86.json.machineSets, [[TDX]])
+  assert.deepEqual((await s.get('/api/v1/series/1/matrix?arch=riscv64')).json.rows, [])
   assert.deepEqual(arm.json.rows.map((row: { test: string, path: string[], cells: unknown[] }) => [[row.test, ...row.path].join('/'), row.cells]), [
     ['guest_memfd_test', [one({ pass: 1 }), one({ pass: 1 }), one({ pass: 1 }), one({ pass: 1 }), null]],
     ['hardware_disable_test', [one({ fail: 1 }), one({ fail: 1 }), one({ pass: 1 }), one({ pass: 1 }), null]],
@@ -189,4 +236,8 @@ test('flaky: the 2-of-3 test within v2, and the test that flips pass -> timeout 
   // on arm64-host-1 the timeout of v3 is one flip (v4 never ran there), and nothing disagrees within a version
   assert.deepEqual((await s.get(`/api/v1/series/1/flaky?machine=${ARM}`)).json.entries, [])
   assert.deepEqual((await s.get('/api/v1/series/1/flaky?collection=kvm')).json.entries, [])
+  assert.deepEqual((await s.get('/api/v1/series/1/flaky?collection=memfd')).json.entries, res.json.entries)
+  // both are on the x86_64 machine
+  assert.deepEqual((await s.get('/api/v1/series/1/flaky?arch=aarch64')).json.entries, [])
+  assert.deepEqual((await s.get('/api/v1/series/1/flaky?arch=x86_64&collection=memfd')).json, res.json)
 })

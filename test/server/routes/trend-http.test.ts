@@ -6,7 +6,9 @@ import { buildScenario, kselftestLog, SERIES, TDX } from '../trend-scenario.ts'
 const URLS = [
   '/api/v1/series',
   '/api/v1/series/1/trend',
+  '/api/v1/series/1/collections',
   '/api/v1/series/1/compare?base=v2&head=v3',
+  '/api/v1/series/1/compare?base=v2&head=v3&limit=0&arch=x86_64&collection=kvm',
   '/api/v1/series/1/matrix',
   '/api/v1/series/1/flaky',
   '/api/v1/series/1/summary.txt?base=v2&head=v3',
@@ -62,6 +64,11 @@ test('bad parameters are a 400 that names the field', async (t) => {
     ['/api/v1/series/1/compare?base=v2', /head/],
     ['/api/v1/series/1/compare?head=v2', /base/],
     ['/api/v1/series/1/compare?base=v2&head=v3&bucket=sideways', /bucket/],
+    ['/api/v1/series/1/compare?base=v2&head=v3&limit=-1', /limit/],
+    ['/api/v1/series/1/compare?base=v2&head=v3&limit=1001', /limit/],
+    ['/api/v1/series/1/compare?base=v2&head=v3&arch=', /arch/],
+    ['/api/v1/series/1/matrix?limit=0', /limit/],
+    ['/api/v1/series/1/flaky?arch=', /arch/],
     ['/api/v1/series/1/summary.txt?base=v2', /head/],
     ['/api/v1/series/1/compare?base=v2&head=v3&cursor=not-a-cursor', /^cursor: /],
     // a cursor of another list is refused, not read as a position in this one
@@ -95,6 +102,11 @@ test('unknown series, versions, machines and collections are 404 with their own 
     ['/api/v1/series/1/trend?collection=net', 'COLLECTION_NOT_FOUND', /^collection: /],
     ['/api/v1/series/1/matrix?collection=net', 'COLLECTION_NOT_FOUND', /^collection: /],
     ['/api/v1/series/1/flaky?machine=nowhere', 'MACHINE_NOT_FOUND', /^machine: /],
+    ['/api/v1/series/1/compare?base=v1&head=v2&collection=net', 'COLLECTION_NOT_FOUND', /^collection: /],
+    ['/api/v1/series/1/flaky?collection=net', 'COLLECTION_NOT_FOUND', /^collection: /],
+    ['/api/v1/series/1/compare?base=v1&head=v2&arch=riscv64', 'NO_RUNS', /^arch: no machine ran v1 or v2 on riscv64$/],
+    ['/api/v1/series/1/compare?base=v1&head=v2&machine=tdx-host-1&arch=aarch64', 'NO_RUNS', /^machine: tdx-host-1 ran neither v1 nor v2 on aarch64$/],
+    ['/api/v1/series/999/collections', 'SERIES_NOT_FOUND', /999/],
     ['/api/v1/series/2/compare?base=v1&head=v1&machine=tdx-host-1', 'NO_RUNS', /tdx-host-1/],
   ]
   for (const [url, code, message] of cases) {

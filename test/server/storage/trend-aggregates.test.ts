@@ -4,6 +4,7 @@ import type { Database } from 'better-sqlite3'
 import { loadMigrations, migrate } from '../../../server/storage/migrate.ts'
 import { AdminStore } from '../../../server/storage/admin-store.ts'
 import { compareVersions } from '../../../server/storage/compare-versions.ts'
+import { flakyPage } from '../../../server/storage/flaky-tests.ts'
 import { decodeOutcomeSet } from '../../../server/storage/outcomes.ts'
 import { TrendStore } from '../../../server/storage/trend-store.ts'
 import { ingestText } from '../../helpers/store.ts'
@@ -145,6 +146,21 @@ test('a run deleted or moved by an admin drops its outcome sets, and compare rea
   await ingestText(s.app.store, text, { series: SERIES, version: 'v3', machine: TDX })
   assert.deepEqual(sets(), ['1/1', '1/2', '2/1', '2/2', '3/1', '3/2', '4/1'])
   assert.deepEqual(aggregates(db).outcomeSets, recount(db).outcomeSets)
+})
+
+test('flaky builds from case_stats the outcome sets an admin dropped', async (t) => {
+  const s = await buildScenario(t)
+  const db = s.app.db
+  const trends = new TrendStore(db)
+  const flaky = () => flakyPage(trends, { versions: trends.versions(1), collection: null, machineId: null, arch: null, after: null, limit: 100 })
+    .entries.map(e => `${e.test} ${e.machine} mixed ${e.mixedVersions} flips ${e.flips} ${e.versions.map(v => `${v.version}:${v.passRatio}`).join(' ')}`)
+  // v4 moved into v3: on tdx-host-1 run_hugetlbfs_test.sh now times out in one run of v3 and passes in the other
+  assert.equal(new AdminStore(db).mergeVersions(1, 'v4', 'v3'), 1)
+  assert.equal(db.prepare('SELECT count(*) FROM outcome_sets WHERE version_id = 4 AND machine_id = 1').pluck().get(), 0)
+  assert.deepEqual(flaky(), [
+    'memfd_test tdx-host-1 mixed 1 flips 0 base:1:1 v1:1:1 v2:2:3 v3:2:2',
+    'run_hugetlbfs_test.sh tdx-host-1 mixed 1 flips 0 base:1:1 v1:1:1 v2:3:3 v3:1:2',
+  ])
 })
 
 test('trend, compare and matrix never read the results table; history and log links reach it only through results_by_case', async (t) => {

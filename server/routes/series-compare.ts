@@ -1,0 +1,183 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { Summary } from '../../ingest/index.ts'
+import { normalizeVersionLabel } from '../domain/version-label.ts'
+import { KsftError } from '../errors.ts'
+import { errorResponses } from '../schemas/common.ts'
+import {
+  CompareQuerySchema, CompareSchema, NotModifiedSchema, SeriesParamsSchema, SummaryTextQuerySchema, SummaryTextSchema,
+  type CompareBucket, type CompareEntry, type RunLink,
+} from '../schemas/trends.ts'
+import { compareVersions, type CompareKey, type ComparedSide, type ComparePage } from '../storage/compare-versions.ts'
+import { decodeCursor, encodeCursor } from '../storage/cursor.ts'
+import { TrendStore, type MachineRef, type ResultLink, type SeriesRef, type VersionRow } from '../storage/trend-store.ts'
+import { loreUrl } from './runs.ts'
+import { findCollection, findMachine, findSeries, versionRef } from './series.ts'
+
+const TAGS = ['series']
+
+export function runLink (link: ResultLink): RunLink {
+  return { ...link, url: `/runs/${link.runId}#L${link.lines[0]}-L${link.lines[1]}` }
+}
+
+function findVersion (versions: VersionRow[], series: SeriesRef, field: string, raw: string): VersionRow {
+  const label = normalizeVersionLabel(raw)
+  const version = versions.find(candidate => candidate.label === label)
+  if (!version) {
+    throw new KsftError('VERSION_NOT_FOUND', `${field}: series ${series.id} has no version ${JSON.stringify(label)}; it has ${versions.map(v => v.label).join(', ')}`)
+  }
+  return version
+}
+
+function side (data: ComparedSide) {
+  return { ...data, runs: data.runs.map(runLink) }
+}
+
+/** Two versions of a series side by side: the entries as JSON, and the summary for a mailing-list reply. */
+export const seriesCompareRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const trends = new TrendStore(app.db)
+  const cached = { etag: true }
+
+  app.get('/api/v1/series/:id/compare', {
+    config: cached,
+    schema: {
+      summary: 'Test by test and subtest by subtest, what changed from one version to another, machine by machine',
+      description: 'Each machine is compared with itself; a machine that ran only one of the versions is compared with every machine that ran the other, and its entries say sameMachine: false. `base=base` compares with the unpatched tree. `limit=0` gives the counts alone.',
+      tags: TAGS,
+      params: SeriesParamsSchema,
+      querystring: CompareQuerySchema,
+      response: { 200: CompareSchema, 304: NotModifiedSchema, ...errorResponses('BAD_REQUEST', 'SERIES_NOT_FOUND') },
+    },
+  }, async (request) => {
+    const comparison = resolveComparison(trends, request.params.id, request.query)
+    const { series, base, head, machine, arch, collection } = comparison
+    const { bucket, cursor, limit } = request.query
+    const page = compare(trends, comparison, bucket ?? null, decodeCursor(cursor, 'nssas') as CompareKey | null, limit)
+    return {
+      series,
+      base: { ...versionRef(base), machines: page.baseMachines },
+      head: { ...versionRef(head), machines: page.headMachines },
+      machine: machine?.name ?? null,
+      arch,
+      collection,
+      counts: page.counts,
+      entries: page.entries.map((entry): CompareEntry => ({ ...entry, base: side(entry.base), head: side(entry.head) })),
+      nextCursor: page.next === null ? null : encodeCursor(page.next),
+    }
+  })
+
+  app.get('/api/v1/series/:id/summary.txt', {
+    config: cached,
+    schema: {
+      summary: 'A plain-text summary to paste into a reply on the cover letter',
+      description: 'Runs and tests per version and machine, the regressions, new failures and fixes from base to head, and the lore links of both versions.',
+      tags: TAGS,
+      params: SeriesParamsSchema,
+      querystring: SummaryTextQuerySchema,
+      produces: ['text/plain'],
+      response: { 200: SummaryTextSchema, 304: NotModifiedSchema, ...errorResponses('BAD_REQUEST', 'SERIES_NOT_FOUND') },
+    },
+  }, async (request, reply) => {
+    const text = summaryText(trends, resolveComparison(trends, request.params.id, request.query))
+    return reply.type('text/plain; charset=utf-8').send(text)
+  })
+}
+
+const SUMMARY_LINES = 50
+const SUMMARY_BUCKETS = [
+  ['regression', 'Regressions'],
+  ['new_failure', 'New failures'],
+  ['fixed', 'Fixed'],
+] as const
+
+interface Comparison {
+  series: SeriesRef
+  versions: VersionRow[]
+  base: VersionRow
+  head: VersionRow
+  machine: MachineRef | null
+  arch: string | null
+  collection: string | null
+}
+
+interface ComparisonQuery { base: string, head: string, machine?: string, arch?: string, collection?: string }
+
+function resolveComparison (trends: TrendStore, id: string, query: ComparisonQuery): Comparison {
+  const series = findSeries(trends, id)
+  const versions = trends.versions(series.id)
+  return {
+    series,
+    versions,
+    base: findVersion(versions, series, 'base', query.base),
+    head: findVersion(versions, series, 'head', query.head),
+    machine: findMachine(trends, query.machine),
+    arch: query.arch ?? null,
+    collection: findCollection(trends, query.collection),
+  }
+}
+
+function compare (trends: TrendStore, comparison: Comparison, bucket: CompareBucket | null, after: CompareKey | null, limit: number): ComparePage {
+  const { series, base, head, machine, arch, collection } = comparison
+  const page = compareVersions(trends, {
+    baseVersionId: base.id,
+    headVersionId: head.id,
+    machine,
+    arch,
+    cases: collection === null ? null : trends.collectionCases(series.id, collection),
+    bucket,
+    after,
+    limit,
+  })
+  const on = arch === null ? '' : ` on ${arch}`
+  if (machine !== null && !page.baseMachines.includes(machine.name) && !page.headMachines.includes(machine.name)) {
+    throw new KsftError('NO_RUNS', `machine: ${machine.name} ran neither ${base.label} nor ${head.label}${on}`)
+  }
+  if (arch !== null && page.baseMachines.length === 0 && page.headMachines.length === 0) {
+    throw new KsftError('NO_RUNS', `arch: no machine ran ${base.label} or ${head.label} on ${arch}`)
+  }
+  return page
+}
+
+/** Plain text for a mailing list: fixed-width columns, no markup, lines under 100 characters where names allow. */
+function summaryText (trends: TrendStore, comparison: Comparison): string {
+  const { series, versions, base, head } = comparison
+  const lines: string[] = [`kselftest results of "${series.name}", ${base.label} -> ${head.label}`, '']
+
+  const labels = new Map(versions.map(version => [version.id, version.label]))
+  const columns = ['runs', 'pass', 'fail', 'skip', 'xfail', 'xpass', 'timeout', 'error'] as const
+  const table = [['version', 'machine', ...columns]]
+  for (const row of trends.versionMachineCounts(series.id)) {
+    table.push([labels.get(row.versionId)!, row.machine, String(row.runs), ...columns.slice(1).map(column => String(row.summary[column as keyof Summary]))])
+  }
+  lines.push(...formatTable(table), '')
+
+  const pages = SUMMARY_BUCKETS.map(([bucket, title]) => ({ bucket, title, page: compare(trends, comparison, bucket, null, SUMMARY_LINES) }))
+  const counts = pages[0]!.page.counts
+  lines.push(`${base.label} -> ${head.label}, machine by machine: ${plural(counts.regression, 'regression')}, ${plural(counts.new_failure, 'new failure')}, ` +
+    `${counts.fixed} fixed, ${counts.still_failing} still failing, ${counts.new} new, ${counts.missing} missing, ${counts.flaky} flaky`)
+  for (const { bucket, title, page } of pages) {
+    if (counts[bucket] === 0) continue
+    lines.push('', `${title}:`)
+    for (const entry of page.entries) lines.push(`  ${entryLine(entry)}`)
+    if (counts[bucket] > page.entries.length) lines.push(`  ... and ${counts[bucket] - page.entries.length} more`)
+  }
+
+  const lore = [base, head].filter(version => version.messageId !== null)
+  if (lore.length > 0) lines.push('', ...lore.map(version => `${version.label}: ${loreUrl(version.messageId)}`))
+  return lines.join('\n') + '\n'
+}
+
+function entryLine (entry: ComparePage['entries'][number]): string {
+  const name = [`${entry.collection}: ${entry.test}`, ...entry.path].join(' > ')
+  const others = entry.base.machines.includes(entry.machine) ? entry.head.machines : entry.base.machines
+  const where = entry.sameMachine ? entry.machine : `${entry.machine}, against ${others.join(', ')}`
+  return `${name} (${where}): ${entry.base.status ?? 'absent'} -> ${entry.head.status ?? 'absent'}`
+}
+
+function plural (count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? '' : 's'}`
+}
+
+function formatTable (rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map(row => row[i]!.length)))
+  return rows.map(row => row.map((cell, i) => i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)).join('  ').trimEnd())
+}
