@@ -57,7 +57,7 @@ export function registerGate (program: Command): void {
       const request = requestOf(flags)
       const failOn = bucketsOf(flags.failOn!)
       const report = await fetchOrExit(async () => {
-        const summary = await request.client.compare(request.series, { ...request.query, limit: 1 })
+        const summary = await request.client.compare(request.series, { ...request.query, limit: 0 })
         const shown: CompareEntry[] = []
         for (const bucket of failOn) {
           if (summary.counts[bucket] === 0) continue

@@ -133,6 +133,8 @@ test('ksft compare follows the pages of a large comparison; the gate lists the f
   await upload(app, token, many('pass'), { series: 'big', version: 'v1', machine: 'm1' })
   await upload(app, token, many('fail'), { series: 'big', version: 'v2', machine: 'm1' })
   await app.listen({ host: '127.0.0.1', port: 0 })
+  const asked: string[] = []
+  app.server.on('request', (request: { url: string }) => { asked.push(request.url) })
   const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
 
   const json = await runKsft(['compare', '--server', url, '--series', 'big', '--base', 'v1', '--head', 'v2', '--format', 'json'])
@@ -143,8 +145,14 @@ test('ksft compare follows the pages of a large comparison; the gate lists the f
   assert.equal(new Set(report.entries.map(e => e.test)).size, 1100)
   assert.equal(report.nextCursor, null)
 
+  asked.length = 0
   const gate = await runKsft(['gate', '--server', url, '--series', 'big', '--base', 'v1', '--head', 'v2'])
   assert.equal(gate.code, 1)
+  // the counts first, with no entries, then the first entries of each bucket that has any
+  assert.deepEqual(asked, [
+    '/api/v1/series/big/compare?base=v1&head=v2&limit=0',
+    '/api/v1/series/big/compare?base=v1&head=v2&bucket=regression&limit=20',
+  ])
   assert.equal(gate.stdout.split('\n').filter(line => /^ {2}kvm: t\d{4} /.test(line)).length, 20)
   assert.match(gate.stdout, /\n {2}\.\.\. and 1080 more \(ksft compare --format text lists them all\)\n/)
 })
