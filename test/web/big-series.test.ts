@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { MatrixResponse } from '../../web/src/api.ts'
+import type { FlakyResponse, MatrixResponse } from '../../web/src/api.ts'
 import { logBuffers, scaledLogSpec } from '../../server/demo/log-generator.ts'
 import { parseRunMetadata } from '../../server/domain/run-metadata.ts'
 import { ingestLog } from '../../server/services/ingest-log.ts'
@@ -17,14 +17,23 @@ test(`a series of ${VERSIONS} versions × ${TESTS} tests opens in seconds and pa
   }
   const browser = await launchBrowser(t)
   const page = await browser.page()
+  // how long each API answer took as the page saw it, queueing behind the others included
+  const answered: string[] = []
+  page.on('requestfinished', request => {
+    const url = new URL(request.url())
+    if (url.pathname.startsWith('/api/')) answered.push(`${url.pathname}${url.search} ${Math.round(request.timing().responseEnd)} ms`)
+  })
   const started = Date.now()
   await open(page, `${dashboard.url}/series/1`)
   await page.locator('table.matrix').waitFor()
   const elapsed = Date.now() - started
-  t.diagnostic(`series page with ${VERSIONS} versions × ${TESTS} tests ready in ${elapsed} ms`)
+  t.diagnostic(`series page with ${VERSIONS} versions × ${TESTS} tests ready in ${elapsed} ms; ${answered.join(', ')}`)
   // generous: the machine is shared; a page that rebuilt everything per cell would take far longer
   assert.ok(elapsed < 15_000, `${elapsed} ms`)
   assert.equal(await page.locator('table.matrix thead th.version-col').count(), VERSIONS)
+  const flaky = await getJson<FlakyResponse>(dashboard, '/api/v1/series/1/flaky')
+  assert.equal(flaky.entries.length, 100, 'random failures over 20 versions make more than a page of flaky tests')
+  assert.deepEqual(await page.locator('table.flaky tbody tr th').allTextContents(), flaky.entries.map(e => [`${e.collection}: ${e.test}`, ...e.path].join(' › ')))
 
   const first = await getJson<MatrixResponse>(dashboard, '/api/v1/series/1/matrix?limit=100')
   assert.equal(await page.locator('table.matrix tbody tr.test').count(), first.rows.filter(r => r.path.length === 0).length)

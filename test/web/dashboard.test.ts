@@ -1,12 +1,23 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { CompareResponse, FlakyResponse, HistoryResponse, MachineList, MatrixResponse, SeriesList, TrendResponse } from '../../web/src/api.ts'
+import type { Page } from 'playwright-core'
+import type { CollectionsResponse, CompareResponse, FlakyResponse, HistoryResponse, MachineList, MatrixResponse, SeriesList, TrendResponse } from '../../web/src/api.ts'
 import { DEMO_SERIES } from '../../server/demo/demo-series.ts'
 import { chromiumSkip, getJson, inViewport, launchBrowser, open, screenshot, settled, startDashboard } from './browser.ts'
 
 const STATUSES = ['pass', 'fail', 'skip', 'xfail', 'xpass', 'timeout', 'error'] as const
 const SEVERITY = ['error', 'timeout', 'fail', 'xpass', 'skip', 'xfail', 'pass'] as const
 const worst = (cell: Record<string, number>) => SEVERITY.find(s => cell[s]! > 0)!
+
+/** The API paths (with their query) a page asks for from now on. */
+function apiRequests (page: Page): string[] {
+  const asked: string[] = []
+  page.on('request', request => {
+    const url = new URL(request.url())
+    if (url.pathname.startsWith('/api/')) asked.push(url.pathname + url.search)
+  })
+  return asked
+}
 
 test('a fresh install teaches how to send the first run', { skip: chromiumSkip }, async (t) => {
   const dashboard = await startDashboard(t, { demo: false })
@@ -28,8 +39,10 @@ test('the series list shows each series with the API\'s latest version, counts a
   const browser = await launchBrowser(t)
   const page = await browser.page()
   const list = await getJson<SeriesList>(dashboard, '/api/v1/series')
+  const asked = apiRequests(page)
   await open(page, `${dashboard.url}/`)
   await page.locator('.sparkline canvas').first().waitFor()
+  assert.deepEqual(asked, ['/api/v1/series'], 'the sparklines come with the list, not from a trend per series')
   const rows = page.locator('tr[data-series]')
   assert.equal(await rows.count(), list.series.length)
   for (const series of list.series) {
@@ -39,6 +52,8 @@ test('the series list shows each series with the API\'s latest version, counts a
     const chips = await row.locator('.chip[data-status]').evaluateAll(els => els.map(e => [e.getAttribute('data-status'), Number(e.getAttribute('data-count'))]))
     assert.deepEqual(Object.fromEntries(chips), Object.fromEntries(STATUSES.filter(s => series.latestVersion.summary[s] > 0).map(s => [s, series.latestVersion.summary[s]])))
     assert.equal(await row.locator('.sparkline canvas').count(), 1)
+    const rates = series.passRates.map(v => `${v.label} ${v.passRate === null ? 'none' : `${Math.round(v.passRate * 100)}%`}`).join(', ')
+    assert.equal(await row.locator('.sparkline').getAttribute('aria-label'), `pass rate per version: ${rates}`)
   }
   await screenshot(page, 'series-list')
   assert.deepEqual(browser.problems, [])
@@ -54,9 +69,15 @@ test('the series page shows the API\'s trend, comparison, matrix and flaky tests
   const labels = trend.versions.map(v => v.label)
   assert.deepEqual(labels, ['base', 'v1', 'v2', 'v3', 'v4', 'v5', 'v6'])
 
+  const asked = apiRequests(page)
   await open(page, `${dashboard.url}/series/${id}`)
   await page.locator('table.matrix').waitFor()
   assert.equal(await page.locator('h1').textContent(), DEMO_SERIES)
+  assert.equal(asked.filter(path => path.includes('/matrix')).length, 1, 'the collection filter does not read a matrix page of its own')
+
+  // the collection filter offers what the series ran
+  const collections = await getJson<CollectionsResponse>(dashboard, `/api/v1/series/${id}/collections`)
+  assert.deepEqual(await page.locator('form.filters select[name=collection] option').allTextContents(), ['all', ...collections.collections.map(c => c.name)])
   assert.equal(await page.locator('#trend canvas').count() > 0, true)
 
   // the numbers under the chart are the trend's
@@ -96,7 +117,12 @@ test('the series page shows the API\'s trend, comparison, matrix and flaky tests
   const subRows = matrix.rows.filter(r => r.test === withSubtests.test && r.collection === withSubtests.collection && r.path.length > 0)
   assert.equal(await page.locator('table.matrix tr.sub:not([hidden])').count(), subRows.length)
   const title = await page.locator('table.matrix tr.sub td.cell:not(.absent)').first().getAttribute('title')
-  assert.match(title!, /results? on \d+ machines?/)
+  assert.match(title!, /results? on \d+ machines? \(/)
+  // each cell names the machines of its results
+  const titles = await page.locator('table.matrix tbody tr.test td.cell:not(.absent)').evaluateAll(tds => tds.map(td => td.getAttribute('title')!))
+  const names = titles.map(t => /machines? \(([^)]*)\)/.exec(t)?.[1])
+  assert.deepEqual(names, tests.flatMap(r => r.cells.filter(c => c !== null).map(c => matrix.machineSets[c.machineSet]!.join(', '))))
+  assert.ok(names.includes('arm64-host-1, snp-host-1, tdx-host-1'), 'cells count several machines')
 
   // the flaky list
   const flaky = await getJson<FlakyResponse>(dashboard, `/api/v1/series/${id}/flaky`)
@@ -139,14 +165,60 @@ test('filters and the version picker live in the URL and narrow the numbers as t
   await page.waitForURL(/base=v1&head=v2/)
   await page.locator('#compare .compare-head strong', { hasText: 'v1 → v2' }).waitFor()
   await settled(page)
-  const compare = await getJson<CompareResponse>(dashboard, `/api/v1/series/${id}/compare?base=v1&head=v2&machine=tdx-host-1&limit=50`)
-  const rows = await page.locator('#compare table.compare tbody tr').evaluateAll(els => els.map(e => e.getAttribute('data-bucket')))
-  assert.deepEqual(rows, compare.entries.map(e => e.bucket))
-  assert.ok(rows.includes('regression') && rows.includes('fixed'), 'v2 breaks memfd_test and fixes guest_memfd_test')
+  // the comparison follows the collection filter too: v2 breaks memfd_test, and its fix of kvm's guest_memfd_test is not shown
+  const compare = await getJson<CompareResponse>(dashboard, `/api/v1/series/${id}/compare?base=v1&head=v2&machine=tdx-host-1&collection=memfd&limit=50`)
+  const everything = await getJson<CompareResponse>(dashboard, `/api/v1/series/${id}/compare?base=v1&head=v2&machine=tdx-host-1&limit=50`)
+  assert.ok(everything.entries.some(e => e.bucket === 'fixed' && e.test === 'guest_memfd_test'))
+  const rows = await page.locator('#compare table.compare tbody tr').evaluateAll(els => els.map(e => [e.getAttribute('data-bucket'), e.querySelector('th')!.textContent]))
+  assert.deepEqual(rows, compare.entries.map(e => [e.bucket, [`${e.collection}: ${e.test}`, ...e.path].join(' › ')]))
+  assert.deepEqual(rows.filter(([bucket]) => bucket === 'regression'), [['regression', 'memfd: memfd_test']])
+  assert.ok(!rows.some(([, name]) => name!.startsWith('kvm: ')))
   // back goes to the previous state
   await page.goBack()
   await page.locator('#compare .compare-head strong', { hasText: 'v5 → v6' }).waitFor()
   assert.equal(new URL(page.url()).searchParams.get('base'), null)
+  assert.deepEqual(browser.problems, [])
+})
+
+test('arch and collection narrow the comparison, the matrix and the flaky list as the API does, and the full comparison keeps them', { skip: chromiumSkip }, async (t) => {
+  const dashboard = await startDashboard(t)
+  const browser = await launchBrowser(t)
+  const page = await browser.page()
+  const id = dashboard.seriesId
+  const filters = 'collection=kvm&arch=x86_64'
+  await open(page, `${dashboard.url}/series/${id}?${filters}`)
+  await page.locator('table.matrix').waitFor()
+  assert.equal(await page.locator('main').getByText(/narrows by machine only|not the architecture/).count(), 0)
+
+  const compare = await getJson<CompareResponse>(dashboard, `/api/v1/series/${id}/compare?base=v5&head=v6&${filters}&limit=50`)
+  const everywhere = await getJson<CompareResponse>(dashboard, `/api/v1/series/${id}/compare?base=v5&head=v6&limit=0`)
+  assert.notDeepEqual(compare.counts, everywhere.counts, 'the filters change the comparison')
+  const shownCompare = await page.locator('#compare table.compare tbody tr').evaluateAll(els => els.map(e => [e.getAttribute('data-bucket'), e.querySelector('th')!.textContent, e.querySelectorAll('td')[1]!.textContent]))
+  assert.deepEqual(shownCompare, compare.entries.map(e => [e.bucket, [`${e.collection}: ${e.test}`, ...e.path].join(' › '), `${e.machine}${e.sameMachine ? '' : ' ⚠ machines differ'}`]))
+  assert.ok(compare.entries.every(e => e.collection === 'kvm' && e.machine !== 'arm64-host-1'))
+
+  const matrix = await getJson<MatrixResponse>(dashboard, `/api/v1/series/${id}/matrix?${filters}&limit=100`)
+  const shownTests = await page.locator('table.matrix tbody tr.test').evaluateAll(trs => trs.map(tr => ({
+    name: tr.querySelector('th a')!.textContent,
+    cells: [...tr.querySelectorAll('td.cell')].map(td => td.classList.contains('absent') ? null : Number(td.getAttribute('data-total'))),
+  })))
+  assert.deepEqual(shownTests, matrix.rows.filter(r => r.path.length === 0).map(r => ({ name: `${r.collection}: ${r.test}`, cells: r.cells.map(c => c?.total ?? null) })))
+  assert.deepEqual(matrix.machineSets.flat().filter(name => name === 'arm64-host-1'), [])
+
+  const flaky = await getJson<FlakyResponse>(dashboard, `/api/v1/series/${id}/flaky?${filters}`)
+  assert.deepEqual(await page.locator('table.flaky tbody tr').evaluateAll(els => els.map(e => e.getAttribute('data-test'))), flaky.entries.map(e => e.test))
+  await screenshot(page, 'series-filtered')
+
+  await page.locator('#compare .compare-head a', { hasText: 'full comparison' }).click()
+  await page.waitForURL(/\/compare\?/)
+  await page.locator('table.compare').waitFor()
+  await settled(page)
+  const url = new URL(page.url())
+  assert.deepEqual([url.searchParams.get('collection'), url.searchParams.get('arch')], ['kvm', 'x86_64'])
+  const full = await getJson<CompareResponse>(dashboard, `/api/v1/series/${id}/compare?base=v5&head=v6&${filters}`)
+  assert.equal(await page.locator('table.compare tbody tr').count(), full.entries.length)
+  assert.ok((await page.locator('main').innerText()).includes('Only the kvm collection.'))
+  await screenshot(page, 'compare-filtered')
   assert.deepEqual(browser.problems, [])
 })
 
@@ -211,14 +283,19 @@ test('the machines page lists the API\'s machines with their flags and the versi
   const browser = await launchBrowser(t)
   const page = await browser.page()
   const machines = await getJson<MachineList>(dashboard, '/api/v1/machines')
+  const asked = apiRequests(page)
   await open(page, `${dashboard.url}/machines`)
   await page.locator('td.versions .labels').first().waitFor()
+  assert.deepEqual(asked, ['/api/v1/machines'], 'the versions come with the machines, not from a trend per series and machine')
   for (const machine of machines.machines) {
     const row = page.locator(`tr[data-machine="${machine.name}"]`)
     assert.equal(await row.locator('td[data-field=runs]').textContent(), String(machine.runs))
     assert.deepEqual(await row.locator('.flag').allTextContents(), machine.flags)
+    assert.deepEqual(await row.locator('td.versions .labels').allTextContents(), machine.series.map(s => s.versions.join(' ')))
+    // the versions it ran are those where the series' trend on it counts runs
     const trend = await getJson<TrendResponse>(dashboard, `/api/v1/series/${dashboard.seriesId}/trend?machine=${machine.name}`)
-    assert.equal(await row.locator('td.versions .labels').textContent(), trend.versions.filter(v => v.runs > 0).map(v => v.label).join(' '))
+    assert.deepEqual(machine.series.map(s => s.id), [dashboard.seriesId])
+    assert.deepEqual(machine.series[0]!.versions, trend.versions.filter(v => v.runs > 0).map(v => v.label))
   }
   await screenshot(page, 'machines')
   assert.deepEqual(browser.problems, [])

@@ -5,10 +5,10 @@
 import type { Static } from 'typebox'
 import type { LogSliceSchema, RunResultsSchema, RunResponse } from '../../server/schemas/runs.ts'
 import type {
-  CompareResponse, FlakyResponse, HistoryResponse, MachinesSchema, MatrixResponse, SeriesListSchema, TrendResponse,
+  CollectionsResponse, CompareResponse, FlakyResponse, HistoryResponse, MachinesSchema, MatrixResponse, SeriesListSchema, TrendResponse,
 } from '../../server/schemas/trends.ts'
 
-export type { CompareResponse, FlakyResponse, HistoryResponse, MatrixResponse, RunResponse, TrendResponse }
+export type { CollectionsResponse, CompareResponse, FlakyResponse, HistoryResponse, MatrixResponse, RunResponse, TrendResponse }
 export type SeriesList = Static<typeof SeriesListSchema>
 export type MachineList = Static<typeof MachinesSchema>
 export type RunResults = Static<typeof RunResultsSchema>
@@ -59,6 +59,7 @@ const series = (id: string | number) => `/api/v1/series/${encodeURIComponent(Str
 export const apiPaths = {
   seriesList: (params: Params = {}) => withQuery('/api/v1/series', params),
   trend: (id: string, params: Params = {}) => withQuery(`${series(id)}/trend`, params),
+  collections: (id: string) => `${series(id)}/collections`,
   compare: (id: string, params: Params) => withQuery(`${series(id)}/compare`, params),
   matrix: (id: string, params: Params = {}) => withQuery(`${series(id)}/matrix`, params),
   flaky: (id: string, params: Params = {}) => withQuery(`${series(id)}/flaky`, params),
@@ -75,6 +76,7 @@ export function makeApi (signal: AbortSignal) {
   return {
     seriesList: (params?: Params) => json<SeriesList>(apiPaths.seriesList(params), signal),
     trend: (id: string, params?: Params) => json<TrendResponse>(apiPaths.trend(id, params), signal),
+    collections: (id: string) => json<CollectionsResponse>(apiPaths.collections(id), signal),
     compare: (id: string, params: Params) => json<CompareResponse>(apiPaths.compare(id, params), signal),
     matrix: (id: string, params?: Params) => json<MatrixResponse>(apiPaths.matrix(id, params), signal),
     flaky: (id: string, params?: Params) => json<FlakyResponse>(apiPaths.flaky(id, params), signal),

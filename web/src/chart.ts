@@ -84,7 +84,7 @@ export function trendChart (points: readonly TrendPoint[], signal: AbortSignal):
 }
 
 /** Pass rate per version as a small line, for the series list. */
-export function sparkline (points: readonly TrendPoint[], signal: AbortSignal): HTMLElement {
+export function sparkline (points: ReadonlyArray<{ label: string, passRate: number | null }>, signal: AbortSignal): HTMLElement {
   const holder = h('div', { class: 'sparkline', role: 'img', aria: { label: `pass rate per version: ${points.map(p => `${p.label} ${p.passRate === null ? 'none' : `${Math.round(p.passRate * 100)}%`}`).join(', ')}` } })
   const xs = points.map((_, i) => i)
   const rate = points.map(p => (p.passRate === null ? null : p.passRate * 100))

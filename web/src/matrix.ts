@@ -5,6 +5,8 @@ import { STATUSES, STATUS_GLYPH, STATUS_LABEL, isFailing, worstOf, type Status }
 
 type Row = MatrixResponse['rows'][number]
 type Cell = NonNullable<Row['cells'][number]>
+/** A row with the machine sets of the page it came in: cells number them per page. */
+interface PageRow { row: Row, machineSets: MatrixResponse['machineSets'] }
 
 /**
  * What a cell shows: its worst status, or `±` when some results passed and some failed, with the
@@ -17,10 +19,10 @@ function cellLook (cell: Cell): { glyph: string, cls: string, count: string | nu
   return { glyph: STATUS_GLYPH[worst], cls: `status-${worst}`, count: cell.total > 1 ? String(cell.total) : null }
 }
 
-function cellTitle (row: Row, version: string, cell: Cell): string {
+function cellTitle (row: Row, version: string, cell: Cell, machines: readonly string[]): string {
   const counts = STATUSES.filter(s => cell[s] > 0).map(s => `${cell[s]} ${STATUS_LABEL[s]}`).join(', ')
   const name = row.path.length ? row.path.join(' › ') : row.test
-  return `${name} in ${version}: ${cell.total} ${cell.total === 1 ? 'result' : 'results'} on ${cell.machines} ${cell.machines === 1 ? 'machine' : 'machines'}: ${counts}`
+  return `${name} in ${version}: ${cell.total} ${cell.total === 1 ? 'result' : 'results'} on ${cell.machines} ${cell.machines === 1 ? 'machine' : 'machines'} (${machines.join(', ')}): ${counts}`
 }
 
 /**
@@ -32,7 +34,7 @@ export class MatrixView {
   private readonly body: HTMLTableSectionElement
   private readonly versions: MatrixResponse['versions']
   /** subtest rows of each test: kept as data until first unfolded, so a big matrix costs only its test rows */
-  private readonly children = new Map<HTMLTableRowElement, { rows: Row[], built: HTMLTableRowElement[] | null }>()
+  private readonly children = new Map<HTMLTableRowElement, { rows: PageRow[], built: HTMLTableRowElement[] | null }>()
 
   constructor (first: MatrixResponse, private readonly seriesId: string) {
     this.versions = first.versions
@@ -41,28 +43,30 @@ export class MatrixView {
       h('th', { scope: 'col', class: 'test-col' }, 'Test'),
       ...this.versions.map(v => h('th', { scope: 'col', class: 'version-col' }, v.label))))
     this.element = h('div', { class: 'table-wrap matrix-wrap' }, h('table', { class: 'matrix' }, head, this.body))
-    this.add(first.rows)
+    this.add(first)
   }
 
-  add (rows: readonly Row[]): void {
+  /** A page of the matrix, below the rows already shown. */
+  add (page: Pick<MatrixResponse, 'rows' | 'machineSets'>): void {
     const fragment = document.createDocumentFragment()
     let parent: HTMLTableRowElement | null = null
-    for (const row of rows) {
+    for (const row of page.rows) {
+      const entry = { row, machineSets: page.machineSets }
       if (row.path.length > 0 && parent) {
-        this.children.get(parent)!.rows.push(row)
+        this.children.get(parent)!.rows.push(entry)
         continue
       }
-      parent = this.rowElement(row)
+      parent = this.rowElement(entry)
       this.children.set(parent, { rows: [], built: null })
       fragment.appendChild(parent)
     }
     this.body.appendChild(fragment)
   }
 
-  private rowElement (row: Row): HTMLTableRowElement {
+  private rowElement ({ row, machineSets }: PageRow): HTMLTableRowElement {
     const tr = h('tr', { class: row.path.length > 0 ? 'sub' : 'test', data: { depth: String(row.path.length) } })
     tr.appendChild(this.nameCell(row, tr))
-    for (const [i, cell] of row.cells.entries()) tr.appendChild(this.cell(row, i, cell))
+    for (const [i, cell] of row.cells.entries()) tr.appendChild(this.cell(row, i, cell, cell === null ? [] : machineSets[cell.machineSet] ?? []))
     return tr
   }
 
@@ -70,7 +74,7 @@ export class MatrixView {
     const entry = this.children.get(parent)
     if (!entry) return
     if (entry.built === null) {
-      entry.built = entry.rows.map(row => this.rowElement(row))
+      entry.built = entry.rows.map(pageRow => this.rowElement(pageRow))
       parent.after(...entry.built)
     }
     for (const tr of entry.built) tr.hidden = !open
@@ -95,11 +99,11 @@ export class MatrixView {
     return th
   }
 
-  private cell (row: Row, index: number, cell: Cell | null): HTMLElement {
+  private cell (row: Row, index: number, cell: Cell | null, machines: readonly string[]): HTMLElement {
     const version = this.versions[index]!.label
     if (cell === null) return h('td', { class: 'cell absent', title: `not run in ${version}` }, '')
     const look = cellLook(cell)
-    const title = cellTitle(row, version, cell)
+    const title = cellTitle(row, version, cell, machines)
     const worst: Status = worstOf(cell)!
     return h('td', { class: `cell ${look.cls}${isFailing(worst) ? ' failing' : ''}`, title, data: { total: String(cell.total), worst } },
       h('a', { href: testPageHref(this.seriesId, row), aria: { label: title } }, look.glyph, look.count ? h('span', { class: 'n' }, look.count) : null))

@@ -73,17 +73,3 @@ export async function allPages<T, R extends { nextCursor: string | null }> (
     cursor = page.nextCursor
   }
 }
-
-/** Runs async tasks with at most `limit` in flight. */
-export async function inBatches<T, R> (items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length)
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++
-      results[i] = await task(items[i]!)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return results
-}

@@ -20,25 +20,32 @@ export async function comparePage (ctx: PageContext, match: RegExpExecArray): Pr
       return
     }
   }
-  const params = { base, head, machine: wanted('machine'), bucket: wanted('bucket'), limit: wanted('limit'), cursor: wanted('cursor') }
+  const params = {
+    base, head, machine: wanted('machine'), arch: wanted('arch'), collection: wanted('collection'),
+    bucket: wanted('bucket'), limit: wanted('limit'), cursor: wanted('cursor'),
+  }
   const compare = await ctx.api.compare(id, params)
   const seriesId = String(compare.series.id)
   setTitle(`${compare.base.label} → ${compare.head.label} · ${compare.series.name}`)
-  const href = (extra: Record<string, string | undefined>) => {
+  const filters = { machine: params.machine, arch: params.arch, collection: params.collection }
+  const href = (extra: Record<string, string | undefined>, page = '/compare') => {
     const query = new URLSearchParams()
-    for (const [key, value] of Object.entries({ base: compare.base.label, head: compare.head.label, machine: params.machine, ...extra })) {
+    for (const [key, value] of Object.entries({ base: compare.base.label, head: compare.head.label, ...filters, ...extra })) {
       if (value) query.set(key, value)
     }
-    return `/series/${seriesId}/compare?${query.toString()}`
+    return `/series/${seriesId}${page}?${query.toString()}`
   }
   replace(ctx.main,
-    h('p', { class: 'crumbs' }, h('a', { href: `/series/${seriesId}?base=${encodeURIComponent(compare.base.label)}&head=${encodeURIComponent(compare.head.label)}` }, compare.series.name)),
+    // back to the series page with the same versions and filters
+    h('p', { class: 'crumbs' }, h('a', { href: href({}, '') }, compare.series.name)),
     pageHeader(`${compare.base.label} → ${compare.head.label}`, apiPaths.compare(seriesId, params)),
     h('p', { class: 'muted' },
       `${compare.base.label} ran on ${compare.base.machines.join(', ') || 'no machine'}; ${compare.head.label} on ${compare.head.machines.join(', ') || 'no machine'}. `,
       'Each test is compared with itself on the same machine; ',
       h('a', { href: apiPaths.summaryText(seriesId, { base: compare.base.label, head: compare.head.label }) }, 'summary.txt'), ' has it as plain text.'),
     compare.machine ? h('p', null, `Only ${compare.machine}. `, h('a', { href: href({ bucket: params.bucket, machine: undefined }) }, 'all machines')) : null,
+    compare.arch ? h('p', null, `Only machines that ran it on ${compare.arch}. `, h('a', { href: href({ bucket: params.bucket, arch: undefined }) }, 'every architecture')) : null,
+    compare.collection ? h('p', null, `Only the ${compare.collection} collection. `, h('a', { href: href({ bucket: params.bucket, collection: undefined }) }, 'every collection')) : null,
     bucketChips(compare, bucket => href({ bucket: bucket ?? undefined }), (params.bucket as Bucket | undefined) ?? null),
     compareTable(compare, seriesId),
     compare.nextCursor ? h('p', null, h('a', { href: href({ bucket: params.bucket, limit: params.limit, cursor: compare.nextCursor }) }, 'Next page →')) : null,

@@ -1,11 +1,8 @@
-import { apiPaths } from '../api.ts'
+import { apiPaths, type MachineList } from '../api.ts'
 import { h, replace } from '../dom.ts'
-import { shortDate } from '../format.ts'
-import { fill, inBatches, pageHeader, setTitle, type PageContext } from '../page.ts'
+import { plural, shortDate } from '../format.ts'
+import { pageHeader, setTitle, type PageContext } from '../page.ts'
 import { firstRunGuide } from './series-list.ts'
-
-/** How many series the versions column looks into: it costs one trend request per series and machine. */
-const SERIES_SCANNED = 20
 
 export async function machinesPage (ctx: PageContext): Promise<void> {
   setTitle('Machines')
@@ -16,20 +13,15 @@ export async function machinesPage (ctx: PageContext): Promise<void> {
     replace(ctx.main, header, h('p', null, 'No machine has uploaded a run yet.'), firstRunGuide())
     return
   }
-  const versionCells = new Map<string, HTMLElement>()
-  const rows = list.machines.map(m => {
-    const cell = h('td', { class: 'versions' })
-    versionCells.set(m.name, cell)
-    return h('tr', { data: { machine: m.name } },
-      h('th', { scope: 'row' }, m.name),
-      h('td', null, m.arch ?? '–'),
-      h('td', { class: 'small' }, m.cpu ?? '–'),
-      h('td', null, m.flags.length ? m.flags.map(f => h('span', { class: 'flag' }, f)) : h('span', { class: 'muted' }, 'none')),
-      h('td', { class: 'small' }, m.kernel ?? '–'),
-      h('td', { class: 'num', data: { field: 'runs' } }, m.runs),
-      h('td', { class: 'small' }, shortDate(m.lastSeenAt), h('div', { class: 'muted' }, `since ${shortDate(m.firstSeenAt)}`)),
-      cell)
-  })
+  const rows = list.machines.map(m => h('tr', { data: { machine: m.name } },
+    h('th', { scope: 'row' }, m.name),
+    h('td', null, m.arch ?? '–'),
+    h('td', { class: 'small' }, m.cpu ?? '–'),
+    h('td', null, m.flags.length ? m.flags.map(f => h('span', { class: 'flag' }, f)) : h('span', { class: 'muted' }, 'none')),
+    h('td', { class: 'small' }, m.kernel ?? '–'),
+    h('td', { class: 'num', data: { field: 'runs' } }, m.runs),
+    h('td', { class: 'small' }, shortDate(m.lastSeenAt), h('div', { class: 'muted' }, `since ${shortDate(m.firstSeenAt)}`)),
+    h('td', { class: 'versions' }, versionsRun(m))))
   replace(ctx.main, header,
     h('div', { class: 'table-wrap' }, h('table', { class: 'machines' },
       h('thead', null, h('tr', null, ...['Machine', 'Arch', 'CPU', 'Flags', 'Latest kernel', 'Runs', 'Last upload', 'Versions run'].map(c =>
@@ -37,19 +29,18 @@ export async function machinesPage (ctx: PageContext): Promise<void> {
       h('tbody', null, ...rows))),
     list.nextCursor ? h('p', null, h('a', { href: `/machines?cursor=${encodeURIComponent(list.nextCursor)}` }, 'More machines →')) : null,
   )
-  // the machine list does not say which versions ran where; each series' trend, narrowed to the machine, does
-  const series = (await ctx.api.seriesList({ limit: SERIES_SCANNED })).series
-  await inBatches([...versionCells.entries()], 2, ([machine, cell]) => fill(cell, async () => {
-    const found = await inBatches(series, 3, async s => {
-      const trend = await ctx.api.trend(String(s.id), { machine })
-      return { series: s, labels: trend.versions.filter(v => v.runs > 0).map(v => v.label) }
-    })
-    const ran = found.filter(f => f.labels.length > 0)
-    if (ran.length === 0) return h('span', { class: 'muted' }, 'none of the recent series')
-    return ran.map(f => h('div', null,
-      h('a', { href: `/series/${f.series.id}?machine=${encodeURIComponent(machine)}`, title: f.series.name }, shorten(f.series.name, 40)), ': ',
-      h('span', { class: 'labels' }, f.labels.join(' '))))
-  }))
+}
+
+/** Each series the machine ran, linked to its page narrowed to the machine, with the version labels. */
+function versionsRun (machine: MachineList['machines'][number]): HTMLElement[] {
+  // its runs were all deleted by an admin
+  if (machine.seriesCount === 0) return [h('span', { class: 'muted' }, 'none')]
+  const shown = machine.series.map(s => h('div', { data: { series: String(s.id) } },
+    h('a', { href: `/series/${s.id}?machine=${encodeURIComponent(machine.name)}`, title: s.name }, shorten(s.name, 40)), ': ',
+    h('span', { class: 'labels' }, s.versions.join(' '))))
+  const more = machine.seriesCount - machine.series.length
+  if (more > 0) shown.push(h('div', { class: 'muted small' }, `and ${plural(more, 'older series', 'older series')}`))
+  return shown
 }
 
 function shorten (text: string, max: number): string {

@@ -3,7 +3,7 @@ import { sparkline } from '../chart.ts'
 import { commandBlock, countChips } from '../counts.ts'
 import { h, replace } from '../dom.ts'
 import { percent, plural, shortDate } from '../format.ts'
-import { inBatches, isAbort, pageHeader, setTitle, type PageContext } from '../page.ts'
+import { pageHeader, setTitle, type PageContext } from '../page.ts'
 
 export async function seriesListPage (ctx: PageContext): Promise<void> {
   setTitle('Series')
@@ -14,11 +14,8 @@ export async function seriesListPage (ctx: PageContext): Promise<void> {
     ctx.main.replaceChildren(header, firstRunGuide())
     return
   }
-  const sparkCells = new Map<string, HTMLElement>()
   const rows = list.series.map((series) => {
     const latest = series.latestVersion
-    const spark = h('td', { class: 'spark-cell' })
-    sparkCells.set(String(series.id), spark)
     const rate = latest.summary.total - latest.summary.skip > 0
       ? (latest.summary.pass + latest.summary.xfail) / (latest.summary.total - latest.summary.skip)
       : null
@@ -27,7 +24,7 @@ export async function seriesListPage (ctx: PageContext): Promise<void> {
         h('div', { class: 'muted small' }, `${plural(series.versions, 'version')} · ${plural(series.runs, 'run')} · ${plural(series.machines, 'machine')} · since ${shortDate(series.createdAt).slice(0, 10)}`)),
       h('td', { data: { field: 'latest' } }, h('a', { href: series.url }, latest.label),
         h('div', { class: 'muted small' }, `${plural(latest.runs, 'run')} on ${plural(latest.machines, 'machine')}`)),
-      spark,
+      h('td', { class: 'spark-cell' }, sparkline(series.passRates, ctx.signal)),
       h('td', { class: 'num', data: { field: 'rate' } }, percent(rate)),
       h('td', null, countChips(latest.summary)),
     )
@@ -40,15 +37,6 @@ export async function seriesListPage (ctx: PageContext): Promise<void> {
       h('tbody', null, ...rows))),
     list.nextCursor ? h('p', null, h('a', { href: `/?cursor=${encodeURIComponent(list.nextCursor)}` }, 'More series →')) : null,
   )
-  // the list has no per-version numbers: each sparkline asks its series' trend, a few at a time
-  try {
-    await inBatches([...sparkCells.entries()], 4, async ([id, cell]) => {
-      const trend = await ctx.api.trend(id)
-      cell.replaceChildren(sparkline(trend.versions, ctx.signal))
-    })
-  } catch (err) {
-    if (!isAbort(err)) throw err
-  }
 }
 
 /** What a fresh install shows: how to get the first run in, not a blank page. */

@@ -1,4 +1,4 @@
-import { apiPaths, type CompareResponse, type MatrixResponse, type Params, type TrendResponse } from '../api.ts'
+import { apiPaths, type CompareResponse, type Params, type TrendResponse } from '../api.ts'
 import { trendChart } from '../chart.ts'
 import { bucketChips, compareTable } from '../compare-view.ts'
 import { copyText } from '../counts.ts'
@@ -37,26 +37,22 @@ export async function seriesPage (ctx: PageContext, match: RegExpExecArray): Pro
       activeFilters(filters) ? ` · filtered to ${activeFilters(filters)}` : ''),
     filterSlot,
     section('Results per version', 'trend', trendChart(trend.versions, ctx.signal), trendTable(trend)),
-    section('What changed', 'compare', comparePicker(ctx, seriesId, labels, base, head, filters),
-      // say so rather than let a filtered chart sit above unfiltered numbers
-      filters.collection || filters.arch ? h('p', { class: 'muted small' }, 'The comparison covers every collection and architecture: the compare API narrows by machine only.') : null,
-      compareSlot),
-    section('Tests × versions', 'matrix', matrixLegend(),
-      filters.arch ? h('p', { class: 'muted small' }, 'The matrix and the flaky list follow the collection and machine filters, not the architecture.') : null,
-      matrixSlot),
+    section('What changed', 'compare', comparePicker(ctx, seriesId, labels, base, head, filters), compareSlot),
+    section('Tests × versions', 'matrix', matrixLegend(), matrixSlot),
     section('Flaky tests', 'flaky', flakySlot),
   )
 
   const machinesLoad = ctx.api.machines({ limit: 1000 })
-  const matrixParams: Params = { collection: filters.collection, machine: filters.machine, limit: MATRIX_PAGE }
+  const collectionsLoad = ctx.api.collections(seriesId)
+  const matrixParams: Params = { ...filters, limit: MATRIX_PAGE }
   const matrixLoad = ctx.api.matrix(seriesId, matrixParams)
   await Promise.all([
     // the filters keep a version pair the reader chose, not the default one
     fill(filterSlot, async () => filterForm(ctx, seriesId, filters, q.get('base'), q.get('head'), (await machinesLoad).machines,
-      await collectionsOf(ctx, seriesId, filters.collection, matrixLoad))),
+      (await collectionsLoad).collections.map(c => c.name))),
     fill(compareSlot, async () => {
       if (base === null || head === null || base === head) return h('p', { class: 'muted' }, 'A comparison needs two versions of the series.')
-      const params = { base, head, machine: filters.machine, limit: COMPARE_PREVIEW }
+      const params = { base, head, ...filters, limit: COMPARE_PREVIEW }
       const compare = await ctx.api.compare(seriesId, params)
       return compareSummary(ctx, seriesId, compare, params)
     }),
@@ -72,7 +68,7 @@ export async function seriesPage (ctx: PageContext, match: RegExpExecArray): Pro
         button.addEventListener('click', () => {
           button.disabled = true
           ctx.api.matrix(seriesId, { ...params, cursor })
-            .then(page => { view.add(page.rows); addMore(page.nextCursor) })
+            .then(page => { view.add(page); addMore(page.nextCursor) })
             .catch((err: unknown) => { if (!isAbort(err)) replace(more, errorBox(err)) })
         })
         replace(more, button)
@@ -80,7 +76,7 @@ export async function seriesPage (ctx: PageContext, match: RegExpExecArray): Pro
       addMore(first.nextCursor)
       return [view.element, more, h('p', { class: 'small' }, h('a', { href: apiPaths.matrix(seriesId, params) }, '{ } matrix JSON'))]
     }),
-    fill(flakySlot, async () => flakyList(await ctx.api.flaky(seriesId, { collection: filters.collection, machine: filters.machine }), seriesId)),
+    fill(flakySlot, async () => flakyList(await ctx.api.flaky(seriesId, filters), seriesId)),
   ])
 }
 
@@ -91,17 +87,6 @@ function pick (wanted: string | null, labels: readonly string[], fallback: numbe
 
 function activeFilters (filters: Record<string, string | undefined>): string {
   return Object.entries(filters).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`).join(', ')
-}
-
-/**
- * The collections to offer. No endpoint lists them: the first page of the matrix without the
- * collection filter names those of its tests, which in kselftest order covers the usual few.
- */
-async function collectionsOf (ctx: PageContext, seriesId: string, current: string | undefined, firstPage: Promise<MatrixResponse>): Promise<string[]> {
-  const matrix = current ? await ctx.api.matrix(seriesId, { limit: 50 }) : await firstPage
-  const names = new Set(matrix.rows.map(row => row.collection))
-  if (current) names.add(current)
-  return [...names].sort()
 }
 
 function filterForm (ctx: PageContext, seriesId: string, filters: Record<string, string | undefined>, base: string | null, head: string | null,
@@ -166,7 +151,10 @@ function comparePicker (ctx: PageContext, seriesId: string, labels: readonly str
 }
 
 function compareSummary (ctx: PageContext, seriesId: string, compare: CompareResponse, params: Params): HTMLElement[] {
-  const pageParams = { base: compare.base.label, head: compare.head.label, machine: compare.machine ?? undefined }
+  const pageParams = {
+    base: compare.base.label, head: compare.head.label,
+    machine: compare.machine ?? undefined, arch: compare.arch ?? undefined, collection: compare.collection ?? undefined,
+  }
   const compareHref = (bucket: string | null) => `/series/${seriesId}/compare?${new URLSearchParams(Object.entries({ ...pageParams, bucket: bucket ?? undefined })
     .filter((e): e is [string, string] => e[1] !== undefined)).toString()}`
   const shown = compare.entries.length
