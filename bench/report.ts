@@ -41,12 +41,18 @@ function tables (r: BenchResults): string {
   return out.join('\n')
 }
 
+/** 1, 2 or 5 times a power of ten, at least `rough`. */
+function niceStep (rough: number): number {
+  const power = 10 ** Math.floor(Math.log10(rough))
+  return ([1, 2, 5, 10].find(m => m * power >= rough) ?? 10) * power
+}
+
 const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 
 /** Three panels: throughput bars, ingest time per run against store size, query p95 against targets. */
 export function chart (r: BenchResults): string {
-  const width = 1260
-  const height = 380
+  const width = 1320
+  const height = 390
   const parts: string[] = []
   const text = (x: number, y: number, content: string, attrs = '') =>
     parts.push(`<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${attrs}>${escape(content)}</text>`)
@@ -57,13 +63,13 @@ export function chart (r: BenchResults): string {
 
   // panel 1: MB/s on the same 100 MB log
   {
-    const x0 = 150
-    const w = 230
+    const x0 = 175
+    const w = 220
     const t = r.throughput.mbPerSecond
     const bars: Array<[string, number, string]> = [
       ['line-split loop', t.lineSplit, '#9e9e9e'],
       ['parser alone', t.parseOnly, '#6fa8dc'],
-      ['ksft ingest, end to end', t.ingest, '#1f5fa8'],
+      ['ingest, end to end', t.ingest, '#1f5fa8'],
       ['tap-parser alone', t.tapParser, '#e69138'],
     ]
     const max = Math.max(...bars.map(bar => bar[1]))
@@ -85,19 +91,19 @@ export function chart (r: BenchResults): string {
 
   // panel 2: median ingest time per run, against results already stored
   {
-    const x0 = 500
+    const x0 = 530
     const y0 = 320
     const w = 330
     const h = 250
     const curve = r.growth.curve
     const maxX = Math.max(...curve.map(point => point.resultsM), 1)
-    const maxY = Math.max(...curve.map(point => point.medianMs), 1) * 1.15
+    const step = niceStep(Math.max(...curve.map(point => point.medianMs), 1) / 4)
+    const maxY = step * Math.ceil(Math.max(...curve.map(point => point.medianMs), 1) * 1.1 / step)
     text(x0 - 40, 36, 'Ingest time per 10k-result run as the store grows', 'font-weight="bold"')
     line(x0, y0, x0 + w, y0, 'stroke="#333"')
     line(x0, y0, x0, y0 - h, 'stroke="#333"')
-    for (let i = 0; i <= 4; i++) {
-      const value = (maxY * i) / 4
-      const y = y0 - (h * i) / 4
+    for (let value = 0; value <= maxY; value += step) {
+      const y = y0 - (value / maxY) * h
       line(x0 - 4, y, x0 + w, y, 'stroke="#ddd"')
       text(x0 - 8, y + 4, value.toFixed(0), 'text-anchor="end" font-size="11"')
     }
@@ -117,9 +123,9 @@ export function chart (r: BenchResults): string {
 
   // panel 3: p95 latency per query on both stores, log scale, with the targets
   {
-    const x0 = 940
+    const x0 = 975
     const y0 = 320
-    const w = 290
+    const w = 300
     const h = 250
     const kinds = ['trend', 'history', 'compare', 'matrix'] as const
     const small = r.queries.smaller.queries
@@ -147,12 +153,13 @@ export function chart (r: BenchResults): string {
       line(x - 4, ty, x + 2 * bw + 2, ty, 'stroke="#c00" stroke-width="2" stroke-dasharray="4 3"')
       text(x + bw, y0 + 16, kind, 'text-anchor="middle" font-size="12"')
     })
-    const legend = [[`${(r.queries.smaller.results / 1e6).toFixed(1)}M results`, '#6fa8dc'], [`${(r.queries.bigger.results / 1e6).toFixed(1)}M results`, '#1f5fa8']] as const
+    const legend = [[`${(r.queries.smaller.results / 1e6).toFixed(1)}M results`, '#6fa8dc'], [`${(r.queries.bigger.results / 1e6).toFixed(1)}M`, '#1f5fa8']] as const
     legend.forEach(([label, color], i) => {
-      rect(x0 + i * 140, y0 + 30, 12, 12, color)
-      text(x0 + i * 140 + 18, y0 + 40, label, 'font-size="12"')
+      rect(x0 + i * 115, y0 + 30, 12, 12, color)
+      text(x0 + i * 115 + 18, y0 + 40, label, 'font-size="12"')
     })
-    line(x0 + 2 * 140, y0 + 36, x0 + 2 * 140 + 18, y0 + 36, 'stroke="#c00" stroke-width="2" stroke-dasharray="4 3"')
+    line(x0 + 200, y0 + 36, x0 + 218, y0 + 36, 'stroke="#c00" stroke-width="2" stroke-dasharray="4 3"')
+    text(x0 + 224, y0 + 40, 'target', 'font-size="12"')
   }
 
   const m = r.machine

@@ -5,7 +5,7 @@ type Row = [what: string, figure: string, target: string, verdict: string]
 
 const fmt = (value: number, digits = 1) => value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
 const verdict = (met: boolean) => (met ? 'met' : 'MISSED')
-const mib = (bytes: number) => `${fmt(bytes / 2 ** 20, 0)} MiB`
+const mb = (bytes: number) => `${fmt(bytes / 1e6, 0)} MB`
 
 export function rowsOf (r: BenchResults): Array<{ title: string, rows: Row[] }> {
   const t = r.throughput
@@ -23,7 +23,7 @@ export function rowsOf (r: BenchResults): Array<{ title: string, rows: Row[] }> 
     title: '2. peak RSS while ingesting',
     rows: r.memory.points.map((point): Row => [
       `${point.via === 'cli' ? 'ksft ingest' : 'POST /api/v1/runs'}, ${fmt(point.logBytes / 1e6, 0)} MB log`,
-      `${mib(point.peakRss)}${point.idleRss ? ` (idle ${mib(point.idleRss)})` : ''}, ${fmt(point.mbPerSecond)} MB/s`,
+      `${mb(point.peakRss)}${point.idleRss ? ` (idle ${mb(point.idleRss)})` : ''}, ${fmt(point.mbPerSecond)} MB/s`,
       `< ${fmt(r.memory.limitBytes / 1e6, 0)} MB`,
       verdict(point.peakRss < r.memory.limitBytes),
     ]),
