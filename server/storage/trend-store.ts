@@ -396,16 +396,25 @@ function prepare (db: Database) {
       FROM json_each(@cases) c CROSS JOIN case_stats s ON s.case_id = c.value
       WHERE s.version_id IN (SELECT value FROM json_each(@versions))`),
     findCase: statement('SELECT id FROM cases WHERE collection = ? AND test = ? AND path = ?'),
+    // the page is chosen from results_by_case alone (it covers run and seq), then only its rows are
+    // read: a case of a 10M-result store has a result in each of ~1 000 runs, each row on a page of
+    // its own, and reading them all to sort them was most of a history request
     history: statement(`
+      WITH page AS (
+        SELECT r.run_id, r.seq, v.series_id, v.sort_key, v.id AS version_id, m.name AS machine
+        FROM results r INDEXED BY results_by_case JOIN runs ru ON ru.id = r.run_id JOIN versions v ON v.id = ru.version_id
+        JOIN machines m ON m.id = ru.machine_id
+        WHERE r.case_id = @case AND (@series IS NULL OR v.series_id = @series) AND (@machine IS NULL OR ru.machine_id = @machine)
+          AND (@first OR (v.series_id, v.sort_key, v.id, m.name, ru.id, r.seq) > (@afterSeries, @afterSortKey, @afterVersion, @afterMachine, @afterRun, @afterSeq))
+        ORDER BY v.series_id, v.sort_key, v.id, m.name, ru.id, r.seq
+        LIMIT @limit)
       SELECT s.id AS series_id, s.name AS series_name, v.id AS version_id, v.label, v.message_id, v.sort_key,
-        m.name AS machine, ru.id AS run_id, ru.kernel, r.seq, r.status, r.reason, r.flags, r.exit_code, r.timeout_seconds,
+        p.machine, ru.id AS run_id, ru.kernel, r.seq, r.status, r.reason, r.flags, r.exit_code, r.timeout_seconds,
         r.line_from, r.line_to
-      FROM results r JOIN runs ru ON ru.id = r.run_id JOIN versions v ON v.id = ru.version_id
-      JOIN series s ON s.id = v.series_id JOIN machines m ON m.id = ru.machine_id
-      WHERE r.case_id = @case AND (@series IS NULL OR v.series_id = @series) AND (@machine IS NULL OR ru.machine_id = @machine)
-        AND (@first OR (v.series_id, v.sort_key, v.id, m.name, ru.id, r.seq) > (@afterSeries, @afterSortKey, @afterVersion, @afterMachine, @afterRun, @afterSeq))
-      ORDER BY v.series_id, v.sort_key, v.id, m.name, ru.id, r.seq
-      LIMIT @limit`),
+      FROM page p CROSS JOIN results r INDEXED BY results_by_case ON r.case_id = @case AND r.run_id = p.run_id AND r.seq = p.seq
+      JOIN runs ru ON ru.id = p.run_id
+      JOIN versions v ON v.id = p.version_id JOIN series s ON s.id = p.series_id
+      ORDER BY p.series_id, p.sort_key, p.version_id, p.machine, p.run_id, p.seq`),
     historyCounts: statement(`
       SELECT ${SUMS} FROM case_stats s JOIN versions v ON v.id = s.version_id
       WHERE s.case_id = @case AND (@series IS NULL OR v.series_id = @series) AND (@machine IS NULL OR s.machine_id = @machine)`),
