@@ -18,6 +18,11 @@ export async function registerOpenApi (app: FastifyInstance): Promise<void> {
     },
   })
   // swagger-ui's page needs its own CSP (hashes of its inline bits); everything else keeps the strict one
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    // dashboards often run on plain http inside a lab: upgrading the page's requests would break it
+    transformStaticCSP: (header: string) => header.replace(/\s*upgrade-insecure-requests;?/, ''),
+  })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 }
