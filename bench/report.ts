@@ -28,7 +28,8 @@ export async function writeReport (results: BenchResults): Promise<void> {
 function tables (r: BenchResults): string {
   const m = r.machine
   const out = [
-    `Measured ${r.date.slice(0, 10)} on ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}, SQLite ${m.sqlite}; ` +
+    `Measured ${r.date.slice(0, 10)} on ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}, SQLite ${m.sqlite}, ` +
+      `a machine shared with other work (load average ${m.loadAverage.start[0]} at the start, ${m.loadAverage.end[0]} at the end); ` +
       `the whole benchmark took ${Math.floor(r.totalSeconds / 60)} min ${r.totalSeconds % 60} s` +
       `${r.store.reused ? ` with the big store reused from an earlier run (building it took ${Math.round(r.store.buildMs / 1000)} s)` : `, building the big store included (${Math.round(r.store.buildMs / 1000)} s)`}.`,
     '',
