@@ -109,7 +109,7 @@ export function parseNestedBlock (lines: OutputLine[], depth = 1): NestedBlock |
  * children), `# Subtest`, anything that could be TAP, and lines holding a character that stops
  * tap-parser's line splitter (`\r`, U+2028, U+2029), which changes what follows them.
  */
-export function mattersToTap (text: string): boolean {
+function mattersToTap (text: string): boolean {
   if (text === '') return true
   const first = text.charCodeAt(0)
   switch (first) {
@@ -143,7 +143,7 @@ export function mattersToTap (text: string): boolean {
 const LINE_BREAKING = /[\r\u2028\u2029]/
 
 /** The lines of one nesting level further down: `# ok 1 x` becomes `ok 1 x`. */
-export function stripOneLevel (lines: OutputLine[]): OutputLine[] {
+function stripOneLevel (lines: OutputLine[]): OutputLine[] {
   const inner: OutputLine[] = []
   for (const line of lines) {
     if (line.text.startsWith('# ')) inner.push({ no: line.no, text: line.text.slice(2), prefixed: true })

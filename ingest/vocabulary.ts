@@ -48,14 +48,10 @@ export const KERNEL_TROUBLE_FLAGS: readonly Flag[] = [
   'kernel_oops', 'kernel_bug', 'kernel_warning', 'kernel_panic', 'rcu_stall', 'call_trace',
 ]
 
-export function emptySummary (): Summary {
-  return { total: 0, pass: 0, fail: 0, skip: 0, xfail: 0, xpass: 0, timeout: 0, error: 0 }
-}
-
 export type Summary = { total: number } & Record<Status, number>
 
 export function summarize (statuses: Iterable<Status>): Summary {
-  const summary = emptySummary()
+  const summary: Summary = { total: 0, pass: 0, fail: 0, skip: 0, xfail: 0, xpass: 0, timeout: 0, error: 0 }
   for (const status of statuses) {
     summary[status]++
     summary.total++

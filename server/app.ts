@@ -18,6 +18,7 @@ import { seriesCompareRoutes } from './routes/series-compare.ts'
 import { testHistoryRoutes } from './routes/tests-history.ts'
 import { webRoutes } from './routes/web.ts'
 import { TokenStore } from './storage/token-store.ts'
+import { TrendStore } from './storage/trend-store.ts'
 
 export interface AppOptions {
   /** An open database; when absent, `dbPath` is opened and closed with the app. */
@@ -32,6 +33,8 @@ export interface AppOptions {
 declare module 'fastify' {
   interface FastifyInstance {
     store: RunStore
+    /** The trend queries, prepared once for every route that reads them. */
+    trends: TrendStore
     tokens: TokenStore
     db: Database
     config: { maxLogBytes: number | undefined, uploadsPerMinute: number | undefined }
@@ -49,6 +52,7 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
   const db = options.db ?? openDatabase(options.dbPath ?? ':memory:')
   app.decorate('db', db)
   app.decorate('store', new RunStore(db, { clock: options.clock }))
+  app.decorate('trends', new TrendStore(db))
   const tokens = new TokenStore(db, options.clock)
   app.decorate('tokens', tokens)
   app.decorateRequest('token', null)

@@ -6,7 +6,6 @@ import { requireScope } from '../plugins/auth.ts'
 import { errorResponses, IdParamsSchema } from '../schemas/common.ts'
 import { AdminStore } from '../storage/admin-store.ts'
 import type { TokenStore } from '../storage/token-store.ts'
-import { TrendStore } from '../storage/trend-store.ts'
 import { findSeries } from './series.ts'
 
 const DeletedSchema = Type.Object({
@@ -28,7 +27,7 @@ const MergeBodySchema = Type.Object({
 /** What only an `admin` token may do: delete a run, merge two version labels. */
 export const adminRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = async (app, options) => {
   const admin = new AdminStore(app.db)
-  const trends = new TrendStore(app.db)
+  const trends = app.trends
   const adminOnly = requireScope(options.tokens, 'admin')
 
   app.delete('/api/v1/runs/:id', {

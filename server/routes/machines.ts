@@ -2,10 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errorResponses } from '../schemas/common.ts'
 import { MACHINE_SERIES, MachinesQuerySchema, MachinesSchema, NotModifiedSchema, type MachineSeries } from '../schemas/trends.ts'
 import { decodeCursor, encodeCursor } from '../storage/cursor.ts'
-import { TrendStore } from '../storage/trend-store.ts'
 
 export const machineRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const trends = new TrendStore(app.db)
+  const trends = app.trends
 
   app.get('/api/v1/machines', {
     config: { etag: true },

@@ -9,7 +9,7 @@ import {
 } from '../schemas/trends.ts'
 import { compareVersions, type CompareKey, type ComparedSide, type ComparePage } from '../storage/compare-versions.ts'
 import { decodeCursor, encodeCursor } from '../storage/cursor.ts'
-import { TrendStore, type MachineRef, type ResultLink, type SeriesRef, type VersionRow } from '../storage/trend-store.ts'
+import type { TrendStore, MachineRef, ResultLink, SeriesRef, VersionRow } from '../storage/trend-store.ts'
 import { loreUrl } from './runs.ts'
 import { findCollection, findMachine, findSeries, versionRef } from './series.ts'
 
@@ -34,7 +34,7 @@ function side (data: ComparedSide) {
 
 /** Two versions of a series side by side: the entries as JSON, and the summary for a mailing-list reply. */
 export const seriesCompareRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const trends = new TrendStore(app.db)
+  const trends = app.trends
   const cached = { etag: true }
 
   app.get('/api/v1/series/:id/compare', {

@@ -9,7 +9,7 @@ import {
 import { decodeCursor, encodeCursor } from '../storage/cursor.ts'
 import { flakyPage, type FlakyKey } from '../storage/flaky-tests.ts'
 import { matrixPage, type MatrixKey } from '../storage/test-matrix.ts'
-import { TrendStore, type MachineRef, type SeriesRef, type VersionRow } from '../storage/trend-store.ts'
+import type { TrendStore, MachineRef, SeriesRef, VersionRow } from '../storage/trend-store.ts'
 import { loreUrl } from './runs.ts'
 
 const TAGS = ['series']
@@ -44,7 +44,7 @@ function passRate (summary: Summary): number | null {
 }
 
 export const seriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const trends = new TrendStore(app.db)
+  const trends = app.trends
   const cached = { etag: true }
 
   app.get('/api/v1/series', {

@@ -3,11 +3,11 @@ import { KsftError } from '../errors.ts'
 import { errorResponses } from '../schemas/common.ts'
 import { HistoryQuerySchema, HistorySchema, NotModifiedSchema } from '../schemas/trends.ts'
 import { decodeCursor, encodeCursor } from '../storage/cursor.ts'
-import { TrendStore, type HistoryKey } from '../storage/trend-store.ts'
+import type { HistoryKey } from '../storage/trend-store.ts'
 import { findMachine, findSeries, versionRef } from './series.ts'
 
 export const testHistoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const trends = new TrendStore(app.db)
+  const trends = app.trends
 
   app.get('/api/v1/tests/history', {
     config: { etag: true },
