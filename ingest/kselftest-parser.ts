@@ -1,7 +1,7 @@
 import { parseNestedBlock, SubtestList } from './nested-tap.ts'
 import type { OutputLine } from './output-lines.ts'
 import { clip, explanation, findReason } from './reasons.ts'
-import type { LineRange, ParseResult, PlanRecord, SubtestRecord, TestRecord } from './records.ts'
+import type { LineRange, ParseResult, PlanRecord, SubtestRecord, TestRecord, UnfinishedCause, UnfinishedTest } from './records.ts'
 import {
   isTapVersion, matchBareResult, matchHeader, matchPlan, matchRunnerResult,
   type ResultLine, type TestHeader,
@@ -78,6 +78,7 @@ export class KselftestLogParser {
   private readonly tests: TestRecord[] = []
   private readonly byKey = new Map<string, TestRecord>()
   private readonly plans: PlanRecord[] = []
+  private readonly unfinished: UnfinishedTest[] = []
   private readonly warnings: string[] = []
   private readonly looseTrouble = new Set<Flag>()
   private open: OpenTest | null = null
@@ -138,7 +139,7 @@ export class KselftestLogParser {
     if (this.carry !== '' || this.overlong) this.line(this.carry)
     this.carry = ''
     this.overlong = false
-    if (this.open) this.closeWithoutResult('the log ends before its result line', this.lineNo)
+    if (this.open) this.closeWithoutResult('the log ends before its result line', this.lineNo, 'end_of_log')
     this.flushAnonymous()
     this.closeStream()
     for (const flag of this.looseTrouble) {
@@ -147,6 +148,7 @@ export class KselftestLogParser {
     return {
       tests: this.tests,
       plans: this.plans,
+      unfinished: this.unfinished,
       warnings: this.warnings,
       lineCount: this.lineNo,
       recognized: this.recognized,
@@ -231,7 +233,7 @@ export class KselftestLogParser {
 
   private startTest (header: TestHeader): void {
     this.recognized = true
-    if (this.open) this.closeWithoutResult(`the next test started at line ${this.lineNo}`, this.lineNo - 1)
+    if (this.open) this.closeWithoutResult(`the next test started at line ${this.lineNo}`, this.lineNo - 1, 'next_test')
     this.flushAnonymous()
     this.direct = []
     this.open = {
@@ -260,7 +262,7 @@ export class KselftestLogParser {
       this.addTest(this.buildTest(collection, result, [open.headerLine, this.lineNo], () => outputOf(open), open.flags, open.marks))
       return
     }
-    if (open) this.closeWithoutResult(`a result for another test came at line ${this.lineNo}`, this.lineNo - 1)
+    if (open) this.closeWithoutResult(`a result for another test came at line ${this.lineNo}`, this.lineNo - 1, 'other_result')
     // no header: the log was cut or elided above the result (fixtures/real/kvm-2024-arm64-set_id_regs-...)
     // and the `# ` lines just before it are what is left of the test's output
     const output = this.direct
@@ -306,9 +308,10 @@ export class KselftestLogParser {
     this.addTest(this.buildTest(this.directCollection, result, lines, output, userspaceTroubleOf(output)))
   }
 
-  private closeWithoutResult (why: string, lastLine: number): void {
+  private closeWithoutResult (why: string, lastLine: number, unfinishedCause: UnfinishedCause): void {
     const open = this.open!
     this.open = null
+    this.unfinished.push({ collection: detached(open.header.collection), name: detached(open.header.name), line: open.headerLine, cause: unfinishedCause })
     const cause = open.flags.has('kernel_panic') ? ', after a kernel panic'
       : open.flags.has('rcu_stall') ? ', after an RCU stall'
         : open.flags.has('kernel_oops') ? ', after a kernel oops'
@@ -400,7 +403,7 @@ export class KselftestLogParser {
   }
 
   private startStream (): void {
-    if (this.open) this.closeWithoutResult(`a new TAP stream started at line ${this.lineNo}`, this.lineNo - 1)
+    if (this.open) this.closeWithoutResult(`a new TAP stream started at line ${this.lineNo}`, this.lineNo - 1, 'new_stream')
     this.flushAnonymous()
     this.direct = []
     this.closeStream()

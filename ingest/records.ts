@@ -33,9 +33,27 @@ export interface PlanRecord {
   seen: number
 }
 
+/**
+ * A test whose header came but whose result line never did: why it stopped being read. `end_of_log`
+ * is a run cut short (panic, hang, a truncated capture); the others are a test the runner or the
+ * console lost while the run went on.
+ */
+export const UNFINISHED_CAUSES = ['end_of_log', 'next_test', 'new_stream', 'other_result'] as const
+export type UnfinishedCause = (typeof UNFINISHED_CAUSES)[number]
+
+export interface UnfinishedTest {
+  collection: string
+  name: string
+  /** The line of its header. */
+  line: number
+  cause: UnfinishedCause
+}
+
 export interface ParseResult {
   tests: TestRecord[]
   plans: PlanRecord[]
+  /** Tests that started and never finished, in log order; each is also in `tests`, as an `error`. */
+  unfinished: UnfinishedTest[]
   warnings: string[]
   lineCount: number
   /** True when the input holds nothing that looks like kselftest output. */
