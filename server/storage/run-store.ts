@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
 import { inflateSync } from 'node:zlib'
 import type { Database, Statement } from 'better-sqlite3'
 import { STATUSES, summarize, type Flag, type Status, type SubtestRecord, type TestRecord } from '../../ingest/index.ts'
@@ -70,6 +71,8 @@ interface CaseNode {
 /** Results per multi-row INSERT: one statement call per row cost more than SQLite's own work for it. */
 const RESULT_BATCH = 50
 const RESULT_COLUMNS = 12
+/** Results counted into the aggregates per statement: a few ms each. */
+const AGGREGATE_STEP = 20_000
 /** Cached case ids: a run's worth of new names must not grow the cache without bound. */
 const MAX_CACHED_CASES = 500_000
 
@@ -97,7 +100,13 @@ export class RunStore {
    */
   ingestRun (meta: RunMetadata, parsed: ParsedRun, log: StoredLog): IngestOutcome {
     try {
-      return this.storeRun(meta, parsed, log)
+      return this.db.transaction(() => {
+        const steps = this.storeSteps(meta, parsed, log)
+        for (;;) {
+          const step = steps.next()
+          if (step.done) return step.value
+        }
+      })()
     } catch (err) {
       // the ids of cases inserted by the rolled-back transaction are gone, and SQLite hands them out again
       this.forgetCases()
@@ -105,84 +114,121 @@ export class RunStore {
     }
   }
 
-  private storeRun (meta: RunMetadata, parsed: ParsedRun, log: StoredLog): IngestOutcome {
+  /**
+   * The same as ingestRun, but the one transaction is written in steps of at most `stepMs` between
+   * which `pause` lets the event loop run: a run of a million results must not hold the server for
+   * the 10+ s its insert takes. Only for a connection of its own (the app's write connection):
+   * until COMMIT nothing is visible to other connections, and a failure rolls everything back.
+   * Writers of this process must queue behind it (server/services/write-queue.ts); another
+   * process's write lock is waited for asynchronously, up to `busyWaitMs`.
+   */
+  async ingestRunInSteps (meta: RunMetadata, parsed: ParsedRun, log: StoredLog, options: StepOptions): Promise<IngestOutcome> {
+    await beginImmediate(this.db, options)
+    try {
+      const steps = this.storeSteps(meta, parsed, log)
+      let since = performance.now()
+      for (;;) {
+        const step = steps.next()
+        if (step.done) {
+          this.db.exec('COMMIT')
+          return step.value
+        }
+        if (performance.now() - since >= options.stepMs) {
+          await options.pause()
+          since = performance.now()
+        }
+      }
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK')
+      this.forgetCases()
+      throw err
+    }
+  }
+
+  /** The writes of one run, yielding between bounded pieces of work; the caller owns the transaction. */
+  private * storeSteps (meta: RunMetadata, parsed: ParsedRun, log: StoredLog): Generator<void, IngestOutcome> {
     const s = this.statements
     const dedupKey = dedupKeyOf(log.sha256, meta)
-    return this.db.transaction((): IngestOutcome => {
-      const existing = s.findRunByDedupKey.get(dedupKey) as { id: number } | undefined
-      if (existing) return { runId: existing.id, created: false }
+    const existing = s.findRunByDedupKey.get(dedupKey) as { id: number } | undefined
+    if (existing) return { runId: existing.id, created: false }
 
-      const now = this.clock().toISOString()
-      s.upsertSeries.run(meta.series, now)
-      const seriesId = (s.findSeries.get(meta.series) as { id: number }).id
-      s.upsertVersion.run(seriesId, meta.version, versionSortKey(meta.version), meta.messageId, meta.baseCommit, meta.treeName, meta.gitUrl, meta.patchsetHash, now)
-      const versionId = (s.findVersion.get(seriesId, meta.version) as { id: number }).id
-      const flags = meta.flags.join(',')
-      s.upsertMachine.run(meta.machine, meta.arch, meta.cpu, meta.flags.length > 0 ? flags : null, meta.kernel, now, now)
-      const machineId = (s.findMachine.get(meta.machine) as { id: number }).id
+    const now = this.clock().toISOString()
+    s.upsertSeries.run(meta.series, now)
+    const seriesId = (s.findSeries.get(meta.series) as { id: number }).id
+    s.upsertVersion.run(seriesId, meta.version, versionSortKey(meta.version), meta.messageId, meta.baseCommit, meta.treeName, meta.gitUrl, meta.patchsetHash, now)
+    const versionId = (s.findVersion.get(seriesId, meta.version) as { id: number }).id
+    const flags = meta.flags.join(',')
+    s.upsertMachine.run(meta.machine, meta.arch, meta.cpu, meta.flags.length > 0 ? flags : null, meta.kernel, now, now)
+    const machineId = (s.findMachine.get(meta.machine) as { id: number }).id
 
-      const summary = summarize(parsed.tests.map(test => test.status))
-      const runId = Number(s.insertRun.run({
-        version_id: versionId,
-        machine_id: machineId,
-        kernel: meta.kernel,
-        commit_sha: meta.commit,
-        arch: meta.arch,
-        cpu: meta.cpu,
-        flags,
-        job_url: meta.jobUrl,
-        started_at: meta.startedAt,
-        created_at: now,
-        content_sha256: log.sha256,
-        dedup_key: dedupKey,
-        log_bytes: log.bytes,
-        log_lines: log.lines,
-        ...summary,
-        warnings: JSON.stringify(parsed.warnings),
-        plans: JSON.stringify(parsed.plans),
-      }).lastInsertRowid)
+    const summary = summarize(parsed.tests.map(test => test.status))
+    const runId = Number(s.insertRun.run({
+      version_id: versionId,
+      machine_id: machineId,
+      kernel: meta.kernel,
+      commit_sha: meta.commit,
+      arch: meta.arch,
+      cpu: meta.cpu,
+      flags,
+      job_url: meta.jobUrl,
+      started_at: meta.startedAt,
+      created_at: now,
+      content_sha256: log.sha256,
+      dedup_key: dedupKey,
+      log_bytes: log.bytes,
+      log_lines: log.lines,
+      ...summary,
+      warnings: JSON.stringify(parsed.warnings),
+      plans: JSON.stringify(parsed.plans),
+    }).lastInsertRowid)
 
-      let seq = 0
-      for (const chunk of log.chunks) {
-        s.insertChunk.run(runId, seq++, chunk.firstLine, chunk.lineCount, chunk.content)
-      }
+    let seq = 0
+    for (const chunk of log.chunks) {
+      s.insertChunk.run(runId, seq++, chunk.firstLine, chunk.lineCount, chunk.content)
+      yield
+    }
 
-      let resultSeq = 0
-      const rows: unknown[] = []
-      const addRow = (...row: unknown[]): void => {
-        rows.push(...row)
-        if (rows.length === RESULT_BATCH * RESULT_COLUMNS) {
-          s.insertResults.run(rows)
-          rows.length = 0
-        }
-      }
-      // `path` is the names from the test down to `subtests`, grown and shrunk in place
-      const insertTree = (test: TestRecord, parent: CaseNode, subtests: SubtestRecord[], path: string[], parentSeq: number): void => {
-        for (const subtest of subtests) {
-          path.push(subtest.name)
-          const node = this.subtestCase(parent, test, path)
-          const mySeq = resultSeq++
-          addRow(runId, mySeq, parentSeq, node.id, subtest.status, null, null, null, subtest.reason, '', subtest.lines[0], subtest.lines[1])
-          insertTree(test, node, subtest.subtests, path, mySeq)
-          path.pop()
-        }
-      }
-      for (const test of parsed.tests) {
-        const node = this.testCase(test)
+    let resultSeq = 0
+    const rows: unknown[] = []
+    // a batch is written as soon as it is full; the generator yields after each (see below)
+    const addRow = (...row: unknown[]): boolean => {
+      rows.push(...row)
+      if (rows.length < RESULT_BATCH * RESULT_COLUMNS) return false
+      s.insertResults.run(rows)
+      rows.length = 0
+      return true
+    }
+    // `path` is the names from the test down to `subtests`, grown and shrunk in place
+    const store = this
+    function * insertTree (test: TestRecord, parent: CaseNode, subtests: SubtestRecord[], path: string[], parentSeq: number): Generator<void> {
+      for (const subtest of subtests) {
+        path.push(subtest.name)
+        const node = store.subtestCase(parent, test, path)
         const mySeq = resultSeq++
-        addRow(runId, mySeq, null, node.id, test.status, test.number, test.exitCode, test.timeoutSeconds, test.reason,
-          test.flags.join(','), test.lines[0], test.lines[1])
-        insertTree(test, node, test.subtests, [], mySeq)
+        if (addRow(runId, mySeq, parentSeq, node.id, subtest.status, null, null, null, subtest.reason, '', subtest.lines[0], subtest.lines[1])) yield
+        yield * insertTree(test, node, subtest.subtests, path, mySeq)
+        path.pop()
       }
-      for (let at = 0; at < rows.length; at += RESULT_COLUMNS) s.insertResult.run(rows.slice(at, at + RESULT_COLUMNS))
-      // the trend queries read these instead of the results: see migrations/003-trend-aggregates.sql
-      s.addCaseStats.run(versionId, machineId, runId)
-      s.writeOutcomeSet.run({ version: versionId, machine: machineId })
-      s.insertRunCollections.run(runId)
-      s.addSeriesTests.run(seriesId, runId)
-      s.bumpCounter.run()
-      return { runId, created: true }
-    })()
+    }
+    for (const test of parsed.tests) {
+      const node = this.testCase(test)
+      const mySeq = resultSeq++
+      if (addRow(runId, mySeq, null, node.id, test.status, test.number, test.exitCode, test.timeoutSeconds, test.reason,
+        test.flags.join(','), test.lines[0], test.lines[1])) yield
+      if (test.subtests.length > 0) yield * insertTree(test, node, test.subtests, [], mySeq)
+    }
+    for (let at = 0; at < rows.length; at += RESULT_COLUMNS) s.insertResult.run(rows.slice(at, at + RESULT_COLUMNS))
+    // the trend queries read these instead of the results: see migrations/003-trend-aggregates.sql.
+    // Counted a range of results at a time (each statement is additive), so that a step stays short.
+    for (let from = 0; from < resultSeq; from += AGGREGATE_STEP) {
+      s.addCaseStats.run(versionId, machineId, runId, from, from + AGGREGATE_STEP)
+      s.insertRunCollections.run(runId, from, from + AGGREGATE_STEP)
+      s.addSeriesTests.run(seriesId, runId, from, from + AGGREGATE_STEP)
+      yield
+    }
+    s.writeOutcomeSet.run({ version: versionId, machine: machineId })
+    s.bumpCounter.run()
+    return { runId, created: true }
   }
 
   getRun (id: number): RunView | null {
@@ -298,6 +344,33 @@ export class RunStore {
   }
 }
 
+export interface StepOptions {
+  /** How long one step may hold the event loop, in ms. */
+  stepMs: number
+  /** Lets the event loop run between steps. */
+  pause: () => Promise<void>
+  /** How long to wait for another process's write lock before giving up with SQLITE_BUSY, in ms. */
+  busyWaitMs: number
+}
+
+/**
+ * BEGIN IMMEDIATE, retried while another process holds the write lock: the connection's own busy
+ * timeout would wait synchronously and stop the event loop meanwhile.
+ */
+async function beginImmediate (db: Database, options: StepOptions): Promise<void> {
+  const started = performance.now()
+  for (let attempt = 0; ; attempt++) {
+    try {
+      db.exec('BEGIN IMMEDIATE')
+      return
+    } catch (err) {
+      const code = (err as { code?: string }).code
+      if (code !== 'SQLITE_BUSY' || performance.now() - started >= options.busyWaitMs) throw err
+      await new Promise(resolve => setTimeout(resolve, Math.min(5 * 2 ** attempt, 100)))
+    }
+  }
+}
+
 function dedupKeyOf (sha256: string, meta: RunMetadata): string {
   const canonical = JSON.stringify(Object.entries(meta).sort(([a], [b]) => a.localeCompare(b)))
   return createHash('sha256').update(sha256).update('\n').update(canonical).digest('hex')
@@ -387,7 +460,7 @@ function prepare (db: Database) {
     addCaseStats: statement(`
       INSERT INTO case_stats (version_id, machine_id, case_id, total, ${STATUSES.join(', ')})
       SELECT ?, ?, case_id, 1, ${STATUSES.map(status => `status = '${status}'`).join(', ')}
-      FROM results WHERE run_id = ?
+      FROM results WHERE run_id = ? AND seq >= ? AND seq < ?
       ON CONFLICT (version_id, machine_id, case_id) DO UPDATE SET
         total = total + excluded.total, ${STATUSES.map(status => `${status} = ${status} + excluded.${status}`).join(', ')}`),
     writeOutcomeSet: statement(`
@@ -399,13 +472,15 @@ function prepare (db: Database) {
       INSERT INTO run_collections (run_id, collection, total, ${STATUSES.join(', ')})
       SELECT r.run_id, c.collection, count(*), ${STATUSES.map(status => `sum(r.status = '${status}')`).join(', ')}
       FROM results r JOIN cases c ON c.id = r.case_id
-      WHERE r.run_id = ? AND r.parent_seq IS NULL
-      GROUP BY c.collection`),
+      WHERE r.run_id = ? AND r.seq >= ? AND r.seq < ? AND r.parent_seq IS NULL
+      GROUP BY c.collection
+      ON CONFLICT (run_id, collection) DO UPDATE SET
+        total = total + excluded.total, ${STATUSES.map(status => `${status} = ${status} + excluded.${status}`).join(', ')}`),
     addSeriesTests: statement(`
       INSERT OR IGNORE INTO series_tests (series_id, collection, test, case_id)
       SELECT ?, c.collection, c.test, c.id
       FROM results r JOIN cases c ON c.id = r.case_id
-      WHERE r.run_id = ? AND r.parent_seq IS NULL`),
+      WHERE r.run_id = ? AND r.seq >= ? AND r.seq < ? AND r.parent_seq IS NULL`),
     getRun: statement(`
       SELECT r.*, s.id AS series_id, s.name AS series_name, v.id AS version_id, v.label AS version_label,
         v.message_id, v.base_commit, v.tree_name, v.git_url, v.patchset_hash, m.id AS machine_id, m.name AS machine_name, m.arch AS machine_arch,
