@@ -6,6 +6,7 @@ import { registerDemo } from './commands/demo.ts'
 import { registerExport } from './commands/export.ts'
 import { registerGate } from './commands/gate.ts'
 import { registerIngest } from './commands/ingest.ts'
+import { registerParse } from './commands/parse.ts'
 import { registerPrune } from './commands/prune.ts'
 import { registerServe } from './commands/serve.ts'
 import { registerToken } from './commands/token.ts'
@@ -18,6 +19,7 @@ export function buildProgram (): Command {
     .showHelpAfterError('(ksft --help lists the commands)')
     .exitOverride()
   registerIngest(program)
+  registerParse(program)
   registerBackup(program)
   registerExport(program)
   registerGate(program)
