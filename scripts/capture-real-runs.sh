@@ -73,8 +73,12 @@ capture () {
   run run_kselftest-summary ./run_kselftest.sh -s -c memfd -c kvm
   cp "$INSTALL/output.log" "$OUT/run_kselftest-summary.output-log.txt"
 
-  # -o 1: a one-second timeout that the fuse and hugetlbfs scripts overrun.
-  run run_kselftest-override-timeout ./run_kselftest.sh -o 1 -c memfd
+  # -o 1: a one-second timeout that the fuse and hugetlbfs scripts overrun. A timed-out script
+  # leaves its fuse_mnt daemon mounted and holding the pipe open (a `| tee` would wait for it too),
+  # so the wrapper unmounts it once the runner is done.
+  run run_kselftest-override-timeout bash -c '
+    ./run_kselftest.sh -o 1 -c memfd
+    sleep 1; fusermount -u ./memfd/mnt 2>/dev/null; true'
 
   # A test killed with SIGKILL partway through (as an OOM killer or a watchdog would).
   run run_kselftest-test-killed bash -c '
@@ -90,7 +94,8 @@ capture () {
     runner=$!
     for i in $(seq 1 2000); do pgrep -x fuse_test >/dev/null && break; sleep 0.005; done
     kill -KILL -$runner
-    wait $runner 2>/dev/null; true'
+    wait $runner 2>/dev/null
+    sleep 1; fusermount -u ./memfd/mnt 2>/dev/null; true'
 
   # Not root: as the nobody user, from a copy it may write to, through a pipe nobody made (the
   # runner reopens /dev/stdout, and a pipe made by root is not nobody's to open).
