@@ -20,3 +20,14 @@ export function realFixtureNames (): string[] {
 export function realFixturePath (name: string): string {
   return join(REAL_FIXTURES_DIR, name)
 }
+
+/** The project's own captured runs (test/fixtures/captured/SOURCES.md), part of every clone. */
+export const CAPTURED_FIXTURES_DIR = resolve(PROJECT_ROOT, 'test/fixtures/captured')
+
+export function capturedFixtureNames (): string[] {
+  return readdirSync(CAPTURED_FIXTURES_DIR).filter(name => name.endsWith('.txt')).sort()
+}
+
+export function capturedFixturePath (name: string): string {
+  return join(CAPTURED_FIXTURES_DIR, name)
+}
