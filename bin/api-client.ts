@@ -1,6 +1,4 @@
-import { Compile } from 'typebox/compile'
-import { ErrorSchema } from '../server/schemas/common.ts'
-import { CompareSchema, type CompareBucket, type CompareResponse } from '../server/schemas/trends.ts'
+import type { CompareBucket, CompareResponse } from '../server/schemas/trends.ts'
 
 /**
  * The HTTP client of the commands that talk to a running server (`ksft gate`, `ksft compare`).
@@ -34,8 +32,18 @@ export interface CompareQuery {
 export const COMPARE_PAGE_MAX = 1000
 const DEFAULT_TIMEOUT_MS = 60_000
 
-const compareResponse = Compile(CompareSchema)
-const errorResponse = Compile(ErrorSchema)
+/**
+ * The answers' validators, compiled at the first request: typebox takes longer to load than all
+ * the rest of the CLI, and `ksft gate --help` or a wrong call needs none of it.
+ */
+async function compileValidators () {
+  const [{ Compile }, { ErrorSchema }, { CompareSchema }] = await Promise.all([
+    import('typebox/compile'), import('../server/schemas/common.ts'), import('../server/schemas/trends.ts'),
+  ])
+  return { compareResponse: Compile(CompareSchema), errorResponse: Compile(ErrorSchema) }
+}
+let validators: ReturnType<typeof compileValidators> | undefined
+const answerValidators = () => (validators ??= compileValidators())
 
 export class KsftApiClient {
   readonly baseUrl: string
@@ -60,6 +68,7 @@ export class KsftApiClient {
   /** One page of GET /api/v1/series/:id/compare. `series` is an id or an exact name. */
   async compare (series: string, query: CompareQuery): Promise<CompareResponse> {
     const body = await this.getJson(`/api/v1/series/${encodeURIComponent(series)}/compare`, { ...query })
+    const { compareResponse } = await answerValidators()
     if (!compareResponse.Check(body)) {
       throw new ApiError(200, 'BAD_RESPONSE', `${this.baseUrl} answered the comparison with something other than the compare API's shape; is it a ksft-dashboard server of this version?`)
     }
@@ -102,6 +111,7 @@ export class KsftApiClient {
         `${this.baseUrl} answered ${res.status} with something other than JSON: ${oneLine(text)}`)
     }
     if (!res.ok) {
+      const { errorResponse } = await answerValidators()
       if (errorResponse.Check(body)) throw new ApiError(res.status, body.error.code, body.error.message)
       throw new ApiError(res.status, `HTTP_${res.status}`, `${this.baseUrl} answered ${res.status}: ${oneLine(text)}`)
     }

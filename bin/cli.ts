@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { Command, CommanderError } from 'commander'
 import { KsftError } from '../server/errors.ts'
 import { ExitCode } from './exit-code.ts'
@@ -12,10 +15,18 @@ import { registerServe } from './commands/serve.ts'
 import { registerToken } from './commands/token.ts'
 import { registerUpload } from './commands/upload.ts'
 
+/*
+ * Each command's file registers its options with commander and imports what its action runs
+ * (fastify, better-sqlite3, the parser) inside the action, so `ksft --help` or `ksft gate` loads
+ * neither the server nor the database driver.
+ */
 
 export function buildProgram (): Command {
   const program = new Command('ksft')
     .description('kselftest results per patch-series version: ingest logs, serve the dashboard')
+    .version(packageVersion(), '-V, --version', 'print the version of ksft-dashboard')
+    // ksft's own options only before the command: `ingest --version v7` is the series version
+    .enablePositionalOptions()
     .showHelpAfterError('(ksft --help lists the commands)')
     .exitOverride()
   registerIngest(program)
@@ -31,7 +42,33 @@ export function buildProgram (): Command {
   return program
 }
 
+/** The version in package.json: two directories up from dist/bin/cli.js, one from bin/cli.ts. */
+function packageVersion (): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (let up = 0; up < 3; up++, dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string, version?: string }
+      if (pkg.name === 'ksft-dashboard' && pkg.version) return pkg.version
+    } catch {}
+  }
+  return 'unknown'
+}
+
+/**
+ * A reader that stops early (`ksft export ... | head`) closes the pipe: the next write fails with
+ * EPIPE. The rest of the output has nowhere to go, so it is dropped quietly, and the command ends
+ * with the exit code it would have had (a gate's verdict stays its verdict).
+ */
+function dropOutputOnClosedPipe (stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return
+    throw err
+  })
+}
+
 export async function main (argv: string[]): Promise<number> {
+  dropOutputOnClosedPipe(process.stdout)
+  dropOutputOnClosedPipe(process.stderr)
   try {
     await buildProgram().parseAsync(argv)
     return 0

@@ -1,4 +1,5 @@
 import { buildApp } from './app.ts'
+import { DEFAULT_DB_PATH, DEFAULT_HOST, DEFAULT_PORT } from './defaults.ts'
 import type { SecurityOptions } from './plugins/security.ts'
 
 export interface ServeOptions {
@@ -10,7 +11,7 @@ export interface ServeOptions {
   shutdownTimeoutMs?: number
 }
 
-export const DEFAULT_DB_PATH = './data/ksft.db'
+export { DEFAULT_DB_PATH }
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000
 
 function numberFrom (value: string | undefined): number | undefined {
@@ -20,8 +21,8 @@ function numberFrom (value: string | undefined): number | undefined {
 export function serveOptionsFromEnv (env: NodeJS.ProcessEnv = process.env): ServeOptions {
   return {
     dbPath: env.KSFT_DB ?? DEFAULT_DB_PATH,
-    host: env.KSFT_HOST ?? '127.0.0.1',
-    port: numberFrom(env.KSFT_PORT) ?? 8080,
+    host: env.KSFT_HOST ?? DEFAULT_HOST,
+    port: numberFrom(env.KSFT_PORT) ?? DEFAULT_PORT,
     security: {
       readToken: env.KSFT_READ_TOKEN || undefined,
       readsPerMinute: numberFrom(env.KSFT_READS_PER_MINUTE),

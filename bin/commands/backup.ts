@@ -1,7 +1,5 @@
 import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
-import BetterSqlite3 from 'better-sqlite3'
-import { openDatabase } from '../../server/storage/database.ts'
 import { ExitCode } from '../exit-code.ts'
 import { addDbOption, dbPathOf } from './options.ts'
 
@@ -12,6 +10,7 @@ export function registerBackup (program: Command): void {
     .option('--force', 'overwrite an existing file')
     .action(async (out: string, flags: { db?: string, force?: boolean }) => {
       if (existsSync(out) && !flags.force) throw new ExitCode(1, `error: ${out} exists; use --force to overwrite it`)
+      const [{ default: BetterSqlite3 }, { openDatabase }] = await Promise.all([import('better-sqlite3'), import('../../server/storage/database.ts')])
       const db = openDatabase(dbPathOf(flags))
       try {
         // one step copies every page under one read transaction: a snapshot, which WAL lets

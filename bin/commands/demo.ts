@@ -1,13 +1,13 @@
 import type { Command } from 'commander'
-import { DEMO_SERIES, loadDemo } from '../../server/demo/demo-series.ts'
-import { openDatabase } from '../../server/storage/database.ts'
-import { RunStore } from '../../server/storage/run-store.ts'
 import { addDbOption, dbPathOf } from './options.ts'
 
 export function registerDemo (program: Command): void {
   addDbOption(program.command('demo')
     .description('load a demo series of synthetic logs (base, v1..v6 on three machines) through the real ingest path'))
     .action(async (flags: { db?: string }) => {
+      const [{ DEMO_SERIES, loadDemo }, { openDatabase }, { RunStore }] = await Promise.all([
+        import('../../server/demo/demo-series.ts'), import('../../server/storage/database.ts'), import('../../server/storage/run-store.ts'),
+      ])
       const path = dbPathOf(flags)
       const db = openDatabase(path)
       try {

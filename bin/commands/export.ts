@@ -1,13 +1,8 @@
 import type { Command } from 'commander'
 import type { Database } from 'better-sqlite3'
-import { buildJunitXml } from '../../server/export/junit.ts'
-import { buildKcidbDocument } from '../../server/export/kcidb.ts'
-import { ORIGIN_PATTERN } from '../../server/export/kcidb-schema.ts'
-import { exportedRun, exportedRuns } from '../../server/export/run-source.ts'
 import { KsftError } from '../../server/errors.ts'
-import { openDatabase } from '../../server/storage/database.ts'
-import { ExportStore } from '../../server/storage/export-store.ts'
-import { RunStore } from '../../server/storage/run-store.ts'
+import type { ExportStore } from '../../server/storage/export-store.ts'
+import type { RunStore } from '../../server/storage/run-store.ts'
 import { ExitCode } from '../exit-code.ts'
 import { exitTwoOnUsageErrors } from './gate.ts'
 import { addDbOption, dbPathOf } from './options.ts'
@@ -31,12 +26,16 @@ export function registerExport (program: Command): void {
     .option('--version <label>', 'with --series: only the runs of this version, e.g. v7 or base')
     .requiredOption('--origin <origin>', 'your CI system\'s KCIDB origin, as KernelCI assigned it ([a-z0-9_]+)')
     .option('--base-url <url>', 'the dashboard\'s address, e.g. https://ksft.example.org: each test links to its run\'s raw log there')
-    .action((flags: KcidbFlags) => {
+    .action(async (flags: KcidbFlags) => {
+      const [{ ORIGIN_PATTERN }, { buildKcidbDocument }, { exportedRuns }, { ExportStore }] = await Promise.all([
+        import('../../server/export/kcidb-schema.ts'), import('../../server/export/kcidb.ts'),
+        import('../../server/export/run-source.ts'), import('../../server/storage/export-store.ts'),
+      ])
       if (!new RegExp(ORIGIN_PATTERN).test(flags.origin)) throw usage(`--origin must be lowercase letters, digits and _ (KCIDB's [a-z0-9_]+), not "${flags.origin}"`)
       if ((flags.run === undefined) === (flags.series === undefined)) throw usage('give exactly one of --run ID and --series ID')
       if (flags.version !== undefined && flags.series === undefined) throw usage('--version goes with --series')
       const logUrl = logUrlOf(flags.baseUrl)
-      withStore(flags, (store, db) => {
+      await withStore(flags, (store, db) => {
         const runIds = flags.run !== undefined ? [runIdOf(flags.run)] : seriesRunIds(new ExportStore(db), flags.series!, flags.version)
         const doc = buildKcidbDocument(exportedRuns(store, runIds), { origin: flags.origin, logUrl })
         process.stdout.write(`${JSON.stringify(doc)}\n`)
@@ -47,10 +46,11 @@ export function registerExport (program: Command): void {
     .description('print a run as JUnit XML, for CI test reports'))
     .requiredOption('--run <id>', 'the run')
     .option('--base-url <url>', 'the dashboard\'s address: cut outputs name the raw log there')
-    .action((flags: { run: string, db?: string, baseUrl?: string }) => {
+    .action(async (flags: { run: string, db?: string, baseUrl?: string }) => {
       const runId = runIdOf(flags.run)
       const logUrl = logUrlOf(flags.baseUrl)
-      withStore(flags, (store) => {
+      const [{ buildJunitXml }, { exportedRun }] = await Promise.all([import('../../server/export/junit.ts'), import('../../server/export/run-source.ts')])
+      await withStore(flags, (store) => {
         process.stdout.write(buildJunitXml(exportedRun(store, runId), { logUrl: logUrl?.(runId) }))
       })
     })
@@ -89,7 +89,8 @@ function seriesRunIds (exports: ExportStore, idOrName: string, version: string |
 }
 
 /** The store opened read-only: an export never writes, and never creates a database that is not there. */
-function withStore (flags: { db?: string }, use: (store: RunStore, db: Database) => void): void {
+async function withStore (flags: { db?: string }, use: (store: RunStore, db: Database) => void): Promise<void> {
+  const [{ openDatabase }, { RunStore }] = await Promise.all([import('../../server/storage/database.ts'), import('../../server/storage/run-store.ts')])
   const path = dbPathOf(flags)
   let db: Database
   try {

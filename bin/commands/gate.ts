@@ -1,5 +1,5 @@
 import { CommanderError, Option, type Command } from 'commander'
-import { FAILING_STATUSES, STATUSES, type Status } from '../../ingest/index.ts'
+import { FAILING_STATUSES, STATUSES, type Status } from '../../ingest/vocabulary.ts'
 import { normalizeVersionLabel } from '../../server/domain/version-label.ts'
 import { COMPARE_BUCKETS, type CompareBucket, type CompareEntry, type CompareResponse } from '../../server/schemas/trends.ts'
 import { ApiError, KsftApiClient } from '../api-client.ts'

@@ -1,12 +1,8 @@
 import { createReadStream } from 'node:fs'
 import type { Command } from 'commander'
 import type { Summary, TestRecord } from '../../ingest/index.ts'
-import { STATUSES, isFailing } from '../../ingest/index.ts'
-import { parseRunMetadata } from '../../server/domain/run-metadata.ts'
+import { STATUSES, isFailing } from '../../ingest/vocabulary.ts'
 import { KsftError } from '../../server/errors.ts'
-import { ingestLog } from '../../server/services/ingest-log.ts'
-import { openDatabase } from '../../server/storage/database.ts'
-import { RunStore } from '../../server/storage/run-store.ts'
 import { addDbOption, addMetadataOptions, dbPathOf, rawMetadataOf, type MetadataFlags } from './options.ts'
 
 interface IngestFlags extends MetadataFlags {
@@ -26,6 +22,10 @@ export function registerIngest (program: Command): void {
     .option('--max-bytes <n>', 'refuse logs larger than this many bytes')
     .option('--json', 'print the stored run as one JSON object')
     .action(async (file: string, flags: IngestFlags) => {
+      const [{ parseRunMetadata }, { ingestLog }, { openDatabase }, { RunStore }] = await Promise.all([
+        import('../../server/domain/run-metadata.ts'), import('../../server/services/ingest-log.ts'),
+        import('../../server/storage/database.ts'), import('../../server/storage/run-store.ts'),
+      ])
       const meta = parseRunMetadata(rawMetadataOf(flags))
       const db = openDatabase(dbPathOf(flags))
       try {

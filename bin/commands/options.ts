@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { DEFAULT_DB_PATH } from '../../server/main.ts'
+import { DEFAULT_DB_PATH } from '../../server/defaults.ts'
 
 /** `--db`, shared by every command that opens the store; KSFT_DB sets the same. */
 export function addDbOption (command: Command): Command {

@@ -1,6 +1,4 @@
 import type { Command } from 'commander'
-import { openDatabase } from '../../server/storage/database.ts'
-import { AdminStore } from '../../server/storage/admin-store.ts'
 import { ExitCode } from '../exit-code.ts'
 import { addDbOption, dbPathOf } from './options.ts'
 
@@ -19,8 +17,9 @@ export function registerPrune (program: Command): void {
     .requiredOption('--older-than <age>', 'runs stored longer ago than this: 180d, 12w, 36h')
     .option('--keep-versions', 'also keep the newest run of every machine in every version')
     .option('--dry-run', 'say what would go, remove nothing')
-    .action((flags: { olderThan: string, keepVersions?: boolean, dryRun?: boolean, db?: string }) => {
+    .action(async (flags: { olderThan: string, keepVersions?: boolean, dryRun?: boolean, db?: string }) => {
       const cutoff = new Date(Date.now() - parseAge(flags.olderThan))
+      const [{ openDatabase }, { AdminStore }] = await Promise.all([import('../../server/storage/database.ts'), import('../../server/storage/admin-store.ts')])
       const db = openDatabase(dbPathOf(flags))
       try {
         const report = new AdminStore(db).prune(cutoff, { perMachine: flags.keepVersions ?? false, dryRun: flags.dryRun ?? false })

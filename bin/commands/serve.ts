@@ -1,5 +1,4 @@
 import type { Command } from 'commander'
-import { serve, serveOptionsFromEnv } from '../../server/main.ts'
 import { addDbOption } from './options.ts'
 
 export function registerServe (program: Command): void {
@@ -8,6 +7,7 @@ export function registerServe (program: Command): void {
     .option('--port <port>', 'port (env KSFT_PORT, default 8080)')
     .option('--read-token <token>', 'require this token for every page and API read (env KSFT_READ_TOKEN)')
     .action(async (flags: { db?: string, host?: string, port?: string, readToken?: string }) => {
+      const { serve, serveOptionsFromEnv } = await import('../../server/main.ts')
       const defaults = serveOptionsFromEnv()
       await serve({
         ...defaults,

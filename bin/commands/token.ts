@@ -1,10 +1,11 @@
 import type { Command } from 'commander'
-import { openDatabase } from '../../server/storage/database.ts'
+// token-store.ts needs no driver of its own (the database is passed in): only database.ts loads better-sqlite3
 import { TOKEN_SCOPES, TokenStore, type TokenScope } from '../../server/storage/token-store.ts'
 import { ExitCode } from '../exit-code.ts'
 import { addDbOption, dbPathOf } from './options.ts'
 
-function withTokens<T> (flags: { db?: string }, use: (tokens: TokenStore) => T): T {
+async function withTokens<T> (flags: { db?: string }, use: (tokens: TokenStore) => T): Promise<T> {
+  const { openDatabase } = await import('../../server/storage/database.ts')
   const db = openDatabase(dbPathOf(flags))
   try {
     return use(new TokenStore(db))
@@ -19,18 +20,18 @@ export function registerToken (program: Command): void {
   addDbOption(token.command('create').description('create a token; it is printed once, on the last line'))
     .requiredOption('--name <label>', 'a name for the token, e.g. the CI lab or machine that uses it')
     .option('--scope <scopes>', `comma list of ${TOKEN_SCOPES.join(', ')}`, 'upload')
-    .action((flags: { name: string, scope: string, db?: string }) => {
+    .action(async (flags: { name: string, scope: string, db?: string }) => {
       const scopes = flags.scope.split(',').map(scope => scope.trim()).filter(Boolean)
       const unknown = scopes.filter(scope => !(TOKEN_SCOPES as readonly string[]).includes(scope))
       if (unknown.length > 0 || scopes.length === 0) throw new ExitCode(2, `error: --scope takes ${TOKEN_SCOPES.join(', ')}`)
-      const created = withTokens(flags, tokens => tokens.create(flags.name, scopes as TokenScope[]))
+      const created = await withTokens(flags, tokens => tokens.create(flags.name, scopes as TokenScope[]))
       process.stdout.write(`token "${created.info.name}" (${created.info.scopes.join(',')}) created; it is shown only now:\n${created.token}\n`)
     })
 
   addDbOption(token.command('list').description('list tokens (never their secrets)'))
     .option('--json', 'print JSON')
-    .action((flags: { db?: string, json?: boolean }) => {
-      const list = withTokens(flags, tokens => tokens.list())
+    .action(async (flags: { db?: string, json?: boolean }) => {
+      const list = await withTokens(flags, tokens => tokens.list())
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(list)}\n`)
         return
@@ -42,8 +43,8 @@ export function registerToken (program: Command): void {
     })
 
   addDbOption(token.command('revoke').description('revoke a token by name').argument('<name>'))
-    .action((name: string, flags: { db?: string }) => {
-      if (!withTokens(flags, tokens => tokens.revoke(name))) throw new ExitCode(1, `error: no live token named "${name}"`)
+    .action(async (name: string, flags: { db?: string }) => {
+      if (!await withTokens(flags, tokens => tokens.revoke(name))) throw new ExitCode(1, `error: no live token named "${name}"`)
       process.stdout.write(`token "${name}" revoked\n`)
     })
 }

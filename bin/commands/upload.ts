@@ -6,8 +6,7 @@ import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createGzip } from 'node:zlib'
 import type { Command } from 'commander'
-import { STATUSES } from '../../ingest/index.ts'
-import { parseRunMetadata } from '../../server/domain/run-metadata.ts'
+import { STATUSES } from '../../ingest/vocabulary.ts'
 import { ExitCode } from '../exit-code.ts'
 import { addMetadataOptions, rawMetadataOf, type MetadataFlags } from './options.ts'
 
@@ -43,6 +42,7 @@ export function registerUpload (program: Command): void {
       if (!token) throw new ExitCode(2, 'error: no token: set KSFT_TOKEN or pass --token (ksft token create makes one)')
       const raw = rawMetadataOf(flags)
       // the server checks again; checking here first answers a typo without a network round trip
+      const { parseRunMetadata } = await import('../../server/domain/run-metadata.ts')
       parseRunMetadata(raw)
       const base = server.replace(/\/+$/, '')
       const query = Object.entries(raw).map(([key, value]) => `${key}=${encodeURIComponent(String(value))}`).join('&')
