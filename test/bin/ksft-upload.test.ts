@@ -7,7 +7,7 @@ import { test, type TestContext } from 'node:test'
 import { gunzipSync } from 'node:zlib'
 import { formatBytes, renderProgress } from '../../bin/commands/upload.ts'
 import { buildTestApp } from '../helpers/app.ts'
-import { freePort, KSFT, runKsft } from '../helpers/cli.ts'
+import { freePort, FROM_SOURCE, KSFT, runKsft } from '../helpers/cli.ts'
 import { realFixturePath, realFixturesSkip } from '../helpers/fixtures.ts'
 import { tempDir } from '../helpers/store.ts'
 import { startFlakyServer } from '../hook/flaky-server.ts'
@@ -188,7 +188,7 @@ test('ksft upload draws a progress bar when stderr is a terminal', { skip: scrip
   // script(1) runs the command on a pseudo-terminal, as a developer's shell would
   const command = [process.execPath, KSFT, 'upload', file, '--series', 's', '--version', 'v1'].map(arg => `'${arg}'`).join(' ')
   const screen = await new Promise<{ code: number | null, out: string }>((resolve) => {
-    const child = spawn('script', ['-qec', command, '/dev/null'], { env: { ...process.env, ...QUIET, KSFT_SERVER: base, KSFT_TOKEN: token } })
+    const child = spawn('script', ['-qec', command, '/dev/null'], { env: { ...process.env, ...FROM_SOURCE, ...QUIET, KSFT_SERVER: base, KSFT_TOKEN: token } })
     let out = ''
     child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
     child.on('close', code => resolve({ code, out }))

@@ -5,13 +5,18 @@ import type { TestContext } from 'node:test'
 import { PROJECT_ROOT } from './fixtures.ts'
 
 export const KSFT = join(PROJECT_ROOT, 'bin', 'ksft')
+/**
+ * bin/ksft runs dist/ when it is there; the tests run the sources as they are now, so that an edit
+ * is tested without a build (test/bin/package-install.test.ts tests the compiled package).
+ */
+export const FROM_SOURCE = { KSFT_FROM_SOURCE: '1' }
 
 export interface CliResult { code: number, stdout: string, stderr: string }
 
 /** Runs the real `ksft` command in a child process. */
 export function runKsft (args: string[], options: { input?: string | Buffer, env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [KSFT, ...args], { env: { ...process.env, ...options.env }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, [KSFT, ...args], { env: { ...process.env, ...FROM_SOURCE, ...options.env }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr })
     })
     if (options.input !== undefined) child.stdin!.end(options.input)
@@ -33,7 +38,7 @@ export async function freePort (): Promise<number> {
 export async function startServer (t: TestContext, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ url: string, child: ChildProcess }> {
   const port = await freePort()
   const child = spawn(process.execPath, [KSFT, 'serve', '--host', '127.0.0.1', '--port', String(port), ...args], {
-    env: { ...process.env, KSFT_LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, ...FROM_SOURCE, KSFT_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   t.after(() => { if (child.exitCode === null) child.kill('SIGKILL') })
