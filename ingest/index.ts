@@ -2,3 +2,4 @@ export { KselftestLogParser, parseKselftestLog, DEFAULT_DIRECT_COLLECTION, type 
 export type { LineRange, ParseResult, PlanRecord, SubtestRecord, TestRecord, UnfinishedCause, UnfinishedTest } from './records.ts'
 export { UNFINISHED_CAUSES } from './records.ts'
 export * from './vocabulary.ts'
+export { runCompleteness, INCOMPLETE_KINDS, type IncompleteKind, type IncompleteReason, type RunCompleteness, type CollectionCompleteness } from './completeness.ts'

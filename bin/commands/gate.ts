@@ -1,7 +1,8 @@
 import { CommanderError, Option, type Command } from 'commander'
 import { FAILING_STATUSES, STATUSES, type Status } from '../../ingest/vocabulary.ts'
 import { normalizeVersionLabel } from '../../server/domain/version-label.ts'
-import { COMPARE_BUCKETS, type CompareBucket, type CompareEntry, type CompareResponse } from '../../server/schemas/trends.ts'
+import { COMPARE_BUCKETS, DEFAULT_GATE_BUCKETS, notComparable, plainText, reasonLine, type CompareBucket } from '../../server/queries/verdict.ts'
+import type { CompareEntry, CompareResponse } from '../../server/schemas/trends.ts'
 import { ApiError, KsftApiClient } from '../api-client.ts'
 import { ExitCode } from '../exit-code.ts'
 
@@ -9,10 +10,11 @@ import { ExitCode } from '../exit-code.ts'
  * `ksft gate` and `ksft compare`: one version of a series against another, read from a running
  * server's compare API. The gate exits 0 when none of the chosen buckets has an entry, 1 when one
  * has, and 2 when it could not tell (a wrong call, an unknown series or version, a server that
- * cannot be reached or answers nonsense), so that a CI job never mistakes a broken gate for a pass.
+ * cannot be reached or answers nonsense, a machine that did not run both versions), so that a CI
+ * job never mistakes a broken gate for a pass. The buckets are queries/verdict.ts's.
  */
 
-export const DEFAULT_FAIL_ON: readonly CompareBucket[] = ['regression', 'new_failure']
+export const DEFAULT_FAIL_ON: readonly CompareBucket[] = DEFAULT_GATE_BUCKETS
 const FORMATS = ['text', 'json', 'markdown'] as const
 type Format = (typeof FORMATS)[number]
 /** Entries the gate lists per bucket; `ksft compare` lists them all. */
@@ -65,6 +67,9 @@ export function registerGate (program: Command): void {
         }
         return { ...summary, entries: shown }
       })
+      if (report.absentSide !== null) {
+        throw new ExitCode(2, notComparable({ baseMachines: report.base.machines, headMachines: report.head.machines }, report.base.label, report.head.label, report.machine))
+      }
       const found = failOn.filter(bucket => report.counts[bucket] > 0)
       process.stdout.write(renderText(report, request.client.baseUrl, { failOn, buckets: failOn, rowsPerBucket: GATE_ROWS }))
       const checked = failOn.join(', ')
@@ -84,6 +89,9 @@ export function registerGate (program: Command): void {
       const request = requestOf(flags)
       const failOn = flags.failOn === undefined ? [] : bucketsOf(flags.failOn)
       const report = await fetchOrExit(() => request.client.compareAll(request.series, request.query))
+      if (report.absentSide !== null) {
+        throw new ExitCode(2, notComparable({ baseMachines: report.base.machines, headMachines: report.head.machines }, report.base.label, report.head.label, report.machine))
+      }
       const reported = COMPARE_BUCKETS.filter(bucket => report.counts[bucket] > 0)
       const format = flags.format ?? 'text'
       if (format === 'json') process.stdout.write(`${JSON.stringify(report)}\n`)
@@ -149,14 +157,7 @@ async function fetchOrExit<T> (fetchIt: () => Promise<T>): Promise<T> {
 
 // ---- rendering
 
-/** Control characters of untrusted names would drive the reader's terminal: show them as `^[`. */
-function safe (text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ch => {
-    const code = ch.charCodeAt(0)
-    return code < 0x20 ? `^${String.fromCharCode(code + 0x40)}` : code === 0x7f ? '^?' : `\\x${code.toString(16)}`
-  })
-}
+const safe = plainText
 
 function entryName (entry: CompareEntry): string {
   return [entry.collection, entry.test, ...entry.path].join(': ')
@@ -177,6 +178,22 @@ function logLink (entry: CompareEntry, baseUrl: string): string | null {
   return run === undefined ? null : `${baseUrl}${run.url}`
 }
 
+/** After the statuses: which kernel trouble is new, and whether the machines disagree. */
+function entryNotes (entry: CompareEntry): string {
+  const notes: string[] = []
+  if (entry.bucket === 'not_run') notes.push('not run')
+  if (entry.newKernelTrouble.length > 0) notes.push(`new ${entry.newKernelTrouble.join(', ')}`)
+  else if (entry.head.kernelTrouble.length > 0) notes.push(`${entry.head.kernelTrouble.join(', ')} (also in base)`)
+  if (entry.machineSpecific) notes.push('machine-specific')
+  return notes.length === 0 ? '' : ` [${notes.join('; ')}]`
+}
+
+/** The first line of why: the head's reason, else the base's when it failed or the head never ran. */
+function entryReason (entry: CompareEntry): string | null {
+  const baseFailed = entry.base.status !== null && FAILING_STATUSES.includes(entry.base.status)
+  return reasonLine(entry.head.reason) ?? (baseFailed || entry.bucket === 'not_run' ? reasonLine(entry.base.reason) : null)
+}
+
 function machinesText (report: CompareResponse): string {
   if (report.machine !== null) return `machine ${report.machine}`
   const machines = [...new Set([...report.base.machines, ...report.head.machines])].sort()
@@ -191,7 +208,6 @@ function renderText (report: CompareResponse, baseUrl: string, options: { failOn
     const mark = options.failOn.includes(bucket as CompareBucket) ? '  (fails the gate)' : ''
     out.push(`  ${bucket.padEnd(14)}${String(count).padStart(6)}${mark}`)
   }
-  let partial = false
   for (const bucket of options.buckets) {
     const entries = report.entries.filter(entry => entry.bucket === bucket)
     if (report.counts[bucket] === 0) continue
@@ -199,20 +215,24 @@ function renderText (report: CompareResponse, baseUrl: string, options: { failOn
     const shown = entries.slice(0, options.rowsPerBucket)
     const rows = shown.map(entry => [
       safe(entryName(entry)),
-      safe(entry.machine) + (entry.sameMachine ? '' : '*'),
-      `${sideText(entry.base)} -> ${sideText(entry.head)}`,
+      safe(entry.machine),
+      `${sideText(entry.base)} -> ${sideText(entry.head)}${entryNotes(entry)}`,
       logLink(entry, baseUrl) ?? '',
     ])
     const widths = [0, 1, 2].map(i => Math.min(70, Math.max(...rows.map(row => row[i]!.length))))
-    for (const row of rows) {
-      out.push(`  ${row.slice(0, 3).map((cell, i) => cell.padEnd(widths[i]!)).join('  ')}  ${row[3]}`.trimEnd())
+    rows.forEach((row, i) => {
+      out.push(`  ${row.slice(0, 3).map((cell, j) => cell.padEnd(widths[j]!)).join('  ')}  ${row[3]}`.trimEnd())
+      const why = entryReason(shown[i]!)
+      if (why !== null) out.push(`      ${safe(why)}`)
+    })
+    if (report.machineCounts[bucket] > shown.length) {
+      out.push(`  ... and ${report.machineCounts[bucket] - shown.length} more (ksft compare --format text lists them all)`)
     }
-    if (report.counts[bucket] > shown.length) {
-      out.push(`  ... and ${report.counts[bucket] - shown.length} more (ksft compare --format text lists them all)`)
-    }
-    if (shown.some(entry => !entry.sameMachine)) partial = true
   }
-  if (partial) out.push('', '* that machine ran only one of the two versions; the other side counts every machine that ran it')
+  for (const [label, machines] of [[report.base.label, report.unpaired.base], [report.head.label, report.unpaired.head]] as const) {
+    if (machines.length > 0) out.push('', safe(`ran only ${label}, not compared: ${machines.join(', ')}`))
+  }
+  if (report.incomplete.head.length > 0) out.push('', safe(`${report.head.label} stopped early on ${report.incomplete.head.join(', ')}: tests it never ran are not_run`))
   return `${out.join('\n')}\n`
 }
 
@@ -228,14 +248,15 @@ function renderMarkdown (report: CompareResponse, baseUrl: string): string {
     const entries = report.entries.filter(entry => entry.bucket === bucket)
     if (entries.length === 0) continue
     out.push('', `#### ${bucket.replace('_', ' ')} (${report.counts[bucket]})`, '')
-    out.push(`| test | machine | ${mdText(report.base.label)} | ${mdText(report.head.label)} | log |`, '|---|---|---|---|---|')
+    out.push(`| test | machine | ${mdText(report.base.label)} | ${mdText(report.head.label)} | why | log |`, '|---|---|---|---|---|---|')
     for (const entry of entries) {
       const link = logLink(entry, baseUrl)
-      out.push(`| ${mdCode(entryName(entry))} | ${mdText(entry.machine)}${entry.sameMachine ? '' : '\\*'} | ${sideText(entry.base)} | ${sideText(entry.head)} | ${link === null ? '' : `[log](${link.replace(/[()\s]/g, ch => `%${ch.charCodeAt(0).toString(16).padStart(2, '0')}`)})`} |`)
+      const why = entryReason(entry)
+      out.push(`| ${mdCode(entryName(entry))} | ${mdText(entry.machine)} | ${sideText(entry.base)} | ${sideText(entry.head)}${mdText(entryNotes(entry))} | ${why === null ? '' : mdText(why)} | ${link === null ? '' : `[log](${link.replace(/[()\s]/g, ch => `%${ch.charCodeAt(0).toString(16).padStart(2, '0')}`)})`} |`)
     }
   }
-  if (report.entries.some(entry => !entry.sameMachine)) {
-    out.push('', '\\* that machine ran only one of the two versions; the other side counts every machine that ran it')
+  for (const [label, machines] of [[report.base.label, report.unpaired.base], [report.head.label, report.unpaired.head]] as const) {
+    if (machines.length > 0) out.push('', `ran only ${mdText(label)}, not compared: ${machines.map(mdText).join(', ')}`)
   }
   return `${out.join('\n')}\n`
 }

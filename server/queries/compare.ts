@@ -1,17 +1,21 @@
-import { STATUSES, worseStatus, type Status, type Summary } from '../../ingest/index.ts'
-import { COMPARE_BUCKETS, type CompareBucket } from '../schemas/trends.ts'
-import { compareStrings, comparePaths } from './cursor.ts'
-import { FAILED, PASSED } from './outcomes.ts'
-import type { MachineRef, ResultLink, TrendStore } from './trend-store.ts'
+import { STATUSES, worseStatus, type Flag, type Status, type Summary } from '../../ingest/index.ts'
+import { compareStrings, comparePaths } from '../storage/cursor.ts'
+import { bitsOfCell, caseOfCell } from '../storage/outcomes.ts'
+import type { MachineRef, ResultDetail, TrendStore } from '../storage/trend-store.ts'
+import {
+  ABSENT, bucketOf, bucketRank, COMPARE_BUCKETS, FAILED, PASSED, troubleIn,
+  type BucketOrUnchanged, type CompareBucket,
+} from './verdict.ts'
 
 /**
- * Compares two versions of a series test by test and subtest by subtest, machine by machine.
+ * Compares two versions of a series test by test and subtest by subtest, each machine with itself
+ * (queries/verdict.ts decides the buckets). A machine that ran only one of the two versions is
+ * named, never compared with another machine: its results are not the other machine's.
  *
- * Each side is an outcome set per machine (one number per case, in case order; see outcomes.ts),
- * and the two sides are merged in a single pass: SQLite has no merge join, and a join or GROUP BY
- * of two versions' case_stats on a 10-million-result store costs tens of milliseconds. Only the
- * page of entries sent back is then looked up in full (counts per status and the log lines of
- * every result).
+ * Each side is an outcome set per machine (one number per case, in case order; see
+ * storage/outcomes.ts), and the two sides of a machine are merged in one pass, so the cost grows
+ * with machines times cases, never machines squared. Only the page of entries sent back is then
+ * looked up in full (counts per status, reasons, flags and the log lines of every result).
  */
 
 /** Where a compare page starts: after this entry in compare order. */
@@ -35,7 +39,14 @@ export interface ComparedSide {
   machines: string[]
   status: Status | null
   counts: Summary
-  runs: ResultLink[]
+  /** Why it failed or was skipped: the first failing result's reason, else the first result's. */
+  reason: string | null
+  exitCode: number | null
+  /** Kernel trouble and false passes seen in its results (verdict.ts TROUBLE_FLAGS). */
+  kernelTrouble: Flag[]
+  /** Whether a run of this side on the machine finished (see ingest/completeness.ts). */
+  complete: boolean
+  runs: ResultDetail[]
 }
 
 export interface ComparedEntry {
@@ -44,67 +55,82 @@ export interface ComparedEntry {
   test: string
   path: string[]
   machine: string
+  /** Always true: a machine is compared only with itself. Kept for clients of the first API. */
   sameMachine: boolean
+  /** In head, this test fails on some machines and passes on others: the machines differ, not the runs. */
+  machineSpecific: boolean
+  /** Trouble flags in head that base did not show. */
+  newKernelTrouble: Flag[]
   base: ComparedSide
   head: ComparedSide
 }
 
-export type BucketCounts = Record<CompareBucket | 'unchanged', number>
+export type BucketCounts = Record<BucketOrUnchanged, number>
 
 export interface ComparePage {
   baseMachines: string[]
   headMachines: string[]
+  /** Machines that ran both versions: the only ones compared. */
+  pairedMachines: string[]
+  /** Machines that ran only one of the two versions, by the version they ran. */
+  unpaired: { base: string[], head: string[] }
+  /** Paired machines none of whose runs of that side finished. */
+  incomplete: { base: string[], head: string[] }
+  /** Tests and subtests counted once each, in the first bucket any machine puts them in. */
   counts: BucketCounts
+  /** Entries per bucket: one per test or subtest and machine. */
+  machineCounts: BucketCounts
   entries: ComparedEntry[]
   next: CompareKey | null
 }
 
-/** One side of a comparison: `case_id * 4 + outcome bits` for each case, in case order. */
 type Side = Uint32Array
 
-/** A machine compared like with like, or (when it ran only one version) with every machine that ran the other. */
-interface Pair { machine: MachineRef, sameMachine: boolean, base: MachineRef[], head: MachineRef[] }
-
-const ABSENT = -1
-const MIXED = PASSED | FAILED
-
-export function bucketOf (base: number, head: number): CompareBucket | 'unchanged' {
-  if (base === MIXED || head === MIXED) return 'flaky'
-  if (base === ABSENT) return (head & FAILED) !== 0 ? 'new_failure' : 'new'
-  if (head === ABSENT) return 'missing'
-  const baseFailed = (base & FAILED) !== 0
-  const headFailed = (head & FAILED) !== 0
-  if (baseFailed && headFailed) return 'still_failing'
-  if (baseFailed) return 'fixed'
-  if (headFailed) return 'regression'
-  return 'unchanged'
-}
+/** Per case over the paired machines: the best bucket rank, and whether head failed or passed somewhere. */
+const RANK_BITS = 0xf
+const HEAD_FAILED_SOMEWHERE = 0x10
+const HEAD_PASSED_SOMEWHERE = 0x20
 
 export function compareVersions (store: TrendStore, options: CompareOptions): ComparePage {
   const arch = options.arch ?? null
   const baseMachines = store.versionMachines(options.baseVersionId, arch)
   const headMachines = store.versionMachines(options.headVersionId, arch)
-  const pairs = pairMachines(baseMachines, headMachines, options.machine)
-  const baseCells = store.outcomeSets(options.baseVersionId, baseMachines.map(machine => machine.id))
-  const headCells = options.headVersionId === options.baseVersionId ? baseCells : store.outcomeSets(options.headVersionId, headMachines.map(machine => machine.id))
+  const inBase = new Set(baseMachines.map(machine => machine.id))
+  const inHead = new Set(headMachines.map(machine => machine.id))
+  const only = options.machine
+  const paired = headMachines.filter(machine => inBase.has(machine.id) && (only === null || machine.id === only.id))
+  const baseFinished = store.finishedMachines(options.baseVersionId)
+  const headFinished = store.finishedMachines(options.headVersionId)
+  const baseCells = store.outcomeSets(options.baseVersionId, paired.map(machine => machine.id))
+  const headCells = options.headVersionId === options.baseVersionId ? baseCells : store.outcomeSets(options.headVersionId, paired.map(machine => machine.id))
 
-  const counts = Object.fromEntries([...COMPARE_BUCKETS, 'unchanged'].map(bucket => [bucket, 0])) as BucketCounts
-  const found: Array<{ bucket: CompareBucket, caseId: number, pair: Pair }> = []
+  const machineCounts = emptyCounts()
+  const perCase = new Map<number, number>()
+  const found: Array<{ bucket: CompareBucket, caseId: number, machine: MachineRef }> = []
   const listed = options.limit > 0
-  for (const pair of pairs) {
-    const base = onlyCases(sideOf(baseCells, pair.base), options.cases ?? null)
-    const head = onlyCases(sideOf(headCells, pair.head), options.cases ?? null)
+  for (const machine of paired) {
+    const base = onlyCases(baseCells.get(machine.id) ?? new Uint32Array(0), options.cases ?? null)
+    const head = onlyCases(headCells.get(machine.id) ?? new Uint32Array(0), options.cases ?? null)
+    const finished = headFinished.has(machine.id)
     merge(base, head, (caseId, baseBits, headBits) => {
-      const bucket = bucketOf(baseBits, headBits)
-      counts[bucket]++
-      if (listed && bucket !== 'unchanged' && (options.bucket === null || bucket === options.bucket)) found.push({ bucket, caseId, pair })
+      const bucket = bucketOf(baseBits, headBits, finished)
+      machineCounts[bucket]++
+      const before = perCase.get(caseId)
+      let value = Math.min(before === undefined ? RANK_BITS : before & RANK_BITS, bucketRank(bucket))
+      if (before !== undefined) value |= before & ~RANK_BITS
+      if (headBits !== ABSENT && (headBits & FAILED) !== 0 && (headBits & PASSED) === 0) value |= HEAD_FAILED_SOMEWHERE
+      if (headBits !== ABSENT && (headBits & PASSED) !== 0 && (headBits & FAILED) === 0) value |= HEAD_PASSED_SOMEWHERE
+      perCase.set(caseId, value)
+      if (listed && bucket !== 'unchanged' && (options.bucket === null || bucket === options.bucket)) found.push({ bucket, caseId, machine })
     })
   }
+  const counts = emptyCounts()
+  for (const value of perCase.values()) counts[rankBucket(value & RANK_BITS)]++
 
   const names = new Map(store.caseNames([...new Set(found.map(entry => entry.caseId))]).map(name => [name.id, name]))
   const keyed = found.map(entry => {
     const name = names.get(entry.caseId)!
-    const key: CompareKey = [COMPARE_BUCKETS.indexOf(entry.bucket), name.collection, name.test, name.path, entry.pair.machine.name]
+    const key: CompareKey = [COMPARE_BUCKETS.indexOf(entry.bucket), name.collection, name.test, name.path, entry.machine.name]
     return { ...entry, key }
   }).sort((a, b) => compareKeys(a.key, b.key))
   const after = options.after
@@ -112,20 +138,38 @@ export function compareVersions (store: TrendStore, options: CompareOptions): Co
   const page = start === -1 ? [] : keyed.slice(start, start + options.limit)
   const more = page.length > 0 && start + options.limit < keyed.length
 
+  const namesOf = (machines: MachineRef[]) => machines.map(machine => machine.name)
   return {
-    baseMachines: baseMachines.map(machine => machine.name),
-    headMachines: headMachines.map(machine => machine.name),
+    baseMachines: namesOf(baseMachines),
+    headMachines: namesOf(headMachines),
+    pairedMachines: namesOf(paired),
+    unpaired: {
+      base: namesOf(baseMachines.filter(machine => !inHead.has(machine.id) && (only === null || machine.id === only.id))),
+      head: namesOf(headMachines.filter(machine => !inBase.has(machine.id) && (only === null || machine.id === only.id))),
+    },
+    incomplete: {
+      base: namesOf(paired.filter(machine => !baseFinished.has(machine.id))),
+      head: namesOf(paired.filter(machine => !headFinished.has(machine.id))),
+    },
     counts,
-    entries: page.map(({ bucket, caseId, pair, key }) => ({
-      bucket,
-      collection: key[1],
-      test: key[2],
-      path: key[3],
-      machine: pair.machine.name,
-      sameMachine: pair.sameMachine,
-      base: describeSide(store, options.baseVersionId, pair.base, caseId),
-      head: describeSide(store, options.headVersionId, pair.head, caseId),
-    })),
+    machineCounts,
+    entries: page.map(({ bucket, caseId, machine, key }) => {
+      const base = describeSide(store, options.baseVersionId, machine, caseId, baseFinished.has(machine.id))
+      const head = describeSide(store, options.headVersionId, machine, caseId, headFinished.has(machine.id))
+      const value = perCase.get(caseId) ?? 0
+      return {
+        bucket,
+        collection: key[1],
+        test: key[2],
+        path: key[3],
+        machine: machine.name,
+        sameMachine: true,
+        machineSpecific: (value & HEAD_FAILED_SOMEWHERE) !== 0 && (value & HEAD_PASSED_SOMEWHERE) !== 0,
+        newKernelTrouble: head.kernelTrouble.filter(flag => !base.kernelTrouble.includes(flag)),
+        base,
+        head,
+      }
+    }),
     next: more ? page.at(-1)!.key : null,
   }
 }
@@ -134,39 +178,12 @@ export function compareKeys (a: CompareKey, b: CompareKey): number {
   return (a[0] - b[0]) || compareStrings(a[1], b[1]) || compareStrings(a[2], b[2]) || comparePaths(a[3], b[3]) || compareStrings(a[4], b[4])
 }
 
-function pairMachines (baseMachines: MachineRef[], headMachines: MachineRef[], only: MachineRef | null): Pair[] {
-  const inBase = new Set(baseMachines.map(machine => machine.id))
-  const inHead = new Set(headMachines.map(machine => machine.id))
-  const all = new Map([...baseMachines, ...headMachines].map(machine => [machine.id, machine]))
-  const pairs: Pair[] = []
-  for (const machine of all.values()) {
-    if (only !== null && machine.id !== only.id) continue
-    if (inBase.has(machine.id) && inHead.has(machine.id)) pairs.push({ machine, sameMachine: true, base: [machine], head: [machine] })
-    else if (inHead.has(machine.id)) pairs.push({ machine, sameMachine: false, base: baseMachines, head: [machine] })
-    else pairs.push({ machine, sameMachine: false, base: [machine], head: headMachines })
-  }
-  return pairs
+function emptyCounts (): BucketCounts {
+  return Object.fromEntries([...COMPARE_BUCKETS, 'unchanged'].map(bucket => [bucket, 0])) as BucketCounts
 }
 
-/**
- * The cells of several machines as one side. Runs that disagree on one machine make it flaky;
- * machines that disagree with each other do not (that is the machines, not the test), and the
- * side then counts as failing, like its worst status.
- */
-function sideOf (cells: Map<number, Side>, machines: MachineRef[]): Side {
-  if (machines.length === 1) return cells.get(machines[0]!.id) ?? new Uint32Array(0)
-  const pooled = new Map<number, number>()
-  for (const machine of machines) {
-    for (const cell of cells.get(machine.id) ?? []) {
-      const caseId = cell >>> 2
-      const before = pooled.get(caseId)
-      pooled.set(caseId, before === undefined ? cell & 3 : pool(before, cell & 3))
-    }
-  }
-  const side = new Uint32Array(pooled.size)
-  let i = 0
-  for (const [caseId, bits] of pooled) side[i++] = caseId * 4 + bits
-  return side.sort()
+function rankBucket (rank: number): BucketOrUnchanged {
+  return COMPARE_BUCKETS[rank] ?? 'unchanged'
 }
 
 /** The cells of a side whose case is among `cases`; both are in case order, so one pass over each. */
@@ -176,7 +193,7 @@ function onlyCases (side: Side, cases: Uint32Array | null): Side {
   let n = 0
   let j = 0
   for (let i = 0; i < side.length; i++) {
-    const caseId = side[i]! >>> 2
+    const caseId = caseOfCell(side[i]!)
     while (j < cases.length && cases[j]! < caseId) j++
     if (j === cases.length) break
     if (cases[j] === caseId) kept[n++] = side[i]!
@@ -184,35 +201,34 @@ function onlyCases (side: Side, cases: Uint32Array | null): Side {
   return kept.subarray(0, n)
 }
 
-function pool (a: number, b: number): number {
-  if (a === MIXED || b === MIXED) return MIXED
-  if ((a | b) & FAILED) return FAILED
-  return a | b
-}
-
 function merge (base: Side, head: Side, visit: (caseId: number, baseBits: number, headBits: number) => void): void {
   let i = 0
   let j = 0
   while (i < base.length || j < head.length) {
-    const b = i < base.length ? base[i]! >>> 2 : Infinity
-    const h = j < head.length ? head[j]! >>> 2 : Infinity
-    if (b === h) visit(b, base[i++]! & 3, head[j++]! & 3)
-    else if (b < h) visit(b, base[i++]! & 3, ABSENT)
-    else visit(h, ABSENT, head[j++]! & 3)
+    const b = i < base.length ? caseOfCell(base[i]!) : Infinity
+    const h = j < head.length ? caseOfCell(head[j]!) : Infinity
+    if (b === h) visit(b, bitsOfCell(base[i++]!), bitsOfCell(head[j++]!))
+    else if (b < h) visit(b, bitsOfCell(base[i++]!), ABSENT)
+    else visit(h, ABSENT, bitsOfCell(head[j++]!))
   }
 }
 
-function describeSide (store: TrendStore, versionId: number, machines: MachineRef[], caseId: number): ComparedSide {
-  const ids = machines.map(machine => machine.id)
-  const counts = store.cellCounts(versionId, ids, caseId)
+function describeSide (store: TrendStore, versionId: number, machine: MachineRef, caseId: number, complete: boolean): ComparedSide {
+  const counts = store.cellCounts(versionId, [machine.id], caseId)
   let status: Status | null = null
   for (const candidate of STATUSES) {
     if (counts[candidate] > 0) status = status === null ? candidate : worseStatus(status, candidate)
   }
+  const runs = counts.total === 0 ? [] : store.resultDetails(versionId, [machine.id], caseId)
+  const telling = runs.find(run => run.status === status && run.reason !== null) ?? runs.find(run => run.reason !== null)
   return {
-    machines: machines.map(machine => machine.name),
+    machines: [machine.name],
     status,
     counts,
-    runs: counts.total === 0 ? [] : store.resultLinks(versionId, ids, caseId),
+    reason: telling?.reason ?? null,
+    exitCode: runs.find(run => run.status === status)?.exitCode ?? null,
+    kernelTrouble: troubleIn(runs.flatMap(run => run.flags)),
+    complete,
+    runs,
   }
 }

@@ -7,7 +7,8 @@ import {
   CompareQuerySchema, CompareSchema, NotModifiedSchema, SeriesParamsSchema, SummaryTextQuerySchema, SummaryTextSchema,
   type CompareBucket, type CompareEntry, type RunLink,
 } from '../schemas/trends.ts'
-import { compareVersions, type CompareKey, type ComparedSide, type ComparePage } from '../storage/compare-versions.ts'
+import { compareVersions, type CompareKey, type ComparedEntry, type ComparedSide, type ComparePage } from '../queries/compare.ts'
+import { notComparable, plainText, reasonLine, type CompareBucket as Bucket } from '../queries/verdict.ts'
 import { decodeCursor, encodeCursor } from '../storage/cursor.ts'
 import type { TrendStore, MachineRef, ResultLink, SeriesRef, VersionRow } from '../storage/trend-store.ts'
 import { loreUrl } from './runs.ts'
@@ -15,7 +16,7 @@ import { findCollection, findMachine, findSeries, versionRef } from './series.ts
 
 const TAGS = ['series']
 
-export function runLink (link: ResultLink): RunLink {
+export function runLink<T extends ResultLink> (link: T): T & RunLink {
   return { ...link, url: `/runs/${link.runId}#L${link.lines[0]}-L${link.lines[1]}` }
 }
 
@@ -41,7 +42,9 @@ export const seriesCompareRoutes: FastifyPluginAsyncTypebox = async (app) => {
     config: cached,
     schema: {
       summary: 'Test by test and subtest by subtest, what changed from one version to another, machine by machine',
-      description: 'Each machine is compared with itself; a machine that ran only one of the versions is compared with every machine that ran the other, and its entries say sameMachine: false. `base=base` compares with the unpatched tree. `limit=0` gives the counts alone.',
+      description: 'Each machine is compared with itself only; machines that ran one of the two versions are listed in `unpaired` and not compared, and when no machine (or not the one asked for) ran both, `absentSide` says which version is missing. ' +
+        'Tests absent from a head run that stopped early are `not_run`, a failing outcome; kernel trouble new in head is `new_kernel_trouble`. ' +
+        'Headline `counts` count each test once; `machineCounts` count entries. `base=base` compares with the unpatched tree. `limit=0` gives the counts alone.',
       tags: TAGS,
       params: SeriesParamsSchema,
       querystring: CompareQuerySchema,
@@ -59,8 +62,13 @@ export const seriesCompareRoutes: FastifyPluginAsyncTypebox = async (app) => {
       machine: machine?.name ?? null,
       arch,
       collection,
+      pairedMachines: page.pairedMachines,
+      unpaired: page.unpaired,
+      absentSide: absentSide(page),
+      incomplete: page.incomplete,
       counts: page.counts,
-      entries: page.entries.map((entry): CompareEntry => ({ ...entry, base: side(entry.base), head: side(entry.head) })),
+      machineCounts: page.machineCounts,
+      entries: page.entries.map((entry: ComparedEntry): CompareEntry => ({ ...entry, base: side(entry.base), head: side(entry.head) })),
       nextCursor: page.next === null ? null : encodeCursor(page.next),
     }
   })
@@ -82,12 +90,23 @@ export const seriesCompareRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
 }
 
+/** Which version the comparison lacks a like-with-like machine for; null when some machine ran both. */
+export function absentSide (page: Pick<ComparePage, 'pairedMachines' | 'baseMachines' | 'headMachines' | 'unpaired'>): 'base' | 'head' | 'both' | null {
+  if (page.pairedMachines.length > 0) return null
+  if (page.unpaired.head.length === 0 && page.unpaired.base.length > 0) return 'head'
+  if (page.unpaired.base.length === 0 && page.unpaired.head.length > 0) return 'base'
+  return 'both'
+}
+
 const SUMMARY_LINES = 50
-const SUMMARY_BUCKETS = [
+/** What summary.txt lists entry by entry, with the first line of each reason. */
+const SUMMARY_BUCKETS: ReadonlyArray<readonly [Bucket, string]> = [
   ['regression', 'Regressions'],
   ['new_failure', 'New failures'],
+  ['not_run', 'Not run (the run stopped early)'],
+  ['new_kernel_trouble', 'New kernel trouble'],
   ['fixed', 'Fixed'],
-] as const
+]
 
 interface Comparison {
   series: SeriesRef
@@ -140,25 +159,42 @@ function compare (trends: TrendStore, comparison: Comparison, bucket: CompareBuc
 /** Plain text for a mailing list: fixed-width columns, no markup, lines under 100 characters where names allow. */
 function summaryText (trends: TrendStore, comparison: Comparison): string {
   const { series, versions, base, head } = comparison
-  const lines: string[] = [`kselftest results of "${series.name}", ${base.label} -> ${head.label}`, '']
+  const lines: string[] = [plainText(`kselftest results of "${series.name}", ${base.label} -> ${head.label}`), '']
 
   const labels = new Map(versions.map(version => [version.id, version.label]))
-  const columns = ['runs', 'pass', 'fail', 'skip', 'xfail', 'xpass', 'timeout', 'error'] as const
+  const columns = ['runs', 'pass', 'fail', 'skip', 'xfail', 'xpass', 'timeout', 'error', 'not run'] as const
   const table = [['version', 'machine', ...columns]]
+  let stopped = false
   for (const row of trends.versionMachineCounts(series.id)) {
-    table.push([labels.get(row.versionId)!, row.machine, String(row.runs), ...columns.slice(1).map(column => String(row.summary[column as keyof Summary]))])
+    const runs = row.incompleteRuns > 0 ? `${row.runs} (${row.incompleteRuns} stopped early)` : String(row.runs)
+    if (row.incompleteRuns > 0) stopped = true
+    table.push([plainText(labels.get(row.versionId)!), plainText(row.machine), runs,
+      ...(['pass', 'fail', 'skip', 'xfail', 'xpass', 'timeout', 'error'] as const).map(column => String(row.summary[column as keyof Summary])),
+      String(row.notRun)])
   }
   lines.push(...formatTable(table), '')
+  if (stopped) lines.push('Runs that stopped early (a panic, a hang, a cut log) count the tests they never ran as "not run".', '')
 
   const pages = SUMMARY_BUCKETS.map(([bucket, title]) => ({ bucket, title, page: compare(trends, comparison, bucket, null, SUMMARY_LINES) }))
-  const counts = pages[0]!.page.counts
-  lines.push(`${base.label} -> ${head.label}, machine by machine: ${plural(counts.regression, 'regression')}, ${plural(counts.new_failure, 'new failure')}, ` +
-    `${counts.fixed} fixed, ${counts.still_failing} still failing, ${counts.new} new, ${counts.missing} missing, ${counts.flaky} flaky`)
+  const first = pages[0]!.page
+  const counts = first.counts
+  const absent = absentSide(first)
+  if (absent !== null) {
+    lines.push(notComparable(first, base.label, head.label, comparison.machine?.name ?? null))
+  } else {
+    lines.push(`${base.label} -> ${head.label} on ${first.pairedMachines.map(plainText).join(', ')} (each test counted once): ` +
+      `${plural(counts.regression, 'regression')}, ${plural(counts.new_failure, 'new failure')}, ${counts.not_run} not run, ` +
+      `${counts.new_kernel_trouble} with new kernel trouble, ${counts.fixed} fixed, ${counts.still_failing} still failing, ` +
+      `${counts.flaky} flaky, ${counts.new} new, ${counts.missing} missing`)
+  }
+  for (const [side, machines] of [[base.label, first.unpaired.base], [head.label, first.unpaired.head]] as const) {
+    if (machines.length > 0) lines.push(`Ran only ${side}, not compared: ${machines.map(plainText).join(', ')}`)
+  }
   for (const { bucket, title, page } of pages) {
-    if (counts[bucket] === 0) continue
+    if (page.machineCounts[bucket] === 0) continue
     lines.push('', `${title}:`)
-    for (const entry of page.entries) lines.push(`  ${entryLine(entry)}`)
-    if (counts[bucket] > page.entries.length) lines.push(`  ... and ${counts[bucket] - page.entries.length} more`)
+    for (const entry of page.entries) lines.push(...entryLines(entry))
+    if (page.machineCounts[bucket] > page.entries.length) lines.push(`  ... and ${page.machineCounts[bucket] - page.entries.length} more`)
   }
 
   const lore = [base, head].filter(version => version.messageId !== null)
@@ -166,11 +202,15 @@ function summaryText (trends: TrendStore, comparison: Comparison): string {
   return lines.join('\n') + '\n'
 }
 
-function entryLine (entry: ComparePage['entries'][number]): string {
-  const name = [`${entry.collection}: ${entry.test}`, ...entry.path].join(' > ')
-  const others = entry.base.machines.includes(entry.machine) ? entry.head.machines : entry.base.machines
-  const where = entry.sameMachine ? entry.machine : `${entry.machine}, against ${others.join(', ')}`
-  return `${name} (${where}): ${entry.base.status ?? 'absent'} -> ${entry.head.status ?? 'absent'}`
+function entryLines (entry: ComparedEntry): string[] {
+  const name = plainText([`${entry.collection}: ${entry.test}`, ...entry.path].join(' > '))
+  const trouble = entry.newKernelTrouble.length > 0 ? ` [new: ${entry.newKernelTrouble.join(', ')}]` : ''
+  const specific = entry.machineSpecific ? ' (machine-specific)' : ''
+  const out = [`  ${name} (${plainText(entry.machine)}): ${entry.base.status ?? 'absent'} -> ${entry.head.status ?? (entry.bucket === 'not_run' ? 'not run' : 'absent')}${trouble}${specific}`]
+  const failingBase = entry.base.status !== null && ['fail', 'xpass', 'timeout', 'error'].includes(entry.base.status)
+  const why = reasonLine(entry.head.reason) ?? (failingBase || entry.bucket === 'not_run' ? reasonLine(entry.base.reason) : null)
+  if (why !== null) out.push(`      ${plainText(why)}`)
+  return out
 }
 
 function plural (count: number, word: string): string {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { Summary } from '../../ingest/index.ts'
 import { KsftError } from '../errors.ts'
+import { passRate } from '../queries/verdict.ts'
 import { errorResponses } from '../schemas/common.ts'
 import {
   CollectionsSchema, FlakyQuerySchema, FlakySchema, MatrixQuerySchema, MatrixSchema, NotModifiedSchema, SERIES_PASS_RATES,
@@ -38,11 +38,6 @@ export function findCollection (trends: TrendStore, collection: string | undefin
   return collection
 }
 
-function passRate (summary: Summary): number | null {
-  const ran = summary.total - summary.skip
-  return ran === 0 ? null : Math.round((summary.pass + summary.xfail) / ran * 10_000) / 10_000
-}
-
 export const seriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const trends = app.trends
   const cached = { etag: true }
@@ -72,7 +67,7 @@ export const seriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
           machines: row.machines,
           latestVersion: { ...versionRef(latest), ...trends.versionCounts(latest.id) },
           passRates: trends.recentVersionCounts(row.id, SERIES_PASS_RATES).map(version => ({
-            id: version.versionId, label: version.label, passRate: passRate(version.summary),
+            id: version.versionId, label: version.label, passRate: passRate(version.summary, version.notRun), incompleteRuns: version.incompleteRuns,
           })),
         }
       }),
@@ -106,7 +101,9 @@ export const seriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
         runs: row.runs,
         machines: row.machines,
         summary: row.summary,
-        passRate: passRate(row.summary),
+        notRun: row.notRun,
+        incompleteRuns: row.incompleteRuns,
+        passRate: passRate(row.summary, row.notRun),
       })),
     }
   })

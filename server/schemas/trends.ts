@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox'
+import { BUCKET_DESCRIPTIONS, COMPARE_BUCKETS, DEFAULT_GATE_BUCKETS, PASS_RATE_RULE, type CompareBucket } from '../queries/verdict.ts'
 import { FlagSchema, LineRangeSchema, Nullable, StatusSchema, SummarySchema } from './common.ts'
 
 /**
@@ -6,15 +7,13 @@ import { FlagSchema, LineRangeSchema, Nullable, StatusSchema, SummarySchema } fr
  * dashboard and `ksft gate` are built against these shapes: add fields, never rename or remove.
  */
 
-/** The compare buckets, in the order a reader wants them. */
-export const COMPARE_BUCKETS = ['regression', 'fixed', 'still_failing', 'new_failure', 'new', 'missing', 'flaky'] as const
-export type CompareBucket = (typeof COMPARE_BUCKETS)[number]
+export { COMPARE_BUCKETS, type CompareBucket }
 export const CompareBucketSchema = Type.Enum(COMPARE_BUCKETS, {
-  description: 'regression: did not fail in base (pass, xfail or skip), fails in head (fail, xpass, timeout or error); ' +
-    'fixed: failed in base, no longer fails in head; still_failing: fails on both sides; ' +
-    'new_failure: absent in base, fails in head; new: absent in base, does not fail in head; ' +
-    'missing: present in base, absent in head; ' +
-    'flaky: on one side some runs pass (pass or xfail) and some fail',
+  description: 'each test or subtest on each machine lands in the first bucket that applies, in this order of precedence: ' +
+    'missing/not_run (absent in head), new_failure/new_kernel_trouble/new (absent in base), flaky, regression, new_kernel_trouble, ' +
+    'still_failing, fixed, still_kernel_trouble, unchanged. ' +
+    COMPARE_BUCKETS.map(bucket => `${bucket}: ${BUCKET_DESCRIPTIONS[bucket]}`).join('; ') +
+    `. ksft gate fails by default on ${DEFAULT_GATE_BUCKETS.join(', ')}`,
 })
 
 export const SeriesParamsSchema = Type.Object({
@@ -83,6 +82,7 @@ export const VersionPassRateSchema = Type.Object({
   id: Type.Integer(),
   label: Type.String(),
   passRate: Nullable(Type.Number({ description: 'as the trend gives it, over every run of the version; null when nothing ran' })),
+  incompleteRuns: Type.Integer({ description: 'runs of the version that stopped early' }),
 })
 
 export const VersionSummarySchema = Type.Object({
@@ -90,6 +90,8 @@ export const VersionSummarySchema = Type.Object({
   runs: Type.Integer(),
   machines: Type.Integer(),
   summary: SummarySchema,
+  notRun: Type.Integer({ description: 'tests the plans of its runs promised that never ran' }),
+  incompleteRuns: Type.Integer({ description: 'its runs that stopped early' }),
 })
 
 export const SeriesItemSchema = Type.Object({
@@ -127,9 +129,9 @@ export const TrendPointSchema = Type.Object({
   runs: Type.Integer({ description: 'runs counted (with the filters)' }),
   machines: Type.Integer({ description: 'distinct machines of those runs' }),
   summary: SummarySchema,
-  passRate: Nullable(Type.Number({
-    description: '(pass + xfail) / (total - skip), rounded to 4 decimals; null when nothing ran',
-  })),
+  notRun: Type.Integer({ description: 'tests the plans of these runs promised that never ran (the runs stopped early)' }),
+  incompleteRuns: Type.Integer({ description: 'runs counted that stopped early: a panic, a hang, a cut log (see the run page for why)' }),
+  passRate: Nullable(Type.Number({ description: PASS_RATE_RULE })),
 })
 export type TrendPoint = Static<typeof TrendPointSchema>
 
@@ -157,11 +159,23 @@ export const CompareQuerySchema = Type.Object({
   cursor,
 })
 
+export const CompareRunSchema = Type.Object({
+  ...RunLinkSchema.properties,
+  reason: Nullable(Type.String({ description: 'why it failed or was skipped, as the log says' })),
+  exitCode: Nullable(Type.Integer()),
+  flags: Type.Array(FlagSchema),
+  complete: Type.Boolean({ description: 'whether its run finished' }),
+})
+
 export const CompareSideSchema = Type.Object({
-  machines: Type.Array(Type.String(), { description: 'the machines whose runs this side counts' }),
+  machines: Type.Array(Type.String(), { description: 'the machine whose runs this side counts (always the entry\'s machine)' }),
   status: Type.Union([StatusSchema, Type.Null()], { description: 'the worst status over the runs; null when absent' }),
   counts: SummarySchema,
-  runs: Type.Array(RunLinkSchema, { description: 'every result counted, with its place in the log' }),
+  reason: Nullable(Type.String({ description: "the first failing result's reason, else the first result's (a skip's requirement, an assertion, an exit code)" })),
+  exitCode: Nullable(Type.Integer()),
+  kernelTrouble: Type.Array(FlagSchema, { description: 'kernel trouble and false passes seen in its results' }),
+  complete: Type.Boolean({ description: 'whether a run of this side on the machine finished; when none did, tests absent from it are not_run' }),
+  runs: Type.Array(CompareRunSchema, { description: 'every result counted, with its place in the log' }),
 })
 
 export const CompareEntrySchema = Type.Object({
@@ -171,23 +185,23 @@ export const CompareEntrySchema = Type.Object({
   path: Type.Array(Type.String(), { description: 'subtest names under the test; empty for the test itself' }),
   machine: Type.String({ description: 'the machine this entry is about' }),
   sameMachine: Type.Boolean({
-    description: 'false when that machine ran only one of the two versions: the other side then counts every machine that ran it',
+    description: 'always true: a machine is compared only with itself (machines that ran one version are listed in unpaired)',
   }),
+  machineSpecific: Type.Boolean({
+    description: 'in head this test fails on some machines and passes on others: the machines differ, not the runs (not flaky)',
+  }),
+  newKernelTrouble: Type.Array(FlagSchema, { description: 'trouble flags in head that base did not show' }),
   base: CompareSideSchema,
   head: CompareSideSchema,
 })
 export type CompareEntry = Static<typeof CompareEntrySchema>
 
-export const BucketCountsSchema = Type.Object({
-  regression: Type.Integer(),
-  fixed: Type.Integer(),
-  still_failing: Type.Integer(),
-  new_failure: Type.Integer(),
-  new: Type.Integer(),
-  missing: Type.Integer(),
-  flaky: Type.Integer(),
-  unchanged: Type.Integer({ description: 'present on both sides with nothing to report' }),
-}, { description: 'entries per bucket over the whole comparison with its machine, arch and collection filters (all pages, any bucket filter ignored)' })
+const bucketCounts = (description: string) => Type.Object(
+  Object.fromEntries([...COMPARE_BUCKETS, 'unchanged' as const].map(bucket => [bucket, Type.Integer({ description: BUCKET_DESCRIPTIONS[bucket] })])) as
+    Record<CompareBucket | 'unchanged', ReturnType<typeof Type.Integer>>,
+  { description })
+export const BucketCountsSchema = bucketCounts('tests and subtests per bucket, each counted once: in the first bucket (in bucket order) that any paired machine puts it in; over the whole comparison with its machine, arch and collection filters (all pages, any bucket filter ignored)')
+export const MachineBucketCountsSchema = bucketCounts('entries per bucket: one per test or subtest and paired machine')
 export type BucketCounts = Static<typeof BucketCountsSchema>
 
 export const CompareSchema = Type.Object({
@@ -197,7 +211,20 @@ export const CompareSchema = Type.Object({
   machine: Nullable(Type.String()),
   arch: Nullable(Type.String()),
   collection: Nullable(Type.String()),
+  pairedMachines: Type.Array(Type.String(), { description: 'machines that ran both versions: the only ones compared' }),
+  unpaired: Type.Object({
+    base: Type.Array(Type.String(), { description: 'machines that ran base but not head: not compared' }),
+    head: Type.Array(Type.String(), { description: 'machines that ran head but not base: not compared' }),
+  }),
+  absentSide: Type.Union([Type.Literal('base'), Type.Literal('head'), Type.Literal('both'), Type.Null()], {
+    description: 'when no machine (or not the machine asked for) ran both versions: which version it lacks; null when something was compared',
+  }),
+  incomplete: Type.Object({
+    base: Type.Array(Type.String(), { description: 'paired machines none of whose base runs finished' }),
+    head: Type.Array(Type.String(), { description: 'paired machines none of whose head runs finished: what they lack is not_run' }),
+  }),
   counts: BucketCountsSchema,
+  machineCounts: MachineBucketCountsSchema,
   entries: Type.Array(CompareEntrySchema, {
     description: 'one per test or subtest and machine, by bucket, collection, test, subtest path and machine',
   }),
@@ -219,6 +246,10 @@ export const MatrixCellSchema = Type.Object({
   ...SummarySchema.properties,
   machines: Type.Integer(),
   machineSet: Type.Integer({ minimum: 0, description: 'the machines counted: their index in machineSets' }),
+  trouble: Type.Integer({ description: 'results with kernel trouble (WARNING, BUG, Oops, panic, RCU stall, call trace) or a false pass' }),
+  failingMachines: Type.Integer({ description: 'machines whose results here only failed' }),
+  passingMachines: Type.Integer({ description: 'machines whose results here only passed (pass or xfail)' }),
+  mixedMachines: Type.Integer({ description: 'machines whose runs here disagree: flaky. failingMachines and passingMachines both above 0 is machine-specific instead' }),
 }, { description: 'results counted per status over the runs and machines of one version; total is the number of results' })
 
 export const MatrixRowSchema = Type.Object({
@@ -267,8 +298,8 @@ export const FlakyEntrySchema = Type.Object({
   test: Type.String(),
   path: Type.Array(Type.String()),
   machine: Type.String(),
-  mixedVersions: Type.Integer({ description: 'versions in which its runs on this machine disagree' }),
-  flips: Type.Integer({ description: 'changes between passing and failing from version to version, over the versions where it only passed or only failed' }),
+  mixedVersions: Type.Integer({ description: 'versions in which its runs on this machine disagree (at least 1: that is what flaky means)' }),
+  flips: Type.Integer({ description: 'history, not flakiness: changes between passing and failing from version to version, over the versions where it only passed or only failed (regressed then fixed is 2)' }),
   versions: Type.Array(FlakyVersionSchema, { description: 'every version where it ran on this machine, in version order' }),
 })
 export type FlakyEntry = Static<typeof FlakyEntrySchema>
@@ -276,7 +307,7 @@ export type FlakyEntry = Static<typeof FlakyEntrySchema>
 export const FlakySchema = Type.Object({
   series: SeriesRefSchema,
   entries: Type.Array(FlakyEntrySchema, {
-    description: 'tests with mixed results within a version (mixedVersions > 0) or flipping back and forth across versions (flips >= 2), per machine',
+    description: 'tests whose runs of one version on one machine disagree (mixedVersions > 0), per machine; a test that only changed from version to version is not flaky',
   }),
   nextCursor,
 })

@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3'
 import { STATUSES } from '../../ingest/index.ts'
+import { TROUBLED_RESULT_SQL } from './outcomes.ts'
 
 export interface RemovedRun {
   id: number
@@ -16,7 +17,7 @@ export interface PruneReport {
   logBytes: number
 }
 
-const COUNTS = ['total', ...STATUSES]
+const COUNTS = ['total', ...STATUSES, 'trouble']
 
 /**
  * The writes an admin makes: deleting a run, merging two version labels, pruning old runs. Each
@@ -35,8 +36,9 @@ export class AdminStore {
         WHERE r.id = ?`),
       subtractCaseStats: db.prepare(`
         UPDATE case_stats SET ${COUNTS.map(c => `${c} = case_stats.${c} - gone.${c}`).join(', ')}
-        FROM (SELECT case_id, count(*) AS total, ${STATUSES.map(s => `sum(status = '${s}') AS ${s}`).join(', ')}
-              FROM results WHERE run_id = ? GROUP BY case_id) AS gone
+        FROM (SELECT case_id, count(*) AS total, ${STATUSES.map(s => `sum(status = '${s}') AS ${s}`).join(', ')},
+                sum(r.flags <> '' AND ${TROUBLED_RESULT_SQL}) AS trouble
+              FROM results r WHERE run_id = ? GROUP BY case_id) AS gone
         WHERE case_stats.version_id = ? AND case_stats.machine_id = ? AND case_stats.case_id = gone.case_id`),
       dropEmptyCaseStats: db.prepare('DELETE FROM case_stats WHERE version_id = ? AND machine_id = ? AND total <= 0'),
       deleteRun: db.prepare('DELETE FROM runs WHERE id = ?'),

@@ -1,5 +1,5 @@
 import { comparePaths, compareStrings } from './cursor.ts'
-import { FAILED, PASSED } from './outcomes.ts'
+import { bitsOfCell, caseOfCell, FAILED, PASSED } from './outcomes.ts'
 import type { CaseName, OutcomeCell, TrendStore, VersionRow } from './trend-store.ts'
 
 /** Where a flaky page starts: after this (test, machine). */
@@ -41,8 +41,9 @@ export interface FlakyPair { caseId: number, machineId: number, mixedVersions: n
 const MIXED = PASSED | FAILED
 
 /**
- * Tests whose runs on one machine disagree within a version, or that go from passing to failing
- * and back across versions. Every version's outcome sets (one number per case, see outcomes.ts)
+ * Tests whose runs on one machine disagree within a version: the same code on the same machine,
+ * passing and failing. Flips from version to version are counted as their history (a test that
+ * regressed in v6 and was fixed in v7 flipped twice) but never make a test flaky. Every version's outcome sets (one number per case, see outcomes.ts)
  * are walked once, in version order: reading the cells of each (case, machine) from case_stats
  * cost a lookup per case and version, 300 ms on a store of ten million results. Only the page sent
  * back has its counts read from case_stats.
@@ -119,8 +120,8 @@ export function findFlakyPairs (setsByMachine: ReadonlyMap<number, readonly Uint
   for (const sets of setsByMachine.values()) {
     for (const set of sets) {
       if (set.length === 0) continue
-      low = Math.min(low, set[0]! >>> 2)
-      high = Math.max(high, set[set.length - 1]! >>> 2)
+      low = Math.min(low, caseOfCell(set[0]!))
+      high = Math.max(high, caseOfCell(set[set.length - 1]!))
     }
   }
   if (high < 0) return []
@@ -138,8 +139,8 @@ export function findFlakyPairs (setsByMachine: ReadonlyMap<number, readonly Uint
     for (const set of sets) {
       for (let j = 0; j < set.length; j++) {
         const cell = set[j]!
-        const i = (cell >>> 2) - low
-        const bits = cell & MIXED
+        const i = caseOfCell(cell) - low
+        const bits = bitsOfCell(cell) & MIXED
         if (bits === MIXED) mixed[i]!++
         else if (bits !== 0) {
           if (last[i] !== 0 && last[i] !== bits) flips[i]!++
@@ -148,7 +149,8 @@ export function findFlakyPairs (setsByMachine: ReadonlyMap<number, readonly Uint
       }
     }
     for (let i = 0; i < size; i++) {
-      if (mixed[i]! > 0 || flips[i]! >= 2) pairs.push({ caseId: i + low, machineId, mixedVersions: mixed[i]!, flips: flips[i]! })
+      // flaky means reruns that disagree; flips across versions are history (regressed, then fixed)
+      if (mixed[i]! > 0) pairs.push({ caseId: i + low, machineId, mixedVersions: mixed[i]!, flips: flips[i]! })
     }
   }
   return pairs

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Database } from 'better-sqlite3'
 import { STATUSES } from '../../ingest/vocabulary.ts'
+import { BACKFILLS } from './backfills.ts'
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations')
 
@@ -34,7 +35,7 @@ export function loadMigrations (dir = MIGRATIONS_DIR): Migration[] {
 
 /**
  * Applies, in order, every migration newer than the file's `user_version`, each in a transaction
- * that also sets `user_version`: forward only, and a failed migration leaves the file as it was.
+ * that also sets `user_version` (and runs its backfill, see backfills.ts): forward only, and a failed migration leaves the file as it was.
  */
 export function migrate (db: Database, migrations = loadMigrations()): number[] {
   const current = db.pragma('user_version', { simple: true }) as number
@@ -47,6 +48,7 @@ export function migrate (db: Database, migrations = loadMigrations()): number[] 
     if (migration.version <= current) continue
     db.transaction(() => {
       db.exec(migration.sql)
+      BACKFILLS[migration.version]?.(db)
       db.pragma(`user_version = ${migration.version}`)
     })()
     applied.push(migration.version)

@@ -1,6 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3'
 import { STATUSES, type Flag, type Status, type Summary } from '../../ingest/index.ts'
-import { decodeOutcomeSet, FAILED_SQL, OUTCOME_BITS_SQL, PASSED_SQL } from './outcomes.ts'
+import { decodeOutcomeSet, FAILED_SQL, OUTCOME_CELL_SQL, PASSED_SQL } from './outcomes.ts'
 
 /**
  * The read side of the trend API: every statement over the aggregates of
@@ -17,14 +17,33 @@ export interface VersionRow { id: number, label: string, messageId: string | nul
 export interface MachineRef { id: number, name: string }
 export interface CaseName { id: number, collection: string, test: string, path: string[] }
 export interface SeriesRow extends SeriesRef { createdAt: string, versions: number, runs: number, machines: number, latestVersionId: number }
-export interface VersionCounts { runs: number, machines: number, summary: Summary }
+export interface VersionCounts {
+  runs: number
+  machines: number
+  summary: Summary
+  /** Tests the runs' plans promised that never ran. */
+  notRun: number
+  /** Runs that stopped early. */
+  incompleteRuns: number
+}
 export interface TrendRow extends VersionCounts { versionId: number }
 export interface ResultLink { runId: number, machine: string, status: Status, lines: [number, number] }
-export interface CellCounts extends Summary { machines: number, machineSet: number }
+/** A result as compare shows it: where it is, and what it says about itself. */
+export interface ResultDetail extends ResultLink { reason: string | null, exitCode: number | null, flags: Flag[], complete: boolean }
+export interface CellCounts extends Summary {
+  machines: number
+  machineSet: number
+  /** Results with kernel trouble or a false pass. */
+  trouble: number
+  /** Machines whose results here only failed, only passed, or both. */
+  failingMachines: number
+  passingMachines: number
+  mixedMachines: number
+}
 export interface MatrixCellRow { caseId: number, versionId: number, counts: CellCounts }
 /** A machine that ran a version: the unit every aggregate below the run is kept in. */
 export interface VersionMachine { versionId: number, machineId: number, machine: string }
-export interface PassRateRow { versionId: number, label: string, summary: Summary }
+export interface PassRateRow { versionId: number, label: string, summary: Summary, notRun: number, incompleteRuns: number }
 export interface CollectionRow { name: string, tests: number }
 export interface MachineSeriesRow { machineId: number, seriesId: number, seriesName: string, label: string }
 export interface OutcomeCell { caseId: number, machineId: number, versionId: number, total: number, passed: number, failed: number, skip: number }
@@ -131,6 +150,7 @@ export class TrendStore {
   recentVersionCounts (seriesId: number, limit: number): PassRateRow[] {
     return (this.s.recentVersionCounts.all({ series: seriesId, limit }) as Row[]).map(row => ({
       versionId: row.version_id as number, label: row.label as string, summary: summaryOf(row),
+      notRun: row.not_run as number, incompleteRuns: row.incomplete_runs as number,
     }))
   }
 
@@ -169,14 +189,23 @@ export class TrendStore {
     return summaryOf(row)
   }
 
-  /** Where each result of a case in one version, on the given machines, is in its run's log. */
-  resultLinks (versionId: number, machineIds: number[], caseId: number): ResultLink[] {
-    return (this.s.resultLinks.all({ version: versionId, machines: JSON.stringify(machineIds), case: caseId }) as Row[]).map(row => ({
+  /** Each result of a case in one version, on the given machines: where it is in its run's log, and what it says. */
+  resultDetails (versionId: number, machineIds: number[], caseId: number): ResultDetail[] {
+    return (this.s.resultDetails.all({ version: versionId, machines: JSON.stringify(machineIds), case: caseId }) as Row[]).map(row => ({
       runId: row.run_id as number,
       machine: row.machine as string,
       status: row.status as Status,
       lines: [row.line_from as number, row.line_to as number],
+      reason: row.reason as string | null,
+      exitCode: row.exit_code as number | null,
+      flags: splitList(row.flags as string) as Flag[],
+      complete: row.complete === 1,
     }))
+  }
+
+  /** The machines with a run of this version that finished (ingest/completeness.ts). */
+  finishedMachines (versionId: number): Set<number> {
+    return new Set(this.s.finishedMachines.all(versionId) as number[])
   }
 
   /** A page of the tests (not subtests) a series ran, by collection and name, after `after` when given. */
@@ -203,9 +232,9 @@ export class TrendStore {
       versions: JSON.stringify(versionIds),
       machine: machineId,
       cells: cells === null ? null : JSON.stringify(cells.map(cell => [cell.versionId, cell.machineId])),
-    }) as Array<[number, number, string, ...number[]]>
-    return rows.map(([versionId, machines, machineIds, total, ...statuses]) => {
-      const counts = { total, machines, machineSet: machineSet(machineIds) } as CellCounts
+    }) as Array<[number, number, string, number, number, number, number, number, ...number[]]>
+    return rows.map(([versionId, machines, machineIds, trouble, failingMachines, passingMachines, mixedMachines, total, ...statuses]) => {
+      const counts = { total, machines, machineSet: machineSet(machineIds), trouble, failingMachines, passingMachines, mixedMachines } as CellCounts
       STATUSES.forEach((status, i) => { counts[status] = statuses[i]! })
       return { caseId, versionId, counts }
     })
@@ -289,7 +318,13 @@ function summaryOf (row: Row): Summary {
 }
 
 function countsOf (row: Row): VersionCounts {
-  return { runs: row.runs as number, machines: row.machines as number, summary: summaryOf(row) }
+  return {
+    runs: row.runs as number,
+    machines: row.machines as number,
+    summary: summaryOf(row),
+    notRun: row.not_run as number,
+    incompleteRuns: row.incomplete_runs as number,
+  }
 }
 
 function trendRow (row: Row): TrendRow {
@@ -315,20 +350,23 @@ function prepare (db: Database) {
         (SELECT v.id FROM versions v WHERE v.series_id = s.id ORDER BY v.sort_key DESC, v.id DESC LIMIT 1) AS latest_version_id
       FROM series s WHERE s.id < @before ORDER BY s.id DESC LIMIT @limit`),
     versionCounts: statement(`
-      SELECT count(*) AS runs, count(DISTINCT machine_id) AS machines, ${SUMS} FROM runs WHERE version_id = ?`),
+      SELECT count(*) AS runs, count(DISTINCT machine_id) AS machines, ${SUMS},
+        coalesce(sum(not_run), 0) AS not_run, coalesce(sum(1 - complete), 0) AS incomplete_runs FROM runs WHERE version_id = ?`),
     versions: statement(`
       SELECT id, label, message_id AS messageId FROM versions WHERE series_id = ? ORDER BY sort_key, id`),
     machineByName: statement('SELECT id, name FROM machines WHERE name = ?'),
     hasCollection: statement('SELECT 1 FROM cases WHERE collection = ? LIMIT 1'),
     trend: statement(`
-      SELECT v.id AS version_id, count(r.id) AS runs, count(DISTINCT r.machine_id) AS machines, ${runSums('r')}
+      SELECT v.id AS version_id, count(r.id) AS runs, count(DISTINCT r.machine_id) AS machines, ${runSums('r')},
+        coalesce(sum(r.not_run), 0) AS not_run, count(DISTINCT CASE WHEN r.complete = 0 THEN r.id END) AS incomplete_runs
       FROM versions v
       LEFT JOIN runs r ON r.version_id = v.id AND (@machine IS NULL OR r.machine_id = @machine) AND ${archMatches}
       WHERE v.series_id = @series
       GROUP BY v.id ORDER BY v.sort_key, v.id`),
     trendOfCollection: statement(`
       SELECT v.id AS version_id, count(rc.run_id) AS runs,
-        count(DISTINCT CASE WHEN rc.run_id IS NOT NULL THEN r.machine_id END) AS machines, ${runSums('rc')}
+        count(DISTINCT CASE WHEN rc.run_id IS NOT NULL THEN r.machine_id END) AS machines, ${runSums('rc')},
+        coalesce(sum(rc.not_run), 0) AS not_run, count(DISTINCT CASE WHEN r.complete = 0 THEN r.id END) AS incomplete_runs
       FROM versions v
       LEFT JOIN runs r ON r.version_id = v.id AND (@machine IS NULL OR r.machine_id = @machine) AND ${archMatches}
       LEFT JOIN run_collections rc ON rc.run_id = r.id AND rc.collection = @collection
@@ -342,7 +380,7 @@ function prepare (db: Database) {
       FROM json_each(@versions) v CROSS JOIN runs r ON r.version_id = v.value JOIN machines m ON m.id = r.machine_id
       WHERE (@machine IS NULL OR r.machine_id = @machine) AND ${archMatches}`),
     recentVersionCounts: statement(`
-      SELECT v.id AS version_id, v.label, ${runSums('r')}
+      SELECT v.id AS version_id, v.label, ${runSums('r')}, coalesce(sum(r.not_run), 0) AS not_run, count(DISTINCT CASE WHEN r.complete = 0 THEN r.id END) AS incomplete_runs
       FROM (SELECT id, label, sort_key FROM versions WHERE series_id = @series ORDER BY sort_key DESC, id DESC LIMIT @limit) v
       LEFT JOIN runs r ON r.version_id = v.id
       GROUP BY v.id ORDER BY v.sort_key, v.id`),
@@ -360,7 +398,7 @@ function prepare (db: Database) {
       ORDER BY r.machine_id, v.series_id DESC, v.sort_key, v.id`),
     outcomeSets: statement('SELECT machine_id, cells FROM outcome_sets WHERE version_id = ?').raw(),
     buildOutcomeSets: statement(`
-      SELECT machine_id, unhex(group_concat(printf('%08X', case_id * 4 + ${OUTCOME_BITS_SQL}), '' ORDER BY case_id))
+      SELECT machine_id, unhex(group_concat(${OUTCOME_CELL_SQL}, '' ORDER BY case_id))
       FROM case_stats WHERE version_id = ? GROUP BY machine_id`).raw(),
     caseNames: statement(`
       SELECT c.id, c.collection, c.test, c.path FROM json_each(?) j JOIN cases c ON c.id = j.value`),
@@ -368,8 +406,9 @@ function prepare (db: Database) {
       SELECT ${SUMS} FROM case_stats
       WHERE version_id = @version AND case_id = @case AND machine_id IN (SELECT value FROM json_each(@machines))`),
     // the runs of the version outside, then (case, run) in the index: a case has a result in nearly every run of the store
-    resultLinks: statement(`
-      SELECT ru.id AS run_id, m.name AS machine, r.status, r.line_from, r.line_to
+    finishedMachines: statement('SELECT DISTINCT machine_id FROM runs WHERE version_id = ? AND complete = 1').pluck(),
+    resultDetails: statement(`
+      SELECT ru.id AS run_id, m.name AS machine, r.status, r.line_from, r.line_to, r.reason, r.exit_code, r.flags, ru.complete
       FROM runs ru CROSS JOIN results r INDEXED BY results_by_case ON r.case_id = @case AND r.run_id = ru.id JOIN machines m ON m.id = ru.machine_id
       WHERE ru.version_id = @version AND ru.machine_id IN (SELECT value FROM json_each(@machines))
       ORDER BY m.name, ru.id, r.seq`),
@@ -385,7 +424,9 @@ function prepare (db: Database) {
       SELECT c.id, c.collection, c.test, c.path FROM json_each(?) j
       JOIN cases c ON c.collection = j.value ->> 0 AND c.test = j.value ->> 1`),
     matrixCells: statement(`
-      SELECT version_id, count(*), group_concat(machine_id), ${['total', ...STATUSES].map(column => `sum(${column})`).join(', ')}
+      SELECT version_id, count(*), group_concat(machine_id), sum(trouble),
+        sum(${FAILED_SQL} > 0 AND ${PASSED_SQL} = 0), sum(${PASSED_SQL} > 0 AND ${FAILED_SQL} = 0), sum(${PASSED_SQL} > 0 AND ${FAILED_SQL} > 0),
+        ${['total', ...STATUSES].map(column => `sum(${column})`).join(', ')}
       FROM case_stats
       WHERE case_id = @case AND version_id IN (SELECT value FROM json_each(@versions)) AND (@machine IS NULL OR machine_id = @machine)
         AND (@cells IS NULL OR (version_id, machine_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(@cells)))
@@ -423,7 +464,8 @@ function prepare (db: Database) {
         (SELECT count(*) FROM runs r WHERE r.machine_id = m.id) AS runs
       FROM machines m WHERE m.name > coalesce(@after, '') ORDER BY m.name LIMIT @limit`),
     versionMachineCounts: statement(`
-      SELECT v.id AS version_id, m.name AS machine, count(*) AS runs, count(DISTINCT m.id) AS machines, ${runSums('r')}
+      SELECT v.id AS version_id, m.name AS machine, count(*) AS runs, count(DISTINCT m.id) AS machines, ${runSums('r')},
+        coalesce(sum(r.not_run), 0) AS not_run, count(DISTINCT CASE WHEN r.complete = 0 THEN r.id END) AS incomplete_runs
       FROM versions v JOIN runs r ON r.version_id = v.id JOIN machines m ON m.id = r.machine_id
       WHERE v.series_id = ?
       GROUP BY v.id, m.id ORDER BY v.sort_key, v.id, m.name`),

@@ -1,4 +1,4 @@
-import type { PlanRecord, Summary, TestRecord } from '../../ingest/index.ts'
+import type { IncompleteReason, PlanRecord, Summary, TestRecord, UnfinishedTest } from '../../ingest/index.ts'
 
 /** What an uploader says about a run, already validated and normalized. */
 export interface RunMetadata {
@@ -39,7 +39,18 @@ export interface StoredLog {
 export interface ParsedRun {
   tests: TestRecord[]
   plans: PlanRecord[]
+  unfinished: UnfinishedTest[]
   warnings: string[]
+}
+
+/** Whether a run finished (ingest/completeness.ts), as stored with it. */
+export interface RunCompletenessView {
+  complete: boolean
+  reasons: IncompleteReason[]
+  /** Tests its plans promised that never arrived. */
+  notRun: number
+  /** Collections whose stream stopped early. */
+  incompleteCollections: string[]
 }
 
 export interface RunView {
@@ -69,6 +80,7 @@ export interface RunView {
   summary: Summary
   warnings: string[]
   plans: PlanRecord[]
+  completeness: RunCompletenessView
 }
 
 export interface IngestOutcome {

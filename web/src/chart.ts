@@ -1,7 +1,7 @@
 import uPlot from 'uplot'
 import type { TrendResponse } from './api.ts'
 import { h } from './dom.ts'
-import { STATUS_GLYPH, type Status } from './format.ts'
+import { INCOMPLETE_GLYPH, NOT_RUN_GLYPH, STATUS_GLYPH, type Status } from './format.ts'
 
 type TrendPoint = TrendResponse['versions'][number]
 
@@ -27,6 +27,8 @@ export function trendChart (points: readonly TrendPoint[], signal: AbortSignal):
     running = running.map((sum, i) => sum + points[i]!.summary[status])
     cumulative.push(running)
   }
+  // tests that never ran (the run stopped early) stand on top, hatched: a cut run never looks whole
+  const notRun = running.map((sum, i) => sum + points[i]!.notRun)
   const order = STACK.map((status, i) => ({ status, values: cumulative[i]! })).reverse()
   const rate = points.map(p => (p.passRate === null ? null : p.passRate * 100))
   const barPaths = uPlot.paths.bars!({ size: [0.6, 56], align: 0 })
@@ -50,13 +52,26 @@ export function trendChart (points: readonly TrendPoint[], signal: AbortSignal):
         grid: { show: false },
         ticks: { show: false },
         splits: () => xs,
-        values: (_u, splits) => splits.map(i => points[i]?.label ?? ''),
+        values: (_u, splits) => splits.map(i => {
+          const point = points[i]
+          if (point === undefined) return ''
+          return point.incompleteRuns > 0 ? `${point.label} ${INCOMPLETE_GLYPH}` : point.label
+        }),
       },
       { stroke: axisStroke, grid: { stroke: gridStroke }, label: 'results', size: 48 },
       { scale: 'pct', side: 1, stroke: axisStroke, grid: { show: false }, label: 'pass rate %', size: 48, values: (_u, splits) => splits.map(v => `${v}%`) },
     ],
     series: [
       { label: 'version', value: (_u, i) => (i === null ? '–' : points[i]?.label ?? '–') },
+      {
+        label: `${NOT_RUN_GLYPH} not run`,
+        fill: hatch(cssColor('--error')),
+        stroke: cssColor('--error'),
+        width: 1,
+        paths: barPaths,
+        points: { show: false },
+        value: (_u, _v, _si, i) => (i === null ? '–' : String(points[i]?.notRun ?? '–')),
+      },
       ...order.map(({ status }): uPlot.Series => ({
         label: `${STATUS_GLYPH[status]} ${status}`,
         fill: cssColor(`--${status}`),
@@ -77,10 +92,26 @@ export function trendChart (points: readonly TrendPoint[], signal: AbortSignal):
       },
     ],
   }
-  const data: uPlot.AlignedData = [xs, ...order.map(o => o.values), rate]
+  const data: uPlot.AlignedData = [xs, notRun, ...order.map(o => o.values), rate]
   const plot = new uPlot(options, data, holder)
   fitWidth(plot, holder, 260, signal)
   return holder
+}
+
+/** Diagonal stripes of one colour: what the chart fills tests that never ran with. */
+function hatch (color: string): CanvasPattern | string {
+  const tile = document.createElement('canvas')
+  tile.width = 8
+  tile.height = 8
+  const g = tile.getContext('2d')
+  if (g === null) return color
+  g.strokeStyle = color
+  g.lineWidth = 2
+  g.beginPath()
+  g.moveTo(0, 8)
+  g.lineTo(8, 0)
+  g.stroke()
+  return g.createPattern(tile, 'repeat') ?? color
 }
 
 /** Pass rate per version as a small line, for the series list. */

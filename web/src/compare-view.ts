@@ -1,16 +1,20 @@
+import { COMPARE_BUCKETS, reasonLine } from '../../server/queries/verdict.ts'
 import type { CompareResponse } from './api.ts'
 import { h } from './dom.ts'
-import { statusBadge, testTitle } from './format.ts'
+import { MACHINE_SPECIFIC_GLYPH, NOT_RUN_GLYPH, TROUBLE_GLYPH, statusBadge, testTitle } from './format.ts'
 
 type Entry = CompareResponse['entries'][number]
 export type Bucket = Entry['bucket']
 
-export const BUCKET_ORDER: readonly Bucket[] = ['regression', 'fixed', 'still_failing', 'new_failure', 'new', 'missing', 'flaky']
+export const BUCKET_ORDER: readonly Bucket[] = COMPARE_BUCKETS
 
 /** Each bucket with a symbol, so the list reads without colour too. */
 export const BUCKET_LABEL: Readonly<Record<Bucket, [symbol: string, one: string, many: string]>> = {
   regression: ['▼', 'regression', 'regressions'],
   new_failure: ['✗', 'new failure', 'new failures'],
+  not_run: [NOT_RUN_GLYPH, 'not run (run stopped early)', 'not run (run stopped early)'],
+  new_kernel_trouble: [TROUBLE_GLYPH, 'new kernel trouble', 'new kernel trouble'],
+  still_kernel_trouble: [TROUBLE_GLYPH, 'kernel trouble, as in base', 'kernel trouble, as in base'],
   missing: ['∅', 'missing', 'missing'],
   fixed: ['▲', 'fixed', 'fixed'],
   still_failing: ['=', 'still failing', 'still failing'],
@@ -59,15 +63,43 @@ export function compareTable (compare: CompareResponse, seriesId: number | strin
     return h('tr', { class: `bucket-row bucket-${entry.bucket}`, data: { bucket: entry.bucket } },
       h('td', null, h('span', { class: `chip bucket bucket-${entry.bucket}` }, BUCKET_LABEL[entry.bucket][0], ' ', BUCKET_LABEL[entry.bucket][1])),
       h('th', { scope: 'row' }, h('a', { href: testPageHref(seriesId, entry), class: 'test-link' }, testTitle(entry.collection, entry.test, entry.path))),
-      h('td', null, entry.machine, entry.sameMachine ? null : h('span', { class: 'warn small', title: 'this machine ran only one of the two versions: the other side counts every machine that ran it' }, ' ⚠ machines differ')),
+      h('td', null, entry.machine, entry.machineSpecific
+        ? h('span', { class: 'machine-specific small', title: `in ${compare.head.label} this test fails on some machines and passes on others: the machines differ, not the runs` }, ` ${MACHINE_SPECIFIC_GLYPH} machine-specific`)
+        : null),
       h('td', null, side(entry.base), baseRun ? h('a', { class: 'log-link small', href: baseRun.url, title: `${compare.base.label} log lines ${baseRun.lines[0]}-${baseRun.lines[1]}` }, ' log') : null),
       h('td', { class: 'arrow', aria: { hidden: 'true' } }, '→'),
-      h('td', null, side(entry.head), headRun ? h('a', { class: 'log-link small', href: headRun.url, title: `${compare.head.label} log lines ${headRun.lines[0]}-${headRun.lines[1]}` }, ' log') : null),
+      h('td', null, side(entry.head), headRun ? h('a', { class: 'log-link small', href: headRun.url, title: `${compare.head.label} log lines ${headRun.lines[0]}-${headRun.lines[1]}` }, ' log') : null,
+        troubleNote(entry)),
+      h('td', { class: 'reason small' }, whyOf(entry) ?? ''),
     )
   })
   return h('div', { class: 'table-wrap' }, h('table', { class: 'compare' },
     h('thead', null, h('tr', null,
       h('th', { scope: 'col' }, 'Change'), h('th', { scope: 'col' }, 'Test'), h('th', { scope: 'col' }, 'Machine'),
-      h('th', { scope: 'col' }, compare.base.label), h('th', { scope: 'col', aria: { label: 'to' } }, ''), h('th', { scope: 'col' }, compare.head.label))),
+      h('th', { scope: 'col' }, compare.base.label), h('th', { scope: 'col', aria: { label: 'to' } }, ''), h('th', { scope: 'col' }, compare.head.label),
+      h('th', { scope: 'col' }, 'Why'))),
     h('tbody', null, ...rows)))
+}
+
+/** Which kernel trouble the head shows, and whether base showed it already. */
+function troubleNote (entry: Entry): HTMLElement | null {
+  if (entry.head.kernelTrouble.length === 0) return null
+  const fresh = entry.newKernelTrouble
+  const text = fresh.length > 0 ? `new: ${fresh.join(', ')}` : `${entry.head.kernelTrouble.join(', ')} (also in base)`
+  return h('span', { class: `trouble small${fresh.length > 0 ? ' new' : ''}`, data: { trouble: entry.head.kernelTrouble.join(',') } }, ` ${TROUBLE_GLYPH} ${text}`)
+}
+
+/** The first line of why, as the gate prints it: the head's reason, else the base's. */
+function whyOf (entry: Entry): string | null {
+  return reasonLine(entry.head.reason) ?? reasonLine(entry.base.reason)
+}
+
+/** Machines left out of the comparison, and versions whose runs stopped early, said under the chips. */
+export function compareNotes (compare: CompareResponse): HTMLElement | null {
+  const notes: string[] = []
+  if (compare.unpaired.base.length > 0) notes.push(`Ran only ${compare.base.label}, not compared: ${compare.unpaired.base.join(', ')}.`)
+  if (compare.unpaired.head.length > 0) notes.push(`Ran only ${compare.head.label}, not compared: ${compare.unpaired.head.join(', ')}.`)
+  if (compare.incomplete.head.length > 0) notes.push(`${compare.head.label} stopped early on ${compare.incomplete.head.join(', ')}: what it never ran is "not run".`)
+  if (compare.incomplete.base.length > 0) notes.push(`${compare.base.label} stopped early on ${compare.incomplete.base.join(', ')}.`)
+  return notes.length === 0 ? null : h('p', { class: 'compare-notes warn small' }, notes.join(' '))
 }

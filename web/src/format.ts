@@ -17,6 +17,15 @@ export const STATUS_GLYPH: Readonly<Record<Status, string>> = {
   error: '‼',
 }
 
+/** Tests a plan promised that never ran, and a version whose runs stopped early. */
+export const NOT_RUN_GLYPH = '◌'
+export const INCOMPLETE_GLYPH = '⚠'
+/** Kernel trouble (WARNING, BUG, Oops, panic, RCU stall, call trace) or a false pass in a cell. */
+export const TROUBLE_GLYPH = '⚡'
+/** Runs of one machine that disagree, and machines that disagree with each other. */
+export const FLAKY_GLYPH = '~'
+export const MACHINE_SPECIFIC_GLYPH = '◐'
+
 export const STATUS_LABEL: Readonly<Record<Status, string>> = {
   pass: 'pass',
   fail: 'fail',

@@ -1,7 +1,7 @@
 import type { MatrixResponse } from './api.ts'
 import { testPageHref } from './compare-view.ts'
 import { h } from './dom.ts'
-import { STATUSES, STATUS_GLYPH, STATUS_LABEL, isFailing, worstOf, type Status } from './format.ts'
+import { FLAKY_GLYPH, MACHINE_SPECIFIC_GLYPH, STATUSES, STATUS_GLYPH, STATUS_LABEL, TROUBLE_GLYPH, isFailing, worstOf, type Status } from './format.ts'
 
 type Row = MatrixResponse['rows'][number]
 type Cell = NonNullable<Row['cells'][number]>
@@ -9,20 +9,34 @@ type Cell = NonNullable<Row['cells'][number]>
 interface PageRow { row: Row, machineSets: MatrixResponse['machineSets'] }
 
 /**
- * What a cell shows: its worst status, or `±` when some results passed and some failed, with the
- * count beside it (failing/all for a mixed cell: a test failing on one machine of three reads 1/3).
+ * What a cell shows: its worst status; `~` (flaky) when runs on one machine disagree; `◐`
+ * (machine-specific) when it fails on some machines and passes on others, with failing/all machines
+ * beside it; a pass and a skip side by side when some machines skipped it; and `⚡` on top of any of
+ * them when a result showed kernel trouble or a false pass.
  */
 function cellLook (cell: Cell): { glyph: string, cls: string, count: string | null } {
   const worst = worstOf(cell)!
   const failing = cell.fail + cell.xpass + cell.timeout + cell.error
-  if (failing > 0 && cell.pass + cell.xfail > 0) return { glyph: '±', cls: 'mixed', count: `${failing}/${cell.total}` }
+  if (cell.mixedMachines > 0) return { glyph: FLAKY_GLYPH, cls: 'mixed flaky', count: `${failing}/${cell.total}` }
+  if (cell.failingMachines > 0 && cell.passingMachines > 0) {
+    return { glyph: MACHINE_SPECIFIC_GLYPH, cls: 'mixed machine-specific', count: `${cell.failingMachines}/${cell.machines}` }
+  }
+  if (!isFailing(worst) && cell.skip > 0 && cell.pass + cell.xfail > 0) {
+    // skips must not hide passes, nor passes skips
+    return { glyph: `${STATUS_GLYPH.pass}${STATUS_GLYPH.skip}`, cls: 'status-pass with-skip', count: cell.total > 1 ? String(cell.total) : null }
+  }
   return { glyph: STATUS_GLYPH[worst], cls: `status-${worst}`, count: cell.total > 1 ? String(cell.total) : null }
 }
 
 function cellTitle (row: Row, version: string, cell: Cell, machines: readonly string[]): string {
   const counts = STATUSES.filter(s => cell[s] > 0).map(s => `${cell[s]} ${STATUS_LABEL[s]}`).join(', ')
   const name = row.path.length ? row.path.join(' › ') : row.test
-  return `${name} in ${version}: ${cell.total} ${cell.total === 1 ? 'result' : 'results'} on ${cell.machines} ${cell.machines === 1 ? 'machine' : 'machines'} (${machines.join(', ')}): ${counts}`
+  const notes = [
+    cell.mixedMachines > 0 ? `flaky: runs on ${cell.mixedMachines} ${cell.mixedMachines === 1 ? 'machine' : 'machines'} disagree` : '',
+    cell.mixedMachines === 0 && cell.failingMachines > 0 && cell.passingMachines > 0 ? `machine-specific: fails on ${cell.failingMachines} of ${cell.machines} machines` : '',
+    cell.trouble > 0 ? `kernel trouble or a false pass in ${cell.trouble} ${cell.trouble === 1 ? 'result' : 'results'}` : '',
+  ].filter(Boolean)
+  return `${name} in ${version}: ${cell.total} ${cell.total === 1 ? 'result' : 'results'} on ${cell.machines} ${cell.machines === 1 ? 'machine' : 'machines'} (${machines.join(', ')}): ${counts}${notes.map(note => `; ${note}`).join('')}`
 }
 
 /**
@@ -105,14 +119,19 @@ export class MatrixView {
     const look = cellLook(cell)
     const title = cellTitle(row, version, cell, machines)
     const worst: Status = worstOf(cell)!
-    return h('td', { class: `cell ${look.cls}${isFailing(worst) ? ' failing' : ''}`, title, data: { total: String(cell.total), worst } },
-      h('a', { href: testPageHref(this.seriesId, row), aria: { label: title } }, look.glyph, look.count ? h('span', { class: 'n' }, look.count) : null))
+    const troubled = cell.trouble > 0
+    return h('td', { class: `cell ${look.cls}${isFailing(worst) ? ' failing' : ''}${troubled ? ' troubled' : ''}`, title, data: { total: String(cell.total), worst, trouble: String(cell.trouble) } },
+      h('a', { href: testPageHref(this.seriesId, row), aria: { label: title } }, look.glyph,
+        troubled ? h('span', { class: 'trouble-mark', aria: { hidden: 'true' } }, TROUBLE_GLYPH) : null,
+        look.count ? h('span', { class: 'n' }, look.count) : null))
   }
 }
 
 export function matrixLegend (): HTMLElement {
   return h('p', { class: 'legend small' },
     ...(['pass', 'fail', 'skip', 'timeout', 'error', 'xfail', 'xpass'] as const).map(s => h('span', { class: `legend-item status-${s}` }, `${STATUS_GLYPH[s]} ${STATUS_LABEL[s]}`)),
-    h('span', { class: 'legend-item mixed' }, '± some runs passed, some failed'),
+    h('span', { class: 'legend-item mixed' }, `${FLAKY_GLYPH} flaky: runs on one machine disagree`),
+    h('span', { class: 'legend-item mixed' }, `${MACHINE_SPECIFIC_GLYPH} machine-specific: fails on some machines, passes on others`),
+    h('span', { class: 'legend-item troubled' }, `${TROUBLE_GLYPH} kernel trouble or a false pass`),
     h('span', { class: 'legend-item' }, 'small number: results in the cell (runs on all machines); failing/all where they disagree'))
 }

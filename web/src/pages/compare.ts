@@ -1,5 +1,5 @@
 import { apiPaths } from '../api.ts'
-import { bucketChips, compareTable, type Bucket } from '../compare-view.ts'
+import { bucketChips, compareNotes, compareTable, type Bucket } from '../compare-view.ts'
 import { h, replace } from '../dom.ts'
 import { pageHeader, setTitle, type PageContext } from '../page.ts'
 
@@ -41,12 +41,13 @@ export async function comparePage (ctx: PageContext, match: RegExpExecArray): Pr
     pageHeader(`${compare.base.label} → ${compare.head.label}`, apiPaths.compare(seriesId, params)),
     h('p', { class: 'muted' },
       `${compare.base.label} ran on ${compare.base.machines.join(', ') || 'no machine'}; ${compare.head.label} on ${compare.head.machines.join(', ') || 'no machine'}. `,
-      'Each test is compared with itself on the same machine; ',
+      'Each test is compared with itself on the same machine only; ',
       h('a', { href: apiPaths.summaryText(seriesId, { base: compare.base.label, head: compare.head.label }) }, 'summary.txt'), ' has it as plain text.'),
     compare.machine ? h('p', null, `Only ${compare.machine}. `, h('a', { href: href({ bucket: params.bucket, machine: undefined }) }, 'all machines')) : null,
     compare.arch ? h('p', null, `Only machines that ran it on ${compare.arch}. `, h('a', { href: href({ bucket: params.bucket, arch: undefined }) }, 'every architecture')) : null,
     compare.collection ? h('p', null, `Only the ${compare.collection} collection. `, h('a', { href: href({ bucket: params.bucket, collection: undefined }) }, 'every collection')) : null,
     bucketChips(compare, bucket => href({ bucket: bucket ?? undefined }), (params.bucket as Bucket | undefined) ?? null),
+    compareNotes(compare),
     compareTable(compare, seriesId),
     compare.nextCursor ? h('p', null, h('a', { href: href({ bucket: params.bucket, limit: params.limit, cursor: compare.nextCursor }) }, 'Next page →')) : null,
   )

@@ -1,9 +1,9 @@
 import { apiPaths, type CompareResponse, type Params, type TrendResponse } from '../api.ts'
 import { trendChart } from '../chart.ts'
-import { bucketChips, compareTable } from '../compare-view.ts'
+import { bucketChips, compareNotes, compareTable } from '../compare-view.ts'
 import { copyText } from '../counts.ts'
 import { externalLink, h, replace } from '../dom.ts'
-import { STATUSES, STATUS_GLYPH, percent, plural } from '../format.ts'
+import { INCOMPLETE_GLYPH, NOT_RUN_GLYPH, STATUSES, STATUS_GLYPH, percent, plural } from '../format.ts'
 import { MatrixView, matrixLegend } from '../matrix.ts'
 import { errorBox, fill, isAbort, pageHeader, section, setTitle, type PageContext } from '../page.ts'
 import { flakyList } from './flaky.ts'
@@ -36,7 +36,7 @@ export async function seriesPage (ctx: PageContext, match: RegExpExecArray): Pro
     h('p', { class: 'muted' }, `${plural(trend.versions.length, 'version')} · ${plural(runs, 'run')} counted`,
       activeFilters(filters) ? ` · filtered to ${activeFilters(filters)}` : ''),
     filterSlot,
-    section('Results per version', 'trend', trendChart(trend.versions, ctx.signal), trendTable(trend)),
+    section('Results per version', 'trend', trendChart(trend.versions, ctx.signal), incompleteNote(trend), trendTable(trend)),
     section('What changed', 'compare', comparePicker(ctx, seriesId, labels, base, head, filters), compareSlot),
     section('Tests × versions', 'matrix', matrixLegend(), matrixSlot),
     section('Flaky tests', 'flaky', flakySlot),
@@ -126,13 +126,31 @@ function trendTable (trend: TrendResponse): HTMLElement {
     h('div', { class: 'table-wrap' }, h('table', { class: 'numbers' },
       h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Version'), h('th', { scope: 'col', class: 'num' }, 'Runs'), h('th', { scope: 'col', class: 'num' }, 'Machines'),
         ...STATUSES.map(s => h('th', { scope: 'col', class: `num status-${s}` }, `${STATUS_GLYPH[s]} ${s}`)),
+        h('th', { scope: 'col', class: 'num not-run' }, `${NOT_RUN_GLYPH} not run`),
+        h('th', { scope: 'col', class: 'num' }, 'Stopped early'),
         h('th', { scope: 'col', class: 'num' }, 'Pass rate'))),
       h('tbody', null, ...trend.versions.map(v => h('tr', { data: { version: v.label } },
         h('th', { scope: 'row' }, v.loreUrl ? externalLink(v.loreUrl, v.label) : v.label),
         h('td', { class: 'num', data: { field: 'runs' } }, v.runs),
         h('td', { class: 'num', data: { field: 'machines' } }, v.machines),
         ...STATUSES.map(s => h('td', { class: 'num', data: { field: s } }, v.summary[s])),
+        h('td', { class: 'num', data: { field: 'notRun' } }, v.notRun),
+        h('td', { class: 'num', data: { field: 'incompleteRuns' } }, v.incompleteRuns),
         h('td', { class: 'num', data: { field: 'passRate' } }, percent(v.passRate))))))))
+}
+
+/** Said in words under the chart: which versions have runs that stopped early, so no bar reads as whole when it is not. */
+function incompleteNote (trend: TrendResponse): HTMLElement | null {
+  const stopped = trend.versions.filter(v => v.incompleteRuns > 0)
+  if (stopped.length === 0) return null
+  return h('p', { class: 'incomplete-note warn' },
+    `${INCOMPLETE_GLYPH} Incomplete: `,
+    ...stopped.flatMap((v, i) => [
+      i > 0 ? '; ' : '',
+      h('span', { data: { version: v.label, incompleteRuns: String(v.incompleteRuns), notRun: String(v.notRun) } },
+        `${v.label}: ${plural(v.incompleteRuns, 'run')} of ${v.runs} stopped early (a panic, a hang or a cut log), ${v.notRun} planned ${v.notRun === 1 ? 'test' : 'tests'} never ran`),
+    ]),
+    '. Hatched bars are tests that never ran; they count against the pass rate.')
 }
 
 function comparePicker (ctx: PageContext, seriesId: string, labels: readonly string[], base: string | null, head: string | null, filters: Record<string, string | undefined>): HTMLElement {
@@ -158,7 +176,7 @@ function compareSummary (ctx: PageContext, seriesId: string, compare: CompareRes
   const compareHref = (bucket: string | null) => `/series/${seriesId}/compare?${new URLSearchParams(Object.entries({ ...pageParams, bucket: bucket ?? undefined })
     .filter((e): e is [string, string] => e[1] !== undefined)).toString()}`
   const shown = compare.entries.length
-  const total = Object.entries(compare.counts).filter(([k]) => k !== 'unchanged').reduce((sum, [, n]) => sum + n, 0)
+  const total = Object.entries(compare.machineCounts).filter(([k]) => k !== 'unchanged').reduce((sum, [, n]) => sum + n, 0)
   const fallback = h('textarea', { class: 'summary-text', hidden: true, aria: { label: 'summary for a mailing-list reply' } })
   fallback.readOnly = true
   const copy = h('button', { type: 'button', class: 'copy-summary' }, 'Copy summary for a reply')
@@ -179,6 +197,7 @@ function compareSummary (ctx: PageContext, seriesId: string, compare: CompareRes
       h('a', { href: apiPaths.compare(seriesId, params) }, '{ } JSON'), ' · ',
       h('a', { href: apiPaths.summaryText(seriesId, { base: compare.base.label, head: compare.head.label }) }, 'summary.txt')),
     bucketChips(compare, compareHref),
+    compareNotes(compare) ?? h('span'),
     compareTable(compare, seriesId),
     shown < total ? h('p', null, h('a', { href: compareHref(null) }, `All ${total} changes on the comparison page →`)) : h('span'),
     h('p', null, copy),

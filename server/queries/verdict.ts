@@ -1,0 +1,133 @@
+import { KERNEL_TROUBLE_FLAGS, type Flag, type Summary } from '../../ingest/vocabulary.ts'
+
+/**
+ * The verdict rules, decided once: what a comparison of two versions calls each test, which of
+ * those calls fail a gate, and how a pass rate is counted. The compare API, `ksft gate` and
+ * `ksft compare`, summary.txt and the dashboard all read them from here; nothing else decides.
+ * Dependency-free, so that the web client bundles it as it is.
+ */
+
+/**
+ * Trouble that is a result of its own, whatever the test's status says: what the kernel printed
+ * while the test ran (WARNING, BUG, Oops, panic, RCU stall, a call trace such as a lockdep splat's
+ * or a hung task's), and an `ok` after a crash or a failed assertion.
+ */
+export const TROUBLE_FLAGS: readonly Flag[] = [...KERNEL_TROUBLE_FLAGS, 'false_pass']
+
+export function troubleIn (flags: Iterable<Flag>): Flag[] {
+  const seen = new Set(flags)
+  return TROUBLE_FLAGS.filter(flag => seen.has(flag))
+}
+
+/**
+ * The compare buckets, in the order a reader wants them: what fails a gate by default first. Each
+ * (test or subtest, machine) lands in exactly one, by the precedence of `bucketOf`.
+ */
+export const COMPARE_BUCKETS = [
+  'regression', 'new_failure', 'not_run', 'new_kernel_trouble',
+  'fixed', 'still_failing', 'still_kernel_trouble', 'flaky', 'new', 'missing',
+] as const
+export type CompareBucket = (typeof COMPARE_BUCKETS)[number]
+export type BucketOrUnchanged = CompareBucket | 'unchanged'
+
+export const BUCKET_DESCRIPTIONS: Record<BucketOrUnchanged, string> = {
+  regression: 'did not fail in base (pass, xfail or skip), fails in head (fail, xpass, timeout or error) on the same machine',
+  new_failure: 'absent in base, fails in head',
+  not_run: "present in base, absent in head because the head's runs on that machine stopped early (a panic, a hang, a cut log): a failing outcome",
+  new_kernel_trouble: 'the head shows kernel trouble (WARNING, BUG, Oops, panic, RCU stall, call trace) or a false pass that the base did not, whatever the statuses',
+  fixed: 'failed in base, no longer fails in head',
+  still_failing: 'fails on both sides',
+  still_kernel_trouble: 'the same statuses on both sides, with kernel trouble or a false pass on both',
+  flaky: 'runs of the same version on the same machine disagree (some pass, some fail) on one side',
+  new: 'absent in base, does not fail in head',
+  missing: 'present in base, absent in head although a head run on that machine finished: informational',
+  unchanged: 'present on both sides with nothing to report',
+}
+
+/** What `ksft gate` fails on unless `--fail-on` says otherwise. */
+export const DEFAULT_GATE_BUCKETS: readonly CompareBucket[] = ['regression', 'new_failure', 'not_run', 'new_kernel_trouble']
+
+/**
+ * A cell (a case on one machine in one version, over its runs) as compare sees it: did some result
+ * pass, did some fail, did some show trouble. PASSED | FAILED is a cell whose runs disagree.
+ */
+export const PASSED = 1
+export const FAILED = 2
+export const TROUBLED = 4
+export const MIXED = PASSED | FAILED
+/** A case the side has no result for. */
+export const ABSENT = -1
+
+/**
+ * The bucket of one case on one machine, from its base and head cells. `headFinished` says whether
+ * some head run on that machine finished: only then is a case the head lacks merely `missing`.
+ */
+export function bucketOf (base: number, head: number, headFinished: boolean): BucketOrUnchanged {
+  if (head === ABSENT) return headFinished ? 'missing' : 'not_run'
+  const headFailed = (head & FAILED) !== 0
+  const headTrouble = (head & TROUBLED) !== 0
+  if (base === ABSENT) {
+    if (headFailed) return 'new_failure'
+    return headTrouble ? 'new_kernel_trouble' : 'new'
+  }
+  const baseFailed = (base & FAILED) !== 0
+  const newTrouble = headTrouble && (base & TROUBLED) === 0
+  if ((base & MIXED) === MIXED || (head & MIXED) === MIXED) return newTrouble ? 'new_kernel_trouble' : 'flaky'
+  if (headFailed && !baseFailed) return 'regression'
+  if (newTrouble) return 'new_kernel_trouble'
+  if (headFailed) return 'still_failing'
+  if (baseFailed) return 'fixed'
+  if (headTrouble) return 'still_kernel_trouble'
+  return 'unchanged'
+}
+
+/** A bucket's rank for headline counts: a test on several machines counts once, in its first bucket. */
+export function bucketRank (bucket: BucketOrUnchanged): number {
+  return bucket === 'unchanged' ? COMPARE_BUCKETS.length : COMPARE_BUCKETS.indexOf(bucket)
+}
+
+/**
+ * The pass rate of a version (or run): what passed among what should have run. Skips are left out;
+ * tests a plan promised and that never ran count as not passed, so that a run that stopped early
+ * can never rate better than one that finished. Rounded to 4 decimals; null when nothing ran.
+ */
+export function passRate (summary: Summary, notRun: number): number | null {
+  const ran = summary.total - summary.skip + notRun
+  return ran === 0 ? null : Math.round((summary.pass + summary.xfail) / ran * 10_000) / 10_000
+}
+
+export const PASS_RATE_RULE = '(pass + xfail) / (total - skip + notRun), rounded to 4 decimals; null when nothing ran. notRun counts the tests a plan promised that never arrived, so a run that stopped early never rates better than a whole one'
+
+/**
+ * The first line of a reason, for a line of plain text: cut at a word boundary with an ellipsis
+ * when longer than `max` characters, never in the middle of a word.
+ */
+export function reasonLine (reason: string | null, max = 120): string | null {
+  if (reason === null) return null
+  const first = reason.split('\n', 1)[0]!.trim()
+  if (first.length <= max) return first
+  const cut = first.lastIndexOf(' ', max - 1)
+  return `${(cut > max / 2 ? first.slice(0, cut) : first.slice(0, max - 1)).trimEnd()}…`
+}
+
+/**
+ * Untrusted text (test names, reasons, machine names) for a terminal or a mail: control characters
+ * and terminal escapes are shown as `^[`-style text instead of acting on the reader's terminal.
+ */
+export function plainText (text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ch => {
+    const code = ch.charCodeAt(0)
+    return code < 0x20 ? `^${String.fromCharCode(code + 0x40)}` : code === 0x7f ? '^?' : `\\x${code.toString(16)}`
+  })
+}
+
+/** Why nothing was compared, naming the machines that did run each version. */
+export function notComparable (page: { baseMachines: string[], headMachines: string[] }, baseLabel: string, headLabel: string, machine: string | null): string {
+  const ranOn = (label: string, machines: string[]) => machines.length === 0 ? `no machine ran ${label}` : `${label} ran on ${machines.map(plainText).join(', ')}`
+  if (machine !== null) {
+    const lacking = page.headMachines.includes(machine) ? baseLabel : headLabel
+    return `no ${lacking} run on ${plainText(machine)} (${ranOn(lacking, lacking === baseLabel ? page.baseMachines : page.headMachines)})`
+  }
+  return `no machine ran both ${baseLabel} and ${headLabel} (${ranOn(baseLabel, page.baseMachines)}; ${ranOn(headLabel, page.headMachines)})`
+}
