@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { inflateSync } from 'node:zlib'
 import type { Database, Statement } from 'better-sqlite3'
-import { STATUSES, summarize, type Flag, type Status, type SubtestRecord, type TestRecord } from '../../ingest/index.ts'
+import { runCompleteness, STATUSES, summarize, type Flag, type Status, type SubtestRecord, type TestRecord } from '../../ingest/index.ts'
 import { versionSortKey } from '../domain/version-label.ts'
-import { OUTCOME_BITS_SQL } from './outcomes.ts'
+import { OUTCOME_CELL_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
 import type { IngestOutcome, LogSlice, ParsedRun, RunMetadata, RunView, StoredLog } from './types.ts'
 
 interface RunRow {
@@ -44,6 +44,9 @@ interface RunRow {
   error: number
   warnings: string
   plans: string
+  complete: number
+  incomplete_reasons: string
+  not_run: number
 }
 
 interface ResultRow {
@@ -162,6 +165,7 @@ export class RunStore {
     const machineId = (s.findMachine.get(meta.machine) as { id: number }).id
 
     const summary = summarize(parsed.tests.map(test => test.status))
+    const completeness = runCompleteness(parsed)
     const runId = Number(s.insertRun.run({
       version_id: versionId,
       machine_id: machineId,
@@ -180,6 +184,9 @@ export class RunStore {
       ...summary,
       warnings: JSON.stringify(parsed.warnings),
       plans: JSON.stringify(parsed.plans),
+      complete: completeness.complete ? 1 : 0,
+      incomplete_reasons: JSON.stringify(completeness.reasons),
+      not_run: completeness.notRun,
     }).lastInsertRowid)
 
     let seq = 0
@@ -225,6 +232,9 @@ export class RunStore {
       s.insertRunCollections.run(runId, from, from + AGGREGATE_STEP)
       s.addSeriesTests.run(seriesId, runId, from, from + AGGREGATE_STEP)
       yield
+    }
+    for (const collection of completeness.collections) {
+      if (!collection.complete) s.markCollectionIncomplete.run(collection.notRun, runId, collection.collection)
     }
     s.writeOutcomeSet.run({ version: versionId, machine: machineId })
     s.bumpCounter.run()
@@ -380,6 +390,12 @@ function splitFlags (flags: string): string[] {
   return flags === '' ? [] : flags.split(',')
 }
 
+function completenessView (row: RunRow): RunView['completeness'] {
+  const reasons = JSON.parse(row.incomplete_reasons) as RunView['completeness']['reasons']
+  const collections = reasons.map(reason => reason.collection).filter(collection => collection !== null)
+  return { complete: row.complete === 1, reasons, notRun: row.not_run, incompleteCollections: [...new Set(collections)] }
+}
+
 function runView (row: RunRow): RunView {
   return {
     id: row.id,
@@ -411,6 +427,7 @@ function runView (row: RunRow): RunView {
     },
     warnings: JSON.parse(row.warnings) as string[],
     plans: JSON.parse(row.plans) as RunView['plans'],
+    completeness: completenessView(row),
   }
 }
 
@@ -444,9 +461,11 @@ function prepare (db: Database) {
     findMachine: statement('SELECT id FROM machines WHERE name = ?'),
     insertRun: statement(`
       INSERT INTO runs (version_id, machine_id, kernel, commit_sha, arch, cpu, flags, job_url, started_at, created_at,
-        content_sha256, dedup_key, log_bytes, log_lines, total, pass, fail, skip, xfail, xpass, timeout, error, warnings, plans)
+        content_sha256, dedup_key, log_bytes, log_lines, total, pass, fail, skip, xfail, xpass, timeout, error, warnings, plans,
+        complete, incomplete_reasons, not_run)
       VALUES (@version_id, @machine_id, @kernel, @commit_sha, @arch, @cpu, @flags, @job_url, @started_at, @created_at,
-        @content_sha256, @dedup_key, @log_bytes, @log_lines, @total, @pass, @fail, @skip, @xfail, @xpass, @timeout, @error, @warnings, @plans)`),
+        @content_sha256, @dedup_key, @log_bytes, @log_lines, @total, @pass, @fail, @skip, @xfail, @xpass, @timeout, @error, @warnings, @plans,
+        @complete, @incomplete_reasons, @not_run)`),
     insertChunk: statement('INSERT INTO log_chunks (run_id, seq, first_line, line_count, content) VALUES (?, ?, ?, ?, ?)'),
     insertCase: statement('INSERT INTO cases (collection, test, path) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
     findCase: statement('SELECT id FROM cases WHERE collection = ? AND test = ? AND path = ?'),
@@ -458,14 +477,15 @@ function prepare (db: Database) {
       VALUES ${Array.from({ length: RESULT_BATCH }, () => `(${Array.from({ length: RESULT_COLUMNS }, () => '?').join(', ')})`).join(', ')}`),
     // the results just inserted, counted into the aggregates in one statement each (no row crosses into JS)
     addCaseStats: statement(`
-      INSERT INTO case_stats (version_id, machine_id, case_id, total, ${STATUSES.join(', ')})
-      SELECT ?, ?, case_id, 1, ${STATUSES.map(status => `status = '${status}'`).join(', ')}
-      FROM results WHERE run_id = ? AND seq >= ? AND seq < ?
+      INSERT INTO case_stats (version_id, machine_id, case_id, total, ${STATUSES.join(', ')}, trouble)
+      SELECT ?, ?, case_id, 1, ${STATUSES.map(status => `status = '${status}'`).join(', ')}, r.flags <> '' AND ${TROUBLED_RESULT_SQL}
+      FROM results r WHERE run_id = ? AND seq >= ? AND seq < ?
       ON CONFLICT (version_id, machine_id, case_id) DO UPDATE SET
-        total = total + excluded.total, ${STATUSES.map(status => `${status} = ${status} + excluded.${status}`).join(', ')}`),
+        total = total + excluded.total, ${STATUSES.map(status => `${status} = ${status} + excluded.${status}`).join(', ')},
+        trouble = trouble + excluded.trouble`),
     writeOutcomeSet: statement(`
       INSERT INTO outcome_sets (version_id, machine_id, cells)
-      SELECT @version, @machine, unhex(group_concat(printf('%08X', case_id * 4 + ${OUTCOME_BITS_SQL}), '' ORDER BY case_id))
+      SELECT @version, @machine, unhex(group_concat(${OUTCOME_CELL_SQL}, '' ORDER BY case_id))
       FROM case_stats WHERE version_id = @version AND machine_id = @machine
       ON CONFLICT (version_id, machine_id) DO UPDATE SET cells = excluded.cells`),
     insertRunCollections: statement(`
@@ -476,6 +496,7 @@ function prepare (db: Database) {
       GROUP BY c.collection
       ON CONFLICT (run_id, collection) DO UPDATE SET
         total = total + excluded.total, ${STATUSES.map(status => `${status} = ${status} + excluded.${status}`).join(', ')}`),
+    markCollectionIncomplete: statement('UPDATE run_collections SET complete = 0, not_run = ? WHERE run_id = ? AND collection = ?'),
     addSeriesTests: statement(`
       INSERT OR IGNORE INTO series_tests (series_id, collection, test, case_id)
       SELECT ?, c.collection, c.test, c.id
