@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { parseKselftestLog, type SubtestRecord, type TestRecord } from '../../ingest/index.ts'
@@ -84,4 +85,36 @@ test('every captured log has a fact file, and every fact file a log', () => {
   assert.deepEqual(missing, [])
   const orphans = factFiles('captured').map(p => basename(p).replace(/\.facts$/, '.txt')).filter(name => !capturedFixtureNames().includes(name))
   assert.deepEqual(orphans, [])
+})
+
+test('a fact file reads tests, fields, nested subtests and todos; a flipped fact fails the check', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ksft-facts-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const path = join(dir, 'x.facts')
+  writeFileSync(path, [
+    '# a comment',
+    'tests: all',
+    'subtests: sample',
+    'fail kvm: a exit=254 flags=assertion_failure,aborted subtests=all',
+    '  pass vm 0',
+    '    skip deeper name  # todo: why',
+    'timeout net/forwarding: b.sh timeout=45 flags=?',
+  ].join('\n'))
+  const facts = readFactFile(path)
+  assert.equal(facts.allTests, true)
+  assert.deepEqual(facts.tests.map(f => [f.status, f.collection, f.name, f.exitCode, f.timeoutSeconds, f.flags, f.allSubtests]), [
+    ['fail', 'kvm', 'a', 254, null, ['assertion_failure', 'aborted'], true],
+    ['timeout', 'net/forwarding', 'b.sh', null, 45, null, false],
+  ])
+  assert.equal(facts.tests[0]!.subtests[0]!.name, 'vm 0')
+  assert.deepEqual(facts.tests[0]!.subtests[0]!.subtests.map(s => [s.status, s.name, s.todo]), [['skip', 'deeper name', 'why']])
+
+  const log = 'TAP version 13\n1..1\n# selftests: kvm: a\n# ==== Test Assertion Failure ====\n#   a.c:1: x\n#   boom\nnot ok 1 selftests: kvm: a # exit=254\n'
+  const record = parseKselftestLog(log).tests[0]!
+  const fact: TestFact = { ...facts.tests[0]!, flags: ['assertion_failure'], subtests: [] }
+  checkTest(record, fact)
+  assert.throws(() => checkTest(record, { ...fact, status: 'pass' }))
+  assert.throws(() => checkTest(record, { ...fact, exitCode: 1 }))
+  assert.throws(() => checkTest(record, { ...fact, flags: [] }))
+  checkTest(record, { ...fact, flags: null })
 })
