@@ -1,5 +1,5 @@
 import { parseNestedBlock, SubtestList } from './nested-tap.ts'
-import type { OutputLine } from './output-lines.ts'
+import { splitTestLine, type OutputLine } from './output-lines.ts'
 import { clip, explanation, findReason } from './reasons.ts'
 import type { LineRange, ParseResult, PlanRecord, SubtestRecord, TestRecord, UnfinishedCause, UnfinishedTest } from './records.ts'
 import {
@@ -8,6 +8,7 @@ import {
 } from './runner-lines.ts'
 import { findKernelStamp, kernelTroubleIn, userspaceTroubleIn } from './trouble.ts'
 import { FLAGS, worseStatus, type Flag } from './vocabulary.ts'
+import { WarningList, type WarningKind } from './warnings.ts'
 
 export interface ParserOptions {
   /** Collection for results printed without a runner header (a harness binary run directly). */
@@ -18,8 +19,12 @@ export interface ParserOptions {
 
 export const DEFAULT_DIRECT_COLLECTION = 'unknown'
 const DEFAULT_MAX_OUTPUT_LINES = 100_000
-/** Longer lines are parsed by their start only; no kselftest line comes near this. */
-export const MAX_LINE_CHARS = 1024 * 1024
+/**
+ * Longer lines are parsed by their start only (the raw log keeps them whole): no line of a real
+ * log comes near this (the longest in fixtures/real is 165 characters), and no pattern then sees
+ * more than 4 KiB of a hostile line.
+ */
+export const MAX_LINE_CHARS = 4096
 
 interface OpenTest {
   header: TestHeader
@@ -39,6 +44,8 @@ interface OpenTest {
   sourceSeq: number
   flags: Set<Flag>
   capped: boolean
+  /** The line the last entry of `raw` was pushed for by output(). */
+  rawLine: number
   /** Whether any output line may be nested TAP or a `TEST:` line: most tests have neither. */
   marks: OutputMarks
 }
@@ -79,7 +86,7 @@ export class KselftestLogParser {
   private readonly byKey = new Map<string, TestRecord>()
   private readonly plans: PlanRecord[] = []
   private readonly unfinished: UnfinishedTest[] = []
-  private readonly warnings: string[] = []
+  private readonly warnings = new WarningList()
   private readonly looseTrouble = new Set<Flag>()
   private open: OpenTest | null = null
   private direct: OutputLine[] = []
@@ -143,13 +150,18 @@ export class KselftestLogParser {
     this.flushAnonymous()
     this.closeStream()
     for (const flag of this.looseTrouble) {
-      this.warn(`kernel trouble outside any test: ${flag}`)
+      this.warn('loose_trouble', () => `kernel trouble outside any test: ${flag}`)
+    }
+    for (const plan of this.plans) {
+      if (plan.seen === plan.planned) continue
+      const where = plan.collection ? ` (${plan.collection})` : ''
+      this.warn('plan', () => `line ${plan.line}: plan 1..${plan.planned}${where} but ${plan.seen} test${plan.seen === 1 ? '' : 's'} arrived`)
     }
     return {
       tests: this.tests,
       plans: this.plans,
       unfinished: this.unfinished,
-      warnings: this.warnings,
+      warnings: this.warnings.list(),
       lineCount: this.lineNo,
       recognized: this.recognized,
     }
@@ -159,14 +171,33 @@ export class KselftestLogParser {
     this.lineNo++
     let raw = whole
     if (raw.length > MAX_LINE_CHARS) {
-      this.warn(`line ${this.lineNo} is longer than ${MAX_LINE_CHARS} characters; only its start was parsed (the raw log keeps it whole)`)
+      const lineNo = this.lineNo
+      this.warn('long_line', () => `line ${lineNo} is longer than ${MAX_LINE_CHARS} characters; only its start was parsed (the raw log keeps it whole)`)
       raw = raw.slice(0, MAX_LINE_CHARS)
       this.lineStart = -1
     }
-    const line = raw.charCodeAt(raw.length - 1) === 13 ? raw.slice(0, -1) : raw
+    // a serial console ends its lines with \r\n, or \r\r\n when a tty adds its own \r to the
+    // program's: every \r before the newline belongs to the line end
+    let end = raw.length
+    while (end > 0 && raw.charCodeAt(end - 1) === 13) end--
+    const line = end === raw.length ? raw : raw.slice(0, end)
     this.currentLine = line
     const open = this.open
     const kept = open ? open.raw.length : 0
+    if (line.indexOf('\r') === -1) this.segment(line)
+    else {
+      // a \r inside a line: the console went back to column 0, mostly because another writer (the
+      // kernel) cut a program's \r\n in two. What came before and after it are read as lines of
+      // their own, under the same line number, so that neither a result nor a kernel line is lost.
+      for (const part of line.split('\r')) if (part !== '') this.segment(part)
+    }
+    // keep one entry per line while the test is open, whatever the line was
+    if (open && this.open === open && open.raw.length === kept && !open.capped) open.raw.push('')
+  }
+
+  /** A line, or the part of one between carriage returns. */
+  private segment (line: string): void {
+    const open = this.open
     const stamp = findKernelStamp(line)
     if (stamp === null) this.runnerLine(line)
     else {
@@ -174,8 +205,6 @@ export class KselftestLogParser {
       const runner = line.slice(0, stamp.start)
       if (runner.trim() !== '') this.runnerLine(runner)
     }
-    // keep one entry per line while the test is open, whatever the line was
-    if (open && this.open === open && open.raw.length === kept && !open.capped) open.raw.push('')
   }
 
   private runnerLine (line: string): void {
@@ -220,10 +249,18 @@ export class KselftestLogParser {
       if (prefixed) noteMarks(line, 2, open.marks)
       // consoles without printk timestamps still print `Kernel panic - not syncing`
       else kernelTroubleIn(line, open.flags)
-      if (open.raw.length < this.maxOutputLines) open.raw.push(line === this.currentLine && this.lineStart >= 0 ? this.sourceOffset(open) : line)
-      else if (!open.capped) {
+      if (open.headerLine === this.lineNo) {
+        // text after a \r on the header's own line: its flags count, its place in the output cannot
+      } else if (open.rawLine === this.lineNo) {
+        // the second part of a line cut by a \r: kept in the same entry, split again by outputOf
+        open.raw[open.raw.length - 1] = `${open.raw[open.raw.length - 1] as string}\r${line}`
+      } else if (open.raw.length < this.maxOutputLines) {
+        open.raw.push(line === this.currentLine && this.lineStart >= 0 ? this.sourceOffset(open) : line)
+        open.rawLine = this.lineNo
+      } else if (!open.capped) {
         open.capped = true
-        this.warn(`line ${this.lineNo}: output of ${open.header.collection}: ${open.header.name} is longer than ${this.maxOutputLines} lines; results nested after this line are not parsed`)
+        const { lineNo } = this
+        this.warn('output_capped', () => `line ${lineNo}: output of ${open.header.collection}: ${open.header.name} is longer than ${this.maxOutputLines} lines; results nested after this line are not parsed`)
       }
     } else if (prefixed && this.direct.length < this.maxOutputLines) {
       // output of a harness binary run directly, before its result line
@@ -237,7 +274,7 @@ export class KselftestLogParser {
     this.flushAnonymous()
     this.direct = []
     this.open = {
-      header, headerLine: this.lineNo, raw: [], sources: [], sourceFrom: [], sourceSeq: 0, flags: new Set(), capped: false, marks: { nested: false, testLines: false },
+      header, headerLine: this.lineNo, raw: [], sources: [], sourceFrom: [], sourceSeq: 0, flags: new Set(), capped: false, rawLine: -1, marks: { nested: false, testLines: false },
     }
   }
 
@@ -340,7 +377,7 @@ export class KselftestLogParser {
     const subtests = new SubtestList()
     for (const subtest of nested?.subtests ?? []) subtests.add(subtest, null)
     if (marks.testLines) for (const subtest of testLineResults(own)) subtests.add(subtest, null)
-    for (const warning of nested?.warnings ?? []) this.warn(`${collection}: ${result.name}: ${warning}`)
+    for (const warning of nested?.warnings ?? []) this.warn('nested', () => `${collection}: ${result.name}: ${warning}`)
     const status = result.status
     // a test cut short says why it has no result, then what its output had shown before
     const shown = cutShort ? explanation({ bailout: nested?.bailout ?? null, output, subtests: subtests.items }) : null
@@ -369,8 +406,9 @@ export class KselftestLogParser {
     }
   }
 
-  private warn (warning: string): void {
-    this.warnings.push(detached(warning))
+  /** The text is made only when the warning is kept: most of a flood is only counted. */
+  private warn (kind: WarningKind, text: () => string, subject?: string): void {
+    this.warnings.add(kind, () => detached(text()), subject)
   }
 
   private addTest (test: TestRecord): void {
@@ -392,7 +430,7 @@ export class KselftestLogParser {
       this.tests.push(test)
       return
     }
-    this.warn(`line ${test.lines[0]}: ${test.collection}: ${test.name} reported again (first at line ${twin.lines[0]}); kept the worse result`)
+    this.warn('reported_again', () => `line ${test.lines[0]}: ${test.collection}: ${test.name} reported again (first at line ${twin.lines[0]}); kept the worse result`, key)
     if (worseStatus(twin.status, test.status) !== twin.status) {
       const flags = new Set([...twin.flags, ...test.flags])
       Object.assign(twin, test, { flags: FLAGS.filter(flag => flags.has(flag)) })
@@ -425,11 +463,8 @@ export class KselftestLogParser {
     const stream = this.stream
     this.stream = null
     if (!stream || stream.planned === null) return
+    // warned about at the end, when every test has come
     this.plans.push({ line: stream.line, collection: stream.collection, planned: stream.planned, seen: stream.seen })
-    if (stream.seen !== stream.planned) {
-      const where = stream.collection ? ` (${stream.collection})` : ''
-      this.warn(`line ${stream.line}: plan 1..${stream.planned}${where} but ${stream.seen} test${stream.seen === 1 ? '' : 's'} arrived`)
-    }
   }
 }
 
@@ -477,17 +512,25 @@ function outputOf (open: OpenTest): OutputLine[] {
     let line: string
     if (typeof entry === 'number') {
       while (source + 1 < open.sourceFrom.length && open.sourceFrom[source + 1]! <= i) source++
-      // as line() had it: up to the newline, without a trailing \r (lines cut for length are kept as strings)
+      // as line() had it: up to the newline, without the \r before it (lines cut for length, cut by
+      // a \r or otherwise changed are kept as strings)
       const text = open.sources[source]!
-      const end = text.indexOf('\n', entry)
-      line = text.charCodeAt(end - 1) === 13 && end - 1 >= entry ? text.slice(entry, end - 1) : text.slice(entry, end)
+      let end = text.indexOf('\n', entry)
+      if (end === -1) end = text.length
+      while (end > entry && text.charCodeAt(end - 1) === 13) end--
+      line = text.slice(entry, end)
     } else line = entry
     if (line === '') continue
-    if (line === '#') output.push({ no: first + i, text: '', prefixed: true })
-    else if (line.charCodeAt(0) === 35 && line.charCodeAt(1) === 32) output.push({ no: first + i, text: line.slice(2), prefixed: true })
-    else output.push({ no: first + i, text: line, prefixed: false })
+    if (line.indexOf('\r') === -1) output.push(outputLine(first + i, line))
+    else for (const part of line.split('\r')) output.push(outputLine(first + i, part))
   }
   return output
+}
+
+function outputLine (no: number, line: string): OutputLine {
+  if (line === '#') return { no, text: '', prefixed: true }
+  if (line.charCodeAt(0) === 35 && line.charCodeAt(1) === 32) return { no, text: line.slice(2), prefixed: true }
+  return { no, text: line, prefixed: false }
 }
 
 function userspaceTroubleOf (output: OutputLine[]): Set<Flag> {
@@ -496,18 +539,11 @@ function userspaceTroubleOf (output: OutputLine[]): Set<Flag> {
   return flags
 }
 
-/** `TEST: description   [ OK ]`, taken apart by hand: a regex backtracks over the padding. */
 function matchTestLine (text: string): { name: string, verdict: string } | null {
-  const at = text.indexOf('TEST: ')
-  if (at === -1 || text.slice(0, at).trim() !== '') return null
-  const end = text.trimEnd()
-  if (!end.endsWith(']')) return null
-  const open = end.lastIndexOf('[')
-  if (open <= at + 6) return null
-  const verdict = end.slice(open + 1, -1).trim()
-  if (!TEST_VERDICTS.has(verdict)) return null
-  const name = end.slice(at + 6, open).trim()
-  return name === '' ? null : { name, verdict }
+  const m = splitTestLine(text)
+  if (!m || !TEST_VERDICTS.has(m.verdict)) return null
+  const name = m.name.trim()
+  return name === '' ? null : { name, verdict: m.verdict }
 }
 
 /** net/forwarding style `TEST: description   [ OK ]` lines: sub-results that are not TAP. */

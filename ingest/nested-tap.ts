@@ -42,19 +42,33 @@ export function parseNestedBlock (lines: OutputLine[], depth = 1): NestedBlock |
     if (mattersToTap(text)) forTap.push(text)
   }
   let cursor = 0
+  // where each printed number occurs among the result lines, and how far each list has been used:
+  // a scan from the cursor for a number that never comes (tap-parser numbers `ok` lines it reads
+  // without one) made a block of such lines quadratic
+  const byNumber = new Map<number | null, { at: number[], next: number }>()
+  resultLines.forEach(([, printed], i) => {
+    let entry = byNumber.get(printed)
+    if (!entry) byNumber.set(printed, (entry = { at: [], next: 0 }))
+    entry.at.push(i)
+  })
 
   const parser = new Parser()
   parser.on('assert', (a: { ok: boolean, id?: number, name: string, skip: string | boolean, todo: string | boolean }) => {
     const number = a.id ?? null
     // find the line this assert came from: the next result line carrying its number
     let lineIndex = -1
-    for (let i = cursor; i < resultLines.length; i++) {
-      const [index, printed] = resultLines[i]!
-      if (number === null || printed === number) {
-        lineIndex = index
-        cursor = i + 1
-        break
+    let found = -1
+    if (number === null) found = cursor < resultLines.length ? cursor : -1
+    else {
+      const entry = byNumber.get(number)
+      if (entry) {
+        while (entry.next < entry.at.length && entry.at[entry.next]! < cursor) entry.next++
+        if (entry.next < entry.at.length) found = entry.at[entry.next]!
       }
+    }
+    if (found !== -1) {
+      lineIndex = resultLines[found]![0]
+      cursor = found + 1
     }
     asserts.push({ result: interpretTapResult(a.ok, number, a.name, a.skip, a.todo), lineIndex })
   })

@@ -1,5 +1,6 @@
-import type { OutputLine } from './output-lines.ts'
+import { splitTestLine, type OutputLine } from './output-lines.ts'
 import type { SubtestRecord } from './records.ts'
+import { isGlibcAssertion } from './trouble.ts'
 import { isFailing, type Status } from './vocabulary.ts'
 
 /**
@@ -10,13 +11,10 @@ const MAX_REASON = 4096
 
 const KVM_ASSERT_HEADER = '==== Test Assertion Failure ===='
 const BACKTRACE_FRAME = /^\s*\d+\s+(?:0x[0-9a-f]+|\(inlined by\))/
-const GLIBC_ASSERT = /: Assertion\b.*\bfailed|: Assertion\s*$/
 // kselftest_harness.h: `tls.c:323:sendfile:Expected ret (-1) == 0 (0)`
 const HARNESS_EXPECTATION = /^\s*[\w./-]+\.[ch]:\d+:[^\s:]*:/
 const SKIP_EXPLANATION = /Requirement not met|^\s*\[?SKIP\]?\b|Skipping|\bskip(?:ping|ped)?\b/i
 // Lines the runner and the harness print around every test; they never explain a result.
-// a `# TEST: description   [SKIP]` line of net/forwarding style scripts
-const TEST_LINE = /^\s*TEST: (.+?)\s*\[\s*[A-Z]+\s*\]\s*$/
 // a leading verdict adds nothing to a skip reason: `SKIP: arping not installed`
 const SKIP_MARK = /^\s*\[?SKIP\]?[\s:-]*/
 // LKFT's LAVA parser echoed every line as `word: word_word ...`
@@ -65,7 +63,7 @@ export function findReason (src: ReasonSources): string | null {
 export function explanation (src: Pick<ReasonSources, 'bailout' | 'output' | 'subtests'>): string | null {
   return src.bailout
     ? clip(`Bail out! ${src.bailout}`)
-    : kvmAssertion(src.output) ?? firstMatch(src.output, GLIBC_ASSERT) ??
+    : kvmAssertion(src.output) ?? firstMatch(src.output, isGlibcAssertion) ??
       firstMatch(src.output, HARNESS_EXPECTATION) ?? failingSubtest(src.subtests)
 }
 
@@ -87,8 +85,9 @@ function kvmAssertion (output: OutputLine[]): string | null {
   return clip(message ? `${location}: ${message}` : location)
 }
 
-function firstMatch (output: OutputLine[], pattern: RegExp): string | null {
-  for (const line of output) if (pattern.test(line.text)) return clip(line.text)
+function firstMatch (output: OutputLine[], pattern: RegExp | ((text: string) => boolean)): string | null {
+  const test = typeof pattern === 'function' ? pattern : (text: string) => pattern.test(text)
+  for (const line of output) if (test(line.text)) return clip(line.text)
   return null
 }
 
@@ -110,7 +109,8 @@ function skipExplanation (output: OutputLine[]): string | null {
 }
 
 function withoutSkipMark (text: string): string {
-  const described = TEST_LINE.exec(text)?.[1] ?? text
+  // a `# TEST: description   [SKIP]` line of net/forwarding style scripts says what was skipped
+  const described = splitTestLine(text)?.name ?? text
   return clip(described.replace(SKIP_MARK, '') || described)
 }
 
