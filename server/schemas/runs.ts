@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox'
+import { INCOMPLETE_KINDS } from '../../ingest/completeness.ts'
 import { FlagSchema, LineRangeSchema, Nullable, StatusSchema, SummarySchema } from './common.ts'
 
 export const SubtestSchema = Type.Cyclic({
@@ -30,6 +31,17 @@ export const PlanSchema = Type.Object({
   planned: Type.Integer(),
   seen: Type.Integer(),
 })
+
+export const RunCompletenessSchema = Type.Object({
+  complete: Type.Boolean({ description: 'false when the run stopped early: a plan promised more tests than arrived, the log ends inside a test, or the kernel panicked' }),
+  reasons: Type.Array(Type.Object({
+    kind: Type.Enum(INCOMPLETE_KINDS),
+    collection: Nullable(Type.String()),
+    detail: Type.String(),
+  }), { description: 'why it is incomplete; empty when complete' }),
+  notRun: Type.Integer({ description: 'tests its plans promised that never arrived' }),
+  incompleteCollections: Type.Array(Type.String(), { description: 'collections whose stream stopped early' }),
+}, { description: 'whether the run finished, derived once at ingest (see docs/verdicts.md)' })
 
 export const RunSchema = Type.Object({
   id: Type.Integer(),
@@ -66,6 +78,7 @@ export const RunSchema = Type.Object({
   summary: SummarySchema,
   warnings: Type.Array(Type.String()),
   plans: Type.Array(PlanSchema),
+  completeness: RunCompletenessSchema,
 })
 export type RunResponse = Static<typeof RunSchema>
 
