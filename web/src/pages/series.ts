@@ -147,7 +147,7 @@ function incompleteNote (trend: TrendResponse): HTMLElement | null {
     `${INCOMPLETE_GLYPH} Incomplete: `,
     ...stopped.flatMap((v, i) => [
       i > 0 ? '; ' : '',
-      h('span', { data: { version: v.label, incompleteRuns: String(v.incompleteRuns), notRun: String(v.notRun) } },
+      h('span', { data: { version: v.label, 'incomplete-runs': String(v.incompleteRuns), 'not-run': String(v.notRun) } },
         `${v.label}: ${plural(v.incompleteRuns, 'run')} of ${v.runs} stopped early (a panic, a hang or a cut log), ${v.notRun} planned ${v.notRun === 1 ? 'test' : 'tests'} never ran`),
     ]),
     '. Hatched bars are tests that never ran; they count against the pass rate.')
