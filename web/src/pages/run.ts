@@ -3,7 +3,7 @@ import { apiPaths, type RunResponse, type RunResults } from '../api.ts'
 import { testPageHref } from '../compare-view.ts'
 import { countChips } from '../counts.ts'
 import { externalLink, h, replace, type Child } from '../dom.ts'
-import { formatBytes, isFailing, shortDate, statusBadge } from '../format.ts'
+import { INCOMPLETE_GLYPH, formatBytes, isFailing, shortDate, statusBadge } from '../format.ts'
 import { LogViewer, parseLineAnchor, type LogSpan } from '../log-viewer.ts'
 import { pageHeader, section, setTitle, type PageContext } from '../page.ts'
 
@@ -23,6 +23,10 @@ export async function runPage (ctx: PageContext, match: RegExpExecArray): Promis
       h('a', { href: `/series/${run.series.id}?head=${encodeURIComponent(run.version.label)}` }, run.version.label)),
     pageHeader(`Run ${run.id}: ${run.version.label} on ${run.machine.name}`, apiPaths.run(run.id)),
     h('p', null, countChips(run.summary)),
+    run.completeness.complete ? null : h('div', { class: 'incomplete-note warn', role: 'note', data: { 'not-run': String(run.completeness.notRun) } },
+      h('strong', null, `${INCOMPLETE_GLYPH} This run stopped early`),
+      run.completeness.notRun > 0 ? ` (${run.completeness.notRun} planned tests never ran)` : '',
+      h('ul', null, ...run.completeness.reasons.map(reason => h('li', null, reason.detail)))),
     metadata(run),
     troubleList(results.tests),
     run.warnings.length ? h('div', { class: 'warnings', role: 'note' }, h('strong', null, 'Parser warnings'),
