@@ -9,6 +9,7 @@
 #   apt-get install -y linux-source-6.12 fuse libfuse-dev iproute2 libcap-dev libnuma-dev pkg-config
 #   scripts/capture-real-runs.sh build     # unpack /usr/src/linux-source-6.12.tar.xz, build, install
 #   scripts/capture-real-runs.sh capture   # the runs, into $OUT
+#   scripts/capture-real-runs.sh capture-prefixed  # runs behind a harness's line prefix (needs moreutils)
 #   scripts/capture-real-runs.sh machine   # what to write in SOURCES.md about this machine
 #
 # WORK (default /tmp/kcap) holds the tree and the install; OUT (default test/fixtures/captured)
@@ -115,6 +116,26 @@ capture () {
     > "$OUT/make-run_tests.txt"
 }
 
+# Runs as a harness keeps them: each line behind a prefix the harness adds, or the kernel's own
+# messages in the same stream. Kept apart from capture so that it adds files and rewrites none.
+capture_prefixed () {
+  mkdir -p "$OUT"
+  cd "$INSTALL" || exit 1
+
+  # An ISO timestamp before every line, as GitHub Actions keeps a job's log (moreutils' ts writes
+  # 6 fraction digits where Actions writes 7).
+  echo "== run_kselftest-iso-timestamps" >&2
+  ./run_kselftest.sh -c memfd -c kvm 2>&1 | TZ=UTC ts '%Y-%m-%dT%H:%M:%.SZ' > "$OUT/run_kselftest-iso-timestamps.txt"
+
+  # A bracketed date and time before every line, as many CI wrappers print it.
+  echo "== run_kselftest-bracket-timestamps" >&2
+  ./run_kselftest.sh -c memfd -c kvm 2>&1 | TZ=UTC ts '[%Y-%m-%d %H:%M:%S]' > "$OUT/run_kselftest-bracket-timestamps.txt"
+
+  # The kernel's new messages (dmesg -W) in the same stream as the runner's, as on a serial console.
+  echo "== run_kselftest-with-kmsg" >&2
+  (dmesg -W & dm=$!; ./run_kselftest.sh -c memfd -c kvm; sleep 1; kill $dm) 2>&1 | cat > "$OUT/run_kselftest-with-kmsg.txt"
+}
+
 machine () {
   date -u '+%Y-%m-%d %H:%M UTC'
   uname -a
@@ -128,6 +149,7 @@ machine () {
 case "${1:-}" in
   build) build ;;
   capture) capture ;;
+  capture-prefixed) capture_prefixed ;;
   machine) machine ;;
-  *) echo "usage: $0 build|capture|machine" >&2; exit 2 ;;
+  *) echo "usage: $0 build|capture|capture-prefixed|machine" >&2; exit 2 ;;
 esac

@@ -53,7 +53,9 @@ function factTests (kind: 'real' | 'captured', logPath: (name: string) => string
         assert.deepEqual(result.tests, [])
         return
       }
-      assert.equal(result.recognized, true)
+      await t.test('it is read as a kselftest log', { todo: facts.allTestsTodo ?? undefined }, () => {
+        assert.equal(result.recognized, true)
+      })
       if (facts.allTests) {
         await t.test('the log holds exactly these tests', { todo: facts.allTestsTodo ?? undefined }, () => {
           const names = (tests: Array<{ collection: string, name: string }>) => tests.map(x => `${x.collection}: ${x.name}`).sort()
@@ -66,6 +68,7 @@ function factTests (kind: 'real' | 'captured', logPath: (name: string) => string
           assert.ok(record, `no test ${fact.collection}: ${fact.name} (facts line ${fact.line})`)
           checkTest(record, fact)
           await checkSubtests(st, record.subtests, fact.subtests, fact.allSubtests, fact.todo)
+          if (fact.todo) st.diagnostic(`the parser meets this todo fact now: drop its todo (${path}:${fact.line})`)
         })
       }
     })
