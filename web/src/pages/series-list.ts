@@ -2,7 +2,8 @@ import { apiPaths } from '../api.ts'
 import { sparkline } from '../chart.ts'
 import { commandBlock, countChips } from '../counts.ts'
 import { h, replace } from '../dom.ts'
-import { percent, plural, shortDate } from '../format.ts'
+import { INCOMPLETE_GLYPH, percent, plural, shortDate } from '../format.ts'
+import { passRate } from '../../../server/queries/verdict.ts'
 import { pageHeader, setTitle, type PageContext } from '../page.ts'
 
 export async function seriesListPage (ctx: PageContext): Promise<void> {
@@ -16,14 +17,15 @@ export async function seriesListPage (ctx: PageContext): Promise<void> {
   }
   const rows = list.series.map((series) => {
     const latest = series.latestVersion
-    const rate = latest.summary.total - latest.summary.skip > 0
-      ? (latest.summary.pass + latest.summary.xfail) / (latest.summary.total - latest.summary.skip)
-      : null
+    const rate = passRate(latest.summary, latest.notRun)
     return h('tr', { data: { series: String(series.id) } },
       h('th', { scope: 'row' }, h('a', { href: series.url }, series.name),
         h('div', { class: 'muted small' }, `${plural(series.versions, 'version')} · ${plural(series.runs, 'run')} · ${plural(series.machines, 'machine')} · since ${shortDate(series.createdAt).slice(0, 10)}`)),
       h('td', { data: { field: 'latest' } }, h('a', { href: series.url }, latest.label),
-        h('div', { class: 'muted small' }, `${plural(latest.runs, 'run')} on ${plural(latest.machines, 'machine')}`)),
+        h('div', { class: 'muted small' }, `${plural(latest.runs, 'run')} on ${plural(latest.machines, 'machine')}`),
+        latest.incompleteRuns > 0
+          ? h('div', { class: 'warn small', data: { field: 'incomplete' } }, `${INCOMPLETE_GLYPH} ${plural(latest.incompleteRuns, 'run')} stopped early, ${latest.notRun} not run`)
+          : null),
       h('td', { class: 'spark-cell' }, sparkline(series.passRates, ctx.signal)),
       h('td', { class: 'num', data: { field: 'rate' } }, percent(rate)),
       h('td', null, countChips(latest.summary)),
