@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs'
 import type { Command } from 'commander'
-import type { ParseResult, TestRecord } from '../../ingest/index.ts'
+import type { ParseResult, Status, TestRecord } from '../../ingest/index.ts'
 import { ExitCode } from '../exit-code.ts'
 
 /**
@@ -24,7 +24,7 @@ export function registerParse (program: Command): void {
     .option('--collection <name>', 'collection for tests run directly, without the kselftest runner', 'unknown')
     .option('--json', 'print the parse result (tests, plans, unfinished tests, warnings) as one JSON object')
     .action(async (file: string, flags: ParseFlags) => {
-      const { KselftestLogParser } = await import('../../ingest/index.ts')
+      const { KselftestLogParser, STATUSES, isFailing } = await import('../../ingest/index.ts')
       const parser = new KselftestLogParser({ directCollection: flags.collection })
       // Streamed: a log of any size is parsed in its chunks, never held whole.
       const decoder = new TextDecoder('utf-8')
@@ -40,7 +40,7 @@ export function registerParse (program: Command): void {
         throw new ExitCode(NOT_PARSED_EXIT,
           `${file === '-' ? 'standard input' : file} is not a kselftest log: none of its ${result.lineCount} lines is a "selftests:" test header or a TAP result line`)
       }
-      process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : describe(result))
+      process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : describe(result, { statuses: STATUSES, isFailing }))
     })
 }
 
@@ -51,19 +51,20 @@ function readError (err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
 
-/** Counts per status, then each test that failed, erred or carries a flag, then the warnings. */
-export function describe (result: ParseResult): string {
+interface Vocabulary { statuses: readonly Status[], isFailing: (status: Status) => boolean }
+
+/** Counts per status, then each test that failed (as compare counts failing) or carries a flag, then the warnings. */
+export function describe (result: ParseResult, vocabulary: Vocabulary): string {
   const out: string[] = []
-  const counts = new Map<string, number>()
+  const counts = new Map<Status, number>()
   for (const test of result.tests) counts.set(test.status, (counts.get(test.status) ?? 0) + 1)
   const subtests = result.tests.reduce((sum, test) => sum + countSubtests(test.subtests), 0)
-  const byStatus = [...counts].map(([status, n]) => `${n} ${status}`).join(', ')
+  const byStatus = vocabulary.statuses.filter(status => counts.has(status)).map(status => `${counts.get(status)} ${status}`).join(', ')
   out.push(`${result.tests.length} tests${byStatus ? `: ${byStatus}` : ''}; ${subtests} subtests; ${result.lineCount} lines`)
   for (const plan of result.plans) {
     if (plan.planned !== plan.seen) out.push(`plan at line ${plan.line}${plan.collection ? ` (${plan.collection})` : ''}: ${plan.planned} planned, ${plan.seen} seen`)
   }
-  const troubled = result.tests.filter(test => test.status === 'fail' || test.status === 'error' ||
-    test.status === 'timeout' || test.status === 'xpass' || test.flags.length > 0)
+  const troubled = result.tests.filter(test => vocabulary.isFailing(test.status) || test.flags.length > 0)
   for (const test of troubled) out.push(describeTest(test))
   for (const warning of result.warnings) out.push(`warning: ${warning}`)
   return `${out.join('\n')}\n`
