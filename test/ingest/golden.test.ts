@@ -8,8 +8,8 @@ import { capturedFixtureNames, capturedFixturePath, realFixtureNames, realFixtur
 
 /*
  * What these goldens are: reviewed snapshots of the parser's output (tests and plans), including
- * its own wording of reasons. They were first written by reading each log, but from then on they
- * change with the parser: `UPDATE_GOLDEN=1 node --import tsx --test test/ingest/golden.test.ts`
+ * its own wording of reasons, as it was when they were last reviewed. They change with the
+ * parser: `UPDATE_GOLDEN=1 node --import tsx --test test/ingest/golden.test.ts`
  * (or `UPDATE_GOLDEN=1 npm test`) rewrites them from the parser instead of comparing, and the
  * diff is reviewed like code, one changed record at a time.
  *
