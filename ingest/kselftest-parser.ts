@@ -68,6 +68,29 @@ interface PendingAnonymous {
   output: OutputLine[]
 }
 
+/**
+ * A test whose header was followed by something else before its result: another header, a new
+ * stream, another test's result. In a sequential run it was cut short, and its record says so at
+ * once; a parallel runner (`run_kselftest.sh -n`, per-test logs) prints its result later, which
+ * then replaces that record.
+ */
+interface Waiting {
+  open: OpenTest
+  /** Where its `error` record is in `tests`, and its entry in `unfinished`. */
+  index: number
+  unfinished: UnfinishedTest
+}
+
+/** Tests kept waiting for a late result; the oldest beyond this stay cut short. */
+const MAX_WAITING = 256
+
+/** A bare `TAP version` inside an open test: the test's nested block, or a new stream? */
+interface HeldTap {
+  line: number
+  /** The open test's output entries before it. */
+  rawLength: number
+}
+
 const FALSE_PASS_SIGNS: readonly Flag[] = ['aborted', 'segfault', 'assertion_failure']
 const TEST_VERDICTS = new Set(['OK', 'FAIL', 'SKIP', 'XFAIL', 'XPASS'])
 
@@ -89,6 +112,13 @@ export class KselftestLogParser {
   private readonly warnings = new WarningList()
   private readonly looseTrouble = new Set<Flag>()
   private open: OpenTest | null = null
+  private readonly waiting = new Map<string, Waiting>()
+  private readonly resolved = new Set<UnfinishedTest>()
+  /** Line of the first result that came for a waiting test: the run was parallel. */
+  private parallelAt = 0
+  private readonly collectionOrder: string[] = []
+  private readonly collectionSeen = new Set<string>()
+  private heldTap: HeldTap | null = null
   private direct: OutputLine[] = []
   private anonymous: PendingAnonymous | null = null
   private stream: Stream | null = null
@@ -146,9 +176,11 @@ export class KselftestLogParser {
     if (this.carry !== '' || this.overlong) this.line(this.carry)
     this.carry = ''
     this.overlong = false
+    if (this.heldTap) this.releaseHeldTap()
     if (this.open) this.closeWithoutResult('the log ends before its result line', this.lineNo, 'end_of_log')
     this.flushAnonymous()
     this.closeStream()
+    if (this.parallelAt > 0) this.endParallel()
     for (const flag of this.looseTrouble) {
       this.warn('loose_trouble', () => `kernel trouble outside any test: ${flag}`)
     }
@@ -160,7 +192,7 @@ export class KselftestLogParser {
     return {
       tests: this.tests,
       plans: this.plans,
-      unfinished: this.unfinished,
+      unfinished: this.resolved.size === 0 ? this.unfinished : this.unfinished.filter(u => !this.resolved.has(u)),
       warnings: this.warnings.list(),
       lineCount: this.lineNo,
       recognized: this.recognized,
@@ -182,6 +214,7 @@ export class KselftestLogParser {
     while (end > 0 && raw.charCodeAt(end - 1) === 13) end--
     const line = end === raw.length ? raw : raw.slice(0, end)
     this.currentLine = line
+    if (this.heldTap) this.decideHeldTap(line)
     const open = this.open
     const kept = open ? open.raw.length : 0
     if (line.indexOf('\r') === -1) this.segment(line)
@@ -214,6 +247,13 @@ export class KselftestLogParser {
         const header = matchHeader(line)
         if (header) return this.startTest(header)
       }
+      // in a parallel run, a neighbour's prefixer can put its `# ` before the runner's result of a
+      // test still waiting (fixtures/captured/run_kselftest-netns.txt, line 20)
+      if (this.waiting.size > 0 && (line.startsWith('# ok ') || line.startsWith('# not ok '))) {
+        const result = matchRunnerResult(line.slice(2))
+        const waiting = result && this.waiting.get(`${result.collection!}\u0000${result.name}`)
+        if (waiting) return this.finishWaiting(waiting, result.collection!, result)
+      }
       return this.output(line)
     }
     if (first === 111 /* o */ || first === 110 /* n */ || first === 91 /* [ */) {
@@ -227,7 +267,10 @@ export class KselftestLogParser {
       }
     }
     if (first === 84 /* T */ || first === 75 /* K */) {
-      if (isTapVersion(line)) return this.startStream()
+      if (isTapVersion(line)) {
+        if (this.open && this.heldTap === null) return this.holdTap(line)
+        return this.startStream()
+      }
     }
     if (first === 49 /* 1 */) {
       const plan = matchPlan(line)
@@ -299,6 +342,8 @@ export class KselftestLogParser {
       this.addTest(this.buildTest(collection, result, [open.headerLine, this.lineNo], () => outputOf(open), open.flags, open.marks))
       return
     }
+    const waiting = this.waiting.get(`${collection}\u0000${result.name}`)
+    if (waiting) return this.finishWaiting(waiting, collection, result)
     if (open) this.closeWithoutResult(`a result for another test came at line ${this.lineNo}`, this.lineNo - 1, 'other_result')
     // no header: the log was cut or elided above the result (fixtures/real/kvm-2024-arm64-set_id_regs-...)
     // and the `# ` lines just before it are what is left of the test's output
@@ -348,7 +393,18 @@ export class KselftestLogParser {
   private closeWithoutResult (why: string, lastLine: number, unfinishedCause: UnfinishedCause): void {
     const open = this.open!
     this.open = null
-    this.unfinished.push({ collection: detached(open.header.collection), name: detached(open.header.name), line: open.headerLine, cause: unfinishedCause })
+    const unfinished: UnfinishedTest = { collection: detached(open.header.collection), name: detached(open.header.name), line: open.headerLine, cause: unfinishedCause }
+    this.unfinished.push(unfinished)
+    const added = this.addTest(this.unfinishedRecord(open, why, lastLine))
+    if (added && unfinishedCause !== 'end_of_log') {
+      // its result may still come, later, from a parallel runner
+      this.waiting.set(`${open.header.collection}\u0000${open.header.name}`, { open, index: this.tests.length - 1, unfinished })
+      if (this.waiting.size > MAX_WAITING) this.waiting.delete(this.waiting.keys().next().value!)
+    }
+  }
+
+  /** The `error` record of a test that has no result line. */
+  private unfinishedRecord (open: OpenTest, why: string, lastLine: number): TestRecord {
     const cause = open.flags.has('kernel_panic') ? ', after a kernel panic'
       : open.flags.has('rcu_stall') ? ', after an RCU stall'
         : open.flags.has('kernel_oops') ? ', after a kernel oops'
@@ -363,7 +419,84 @@ export class KselftestLogParser {
       reason: null,
     }
     const lines: LineRange = [open.headerLine, Math.max(open.headerLine, lastLine)]
-    this.addTest(this.buildTest(open.header.collection, result, lines, () => outputOf(open), open.flags, open.marks, `no result line: ${why}${cause}`))
+    return this.buildTest(open.header.collection, result, lines, () => outputOf(open), new Set(open.flags), open.marks, `no result line: ${why}${cause}`)
+  }
+
+  /**
+   * The result of a test that was waiting: the run was parallel (fixtures/captured/run_kselftest-netns.txt:
+   * every header first, results in the order the tests ended). The test is read from its header to
+   * this result, with the output that came while it was the last test started, and replaces the
+   * record that said it was cut short; the test started last stays open.
+   */
+  private finishWaiting (waiting: Waiting, collection: string, result: ResultLine): void {
+    const key = `${collection}\u0000${result.name}`
+    this.waiting.delete(key)
+    this.resolved.add(waiting.unfinished)
+    if (this.parallelAt === 0) this.parallelAt = this.lineNo
+    this.direct = []
+    const test = this.buildTest(collection, result, [waiting.open.headerLine, this.lineNo], () => outputOf(waiting.open), waiting.open.flags, waiting.open.marks)
+    detachRecord(test)
+    this.tests[waiting.index] = test
+    this.byKey.set(key, test)
+  }
+
+  /** At the end of a parallel run, tests still waiting for their result were cut short by its end. */
+  private endParallel (): void {
+    const lineNo = this.parallelAt
+    this.warn('format', () => `line ${lineNo}: results came after other tests had started: the tests ran in parallel (run_kselftest.sh -n, per-test logs); each test is read from its header to its result, and output printed while several ran is given to the test started last`)
+    for (const [key, waiting] of this.waiting) {
+      const before = this.tests[waiting.index]!
+      const test = this.unfinishedRecord(waiting.open, 'the log ends before its result line', before.lines[1])
+      detachRecord(test)
+      this.tests[waiting.index] = test
+      this.byKey.set(key, test)
+      waiting.unfinished.cause = 'end_of_log'
+    }
+    this.waiting.clear()
+    // the streams of collections run side by side cannot be told apart line by line: the runner
+    // starts collections in order, so the n-th plan is the n-th collection's
+    const counts = new Map<string, number>()
+    for (const test of this.tests) counts.set(test.collection, (counts.get(test.collection) ?? 0) + 1)
+    const order = this.collectionOrder.filter(c => c !== this.directCollection || this.collectionOrder.length === 1)
+    this.plans.forEach((plan, i) => {
+      plan.collection = order[i] ?? null
+      plan.seen = plan.collection === null ? 0 : counts.get(plan.collection) ?? 0
+    })
+  }
+
+  /**
+   * A bare `TAP version 13` inside an open test: a console that interleaves a kernel line can glue
+   * the runner's `# ` to the front of that line and leave `TAP version 13` bare. Held until the
+   * next line says: `# 1..N` or `# ok` there is the test's nested block resuming, anything else a
+   * new stream.
+   */
+  private holdTap (line: string): void {
+    const open = this.open!
+    this.heldTap = { line: this.lineNo, rawLength: open.raw.length }
+    this.output(`# ${line}`)
+  }
+
+  private decideHeldTap (line: string): void {
+    if (line === '') return
+    const stamp = findKernelStamp(line)
+    if (stamp !== null && line.slice(0, stamp.start).trim() === '') return
+    if (/^# (?:1\.\.\d|(?:not )?ok\b)/.test(line)) {
+      this.heldTap = null
+      return
+    }
+    this.releaseHeldTap()
+  }
+
+  /** The held `TAP version` was a new stream after all: the open test ended before it. */
+  private releaseHeldTap (): void {
+    const held = this.heldTap!
+    this.heldTap = null
+    const open = this.open
+    if (open) {
+      if (open.raw.length > held.rawLength) open.raw.length = held.rawLength
+      if (open.rawLine >= held.line) open.rawLine = -1
+    }
+    this.startStream(held.line)
   }
 
   /** `cutShort` says why a test has no result line; such a test is an `error`. */
@@ -411,12 +544,9 @@ export class KselftestLogParser {
     this.warnings.add(kind, () => detached(text()), subject)
   }
 
-  private addTest (test: TestRecord): void {
-    // records outlive the text they were read from: over a 1 GB log, kept views of it were the whole log
-    test.collection = detached(test.collection)
-    test.name = detached(test.name)
-    if (test.reason !== null) test.reason = detached(test.reason)
-    detachSubtests(test.subtests)
+  /** True when the test is new, false when it was merged into an earlier record of the same test. */
+  private addTest (test: TestRecord): boolean {
+    detachRecord(test)
     // a stream is one collection's; excerpts glued together in one mail are not its tests
     const stream = this.stream
     if (stream && (stream.collection === null || stream.collection === test.collection)) {
@@ -428,7 +558,11 @@ export class KselftestLogParser {
     if (!twin) {
       this.byKey.set(key, test)
       this.tests.push(test)
-      return
+      if (!this.collectionSeen.has(test.collection)) {
+        this.collectionSeen.add(test.collection)
+        this.collectionOrder.push(test.collection)
+      }
+      return true
     }
     this.warn('reported_again', () => `line ${test.lines[0]}: ${test.collection}: ${test.name} reported again (first at line ${twin.lines[0]}); kept the worse result`, key)
     if (worseStatus(twin.status, test.status) !== twin.status) {
@@ -438,14 +572,15 @@ export class KselftestLogParser {
       const flags = new Set([...twin.flags, ...test.flags])
       twin.flags = FLAGS.filter(flag => flags.has(flag))
     }
+    return false
   }
 
-  private startStream (): void {
-    if (this.open) this.closeWithoutResult(`a new TAP stream started at line ${this.lineNo}`, this.lineNo - 1, 'new_stream')
+  private startStream (at = this.lineNo): void {
+    if (this.open) this.closeWithoutResult(`a new TAP stream started at line ${at}`, at - 1, 'new_stream')
     this.flushAnonymous()
     this.direct = []
     this.closeStream()
-    this.stream = { line: this.lineNo, planned: null, collection: null, seen: 0 }
+    this.stream = { line: at, planned: null, collection: null, seen: 0 }
   }
 
   private setPlan (planned: number): void {
@@ -476,6 +611,14 @@ export class KselftestLogParser {
  */
 function detached (text: string): string {
   return text.length === 0 ? text : (` ${text}`).slice(1)
+}
+
+/** Records outlive the text they were read from: over a 1 GB log, kept views of it were the whole log. */
+function detachRecord (test: TestRecord): void {
+  test.collection = detached(test.collection)
+  test.name = detached(test.name)
+  if (test.reason !== null) test.reason = detached(test.reason)
+  detachSubtests(test.subtests)
 }
 
 function detachSubtests (subtests: SubtestRecord[]): void {

@@ -79,7 +79,10 @@ export function parseNestedBlock (lines: OutputLine[], depth = 1): NestedBlock |
     block.planned = plan.end
     if (plan.skipAll) block.skipAll = plan.skipReason.replace(/^SKIP\b[\s:-]*/i, '') || 'skipped'
   })
-  for (const text of forTap) parser.write(`${text}\n`)
+  // tap-parser's line splitter (`.` in /^.*\r?\n/) stops at \r, U+2028 and U+2029 and scans its
+  // buffer again for every line after one: a block of such lines made it quadratic (issue 12);
+  // to the results they are white space
+  for (const text of forTap) parser.write(`${LINE_BREAKING.test(text) ? text.replace(LINE_BREAKING_ALL, ' ') : text}\n`)
   parser.end()
 
   let previousEnd = 0
@@ -155,6 +158,7 @@ function mattersToTap (text: string): boolean {
 
 // what `.` in tap-parser's /^.*\r?\n/ does not match
 const LINE_BREAKING = /[\r\u2028\u2029]/
+const LINE_BREAKING_ALL = /[\r\u2028\u2029]/g
 
 /** The lines of one nesting level further down: `# ok 1 x` becomes `ok 1 x`. */
 function stripOneLevel (lines: OutputLine[]): OutputLine[] {
