@@ -13,15 +13,18 @@ import { ingestLog } from '../server/services/ingest-log.ts'
 import { openDatabase } from '../server/storage/database.ts'
 import { RunStore } from '../server/storage/run-store.ts'
 import { median, mb, round } from './stats.ts'
-import { OUT_DIR, benchMetadata, fullRunSpec, logFile, readLog, removeDatabase } from './workloads.ts'
+import { OUT_DIR, benchMetadata, logFile, readLog, removeDatabase, shapeSpec, type LogShape } from './workloads.ts'
 
 export interface ThroughputOptions {
   targetBytes: number
+  /** Tests of the sparse shape; the dense shapes take as many as their density needs. */
   tests: number
   rounds: number
+  shape?: LogShape
 }
 
 export interface ThroughputResult {
+  shape: LogShape
   log: { bytes: number, lines: number, tests: number, results: number, generatedMs: number }
   rounds: number
   /** Median wall time of each contender over the rounds, ms. */
@@ -34,8 +37,9 @@ export interface ThroughputResult {
 }
 
 export async function measureIngestThroughput (options: ThroughputOptions): Promise<ThroughputResult> {
-  const name = `throughput-${options.targetBytes}-${options.tests}`
-  const log = await logFile(name, () => fullRunSpec({ seed: 1, targetBytes: options.targetBytes, tests: options.tests }))
+  const shape = options.shape ?? 'sparse'
+  const name = shape === 'sparse' ? `throughput-${options.targetBytes}-${options.tests}` : `throughput-${shape}-${options.targetBytes}`
+  const log = await logFile(name, () => shapeSpec(shape, { seed: 1, targetBytes: options.targetBytes, tests: options.tests }))
   const dbPath = join(OUT_DIR, `${name}.db`)
   const samples: ThroughputResult['samples'] = { ingest: [], parseOnly: [], tapParser: [], lineSplit: [] }
   let counted = { lines: 0, tests: 0, results: 0 }
@@ -73,6 +77,7 @@ export async function measureIngestThroughput (options: ThroughputOptions): Prom
   const ingestOverTapParser = ms.tapParser / ms.ingest
   const ingestOverLineSplit = ms.lineSplit / ms.ingest
   return {
+    shape,
     log: { bytes: log.bytes, generatedMs: round(log.generatedMs, 0), ...counted },
     rounds: options.rounds,
     ms: { ingest: round(ms.ingest, 0), parseOnly: round(ms.parseOnly, 0), tapParser: round(ms.tapParser, 0), lineSplit: round(ms.lineSplit, 0) },

@@ -10,6 +10,8 @@ import { cpus, loadavg, totalmem } from 'node:os'
 import { join } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import { bigStore } from './big-store.ts'
+import { measureCliStartup } from './cli-startup.ts'
+import { measureDenseIngest } from './dense-ingest.ts'
 import { measureConcurrentUploads } from './concurrent-uploads.ts'
 import { growthOf } from './growth.ts'
 import { measureHttpThroughput } from './http-throughput.ts'
@@ -26,6 +28,8 @@ const quick = process.argv.includes('--quick')
 const PLAN = quick
   ? {
       throughput: { targetBytes: 5e6, tests: 150, rounds: 1 },
+      dense: { targetBytes: 3e6, rounds: 1 },
+      cliRuns: 2,
       memory: { sizes: [2e6, 8e6], tests: 100, limit: 300e6 },
       store: { runs: 40, versions: 4, machines: 2, tests: 40, subtests: 4, snapshotRuns: 8 } satisfies StoreShape,
       queryCalls: 8,
@@ -34,6 +38,8 @@ const PLAN = quick
     }
   : {
       throughput: { targetBytes: 100e6, tests: 3000, rounds: 3 },
+      dense: { targetBytes: 60e6, rounds: 3 },
+      cliRuns: 10,
       memory: { sizes: [100e6, 1e9], tests: 3000, limit: 300e6 },
       // about 1 000 runs over 20 versions and 4 machines, 10 000 results a run
       store: { runs: 1000, versions: 20, machines: 4, tests: 500, subtests: 19, snapshotRuns: 100 } satisfies StoreShape,
@@ -68,7 +74,9 @@ const machine = {
   loadAverage: { start: loadavg().map(load => Math.round(load * 100) / 100), end: [] as number[] },
 }
 
+const cliStartup = await section('0. CLI start-up', () => measureCliStartup({ runs: PLAN.cliRuns }))
 const throughput = await section('1. ingest throughput', () => measureIngestThroughput(PLAN.throughput))
+const dense = await section('1b. ingest of dense logs', () => measureDenseIngest(PLAN.dense))
 const memory = await section('2. streaming memory', () => measureStreamingMemory(PLAN.memory))
 const store = await section('big store', () => bigStore(PLAN.store, quick ? 'store-quick' : 'store-10m', log))
 const smallQueries = await section('3. query latency, smaller store', () =>
@@ -85,7 +93,9 @@ const results = {
   date: new Date().toISOString(),
   totalSeconds: Math.round((performance.now() - started) / 1000),
   machine,
+  cliStartup,
   throughput,
+  dense,
   memory,
   store: { ...store, path: undefined, snapshotPath: undefined, timings: undefined },
   queries: { smaller: smallQueries, bigger: queries },

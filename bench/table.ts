@@ -10,15 +10,38 @@ const mb = (bytes: number) => `${fmt(bytes / 1e6, 0)} MB`
 export function rowsOf (r: BenchResults): Array<{ title: string, rows: Row[] }> {
   const t = r.throughput
   const sections: Array<{ title: string, rows: Row[] }> = []
+  const c = r.cliStartup
+  sections.push({
+    title: `0. start-up of the ${c.compiled ? 'compiled' : 'uncompiled (tsx)'} ksft command, median of ${c.runs}`,
+    rows: [
+      ['node -e 0', `${fmt(c.nodeMs, 0)} ms`, '', ''],
+      ['ksft --help', `${fmt(c.helpMs, 0)} ms (${fmt(c.helpRatio, 2)}× node -e 0)`, '≤ 3× node -e 0', verdict(c.helpRatio <= 3)],
+      ['ksft gate --help', `${fmt(c.gateHelpMs, 0)} ms (${fmt(c.gateHelpRatio, 2)}× node -e 0)`, '≤ 3× node -e 0', verdict(c.gateHelpRatio <= 3)],
+      ['ksft ingest of a small real log (8 tests)', c.ingestMs === null ? 'fixture absent' : `${fmt(c.ingestMs, 0)} ms`, '≤ 300 ms', c.ingestMs === null ? '' : verdict(c.ingestMs <= 300)],
+    ],
+  })
   sections.push({
     title: `1. ingest throughput: ${fmt(t.log.bytes / 1e6)} MB log, ${t.log.results.toLocaleString('en-US')} results, median of ${t.rounds}`,
     rows: [
-      ['end to end (read, parse, hash, deflate, store, commit)', `${fmt(t.mbPerSecond.ingest)} MB/s, ${t.resultsPerSecond.toLocaleString('en-US')} results/s`, '', ''],
+      ['end to end (read, parse, hash, deflate, store, commit)', `${fmt(t.mbPerSecond.ingest)} MB/s, ${t.resultsPerSecond.toLocaleString('en-US')} results/s`, '≥ 90 MB/s', verdict(t.mbPerSecond.ingest >= 90)],
       ['tap-parser alone', `${fmt(t.mbPerSecond.tapParser)} MB/s`, 'ingest ≥ 5×', `${fmt(t.ratios.ingestOverTapParser, 2)}× ${verdict(t.targets.fiveTimesTapParser)}`],
       ['line-split loop', `${fmt(t.mbPerSecond.lineSplit)} MB/s`, 'ingest ≥ 30%', `${fmt(t.ratios.ingestOverLineSplit * 100)}% ${verdict(t.targets.thirtyPercentOfLineSplit)}`],
       ['the parser alone', `${fmt(t.mbPerSecond.parseOnly)} MB/s`, '', ''],
     ],
   })
+  for (const shape of ['dense-1k', 'dense-250'] as const) {
+    const d = r.dense[shape]
+    const i = d.inProcess
+    sections.push({
+      title: `1b. dense log (${shape === 'dense-1k' ? 'a result every ~1 KB' : 'a result every ~250 B'}): ${fmt(i.log.bytes / 1e6)} MB, ${i.log.results.toLocaleString('en-US')} results, median of ${i.rounds}`,
+      rows: [
+        ['in-process end to end', `${fmt(i.mbPerSecond.ingest)} MB/s, ${i.resultsPerSecond.toLocaleString('en-US')} results/s`, '≥ 150 000 results/s', verdict(d.targets.resultsPerSecond)],
+        ['tap-parser alone', `${fmt(i.mbPerSecond.tapParser)} MB/s`, 'ingest ≥ 5×', `${fmt(i.ratios.ingestOverTapParser, 2)}× ${verdict(d.targets.fiveTimesTapParser)}`],
+        ['ksft ingest process', `${fmt(d.processMs, 0)} ms`, '≥ 3× tap-parser', `${fmt(d.processOverTapParser, 2)}× ${verdict(d.targets.processThreeTimesTapParser)}`],
+        ['the parser alone', `${fmt(i.mbPerSecond.parseOnly)} MB/s`, '', ''],
+      ],
+    })
+  }
   sections.push({
     title: '2. peak RSS while ingesting',
     rows: r.memory.points.map((point): Row => [

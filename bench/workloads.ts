@@ -25,6 +25,29 @@ export function fullRunSpec (options: { seed: number, targetBytes: number, tests
   return { ...spec, tests: spec.tests.map((test, i) => (i % 4 === 3 ? { ...test, extraSubtests: 20 } : test)) }
 }
 
+/** The log shapes the ingest benchmark reads: today's sparse one, and two as dense in results as real full runs. */
+export const LOG_SHAPES = ['sparse', 'dense-1k', 'dense-250'] as const
+export type LogShape = (typeof LOG_SHAPES)[number]
+
+/**
+ * A run as dense in results as real full runs (fixtures/real's net-forwarding attachment: a result
+ * every 240 bytes; kselftest runs of many small tests: one every 0.25-1 KB): every test prints 4
+ * nested results more than its own, and progress lines pad the log to `bytesPerResult` a result.
+ * Unpadded, this generator writes a result every ~87 bytes, so both shapes are padding, not noise.
+ */
+export function denseRunSpec (options: { seed: number, targetBytes: number, bytesPerResult: number, arch?: Arch }): LogSpec {
+  const resultsPerTest = 5.26 // measured: 400 catalog tests with 4 extra subtests each carry 2 103 results
+  const tests = Math.max(1, Math.round(options.targetBytes / options.bytesPerResult / resultsPerTest))
+  return scaledLogSpec({ seed: options.seed, targetBytes: options.targetBytes, tests, extraSubtests: 4, arch: options.arch })
+}
+
+/** The spec of a benchmark log of `shape`. */
+export function shapeSpec (shape: LogShape, options: { seed: number, targetBytes: number, tests: number }): LogSpec {
+  if (shape === 'dense-1k') return denseRunSpec({ ...options, bytesPerResult: 1000 })
+  if (shape === 'dense-250') return denseRunSpec({ ...options, bytesPerResult: 250 })
+  return fullRunSpec(options)
+}
+
 /**
  * One run of the big store: `tests` tests with `subtests` nested results each (about
  * tests × (subtests + 1) results), outcomes drawn from the seed, no progress output.
