@@ -1,6 +1,6 @@
-import { comparePaths, compareStrings } from './cursor.ts'
-import { bitsOfCell, caseOfCell, FAILED, PASSED } from './outcomes.ts'
-import type { CaseName, OutcomeCell, TrendStore, VersionRow } from './trend-store.ts'
+import { comparePaths, compareStrings } from '../storage/cursor.ts'
+import { bitsOfCell, caseOfCell, FAILED, PASSED } from '../storage/outcomes.ts'
+import type { CaseName, OutcomeCell, TrendStore, VersionRow } from '../storage/trend-store.ts'
 
 /** Where a flaky page starts: after this (test, machine). */
 export type FlakyKey = [collection: string, test: string, path: string[], machine: string]

@@ -1,5 +1,5 @@
-import { comparePaths, compareStrings } from './cursor.ts'
-import type { CellCounts, TrendStore } from './trend-store.ts'
+import { comparePaths, compareStrings } from '../storage/cursor.ts'
+import type { CellCounts, TrendStore } from '../storage/trend-store.ts'
 
 /** Where a matrix page starts: after this test. */
 export type MatrixKey = [collection: string, test: string]

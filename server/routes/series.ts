@@ -7,8 +7,8 @@ import {
   SeriesListQuerySchema, SeriesListSchema, SeriesParamsSchema, TrendQuerySchema, TrendSchema,
 } from '../schemas/trends.ts'
 import { decodeCursor, encodeCursor } from '../storage/cursor.ts'
-import { flakyPage, type FlakyKey } from '../storage/flaky-tests.ts'
-import { matrixPage, type MatrixKey } from '../storage/test-matrix.ts'
+import { flakyPage, type FlakyKey } from '../queries/flaky.ts'
+import { matrixPage, type MatrixKey } from '../queries/matrix.ts'
 import type { TrendStore, MachineRef, SeriesRef, VersionRow } from '../storage/trend-store.ts'
 import { loreUrl } from './runs.ts'
 
