@@ -7,6 +7,7 @@ import { RunStore } from './storage/run-store.ts'
 import { registerOpenApi } from './plugins/openapi.ts'
 import { registerSecurity, type SecurityOptions } from './plugins/security.ts'
 import { etag } from './plugins/etag.ts'
+import { applyHeadersTimeout, limitsOf, registerEarlyAnswerClose, serverTimeouts, type Limits } from './plugins/limits.ts'
 import { exportRoutes } from './routes/export.ts'
 import { healthRoutes } from './routes/health.ts'
 import { hookRoutes } from './routes/hook.ts'
@@ -19,6 +20,9 @@ import { testHistoryRoutes } from './routes/tests-history.ts'
 import { webRoutes } from './routes/web.ts'
 import { TokenStore } from './storage/token-store.ts'
 import { TrendStore } from './storage/trend-store.ts'
+import { ParsePool } from './services/parse-pool.ts'
+import { spoolRootOf, type UploadIngestDeps } from './services/upload-ingest.ts'
+import { WriteQueue } from './services/write-queue.ts'
 
 export interface AppOptions {
   /** An open database; when absent, `dbPath` is opened and closed with the app. */
@@ -28,7 +32,16 @@ export interface AppOptions {
   clock?: () => Date
   maxLogBytes?: number
   security?: SecurityOptions
+  /** Timeouts, parse workers and upload fairness; every one has a default (plugins/limits.ts). */
+  limits?: Partial<Limits>
+  /** Where uploads spool their deflated chunks; by default a directory of the temp dir named for the database. */
+  spoolDir?: string
+  /** The server's address as its users reach it (behind a proxy), for links in exports; else the request's Host. */
+  publicUrl?: string
 }
+
+/** How often the tokens' last uses are written. */
+const TOKEN_FLUSH_MS = 5_000
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -37,13 +50,17 @@ declare module 'fastify' {
     trends: TrendStore
     tokens: TokenStore
     db: Database
-    config: { maxLogBytes: number | undefined, uploadsPerMinute: number | undefined }
+    config: { maxLogBytes: number | undefined, uploadsPerMinute: number | undefined, publicUrl: string | undefined, limits: Limits }
+    /** What an upload needs besides the request: the parse workers and the write connection. */
+    uploads: UploadIngestDeps
   }
 }
 
 /** Builds the whole server; never listens (server/main.ts does). Tests, the CLI and the benchmark build the same app. */
 export async function buildApp (options: AppOptions = {}): Promise<FastifyInstance> {
+  const limits = limitsOf(options.limits)
   const app = Fastify({
+    ...serverTimeouts(limits),
     logger: withRedaction(options.logger ?? false),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>()
@@ -53,11 +70,36 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
   app.decorate('db', db)
   app.decorate('store', new RunStore(db, { clock: options.clock }))
   app.decorate('trends', new TrendStore(db))
-  const tokens = new TokenStore(db, options.clock)
+  // uploads write through a connection of their own, in steps, so that readers on `db` never see a
+  // run half stored; an in-memory database has only the one connection
+  const writeDb = db.memory ? db : openDatabase(db.name, { busyTimeoutMs: 0 })
+  const queue = new WriteQueue()
+  const pool = new ParsePool({ workers: limits.parseWorkers, deadlineMs: limits.parseDeadlineMs })
+  app.decorate('uploads', {
+    pool,
+    queue,
+    writer: writeDb === db ? app.store : new RunStore(writeDb, { clock: options.clock }),
+    stepwise: writeDb !== db,
+    spoolRoot: options.spoolDir ?? spoolRootOf(db),
+  })
+  const tokens = new TokenStore(db, options.clock, writeDb)
   app.decorate('tokens', tokens)
   app.decorateRequest('token', null)
-  app.decorate('config', { maxLogBytes: options.maxLogBytes, uploadsPerMinute: options.security?.uploadsPerMinute })
-  if (ownsDb) app.addHook('onClose', async () => { db.close() })
+  app.decorate('config', { maxLogBytes: options.maxLogBytes, uploadsPerMinute: options.security?.uploadsPerMinute, publicUrl: options.publicUrl, limits })
+  // a token's last use is written every few seconds, after any write in progress, never waiting for a lock
+  const flushTokens = (): Promise<number> => queue.run(() => tokens.flushLastUsed())
+  const flushTimer = setInterval(() => { if (!queue.busy) flushTokens().catch(err => app.log.warn({ err }, 'could not record token use')) }, TOKEN_FLUSH_MS)
+  flushTimer.unref()
+  app.addHook('onClose', async () => {
+    clearInterval(flushTimer)
+    await pool.close()
+    await flushTokens().catch(() => 0)
+    await queue.idle()
+    if (writeDb !== db) writeDb.close()
+    if (ownsDb) db.close()
+  })
+  applyHeadersTimeout(app, limits)
+  registerEarlyAnswerClose(app)
 
   app.setErrorHandler((err: Error & { statusCode?: number, code?: string, validation?: unknown }, request, reply) => {
     if (err instanceof KsftError) {

@@ -20,6 +20,10 @@ export const ERROR_STATUS = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   BAD_ENCODING: 400,
   NOT_KSELFTEST: 422,
+  /** The parse worker ran past its deadline and was stopped; nothing is stored. */
+  PARSE_DEADLINE: 422,
+  /** The body came slower than the floor, or the request took longer than the request timeout. */
+  REQUEST_TIMEOUT: 408,
   RATE_LIMITED: 429,
   INTERNAL: 500,
   STORE_UNAVAILABLE: 503,

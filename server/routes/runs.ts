@@ -2,17 +2,19 @@ import { Readable } from 'node:stream'
 import { createGunzip } from 'node:zlib'
 import multipart from '@fastify/multipart'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { parseRunMetadata } from '../domain/run-metadata.ts'
 import { KsftError } from '../errors.ts'
 import { requireScope } from '../plugins/auth.ts'
+import { withRateFloor, type Limits } from '../plugins/limits.ts'
 import { uploadRateLimit } from '../plugins/security.ts'
 import { errorResponses, IdParamsSchema } from '../schemas/common.ts'
 import {
   LogQuerySchema, LogSliceSchema, RunResultsSchema, RunSchema, UploadQuerySchema, UploadResponseSchema,
   type RunResponse,
 } from '../schemas/runs.ts'
-import { DEFAULT_MAX_LOG_BYTES, ingestLog } from '../services/ingest-log.ts'
+import { DEFAULT_MAX_LOG_BYTES } from '../services/ingest-log.ts'
+import { ingestUpload } from '../services/upload-ingest.ts'
 import type { RunView } from '../storage/types.ts'
 import type { TokenStore } from '../storage/token-store.ts'
 
@@ -38,8 +40,28 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
   app.addContentTypeParser(RAW_TYPES, (_request, payload, done) => { done(null, payload) })
   await app.register(multipart, { limits: { files: 1, fields: 4, fieldSize: 64 * 1024, fileSize: Number.MAX_SAFE_INTEGER } })
 
+  const limits = app.config.limits
+  const inFlight = new Map<string, number>()
+  /** At most `uploadsInFlightPerToken` uploads per token at once: one lab cannot take every parse worker. */
+  const oneMoreUpload = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const max = limits.uploadsInFlightPerToken
+    if (max <= 0 || !request.token) return
+    const key = request.token.name
+    const count = inFlight.get(key) ?? 0
+    if (count >= max) {
+      reply.header('retry-after', '5')
+      throw new KsftError('RATE_LIMITED', `the token "${key}" has ${count} uploads in flight already, the most it may; retry when one has finished`)
+    }
+    inFlight.set(key, count + 1)
+    reply.raw.once('close', () => {
+      const left = (inFlight.get(key) ?? 1) - 1
+      if (left <= 0) inFlight.delete(key)
+      else inFlight.set(key, left)
+    })
+  }
+
   app.post('/api/v1/runs', {
-    preHandler: requireScope(options.tokens, 'upload'),
+    preHandler: [requireScope(options.tokens, 'upload'), oneMoreUpload],
     config: { rateLimit: uploadRateLimit(options.uploadsPerMinute) },
     schema: {
       summary: 'Upload one kselftest log',
@@ -50,13 +72,13 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
       response: {
         200: UploadResponseSchema,
         201: UploadResponseSchema,
-        ...errorResponses('INVALID_METADATA', 'UNAUTHORIZED', 'FORBIDDEN', 'LOG_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'NOT_KSELFTEST'),
+        ...errorResponses('INVALID_METADATA', 'UNAUTHORIZED', 'FORBIDDEN', 'REQUEST_TIMEOUT', 'LOG_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'NOT_KSELFTEST', 'RATE_LIMITED'),
       },
     },
   }, async (request, reply) => {
-    const { raw, body } = await uploadParts(request)
+    const { raw, body } = await uploadParts(request, limits)
     const meta = parseRunMetadata(raw)
-    const result = await ingestLog(decoded(request, body), meta, app.store, { maxBytes })
+    const result = await ingestUpload(decoded(request, body), meta, app.uploads, { maxBytes })
     const run = app.store.getRun(result.runId)!
     request.log.info({ runId: run.id, created: result.created, token: request.token?.name }, 'run uploaded')
     return reply.status(result.created ? 201 : 200).send({
@@ -137,13 +159,13 @@ function notFound (id: number): KsftError {
 }
 
 /** The metadata and the log stream of an upload, from the query string or multipart parts. */
-async function uploadParts (request: FastifyRequest): Promise<{ raw: Record<string, unknown>, body: AsyncIterable<Buffer> }> {
+async function uploadParts (request: FastifyRequest, limits: Limits): Promise<{ raw: Record<string, unknown>, body: AsyncIterable<Buffer> }> {
   const query = { ...(request.query as Record<string, unknown>) }
   if (!request.isMultipart()) {
     if (!request.body || typeof (request.body as NodeJS.ReadableStream).pipe !== 'function') {
       throw new KsftError('UNSUPPORTED_MEDIA_TYPE', `send the log as ${RAW_TYPES.join(' or ')} or multipart/form-data`)
     }
-    return { raw: query, body: request.body as AsyncIterable<Buffer> }
+    return { raw: query, body: withRateFloor(request.body as AsyncIterable<Buffer>, limits) }
   }
   let metadata: Record<string, unknown> = {}
   for await (const part of request.parts()) {
@@ -156,7 +178,7 @@ async function uploadParts (request: FastifyRequest): Promise<{ raw: Record<stri
         throw new KsftError('INVALID_METADATA', 'the metadata part must be a JSON object')
       }
     } else if (part.type === 'file' && part.fieldname === 'log') {
-      return { raw: { ...query, ...metadata }, body: part.file }
+      return { raw: { ...query, ...metadata }, body: withRateFloor(part.file, limits) }
     } else if (part.type === 'file') {
       part.file.resume()
       throw new KsftError('BAD_REQUEST', `unknown file part "${part.fieldname}"; the log goes in a part named log`)

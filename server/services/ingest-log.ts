@@ -7,7 +7,7 @@ import { deflate, constants as zlibConstants } from 'node:zlib'
 import { KselftestLogParser, type ParseResult } from '../../ingest/index.ts'
 import { KsftError } from '../errors.ts'
 import type { RunStore } from '../storage/run-store.ts'
-import type { LogChunk, RunMetadata } from '../storage/types.ts'
+import type { LogChunk, RunMetadata, StoredLog } from '../storage/types.ts'
 
 const deflateAsync = promisify(deflate)
 
@@ -38,44 +38,116 @@ export interface IngestLogResult {
   parse: ParseResult
 }
 
+/** Where a spooled log's deflated chunks are in its spool file. */
+export interface SpoolEntry { offset: number, length: number, firstLine: number, lineCount: number }
+
+/** What the intake of a whole log gives: everything the store needs besides the metadata. */
+export interface IntakeResult {
+  sha256: string
+  bytes: number
+  parse: ParseResult
+  /** The spooled chunks, in `spoolFile(dir)` of the intake's directory. */
+  spool: SpoolEntry[]
+}
+
 /**
  * Streams a log into the store: parse, hash and deflate as the bytes arrive (memory stays bounded
  * whatever the log's size), spool the deflated chunks to a temp file, then store the run in one
  * transaction. Nothing is stored unless the whole log arrived and is a kselftest log.
+ * (The server parses in a worker thread instead: services/upload-ingest.ts.)
  */
 export async function ingestLog (source: AsyncIterable<Buffer | string>, meta: RunMetadata, store: RunStore, options: IngestLogOptions = {}): Promise<IngestLogResult> {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_LOG_BYTES
-  const parser = new KselftestLogParser({ directCollection: options.directCollection })
-  const decoder = new TextDecoder('utf-8')
-  const hash = createHash('sha256')
-  const spool = new ChunkSpool(options.spoolDir ?? tmpdir())
-  let bytes = 0
+  const dir = mkdtempSync(join(options.spoolDir ?? tmpdir(), 'ksft-upload-'))
+  const intake = new LogIntake(dir, { directCollection: options.directCollection })
   try {
+    let bytes = 0
     for await (const piece of source) {
       const buffer = typeof piece === 'string' ? Buffer.from(piece) : piece
       bytes += buffer.length
-      if (bytes > maxBytes) throw new KsftError('LOG_TOO_LARGE', `the log is larger than the limit of ${maxBytes} bytes`)
-      hash.update(buffer)
-      parser.push(decoder.decode(buffer, { stream: true }))
-      await spool.add(buffer, parser.linesEnded)
+      if (bytes > maxBytes) throw tooLarge(maxBytes)
+      await intake.push(buffer)
     }
-    parser.push(decoder.decode())
-    const linesEnded = parser.linesEnded
-    const parse = parser.end()
-    await spool.finish(linesEnded)
-    if (bytes === 0) throw new KsftError('EMPTY_LOG', 'the log is empty')
+    const result = await intake.finish()
+    const outcome = store.ingestRun(meta, result.parse, storedLog(dir, result))
+    return { ...outcome, parse: result.parse }
+  } finally {
+    intake.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+export function tooLarge (maxBytes: number): KsftError {
+  return new KsftError('LOG_TOO_LARGE', `the log is larger than the limit of ${maxBytes} bytes`)
+}
+
+/** The log as the store takes it, its chunks read back from the spool in `dir`. */
+export function storedLog (dir: string, result: IntakeResult): StoredLog {
+  return { sha256: result.sha256, bytes: result.bytes, lines: result.parse.lineCount, chunks: readSpool(spoolFile(dir), result.spool) }
+}
+
+export function spoolFile (dir: string): string {
+  return join(dir, 'log.spool')
+}
+
+/**
+ * The parse, hash and spool of one log, fed a buffer at a time: the same work in `ingestLog` and
+ * in the server's parse worker. `dir` is an empty directory the caller made and removes.
+ */
+export class LogIntake {
+  private readonly parser: KselftestLogParser
+  private readonly decoder = new TextDecoder('utf-8')
+  private readonly hash = createHash('sha256')
+  private readonly spool: ChunkSpool
+  private bytes = 0
+
+  constructor (dir: string, options: { directCollection?: string } = {}) {
+    this.parser = new KselftestLogParser({ directCollection: options.directCollection })
+    this.spool = new ChunkSpool(spoolFile(dir))
+  }
+
+  async push (buffer: Buffer): Promise<void> {
+    this.bytes += buffer.length
+    this.hash.update(buffer)
+    this.parser.push(this.decoder.decode(buffer, { stream: true }))
+    await this.spool.add(buffer, this.parser.linesEnded)
+  }
+
+  /** The whole log's result; throws EMPTY_LOG or NOT_KSELFTEST when there is nothing to store. */
+  async finish (): Promise<IntakeResult> {
+    this.parser.push(this.decoder.decode())
+    const linesEnded = this.parser.linesEnded
+    const parse = this.parser.end()
+    await this.spool.finish(linesEnded)
+    this.spool.close()
+    if (this.bytes === 0) throw new KsftError('EMPTY_LOG', 'the log is empty')
     if (parse.tests.length === 0) {
       throw new KsftError('NOT_KSELFTEST', `not a kselftest log: none of its ${parse.lineCount} lines is a "selftests:" test header or a TAP result line`)
     }
-    const outcome = store.ingestRun(meta, parse, {
-      sha256: hash.digest('hex'),
-      bytes,
-      lines: parse.lineCount,
-      chunks: spool.read(),
-    })
-    return { ...outcome, parse }
+    return { sha256: this.hash.digest('hex'), bytes: this.bytes, parse, spool: this.spool.index }
+  }
+
+  close (): void {
+    this.spool.close()
+  }
+}
+
+/**
+ * The chunks in order. One buffer is read into again and again, so a chunk's bytes last until the
+ * next chunk is read (the store copies them as it inserts them): a 1 GB log's 200 MB of chunks
+ * would otherwise pile up as garbage inside the one synchronous transaction.
+ */
+function * readSpool (path: string, index: SpoolEntry[]): Generator<LogChunk> {
+  const fd = openSync(path, 'r')
+  try {
+    const buffer = Buffer.allocUnsafe(index.reduce((longest, entry) => Math.max(longest, entry.length), 1))
+    for (const entry of index) {
+      const content = buffer.subarray(0, entry.length)
+      readSync(fd, content, 0, entry.length, entry.offset)
+      yield { firstLine: entry.firstLine, lineCount: entry.lineCount, content }
+    }
   } finally {
-    spool.dispose()
+    closeSync(fd)
   }
 }
 
@@ -91,19 +163,17 @@ interface DeflatingChunk {
  * counting them again over the bytes cost the main thread 15-25 ms per 100 MB.
  */
 class ChunkSpool {
-  private readonly dir: string
-  private readonly fd: number
+  private fd: number | null
   private pending: Buffer[] = []
   private pendingBytes = 0
   private nextLine = 1
   private linesCut = 0
   private offset = 0
   private readonly deflating: DeflatingChunk[] = []
-  private readonly index: Array<{ offset: number, length: number, firstLine: number, lineCount: number }> = []
+  readonly index: SpoolEntry[] = []
 
-  constructor (parent: string) {
-    this.dir = mkdtempSync(join(parent, 'ksft-upload-'))
-    this.fd = openSync(join(this.dir, 'log.spool'), 'w+')
+  constructor (path: string) {
+    this.fd = openSync(path, 'w')
   }
 
   /** `linesEnded`: the newlines in every byte added so far, this buffer's included. */
@@ -141,23 +211,10 @@ class ChunkSpool {
     while (this.deflating.length > 0) await this.writeOldest()
   }
 
-  /**
-   * The chunks in order. One buffer is read into again and again, so a chunk's bytes last until the
-   * next chunk is read (the store copies them as it inserts them): a 1 GB log's 200 MB of chunks
-   * would otherwise pile up as garbage inside the one synchronous transaction.
-   */
-  * read (): Generator<LogChunk> {
-    const buffer = Buffer.allocUnsafe(this.index.reduce((longest, entry) => Math.max(longest, entry.length), 1))
-    for (const entry of this.index) {
-      const content = buffer.subarray(0, entry.length)
-      readSync(this.fd, content, 0, entry.length, entry.offset)
-      yield { firstLine: entry.firstLine, lineCount: entry.lineCount, content }
-    }
-  }
-
-  dispose (): void {
+  close (): void {
+    if (this.fd === null) return
     try { closeSync(this.fd) } catch {}
-    rmSync(this.dir, { recursive: true, force: true })
+    this.fd = null
   }
 
   private deflate (raw: Buffer, lineCount: number): void {
@@ -172,7 +229,7 @@ class ChunkSpool {
     const chunk = this.deflating[0]!
     const content = await chunk.content
     this.deflating.shift()
-    writeSync(this.fd, content, 0, content.length, this.offset)
+    writeSync(this.fd!, content, 0, content.length, this.offset)
     this.index.push({ offset: this.offset, length: content.length, firstLine: chunk.firstLine, lineCount: chunk.lineCount })
     this.offset += content.length
   }

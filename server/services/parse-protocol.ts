@@ -1,0 +1,18 @@
+import type { TestRecord } from '../../ingest/index.ts'
+import type { ErrorCode } from '../errors.ts'
+import type { IntakeResult } from './ingest-log.ts'
+
+/** Messages from the main thread to a parse worker, in order: start, chunk..., end. */
+export type ToWorker =
+  | { type: 'start', dir: string, directCollection?: string }
+  | { type: 'chunk', bytes: Uint8Array }
+  | { type: 'end' }
+  /** Answered with an ack of 0 bytes: the worker is up and has loaded the parser. */
+  | { type: 'ping' }
+
+/** Messages back: an ack per chunk, then the tests in pieces and done, or an error. */
+export type FromWorker =
+  | { type: 'ack', bytes: number }
+  | { type: 'tests', tests: TestRecord[] }
+  | { type: 'done', result: IntakeResult }
+  | { type: 'error', code: ErrorCode | null, message: string }
