@@ -1,4 +1,5 @@
 import { parseNestedBlock, SubtestList } from './nested-tap.ts'
+import { detectPrefixFamily, type PrefixFamily } from './line-prefixes.ts'
 import { splitTestLine, type OutputLine } from './output-lines.ts'
 import { clip, explanation, findReason } from './reasons.ts'
 import type { LineRange, ParseResult, PlanRecord, SubtestRecord, TestRecord, UnfinishedCause, UnfinishedTest } from './records.ts'
@@ -119,6 +120,14 @@ export class KselftestLogParser {
   private readonly collectionOrder: string[] = []
   private readonly collectionSeen = new Set<string>()
   private heldTap: HeldTap | null = null
+  /** The harness prefix every line carries, once the first non-empty line has said (undefined before). */
+  private prefixFamily: PrefixFamily | null | undefined = undefined
+  private prefixedLines = 0
+  private firstPrefix = ''
+  /** A bare `selftests: C: T` header just came: the next line says whether the `# ` were lost. */
+  private bareHeaderAt = 0
+  /** Line where the log showed it lost the runner's `# ` prefixes (0: it did not). */
+  private lostPrefixesAt = 0
   private direct: OutputLine[] = []
   private anonymous: PendingAnonymous | null = null
   private stream: Stream | null = null
@@ -181,6 +190,15 @@ export class KselftestLogParser {
     this.flushAnonymous()
     this.closeStream()
     if (this.parallelAt > 0) this.endParallel()
+    const family = this.prefixFamily
+    if (family && this.prefixedLines > 0) {
+      const { prefixedLines, firstPrefix } = this
+      this.warn('format', () => `${prefixedLines} line${prefixedLines === 1 ? '' : 's'} start with ${family.description}, put there by what captured or pasted the log (the first: \`${firstPrefix}\`): stripped for parsing; the raw log keeps ${prefixedLines === 1 ? 'it' : 'them'}${family.reconstructed ? '; this parse is reconstructed' : ''}`)
+    }
+    if (this.lostPrefixesAt > 0) {
+      const at = this.lostPrefixesAt
+      this.warn('format', () => `line ${at}: the tests' output has lost the runner's \`# \` prefixes (a paste, or a viewer that removes them): output and nested results read without them, best-effort; this parse is reconstructed`)
+    }
     for (const flag of this.looseTrouble) {
       this.warn('loose_trouble', () => `kernel trouble outside any test: ${flag}`)
     }
@@ -194,6 +212,7 @@ export class KselftestLogParser {
       plans: this.plans,
       unfinished: this.resolved.size === 0 ? this.unfinished : this.unfinished.filter(u => !this.resolved.has(u)),
       warnings: this.warnings.list(),
+      reconstructed: this.lostPrefixesAt > 0 || (this.prefixedLines > 0 && this.prefixFamily?.reconstructed === true),
       lineCount: this.lineNo,
       recognized: this.recognized,
     }
@@ -212,8 +231,16 @@ export class KselftestLogParser {
     // program's: every \r before the newline belongs to the line end
     let end = raw.length
     while (end > 0 && raw.charCodeAt(end - 1) === 13) end--
-    const line = end === raw.length ? raw : raw.slice(0, end)
+    let line = end === raw.length ? raw : raw.slice(0, end)
     this.currentLine = line
+    if (this.prefixFamily === undefined && line.trim() !== '') this.prefixFamily = detectPrefixFamily(line)
+    if (this.prefixFamily) {
+      const length = this.prefixFamily.length(line)
+      if (length > 0) {
+        if (this.prefixedLines++ === 0) this.firstPrefix = line.slice(0, length)
+        line = line.slice(length)
+      }
+    }
     if (this.heldTap) this.decideHeldTap(line)
     const open = this.open
     const kept = open ? open.raw.length : 0
@@ -241,6 +268,7 @@ export class KselftestLogParser {
   }
 
   private runnerLine (line: string): void {
+    if (this.bareHeaderAt > 0 && line.trim() !== '') this.decideBareHeader(line)
     const first = line.charCodeAt(0)
     if (first === 35 /* # */) {
       if (line.startsWith('# selftests')) {
@@ -268,19 +296,34 @@ export class KselftestLogParser {
     }
     if (first === 84 /* T */ || first === 75 /* K */) {
       if (isTapVersion(line)) {
+        // with the `# ` lost, a test's nested stream is as bare as the runner's
+        if (this.open && this.lostPrefixesAt > 0) return this.output(`# ${line}`)
         if (this.open && this.heldTap === null) return this.holdTap(line)
         return this.startStream()
       }
     }
     if (first === 49 /* 1 */) {
       const plan = matchPlan(line)
-      if (plan) return this.setPlan(plan.planned)
+      if (plan) {
+        if (this.open && this.lostPrefixesAt > 0) return this.output(`# ${line}`)
+        return this.setPlan(plan.planned)
+      }
     }
     if (first === 115 /* s */ && line.startsWith('selftests: ')) {
       const header = matchHeader(line)
-      if (header) return this.startTest(header)
+      if (header) {
+        this.startTest(header)
+        if (this.lostPrefixesAt === 0) this.bareHeaderAt = this.lineNo
+        return
+      }
     }
-    if (line !== '') this.output(line)
+    if (line === '') return
+    if (this.open && this.lostPrefixesAt > 0 && first !== 35 /* # */) {
+      // the test's own line without its `# `: a console line among them still counts as one
+      kernelTroubleIn(line, this.open.flags)
+      return this.output(`# ${line}`)
+    }
+    this.output(line)
   }
 
   /** A line the test (or something beside it) printed: `# ` lines are the test's own. */
@@ -462,6 +505,17 @@ export class KselftestLogParser {
       plan.collection = order[i] ?? null
       plan.seen = plan.collection === null ? 0 : counts.get(plan.collection) ?? 0
     })
+  }
+
+  /**
+   * The line after a bare `selftests: C: T` header: the pre-5.2 runner printed a `====` rule there
+   * (fixtures/real/legacy-v5.2-era-...); anything else is a log whose `# ` prefixes were removed
+   * (fixtures/real/lkft-next-20250929-arm64-kvm-irqfd_test-qa-reports-log.txt).
+   */
+  private decideBareHeader (line: string): void {
+    const at = this.bareHeaderAt
+    this.bareHeaderAt = 0
+    if (at !== this.lineNo && !/^=+\s*$/.test(line) && !matchRunnerResult(line) && !matchHeader(line)) this.lostPrefixesAt = at
   }
 
   /**

@@ -55,6 +55,11 @@ export interface ParseResult {
   /** Tests that started and never finished, in log order; each is also in `tests`, as an `error`. */
   unfinished: UnfinishedTest[]
   warnings: string[]
+  /**
+   * True when the log had lost part of its shape (the runner's `# ` prefixes, or a paste's
+   * indentation was removed) and was read back best-effort: its warnings say how.
+   */
+  reconstructed: boolean
   lineCount: number
   /** True when the input holds nothing that looks like kselftest output. */
   recognized: boolean

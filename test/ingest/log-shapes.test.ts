@@ -97,3 +97,87 @@ describe('a console that splits a nested TAP header', () => {
     assert.deepEqual(result.plans.map(p => [p.line, p.collection, p.seen]), [[2, 'kvm', 1], [6, 'memfd', 1]])
   })
 })
+
+describe('a prefix put before every line by the harness that captured the log', () => {
+  const LINES = [
+    'TAP version 13', '1..2',
+    '# selftests: kvm: a', '# 2024-05-01T10:22:33Z is the test\'s own output', 'ok 1 selftests: kvm: a',
+    '# selftests: kvm: b', '# ==== Test Assertion Failure ====', 'not ok 2 selftests: kvm: b # exit=254',
+  ]
+  const plain = parseKselftestLog(log(...LINES))
+  const facts = (r: ReturnType<typeof parseKselftestLog>) => r.tests.map(t => [t.name, t.status, t.exitCode, t.lines, t.flags])
+
+  for (const [name, prefix] of [
+    ['an ISO time, as GitHub Actions writes', (i: number) => `2024-05-01T10:22:${String(10 + i).padStart(2, '0')}.123456${i}Z `],
+    ['a bracketed date and time', (i: number) => `[2024-05-01 10:22:${String(10 + i).padStart(2, '0')}] `],
+    ['a time and an autotest logger tag', (i: number) => `18:56:${String(10 + i).padStart(2, '0')} DEBUG| [stdout] `],
+    ['a LAVA-style console stamp', (i: number) => `[ ${12 + i}.345] `],
+  ] as const) {
+    test(`${name}: stripped for parsing, named in the warnings, the test's own text left alone`, () => {
+      const result = parseKselftestLog(log(...LINES.map((line, i) => prefix(i) + line)))
+      assert.deepEqual(facts(result), facts(plain))
+      assert.deepEqual(result.plans, plain.plans)
+      assert.equal(result.warnings.length, 1)
+      assert.match(result.warnings[0]!, new RegExp(`^8 lines start with .*the first: \`${prefix(0).replace(/[[\].|]/g, '\\$&')}\``))
+      assert.equal(result.reconstructed, false)
+    })
+  }
+
+  test('a kernel stamp (six decimals) is the kernel\'s, not a harness prefix', () => {
+    const result = parseKselftestLog(log('[ 1855.254956] kselftest: Running tests in kvm', ...LINES))
+    assert.deepEqual(facts(result), facts(parseKselftestLog(log('', ...LINES))))
+    assert.deepEqual(result.warnings, [])
+  })
+
+  test('a log whose first line has no prefix strips nothing', () => {
+    const result = parseKselftestLog(log('TAP version 13', '2024-05-01T10:22:33Z # selftests: kvm: a', 'ok 1 selftests: kvm: a'))
+    assert.deepEqual(result.tests.map(t => [t.name, t.lines]), [['a', [3, 3]]])
+  })
+})
+
+describe('pastes that lost their shape', () => {
+  test('a log indented by a constant amount is read behind it, and flagged reconstructed', () => {
+    const result = parseKselftestLog(log(
+      '  TAP version 13', '  1..1', '  # selftests: memfd: memfd_test', '  # TAP version 13', '  # 1..1',
+      '  # not ok 1 sealing', '', '  not ok 1 selftests: memfd: memfd_test # exit=1',
+    ))
+    assert.deepEqual(result.tests.map(t => [t.name, t.status, t.exitCode, t.lines, t.subtests.map(s => [s.name, s.status])]), [
+      ['memfd_test', 'fail', 1, [3, 8], [['sealing', 'fail']]],
+    ])
+    assert.equal(result.reconstructed, true)
+    assert.match(result.warnings[0]!, /^7 lines start with an indentation of 2 .*this parse is reconstructed$/)
+  })
+
+  test('a log that lost every `# `: bare header, nested stream and results read as the test\'s own', () => {
+    const result = parseKselftestLog(log(
+      'TAP version 13', '1..1',
+      'selftests: kvm: kvm_binary_stats_test',
+      'TAP version 13', '1..2', 'ok 1 vm0', 'not ok 2 vm1', 'Totals: pass:1 fail:1',
+      'not ok 1 selftests: kvm: kvm_binary_stats_test exit=1',
+    ))
+    assert.deepEqual(result.tests.map(t => [t.name, t.status, t.exitCode, t.lines, t.reason]), [
+      ['kvm_binary_stats_test', 'fail', 1, [3, 9], 'vm1: fail'],
+    ])
+    assert.deepEqual(result.tests[0]!.subtests.map(s => [s.name, s.status]), [['vm0', 'pass'], ['vm1', 'fail']])
+    assert.deepEqual(result.plans, [{ line: 2, collection: 'kvm', planned: 1, seen: 1 }])
+    assert.equal(result.reconstructed, true)
+    assert.match(result.warnings[0]!, /^line 3: the tests' output has lost the runner's `# ` prefixes/)
+  })
+
+  test('the pre-5.2 runner\'s bare header and `====` rule are its own format, not a lost one', () => {
+    const result = parseKselftestLog(log(
+      'TAP version 13', 'selftests: livepatch: test-livepatch.sh', '========================================',
+      'not ok 1..1 selftests: livepatch: test-livepatch.sh [SKIP]',
+    ))
+    assert.deepEqual(result.tests.map(t => [t.name, t.status]), [['test-livepatch.sh', 'skip']])
+    assert.equal(result.reconstructed, false)
+    assert.deepEqual(result.warnings, [])
+  })
+})
+
+describe('old runners', () => {
+  test('`# TIMEOUT` without seconds is a timeout with no length', () => {
+    const result = parseKselftestLog(log('# selftests: kvm: a', 'not ok 1 selftests: kvm: a # TIMEOUT', '# selftests: kvm: b', 'not ok 2 selftests: kvm: b # TIMEOUT 45 seconds'))
+    assert.deepEqual(result.tests.map(t => [t.name, t.status, t.timeoutSeconds]), [['a', 'timeout', null], ['b', 'timeout', 45]])
+  })
+})
