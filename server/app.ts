@@ -85,7 +85,7 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
   const tokens = new TokenStore(db, options.clock, writeDb)
   app.decorate('tokens', tokens)
   app.decorateRequest('token', null)
-  app.decorate('config', { maxLogBytes: options.maxLogBytes, uploadsPerMinute: options.security?.uploadsPerMinute, publicUrl: options.publicUrl, limits })
+  app.decorate('config', { maxLogBytes: options.maxLogBytes, uploadsPerMinute: options.security?.uploadsPerMinute, publicUrl: publicUrlOf(options.publicUrl), limits })
   // a token's last use is written every few seconds, after any write in progress, never waiting for a lock
   const flushTokens = (): Promise<number> => queue.run(() => tokens.flushLastUsed())
   const flushTimer = setInterval(() => { if (!queue.busy) flushTokens().catch(err => app.log.warn({ err }, 'could not record token use')) }, TOKEN_FLUSH_MS)
@@ -141,6 +141,19 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
   await app.register(machineRoutes)
   await app.register(webRoutes)
   return app
+}
+
+/** The public URL without its trailing slashes; only an http(s) URL without query or fragment is one. */
+function publicUrlOf (value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new Error(`the public URL "${value}" is not a URL`)
+  }
+  if (!/^https?:$/.test(url.protocol) || url.search !== '' || url.hash !== '') throw new Error(`the public URL "${value}" must be an http(s) URL without query or fragment`)
+  return url.href.replace(/\/+$/, '')
 }
 
 const UNAVAILABLE_CODES = /^(SQLITE_FULL|SQLITE_READONLY|SQLITE_IOERR|SQLITE_CANTOPEN|SQLITE_BUSY)|^(ENOSPC|EROFS|EDQUOT)$/

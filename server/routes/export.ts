@@ -54,7 +54,11 @@ export const exportRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
 }
 
-/** The absolute URL of a run's raw log as this request reached the server. */
+/**
+ * The absolute URL of a run's raw log: under the configured public URL (`--public-url`), else as
+ * this request reached the server (behind a proxy, that is the proxy's upstream address).
+ */
 function rawLogUrl (request: FastifyRequest, id: number): string {
-  return `${request.protocol}://${request.host}/api/v1/runs/${id}/log.txt`
+  const base = request.server.config.publicUrl ?? `${request.protocol}://${request.host}`
+  return `${base}/api/v1/runs/${id}/log.txt`
 }
