@@ -82,7 +82,10 @@ interface Waiting {
   unfinished: UnfinishedTest
 }
 
-/** Tests kept waiting for a late result; the oldest beyond this stay cut short. */
+/**
+ * Tests kept waiting for a late result (a parallel kvm run starts a hundred at once); the oldest
+ * beyond this, or beyond as many output lines in all as one test may have, stay cut short.
+ */
 const MAX_WAITING = 256
 
 /** A bare `TAP version` inside an open test: the test's nested block, or a new stream? */
@@ -114,6 +117,8 @@ export class KselftestLogParser {
   private readonly looseTrouble = new Set<Flag>()
   private open: OpenTest | null = null
   private readonly waiting = new Map<string, Waiting>()
+  /** Output lines the waiting tests hold, in all. */
+  private waitingLines = 0
   private readonly resolved = new Set<UnfinishedTest>()
   /** Line of the first result that came for a waiting test: the run was parallel. */
   private parallelAt = 0
@@ -442,7 +447,12 @@ export class KselftestLogParser {
     if (added && unfinishedCause !== 'end_of_log') {
       // its result may still come, later, from a parallel runner
       this.waiting.set(`${open.header.collection}\u0000${open.header.name}`, { open, index: this.tests.length - 1, unfinished })
-      if (this.waiting.size > MAX_WAITING) this.waiting.delete(this.waiting.keys().next().value!)
+      this.waitingLines += open.raw.length
+      while (this.waiting.size > MAX_WAITING || (this.waiting.size > 1 && this.waitingLines > this.maxOutputLines)) {
+        const [oldest, left] = this.waiting.entries().next().value!
+        this.waiting.delete(oldest)
+        this.waitingLines -= left.open.raw.length
+      }
     }
   }
 
@@ -474,6 +484,7 @@ export class KselftestLogParser {
   private finishWaiting (waiting: Waiting, collection: string, result: ResultLine): void {
     const key = `${collection}\u0000${result.name}`
     this.waiting.delete(key)
+    this.waitingLines -= waiting.open.raw.length
     this.resolved.add(waiting.unfinished)
     if (this.parallelAt === 0) this.parallelAt = this.lineNo
     this.direct = []
