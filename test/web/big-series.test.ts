@@ -8,11 +8,17 @@ import { chromiumSkip, getJson, launchBrowser, open, screenshot, startDashboard 
 
 const VERSIONS = 20
 const TESTS = 500
+const RERUNS = 4
 
 test(`a series of ${VERSIONS} versions × ${TESTS} tests opens in seconds and pages its matrix`, { skip: chromiumSkip }, async (t) => {
   const dashboard = await startDashboard(t, { demo: false })
   for (let v = 1; v <= VERSIONS; v++) {
     const spec = scaledLogSpec({ seed: v, targetBytes: 0, tests: TESTS, extraSubtests: 2 })
+    await ingestLog(logBuffers(spec), parseRunMetadata({ series: 'big series', version: `v${v}`, machine: 'tdx-host-1', arch: 'x86_64' }), dashboard.app.store)
+  }
+  // flaky means reruns that disagree: the first RERUNS versions run a second time, with other random failures
+  for (let v = 1; v <= RERUNS; v++) {
+    const spec = scaledLogSpec({ seed: 1000 + v, targetBytes: 0, tests: TESTS, extraSubtests: 2 })
     await ingestLog(logBuffers(spec), parseRunMetadata({ series: 'big series', version: `v${v}`, machine: 'tdx-host-1', arch: 'x86_64' }), dashboard.app.store)
   }
   const browser = await launchBrowser(t)
@@ -32,7 +38,9 @@ test(`a series of ${VERSIONS} versions × ${TESTS} tests opens in seconds and pa
   assert.ok(elapsed < 15_000, `${elapsed} ms`)
   assert.equal(await page.locator('table.matrix thead th.version-col').count(), VERSIONS)
   const flaky = await getJson<FlakyResponse>(dashboard, '/api/v1/series/1/flaky')
-  assert.equal(flaky.entries.length, 100, 'random failures over 20 versions make more than a page of flaky tests')
+  assert.equal(flaky.entries.length, 100, `random failures in two runs of ${RERUNS} versions make more than a page of flaky tests`)
+  assert.notEqual(flaky.nextCursor, null)
+  assert.ok(flaky.entries.every(e => e.mixedVersions > 0))
   assert.deepEqual(await page.locator('table.flaky tbody tr th').allTextContents(), flaky.entries.map(e => [`${e.collection}: ${e.test}`, ...e.path].join(' › ')))
 
   const first = await getJson<MatrixResponse>(dashboard, '/api/v1/series/1/matrix?limit=100')

@@ -4,14 +4,34 @@ import type { Database } from 'better-sqlite3'
 import { loadMigrations, migrate } from '../../../server/storage/migrate.ts'
 import { AdminStore } from '../../../server/storage/admin-store.ts'
 import { compareVersions } from '../../../server/queries/compare.ts'
-import { flakyPage } from '../../../server/storage/flaky-tests.ts'
+import { flakyPage } from '../../../server/queries/flaky.ts'
 import { decodeOutcomeSet } from '../../../server/storage/outcomes.ts'
 import { TrendStore } from '../../../server/storage/trend-store.ts'
+import { TROUBLE_FLAGS } from '../../../server/queries/verdict.ts'
 import { ingestText } from '../../helpers/store.ts'
-import { buildScenario, kselftestLog, SERIES, TDX } from '../trend-scenario.ts'
+import { buildScenario, kselftestLog, SERIES, TDX, type Scenario } from '../trend-scenario.ts'
 
 const STATUS_SUMS = "count(*) AS total, sum(r.status = 'pass') AS pass, sum(r.status = 'fail') AS fail, sum(r.status = 'skip') AS skip, " +
   "sum(r.status = 'xfail') AS xfail, sum(r.status = 'xpass') AS xpass, sum(r.status = 'timeout') AS timeout, sum(r.status = 'error') AS error"
+/** Results whose flags (a comma list) name kernel trouble or a false pass. */
+const TROUBLE_SUM = `sum(${TROUBLE_FLAGS.map(flag => `instr(',' || r.flags || ',', ',${flag},') > 0`).join(' OR ')}) AS trouble`
+
+/** A kernel WARNING printed while a test passed, as the console interleaves it with the runner's output. */
+const WARNING = '[   12.345678] WARNING: CPU: 1 PID: 42 at arch/x86/kvm/mmu/mmu.c:4321 kvm_mmu_page_fault+0x1a/0x2b0'
+
+/** Another run of v4 on tdx-host-1 in which guest_memfd_test passes with a kernel WARNING. */
+async function addWarningRun (s: Scenario) {
+  const { text } = kselftestLog([{ collection: 'kvm', name: 'guest_memfd_test', status: 'pass', note: WARNING }], '0x7')
+  return ingestText(s.app.store, text, { series: SERIES, version: 'v4', machine: TDX })
+}
+
+/** Another run of v4 on tdx-host-1 whose log is cut inside its second test of three: the third never ran. */
+async function addCutRun (s: Scenario) {
+  const { text } = kselftestLog(['guest_memfd_test', 'hardware_disable_test', 'sev_smoke_test'].map(name => ({ collection: 'kvm', name, status: 'pass' as const })), '0x8')
+  const cut = text.split('\n').slice(0, 8).join('\n') + '\n'
+  assert.match(cut, /# selftests: kvm: hardware_disable_test\n# Random seed: 0x8\n$/)
+  return ingestText(s.app.store, cut, { series: SERIES, version: 'v4', machine: TDX })
+}
 
 /** Everything the aggregates hold, read back in a stable order. */
 function aggregates (db: Database) {
@@ -24,10 +44,14 @@ function aggregates (db: Database) {
   }
 }
 
-/** The same, recounted from the results table itself. */
-function recount (db: Database) {
+/**
+ * The same, recounted from the results table itself. Whether a collection of a run finished is not in
+ * its results: `stopped` names those that did not (`runId/collection`), with the tests their plan
+ * promised that never ran; every other one finished.
+ */
+function recount (db: Database, stopped: Record<string, number> = {}) {
   const caseStats = db.prepare(`
-    SELECT ru.version_id, ru.machine_id, r.case_id, ${STATUS_SUMS}
+    SELECT ru.version_id, ru.machine_id, r.case_id, ${STATUS_SUMS}, ${TROUBLE_SUM}
     FROM results r JOIN runs ru ON ru.id = r.run_id GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`).all() as Array<Record<string, number>>
   const outcomeSets = new Map<string, { version_id: number, machine_id: number, cells: number[] }>()
   for (const cell of caseStats) {
@@ -35,13 +59,18 @@ function recount (db: Database) {
     if (!outcomeSets.has(key)) outcomeSets.set(key, { version_id: cell.version_id!, machine_id: cell.machine_id!, cells: [] })
     const passed = cell.pass! + cell.xfail! > 0 ? 1 : 0
     const failed = cell.fail! + cell.xpass! + cell.timeout! + cell.error! > 0 ? 2 : 0
-    outcomeSets.get(key)!.cells.push(cell.case_id! * 4 + passed + failed)
+    const troubled = cell.trouble! > 0 ? 4 : 0
+    outcomeSets.get(key)!.cells.push(cell.case_id! * 8 + passed + failed + troubled)
   }
   return {
     caseStats,
-    runCollections: db.prepare(`
+    runCollections: (db.prepare(`
       SELECT r.run_id, c.collection, ${STATUS_SUMS}
-      FROM results r JOIN cases c ON c.id = r.case_id WHERE r.parent_seq IS NULL GROUP BY 1, 2 ORDER BY 1, 2`).all(),
+      FROM results r JOIN cases c ON c.id = r.case_id WHERE r.parent_seq IS NULL GROUP BY 1, 2 ORDER BY 1, 2`).all() as Array<{ run_id: number, collection: string }>)
+      .map(row => {
+        const notRun = stopped[`${row.run_id}/${row.collection}`]
+        return { ...row, complete: notRun === undefined ? 1 : 0, not_run: notRun ?? 0 }
+      }),
     seriesTests: db.prepare(`
       SELECT DISTINCT v.series_id, c.collection, c.test, c.id AS case_id
       FROM results r JOIN runs ru ON ru.id = r.run_id JOIN versions v ON v.id = ru.version_id JOIN cases c ON c.id = r.case_id
@@ -52,7 +81,17 @@ function recount (db: Database) {
 
 test('the aggregates kept by ingest equal a recount of the results, and each run\'s summary', async (t) => {
   const s = await buildScenario(t)
-  assert.deepEqual(aggregates(s.app.db), recount(s.app.db))
+  const warned = await addWarningRun(s)
+  const cut = await addCutRun(s)
+  // the WARNING is counted as trouble in its cell (and sets bit 4 of its outcome); the cut run's kvm stream
+  // promised 3 tests and 2 arrived (hardware_disable_test without its result line)
+  const stats = s.app.db.prepare('SELECT sum(trouble) FROM case_stats').pluck()
+  assert.equal(stats.get(), 1)
+  assert.deepEqual(aggregates(s.app.db), recount(s.app.db, { [`${cut.runId}/kvm`]: 1 }))
+  assert.deepEqual(s.app.db.prepare('SELECT id, complete, not_run FROM runs WHERE id IN (?, ?) ORDER BY id').all(warned.runId, cut.runId), [
+    { id: warned.runId, complete: 1, not_run: 0 },
+    { id: cut.runId, complete: 0, not_run: 1 },
+  ])
   const mismatched = s.app.db.prepare(`
     SELECT r.id FROM runs r JOIN (SELECT run_id, sum(total) AS total, sum(pass) AS pass, sum(fail) AS fail, sum(skip) AS skip, sum(timeout) AS timeout
       FROM run_collections GROUP BY run_id) rc ON rc.run_id = r.id
@@ -61,18 +100,28 @@ test('the aggregates kept by ingest equal a recount of the results, and each run
   assert.equal((s.app.db.prepare('SELECT count(*) AS n FROM case_stats').get() as { n: number }).n > 0, true)
 })
 
-test('migration 003 builds the same aggregates for runs stored before it', async (t) => {
+test('migrations 003 and 005 build the same aggregates, completeness and kernel trouble for runs stored before them', async (t) => {
   const s = await buildScenario(t)
+  await addWarningRun(s)
+  await addCutRun(s)
   const db = s.app.db
-  const before = aggregates(db)
-  const compared = compareVersions(new TrendStore(db), { baseVersionId: 3, headVersionId: 4, machine: null, bucket: null, after: null, limit: 100 })
-  // back to schema 2, the runs and results kept
+  const runs = () => db.prepare('SELECT id, complete, incomplete_reasons, not_run FROM runs ORDER BY id').all()
+  const before = { aggregates: aggregates(db), runs: runs() }
+  const compare = (baseVersionId: number, headVersionId: number) =>
+    compareVersions(new TrendStore(db), { baseVersionId, headVersionId, machine: null, bucket: null, after: null, limit: 100 })
+  // v3 -> v4 on tdx-host-1 meets the WARNING and the test the cut run never ran
+  const compared = [compare(3, 4), compare(4, 5)]
+  assert.ok(compared[1]!.entries.some(entry => entry.bucket === 'new_kernel_trouble'))
+  assert.equal(compared[1]!.incomplete.head.length, 0, 'the other runs of v4 on tdx-host-1 finished')
+  // back to schema 2, the runs and results kept: the aggregates, and what 005 added to runs and run_collections
   db.exec(`DROP TABLE case_stats; DROP TABLE run_collections; DROP TABLE series_tests; DROP TABLE outcome_sets;
-    DROP TRIGGER runs_deleted_drop_outcome_sets; DROP TRIGGER runs_moved_drop_outcome_sets; PRAGMA user_version = 2`)
-  // only 003: later migrations, whatever they are, are already in this file
-  assert.deepEqual(migrate(db, loadMigrations().filter(migration => migration.version === 3)), [3])
-  assert.deepEqual(aggregates(db), before)
-  assert.deepEqual(compareVersions(new TrendStore(db), { baseVersionId: 3, headVersionId: 4, machine: null, bucket: null, after: null, limit: 100 }), compared)
+    DROP TRIGGER runs_deleted_drop_outcome_sets; DROP TRIGGER runs_moved_drop_outcome_sets;
+    ALTER TABLE runs DROP COLUMN complete; ALTER TABLE runs DROP COLUMN incomplete_reasons; ALTER TABLE runs DROP COLUMN not_run;
+    PRAGMA user_version = 2`)
+  // only 003 and 005: 004, whatever else it does, is already in this file
+  assert.deepEqual(migrate(db, loadMigrations().filter(migration => migration.version === 3 || migration.version === 5)), [3, 5])
+  assert.deepEqual({ aggregates: aggregates(db), runs: runs() }, before)
+  assert.deepEqual([compare(3, 4), compare(4, 5)], compared)
 })
 
 test('an ingest that fails after the aggregates were counted leaves none of its counts behind', async (t) => {
@@ -108,8 +157,8 @@ test('a run deleted or moved by an admin drops its outcome sets, and compare rea
   const sets = () => db.prepare('SELECT version_id || \'/\' || machine_id FROM outcome_sets ORDER BY 1').pluck().all()
   const admin = new AdminStore(db)
   const trends = new TrendStore(db)
-  const buckets = () => compareVersions(trends, { baseVersionId: 3, headVersionId: 4, machine: null, bucket: null, after: null, limit: 100 })
-    .entries.map(e => `${e.bucket} ${e.test}${e.path.map(p => `/${p}`).join('')} ${e.machine}${e.sameMachine ? '' : ' (other machines)'}`)
+  const compared = () => compareVersions(trends, { baseVersionId: 3, headVersionId: 4, machine: null, bucket: null, after: null, limit: 100 })
+  const buckets = () => compared().entries.map(e => `${e.bucket} ${e.test}${e.path.map(p => `/${p}`).join('')} ${e.machine}${e.sameMachine ? '' : ' (other machines)'}`)
 
   // v4 moved into v3: tdx-host-1 then ran v3 twice, once timing out and once passing run_hugetlbfs_test.sh
   assert.equal(admin.mergeVersions(1, 'v4', 'v3'), 1)
@@ -119,26 +168,23 @@ test('a run deleted or moved by an admin drops its outcome sets, and compare rea
     'regression set_memory_region_test tdx-host-1',
     'regression run_hugetlbfs_test.sh arm64-host-1',
     'new_failure private_mem_conversions_test tdx-host-1',
+    'flaky memfd_test tdx-host-1',
+    'flaky run_hugetlbfs_test.sh tdx-host-1',
     'new private_mem_conversions_test arm64-host-1',
     'missing pmu_counters_test arm64-host-1',
     'missing pmu_counters_test tdx-host-1',
-    'flaky memfd_test tdx-host-1',
-    'flaky run_hugetlbfs_test.sh tdx-host-1',
   ])
 
-  // with no run of v3 left on arm64-host-1, that machine is compared with the machines that ran v3
+  // with no run of v3 left on arm64-host-1, that machine ran v2 only: named, never compared with tdx-host-1
   assert.notEqual(admin.deleteRun(s.run('v3', 'arm64-host-1').runId), null)
   assert.deepEqual(sets(), ['1/1', '1/2', '2/1', '2/2', '3/1', '3/2'])
+  assert.deepEqual([compared().pairedMachines, compared().unpaired], [['tdx-host-1'], { base: ['arm64-host-1'], head: [] }])
   assert.deepEqual(buckets(), [
-    'regression set_memory_region_test arm64-host-1 (other machines)',
     'regression set_memory_region_test tdx-host-1',
-    'new_failure private_mem_conversions_test arm64-host-1 (other machines)',
     'new_failure private_mem_conversions_test tdx-host-1',
-    'missing pmu_counters_test arm64-host-1 (other machines)',
-    'missing pmu_counters_test tdx-host-1',
     'flaky memfd_test tdx-host-1',
-    'flaky run_hugetlbfs_test.sh arm64-host-1 (other machines)',
     'flaky run_hugetlbfs_test.sh tdx-host-1',
+    'missing pmu_counters_test tdx-host-1',
   ])
 
   // the next upload to v3 on tdx-host-1 stores its set again, built from everything v3 holds there
