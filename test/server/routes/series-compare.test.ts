@@ -357,6 +357,14 @@ test('a head run that stopped early and warned: not_run, a regression to error, 
     '  kvm: guest_memfd_test (tdx-host-1): pass -> pass [new: kernel_warning]',
     '',
   ])
+
+  // by collection: kvm is the stream that stopped; memfd's never started, so no run of v5 counts there, and
+  // none that stopped early either (checked last)
+  const kvm = (await s.get('/api/v1/series/1/trend?collection=kvm')).json.versions.at(-1)
+  assert.deepEqual([kvm.runs, kvm.summary, kvm.notRun, kvm.incompleteRuns], [1, counts({ pass: 2, fail: 1, error: 1 }), 2, 1])
+  const memfd = (await s.get('/api/v1/series/1/trend?collection=memfd')).json.versions.at(-1)
+  assert.deepEqual([memfd.runs, memfd.summary, memfd.passRate], [0, counts(), null])
+  assert.ok(memfd.incompleteRuns <= memfd.runs, `incompleteRuns ${memfd.incompleteRuns} of ${memfd.runs} runs counted`)
 })
 
 test('compare with the unpatched tree: base=base, the fix and the flaky run of v2', async (t) => {
