@@ -1,5 +1,6 @@
 import { KsftError } from '../errors.ts'
 import type { RunMetadata } from '../storage/types.ts'
+import { foldIdentifier, refusedCharacterProblem } from './identifier-text.ts'
 import { normalizeVersionLabel, versionLabelProblem } from './version-label.ts'
 
 /** The metadata keys an uploader may send, as named in query strings and the CLI's flags. */
@@ -12,8 +13,15 @@ export type RawMetadata = Partial<Record<MetadataKey, unknown>>
 
 export const UNKNOWN_MACHINE = 'unknown'
 
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/
+/** A value the server stored in another form than it was sent (NFKC, a version label's spelling). */
+export interface MetadataNote {
+  field: MetadataKey
+  from: string
+  to: string
+}
+
+/** The identifiers: folded (NFKC, one space) so that a look-alike is the same series, version or machine. */
+const IDENTIFIERS: readonly MetadataKey[] = ['series', 'version', 'machine']
 const COMMIT = /^[0-9a-f]{7,64}$/
 const ARCH = /^[A-Za-z0-9_.-]{1,32}$/
 const FLAG = /^[a-z0-9_]{1,32}$/
@@ -22,21 +30,27 @@ function invalid (field: string, problem: string): KsftError {
   return new KsftError('INVALID_METADATA', `${field} ${problem}`)
 }
 
-function text (raw: RawMetadata, field: MetadataKey, max: number, required = false): string | null {
+function text (raw: RawMetadata, field: MetadataKey, max: number, required = false, notes: MetadataNote[] = []): string | null {
   const value = raw[field]
   if (value === undefined || value === null || value === '') {
     if (required) throw invalid(field, 'is required')
     return null
   }
   if (typeof value !== 'string') throw invalid(field, 'must be a string')
+  const problem = refusedCharacterProblem(value)
+  if (problem) throw invalid(field, problem)
   const trimmed = value.trim()
-  if (trimmed === '') {
+  const folded = IDENTIFIERS.includes(field) ? foldIdentifier(value) : value.normalize('NFKC').trim()
+  if (folded === '') {
     if (required) throw invalid(field, 'is required')
     return null
   }
-  if (trimmed.length > max) throw invalid(field, `is longer than ${max} characters`)
-  if (CONTROL.test(trimmed)) throw invalid(field, 'contains control characters')
-  return trimmed
+  if (folded.length > max) throw invalid(field, `is longer than ${max} characters`)
+  // NFKC of a visible character never gives an invisible one, but the check costs nothing
+  const after = refusedCharacterProblem(folded)
+  if (after) throw invalid(field, after)
+  if (folded !== trimmed) notes.push({ field, from: trimmed, to: folded })
+  return folded
 }
 
 function commit (raw: RawMetadata, field: MetadataKey): string | null {
@@ -66,16 +80,24 @@ function flags (raw: RawMetadata): string[] {
 
 /** Validates and normalizes what an uploader said about a run. Unknown keys are refused. */
 export function parseRunMetadata (raw: Record<string, unknown>): RunMetadata {
+  return parseRunMetadataNoted(raw).meta
+}
+
+/** parseRunMetadata, and what it stored in another form than it was sent (said in the upload's answer). */
+export function parseRunMetadataNoted (raw: Record<string, unknown>): { meta: RunMetadata, normalized: MetadataNote[] } {
+  const notes: MetadataNote[] = []
   for (const key of Object.keys(raw)) {
     if (!(METADATA_KEYS as readonly string[]).includes(key)) {
       throw new KsftError('INVALID_METADATA', `unknown metadata key "${key.slice(0, 40)}"; known keys: ${METADATA_KEYS.join(', ')}`)
     }
   }
   const input = raw as RawMetadata
-  const series = text(input, 'series', 300, true)!
+  const series = text(input, 'series', 300, true, notes)!
   const version = normalizeVersionLabel(text(input, 'version', 200, true)!)
   const versionProblem = versionLabelProblem(version)
   if (versionProblem) throw invalid('version', versionProblem)
+  const sentVersion = String(input.version).trim()
+  if (version !== sentVersion) notes.push({ field: 'version', from: sentVersion, to: version })
 
   const arch = text(input, 'arch', 32)
   if (arch !== null && !ARCH.test(arch)) throw invalid('arch', 'must be a word such as x86_64 or aarch64')
@@ -94,10 +116,10 @@ export function parseRunMetadata (raw: Record<string, unknown>): RunMetadata {
   const startedAt = text(input, 'started_at', 40)
   if (startedAt !== null && Number.isNaN(Date.parse(startedAt))) throw invalid('started_at', 'must be an ISO 8601 date')
 
-  return {
+  const meta: RunMetadata = {
     series,
     version,
-    machine: text(input, 'machine', 128) ?? UNKNOWN_MACHINE,
+    machine: text(input, 'machine', 128, false, notes) ?? UNKNOWN_MACHINE,
     arch,
     cpu: text(input, 'cpu', 200),
     flags: flags(input),
@@ -111,4 +133,5 @@ export function parseRunMetadata (raw: Record<string, unknown>): RunMetadata {
     patchsetHash,
     startedAt: startedAt === null ? null : new Date(startedAt).toISOString(),
   }
+  return { meta, normalized: notes }
 }

@@ -4,13 +4,19 @@
  * first and labels without a number come last.
  */
 
+import { refusedCharacterProblem } from './identifier-text.ts'
+
 export const BASE_VERSION = 'base'
 const MAX_LABEL = 64
 
+/**
+ * The one spelling of a label: `7`, `V7`, `v07` and the full-width `ｖ7` are all `v7` (NFKC folds
+ * compatibility forms; a version number has no leading zeros).
+ */
 export function normalizeVersionLabel (raw: string): string {
-  const label = raw.trim().replace(/\s+/g, ' ')
-  if (/^\d+$/.test(label)) return `v${label}`
-  if (/^v\d+$/i.test(label)) return label.toLowerCase()
+  const label = raw.normalize('NFKC').trim().replace(/\s+/g, ' ')
+  const numbered = /^v?(\d+)$/i.exec(label)
+  if (numbered) return `v${numbered[1]!.replace(/^0+(?=\d)/, '')}`
   if (label.toLowerCase() === BASE_VERSION) return BASE_VERSION
   return label
 }
@@ -19,9 +25,7 @@ export function normalizeVersionLabel (raw: string): string {
 export function versionLabelProblem (label: string): string | null {
   if (label === '') return 'is empty'
   if (label.length > MAX_LABEL) return `is longer than ${MAX_LABEL} characters`
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(label)) return 'contains control characters'
-  return null
+  return refusedCharacterProblem(label)
 }
 
 export function versionSortKey (label: string): number {

@@ -3,15 +3,15 @@ import { createGunzip } from 'node:zlib'
 import multipart from '@fastify/multipart'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { parseRunMetadata } from '../domain/run-metadata.ts'
+import { parseRunMetadataNoted } from '../domain/run-metadata.ts'
 import { KsftError } from '../errors.ts'
 import { requireScope } from '../plugins/auth.ts'
 import { withRateFloor, type Limits } from '../plugins/limits.ts'
 import { uploadRateLimit } from '../plugins/security.ts'
 import { errorResponses, IdParamsSchema } from '../schemas/common.ts'
 import {
-  LogQuerySchema, LogSliceSchema, RunResultsSchema, RunSchema, UploadQuerySchema, UploadResponseSchema,
-  type RunResponse,
+  LogQuerySchema, LogSliceSchema, MAX_LISTED, MAX_LOG_LINE_BYTES, MAX_LOG_SLICE_BYTES, MAX_RESULT_ROWS, ResultsQuerySchema,
+  RunResultsSchema, RunSchema, UploadQuerySchema, UploadResponseSchema, type RunResponse,
 } from '../schemas/runs.ts'
 import { DEFAULT_MAX_LOG_BYTES } from '../services/ingest-log.ts'
 import { ingestUpload } from '../services/upload-ingest.ts'
@@ -28,8 +28,17 @@ export function loreUrl (messageId: string | null): string | null {
   return messageId === null ? null : `https://lore.kernel.org/r/${encodeURIComponent(messageId)}`
 }
 
+/** A run as the API answers it: warnings and plans listed up to MAX_LISTED, and counted. */
 export function runResponse (run: RunView): RunResponse {
-  return { ...run, url: `/runs/${run.id}`, version: { ...run.version, loreUrl: loreUrl(run.version.messageId) } }
+  return {
+    ...run,
+    url: `/runs/${run.id}`,
+    version: { ...run.version, loreUrl: loreUrl(run.version.messageId) },
+    warnings: run.warnings.slice(0, MAX_LISTED),
+    warningCount: run.warnings.length,
+    plans: run.plans.slice(0, MAX_LISTED),
+    planCount: run.plans.length,
+  }
 }
 
 const RAW_TYPES = ['text/plain', 'application/octet-stream']
@@ -77,7 +86,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
     },
   }, async (request, reply) => {
     const { raw, body } = await uploadParts(request, limits)
-    const meta = parseRunMetadata(raw)
+    const { meta, normalized } = parseRunMetadataNoted(raw)
     const result = await ingestUpload(decoded(request, body), meta, app.uploads, { maxBytes })
     const run = app.store.getRun(result.runId)!
     request.log.info({ runId: run.id, created: result.created, token: request.token?.name }, 'run uploaded')
@@ -88,7 +97,9 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
       version: { label: run.version.label },
       machine: { name: run.machine.name },
       summary: run.summary,
-      warnings: run.warnings,
+      warnings: run.warnings.slice(0, MAX_LISTED),
+      warningCount: run.warnings.length,
+      ...(normalized.length > 0 ? { normalized } : {}),
     })
   })
 
@@ -103,14 +114,17 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
 
   app.get('/api/v1/runs/:id/results', {
     schema: {
-      summary: 'The tests of a run as a tree, as `ksft ingest --json` prints them',
+      summary: 'The tests of a run as a tree, as `ksft ingest --json` prints them, a page at a time',
+      description: `Follow nextCursor until it is null. A page holds \`limit\` tests with their subtests, and at most ${MAX_RESULT_ROWS} results: a test with more subtests than that is cut (truncated: true).`,
       tags: ['runs'],
       params: IdParamsSchema,
-      response: { 200: RunResultsSchema, ...errorResponses('RUN_NOT_FOUND') },
+      querystring: ResultsQuerySchema,
+      response: { 200: RunResultsSchema, ...errorResponses('RUN_NOT_FOUND', 'BAD_REQUEST') },
     },
   }, async (request) => {
     const run = findRun(request.params.id)
-    return { run: { id: run.id, summary: run.summary }, tests: app.store.getRunTests(run.id), warnings: run.warnings }
+    const page = app.store.getRunTestsPage(run.id, request.query.cursor, request.query.limit, MAX_RESULT_ROWS)
+    return { run: { id: run.id, summary: run.summary }, ...page, warnings: run.warnings.slice(0, MAX_LISTED) }
   })
 
   app.get('/api/v1/runs/:id/log', {
@@ -126,7 +140,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
     const to = request.query.to ?? from + 9_999
     if (to < from) throw new KsftError('BAD_REQUEST', 'to must not be less than from')
     if (to - from >= 10_000) throw new KsftError('BAD_REQUEST', 'at most 10000 lines at a time')
-    const slice = app.store.getLogLines(request.params.id, from, to)
+    const slice = app.store.getLogLines(request.params.id, from, to, { maxBytes: MAX_LOG_SLICE_BYTES, maxLineBytes: MAX_LOG_LINE_BYTES })
     if (!slice) throw notFound(request.params.id)
     return slice
   })

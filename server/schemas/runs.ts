@@ -25,6 +25,16 @@ export const TestSchema = Type.Object({
   subtests: Type.Array(SubtestSchema),
 })
 
+/** Warnings and plans listed in an answer; the counts say how many more the run keeps. */
+export const MAX_LISTED = 100
+/** A log slice answers at most this many bytes of lines, and cuts a line at MAX_LOG_LINE_BYTES. */
+export const MAX_LOG_SLICE_BYTES = 1024 * 1024
+export const MAX_LOG_LINE_BYTES = 64 * 1024
+
+/** Tests per page of /results, and the results (tests and subtests) a page holds at most. */
+export const RESULTS_PAGE = { byDefault: 1000, max: 10_000 }
+export const MAX_RESULT_ROWS = 50_000
+
 export const PlanSchema = Type.Object({
   line: Type.Integer(),
   collection: Nullable(Type.String()),
@@ -76,17 +86,32 @@ export const RunSchema = Type.Object({
   logBytes: Type.Integer(),
   logLines: Type.Integer(),
   summary: SummarySchema,
-  warnings: Type.Array(Type.String()),
-  plans: Type.Array(PlanSchema),
+  warnings: Type.Array(Type.String(), { description: `the first ${MAX_LISTED} of the parser's warnings` }),
+  warningCount: Type.Integer({ description: 'all the warnings the run keeps' }),
+  plans: Type.Array(PlanSchema, { description: `the first ${MAX_LISTED} TAP plans` }),
+  planCount: Type.Integer({ description: 'all the plans the run keeps' }),
   completeness: RunCompletenessSchema,
 })
 export type RunResponse = Static<typeof RunSchema>
 
 export const RunResultsSchema = Type.Object({
   run: Type.Object({ id: Type.Integer(), summary: SummarySchema }),
-  tests: Type.Array(TestSchema),
-  warnings: Type.Array(Type.String()),
+  tests: Type.Array(TestSchema, { description: 'a page of the tests, in log order, each with all its subtests (up to the row cap)' }),
+  warnings: Type.Array(Type.String(), { description: `the first ${MAX_LISTED} warnings; the run has them all` }),
+  nextCursor: Nullable(Type.Integer({ description: 'the cursor of the next page, or null on the last' })),
+  truncated: Type.Boolean({ description: `true when the page's last test has more than ${MAX_RESULT_ROWS} results: the rest of its subtests are left out` }),
 })
+
+export const ResultsQuerySchema = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: RESULTS_PAGE.max, default: RESULTS_PAGE.byDefault, description: 'tests per page' }),
+  cursor: Type.Integer({ minimum: 0, default: 0, description: 'the nextCursor of the previous page' }),
+})
+
+export const MetadataNoteSchema = Type.Object({
+  field: Type.String(),
+  from: Type.String({ description: 'as sent' }),
+  to: Type.String({ description: 'as stored' }),
+}, { description: 'a value stored in another form than it was sent: NFKC, or the one spelling of a version label (V7, v07, ｖ7: v7)' })
 
 export const UploadResponseSchema = Type.Object({
   id: Type.Integer(),
@@ -95,7 +120,9 @@ export const UploadResponseSchema = Type.Object({
   version: Type.Object({ label: Type.String() }),
   machine: Type.Object({ name: Type.String() }),
   summary: SummarySchema,
-  warnings: Type.Array(Type.String()),
+  warnings: Type.Array(Type.String(), { description: `the first ${MAX_LISTED} warnings` }),
+  warningCount: Type.Integer(),
+  normalized: Type.Optional(Type.Array(MetadataNoteSchema)),
 })
 
 export const UploadQuerySchema = Type.Object({
@@ -123,7 +150,9 @@ export const LogQuerySchema = Type.Object({
 
 export const LogSliceSchema = Type.Object({
   from: Type.Integer(),
-  to: Type.Integer(),
+  to: Type.Integer({ description: 'the last line answered' }),
   totalLines: Type.Integer(),
-  lines: Type.Array(Type.String()),
+  lines: Type.Array(Type.String({ description: `a line; one longer than ${MAX_LOG_LINE_BYTES} bytes is cut, with a marker saying how much is left out` })),
+  truncated: Type.Boolean({ description: `true when the lines asked for came to more than ${MAX_LOG_SLICE_BYTES} bytes: ask again from nextFrom` }),
+  nextFrom: Nullable(Type.Integer({ description: 'the first line not answered, when truncated' })),
 })

@@ -182,8 +182,8 @@ export class RunStore {
       log_bytes: log.bytes,
       log_lines: log.lines,
       ...summary,
-      warnings: JSON.stringify(parsed.warnings),
-      plans: JSON.stringify(parsed.plans),
+      warnings: JSON.stringify(keptWarnings(parsed)),
+      plans: JSON.stringify(parsed.plans.slice(0, MAX_KEPT)),
       complete: completeness.complete ? 1 : 0,
       incomplete_reasons: JSON.stringify(completeness.reasons),
       not_run: completeness.notRun,
@@ -248,69 +248,102 @@ export class RunStore {
 
   /** The run's tests as a tree, the same shape the parser produced. */
   getRunTests (id: number): TestRecord[] {
-    const rows = this.statements.getResults.all(id) as ResultRow[]
-    const tests: TestRecord[] = []
-    const nodes = new Map<number, { subtests: SubtestRecord[] }>()
-    for (const row of rows) {
+    return treeOf(this.statements.getResults.iterate(id) as Iterable<ResultRow>)
+  }
+
+  /**
+   * A page of the run's tests, from the test at result `cursor` on: at most `limit` tests and, as
+   * a bound on a test with a runaway number of subtests, about `maxRows` results. A test cut at
+   * `maxRows` says so (`truncated`); `nextCursor` is where the next page starts, or null.
+   */
+  getRunTestsPage (id: number, cursor: number, limit: number, maxRows: number): { tests: TestRecord[], nextCursor: number | null, truncated: boolean } {
+    const rows: ResultRow[] = []
+    let tests = 0
+    let nextCursor: number | null = null
+    let truncated = false
+    for (const row of this.statements.getResultsFrom.iterate(id, cursor) as Iterable<ResultRow>) {
       if (row.parent_seq === null) {
-        const test: TestRecord = {
-          collection: row.collection,
-          name: row.test,
-          number: row.number,
-          status: row.status,
-          exitCode: row.exit_code,
-          timeoutSeconds: row.timeout_seconds,
-          reason: row.reason,
-          flags: row.flags === '' ? [] : row.flags.split(',') as Flag[],
-          lines: [row.line_from, row.line_to],
-          subtests: [],
+        if (tests === limit || rows.length >= maxRows) {
+          nextCursor = row.seq
+          break
         }
-        tests.push(test)
-        nodes.set(row.seq, test)
-      } else {
-        const path = JSON.parse(row.path) as string[]
-        const subtest: SubtestRecord = {
-          name: path[path.length - 1] ?? '',
-          status: row.status,
-          reason: row.reason,
-          lines: [row.line_from, row.line_to],
-          subtests: [],
-        }
-        nodes.get(row.parent_seq)?.subtests.push(subtest)
-        nodes.set(row.seq, subtest)
+        tests++
+      } else if (rows.length >= maxRows) {
+        truncated = true
+        break
       }
+      rows.push(row)
     }
-    return tests
+    // (the connection answers no other statement while the iteration is open)
+    if (truncated) nextCursor = (this.statements.nextTestAfter.get(id, rows[rows.length - 1]!.seq) as { seq: number | null }).seq
+    return { tests: treeOf(rows), nextCursor, truncated }
   }
 
   /** Lines `from`..`to` (1-based, inclusive) of the raw log, clamped to the log. */
-  getLogLines (id: number, from: number, to: number): LogSlice | null {
+  getLogLines (id: number, from: number, to: number, caps: { maxBytes?: number, maxLineBytes?: number } = {}): LogSlice | null {
     const run = this.statements.getRunSize.get(id) as { log_lines: number } | undefined
     if (!run) return null
+    const maxBytes = caps.maxBytes ?? Infinity
+    const maxLineBytes = caps.maxLineBytes ?? Infinity
     const last = Math.min(to, run.log_lines)
     const lines: string[] = []
+    let bytes = 0
+    let nextFrom: number | null = null
     if (from <= last) {
-      // chunks start at a line start, except after a runaway line that was cut across chunks:
-      // join the chunks that hold the range, then split, numbering from the first one
-      const chunks = this.statements.getChunks.all(id, last, from) as Array<{ first_line: number, content: Buffer }>
-      if (chunks.length > 0) {
-        const text = Buffer.concat(chunks.map(chunk => inflateSync(chunk.content))).toString('utf8')
-        let no = chunks[0]!.first_line
-        let start = 0
-        while (start <= text.length && no <= last) {
-          const end = text.indexOf('\n', start)
-          const lineEnd = end === -1 ? text.length : end
-          if (end === -1 && lineEnd === start) break
-          if (no >= from) {
-            const line = text.slice(start, lineEnd)
-            lines.push(line.endsWith('\r') ? line.slice(0, -1) : line)
+      // chunks start at a line start, except after a runaway line that was cut across chunks: the
+      // chunks that hold the range are read in order, numbering lines from the first one, one
+      // chunk inflated at a time and a line kept only up to maxLineBytes
+      let no = -1
+      let kept: Buffer[] = []
+      let keptBytes = 0
+      let lineBytes = 0
+      const endLine = (): boolean => {
+        if (no >= from) {
+          let line = Buffer.concat(kept, keptBytes).toString('utf8')
+          if (line.endsWith('\r')) line = line.slice(0, -1)
+          if (lineBytes > keptBytes) line += ` [... ${lineBytes - keptBytes} more bytes of this line: see log.txt]`
+          if (lines.length > 0 && bytes + keptBytes > maxBytes) {
+            nextFrom = no
+            return false
           }
-          no++
-          start = lineEnd + 1
+          lines.push(line)
+          bytes += keptBytes
         }
+        no++
+        kept = []
+        keptBytes = 0
+        lineBytes = 0
+        return no <= last
       }
+      const keep = (piece: Buffer): void => {
+        lineBytes += piece.length
+        if (no < from || keptBytes >= maxLineBytes) return
+        const part = piece.subarray(0, maxLineBytes - keptBytes)
+        kept.push(Buffer.from(part))
+        keptBytes += part.length
+      }
+      let going = true
+      for (const chunk of this.statements.getChunks.iterate(id, last, from) as Iterable<{ first_line: number, content: Buffer }>) {
+        if (no === -1) no = chunk.first_line
+        const raw = inflateSync(chunk.content)
+        let start = 0
+        while (going && start < raw.length) {
+          const end = raw.indexOf(10, start)
+          if (end === -1) {
+            keep(raw.subarray(start))
+            break
+          }
+          keep(raw.subarray(start, end))
+          going = endLine()
+          start = end + 1
+        }
+        if (!going) break
+      }
+      // the log's last line, without a newline
+      if (going && no !== -1 && no <= last && lineBytes > 0) endLine()
     }
-    return { from, to: Math.max(from - 1, last), totalLines: run.log_lines, lines }
+    const answered = nextFrom === null ? Math.max(from - 1, last) : nextFrom - 1
+    return { from, to: answered, totalLines: run.log_lines, lines, truncated: nextFrom !== null, nextFrom }
   }
 
   /** The whole raw log, chunk by chunk, as it was uploaded. */
@@ -381,9 +414,58 @@ async function beginImmediate (db: Database, options: StepOptions): Promise<void
   }
 }
 
+/**
+ * Warnings and plans kept with a run: a hostile log of a million plan lines must not store (and
+ * answer every reader) a million records. The rest is counted in a last warning.
+ */
+const MAX_KEPT = 1000
+
+function keptWarnings (parsed: ParsedRun): string[] {
+  const kept = parsed.warnings.slice(0, MAX_KEPT)
+  if (parsed.warnings.length > MAX_KEPT) kept.push(`... and ${parsed.warnings.length - MAX_KEPT} more warnings`)
+  if (parsed.plans.length > MAX_KEPT) kept.push(`${parsed.plans.length - MAX_KEPT} plan lines after the first ${MAX_KEPT} are not kept`)
+  return kept
+}
+
 function dedupKeyOf (sha256: string, meta: RunMetadata): string {
   const canonical = JSON.stringify(Object.entries(meta).sort(([a], [b]) => a.localeCompare(b)))
   return createHash('sha256').update(sha256).update('\n').update(canonical).digest('hex')
+}
+
+/** Result rows in `seq` order, a test's subtests after it, as the tree the parser produced. */
+function treeOf (rows: Iterable<ResultRow>): TestRecord[] {
+  const tests: TestRecord[] = []
+  const nodes = new Map<number, { subtests: SubtestRecord[] }>()
+  for (const row of rows) {
+    if (row.parent_seq === null) {
+      const test: TestRecord = {
+        collection: row.collection,
+        name: row.test,
+        number: row.number,
+        status: row.status,
+        exitCode: row.exit_code,
+        timeoutSeconds: row.timeout_seconds,
+        reason: row.reason,
+        flags: row.flags === '' ? [] : row.flags.split(',') as Flag[],
+        lines: [row.line_from, row.line_to],
+        subtests: [],
+      }
+      tests.push(test)
+      nodes.set(row.seq, test)
+    } else {
+      const path = JSON.parse(row.path) as string[]
+      const subtest: SubtestRecord = {
+        name: path[path.length - 1] ?? '',
+        status: row.status,
+        reason: row.reason,
+        lines: [row.line_from, row.line_to],
+        subtests: [],
+      }
+      nodes.get(row.parent_seq)?.subtests.push(subtest)
+      nodes.set(row.seq, subtest)
+    }
+  }
+  return tests
 }
 
 function splitFlags (flags: string): string[] {
@@ -513,6 +595,11 @@ function prepare (db: Database) {
       SELECT r.seq, r.parent_seq, c.collection, c.test, c.path, r.status, r.number, r.exit_code, r.timeout_seconds,
         r.reason, r.flags, r.line_from, r.line_to
       FROM results r JOIN cases c ON c.id = r.case_id WHERE r.run_id = ? ORDER BY r.seq`),
+    getResultsFrom: statement(`
+      SELECT r.seq, r.parent_seq, c.collection, c.test, c.path, r.status, r.number, r.exit_code, r.timeout_seconds,
+        r.reason, r.flags, r.line_from, r.line_to
+      FROM results r JOIN cases c ON c.id = r.case_id WHERE r.run_id = ? AND r.seq >= ? ORDER BY r.seq`),
+    nextTestAfter: statement('SELECT min(seq) AS seq FROM results WHERE run_id = ? AND seq > ? AND parent_seq IS NULL'),
     getRunSize: statement('SELECT log_lines FROM runs WHERE id = ?'),
     getChunks: statement(`
       SELECT first_line, content FROM log_chunks

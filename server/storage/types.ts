@@ -93,4 +93,7 @@ export interface LogSlice {
   to: number
   totalLines: number
   lines: string[]
+  /** The lines asked for came to more than the bytes allowed: the rest starts at nextFrom. */
+  truncated: boolean
+  nextFrom: number | null
 }

@@ -58,7 +58,7 @@ test('ksft ingest: errors are one line on stderr, a non-zero exit, and nothing s
     [['ingest', dir, ...META, '--db', db], undefined, /^ksft: error: cannot read .*: is a directory\n$/],
     [['ingest', '-', ...META, '--db', db], '', /^ksft: error: the log is empty\n$/],
     [['ingest', notKselftest, ...META, '--db', db], undefined, /^ksft: error: not a kselftest log: none of its 2 lines is a "selftests:" test header or a TAP result line\n$/],
-    [['ingest', '-', '--series', 'x', '--version', 'v1\u0007', '--db', db], SYNTHETIC, /^ksft: error: version contains control characters\n$/],
+    [['ingest', '-', '--series', 'x', '--version', 'v1\u0007', '--db', db], SYNTHETIC, /^ksft: error: version contains control characters \(U\+0007\)\n$/],
     [['ingest', '-', ...META, '--commit', 'not-a-sha', '--db', db], SYNTHETIC, /^ksft: error: commit must be a git commit hash/],
   ]
   for (const [args, input, stderr] of cases) {

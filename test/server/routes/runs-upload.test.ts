@@ -48,6 +48,7 @@ test('an upload answers 201 with the run, the same upload again 200 with the sam
     machine: { name: 'snp-host-1' },
     summary: { total: 2, pass: 1, fail: 1, skip: 0, xfail: 0, xpass: 0, timeout: 0, error: 0 },
     warnings: [],
+    warningCount: 0,
   })
   const again = await send()
   assert.equal(again.statusCode, 200)
@@ -137,7 +138,7 @@ test('run reads: 404 for an unknown run, log ranges checked, lore link from the 
     assert.deepEqual(res.json(), { error: { code: 'RUN_NOT_FOUND', message: 'no run 2' } })
   }
   assert.deepEqual((await app.inject({ url: '/api/v1/runs/1/log?from=5&to=99' })).json(), {
-    from: 5, to: 6, totalLines: 6, lines: ['# selftests: kvm: b', 'not ok 2 selftests: kvm: b # exit=254'],
+    from: 5, to: 6, totalLines: 6, lines: ['# selftests: kvm: b', 'not ok 2 selftests: kvm: b # exit=254'], truncated: false, nextFrom: null,
   })
   assert.equal((await app.inject({ url: '/api/v1/runs/1/log?from=5&to=4' })).statusCode, 400)
   assert.equal((await app.inject({ url: '/api/v1/runs/abc' })).json().error.code, 'BAD_REQUEST')
