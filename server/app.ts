@@ -40,6 +40,8 @@ export interface AppOptions {
   publicUrl?: string
 }
 
+const MAX_PARAM_LENGTH = 3000
+
 /** How often the tokens' last uses are written. */
 const TOKEN_FLUSH_MS = 5_000
 
@@ -61,6 +63,9 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
   const limits = limitsOf(options.limits)
   const app = Fastify({
     ...serverTimeouts(limits),
+    // a series is addressed by its name too, up to 300 characters, URL-encoded (up to 9 bytes each);
+    // the router's default of 100 answered 404 for longer names
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     logger: withRedaction(options.logger ?? false),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>()
