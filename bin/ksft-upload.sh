@@ -342,19 +342,19 @@ main () {
   # the log is compressed once, so that every retry sends the same bytes, even from a pipe
   if [ "$log" = - ]; then gzip -c > "$work/log.gz" || die 'cannot gzip standard input'
   else gzip -c < "$log" > "$work/log.gz" || die "cannot gzip $log"; fi
-  # the token goes to curl in a config file: on its command line any user could read it in ps
-  printf 'header = "Authorization: Bearer %s"\n' "$token" > "$work/curlrc"
   say "uploading $source_name ($(wc -c < "$work/log.gz" | tr -d ' ') bytes gzipped) as \"$series\" $version on $machine to $base"
 
   attempt=0
   while :; do
     attempt=$((attempt + 1))
     : > "$work/headers"
-    # -q first: a user's ~/.curlrc (--fail, say) must not change what the answer looks like
-    status=$(curl -q -sS -X POST -T "$work/log.gz" -K "$work/curlrc" \
+    # -q first: a user's ~/.curlrc (--fail, say) must not change what the answer looks like. The
+    # token reaches curl as a config on its standard input (printf is the shell's own): on a
+    # command line any user could read it in ps, and a file would outlive a SIGKILL of the hook
+    status=$(printf 'header = "Authorization: Bearer %s"\n' "$token" | curl -q -sS -X POST -T "$work/log.gz" -K - \
       -H 'Content-Type: text/plain' -H 'Content-Encoding: gzip' -H 'Expect:' \
       --connect-timeout 30 -D "$work/headers" -o "$work/response" -w '%{http_code}' \
-      "$url" 2> "$work/curl-error" < /dev/null)
+      "$url" 2> "$work/curl-error")
     rc=$?
     wait_for=''
     if [ $rc -ne 0 ]; then

@@ -152,7 +152,8 @@ export class RunStore {
   private * storeSteps (meta: RunMetadata, parsed: ParsedRun, log: StoredLog): Generator<void, IngestOutcome> {
     const s = this.statements
     const dedupKey = dedupKeyOf(log.sha256, meta)
-    const existing = s.findRunByDedupKey.get(dedupKey) as { id: number } | undefined
+    // runs stored before job_url left the identity have their key made with it
+    const existing = (s.findRunByDedupKey.get(dedupKey) ?? s.findRunByDedupKey.get(legacyDedupKeyOf(log.sha256, meta))) as { id: number } | undefined
     if (existing) return { runId: existing.id, created: false }
 
     const now = this.clock().toISOString()
@@ -427,7 +428,16 @@ function keptWarnings (parsed: ParsedRun): string[] {
   return kept
 }
 
+/**
+ * A run's identity: the log's bytes and what was said about them, except the CI job that sent
+ * them. A retried or re-run job uploads the same log with another job_url, and that is the same
+ * run (the first upload's job_url stays with it).
+ */
 function dedupKeyOf (sha256: string, meta: RunMetadata): string {
+  return legacyDedupKeyOf(sha256, { ...meta, jobUrl: null })
+}
+
+function legacyDedupKeyOf (sha256: string, meta: RunMetadata): string {
   const canonical = JSON.stringify(Object.entries(meta).sort(([a], [b]) => a.localeCompare(b)))
   return createHash('sha256').update(sha256).update('\n').update(canonical).digest('hex')
 }

@@ -89,3 +89,17 @@ test('a series named with more than 100 characters is addressed by its name', as
   assert.equal(trend.statusCode, 200, trend.body.slice(0, 200))
   assert.equal(trend.json().series.name, name)
 })
+
+test('job_url is not part of a run\'s identity: the same log from a re-run job is the same run', async (t) => {
+  const { app, token } = await buildTestApp(t)
+  const upload = (jobUrl: string) => app.inject({
+    method: 'POST', url: uploadUrl({ series: SERIES, version: 'v1', machine: 'm', job_url: jobUrl }), payload: log('a'),
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' },
+  })
+  const first = await upload('https://ci.example.org/jobs/1')
+  assert.equal(first.statusCode, 201)
+  const rerun = await upload('https://ci.example.org/jobs/2')
+  assert.equal(rerun.statusCode, 200)
+  assert.equal(rerun.json().id, first.json().id)
+  assert.equal((await app.inject({ url: `/api/v1/runs/${first.json().id}` })).json().jobUrl, 'https://ci.example.org/jobs/1')
+})

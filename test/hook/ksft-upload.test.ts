@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { hostname, machine, release } from 'node:os'
 import { dirname, join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
@@ -275,6 +275,35 @@ for (const shell of SHELLS) {
       assert.match(res.stderr, /^ksft-upload: error: the server refused the upload \(401 UNAUTHORIZED: the token is unknown or revoked\)$/m)
       assert.equal(res.stdout, '')
       assert.equal((await get('/api/v1/runs/1')).status, 404)
+    })
+
+    test('the token reaches curl on its standard input: no argument shows it and no file holds it', async (t) => {
+      const dir = tempDir(t)
+      const bin = join(dir, 'bin')
+      const spool = join(dir, 'tmp')
+      mkdirSync(bin)
+      mkdirSync(spool)
+      writeFileSync(join(dir, 'ksft.log'), SYNTHETIC)
+      // a curl that records what it was given and which files held the token while it ran
+      writeFileSync(join(bin, 'curl'), [
+        '#!/bin/sh',
+        'out=; prev=',
+        'for a; do case $prev in -o) out=$a ;; esac; prev=$a; done',
+        'printf "%s\\n" "$@" > "$RECORD/argv"',
+        'cat > "$RECORD/stdin"',
+        'grep -rl "$KSFT_TOKEN" "$TMPDIR" > "$RECORD/files" 2>/dev/null',
+        'printf \'{"id":1,"url":"/runs/1","summary":{"total":2,"pass":1,"fail":1,"skip":0,"xfail":0,"xpass":0,"timeout":0,"error":0}}\' > "$out"',
+        'printf 201',
+      ].join('\n'), { mode: 0o755 })
+      const token = `ksft_1_${'s'.repeat(43)}`
+      const env = { ...fakeMachine(join(dir, 'm'), ''), KSFT_SERVER: 'http://127.0.0.1:9', KSFT_TOKEN: token, TMPDIR: spool, RECORD: dir, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` }
+      const res = await hook(['--series', 's', '--version', 'v1', 'ksft.log'], { env, cwd: dir })
+      assert.equal(res.code, 0, res.stderr)
+      assert.doesNotMatch(readFileSync(join(dir, 'argv'), 'utf8'), new RegExp(token))
+      assert.match(readFileSync(join(dir, 'argv'), 'utf8'), /^-K\n-\n/m)
+      assert.equal(readFileSync(join(dir, 'stdin'), 'utf8'), `header = "Authorization: Bearer ${token}"\n`)
+      assert.equal(readFileSync(join(dir, 'files'), 'utf8'), '', 'a file held the token')
+      assert.deepEqual(readdirSync(spool), [], 'the temp directory is removed')
     })
 
     test('5xx and 429 are retried with backoff and the same gzip body, a 4xx never; attempts are bounded', async (t) => {
