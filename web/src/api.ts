@@ -67,7 +67,7 @@ export const apiPaths = {
   history: (params: Params) => withQuery('/api/v1/tests/history', params),
   machines: (params: Params = {}) => withQuery('/api/v1/machines', params),
   run: (id: number) => `/api/v1/runs/${id}`,
-  results: (id: number) => `/api/v1/runs/${id}/results`,
+  results: (id: number, cursor = 0) => cursor === 0 ? `/api/v1/runs/${id}/results` : withQuery(`/api/v1/runs/${id}/results`, { cursor }),
   log: (id: number, from: number, to: number) => withQuery(`/api/v1/runs/${id}/log`, { from, to }),
   logText: (id: number) => `/api/v1/runs/${id}/log.txt`,
 }
@@ -84,7 +84,7 @@ export function makeApi (signal: AbortSignal) {
     history: (params: Params) => json<HistoryResponse>(apiPaths.history(params), signal),
     machines: (params?: Params) => json<MachineList>(apiPaths.machines(params), signal),
     run: (id: number) => json<RunResponse>(apiPaths.run(id), signal),
-    results: (id: number) => json<RunResults>(apiPaths.results(id), signal),
+    results: (id: number, cursor = 0) => json<RunResults>(apiPaths.results(id, cursor), signal),
     log: (id: number, from: number, to: number) => json<LogSlice>(apiPaths.log(id, from, to), signal),
   }
 }

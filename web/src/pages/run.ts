@@ -17,6 +17,29 @@ export async function runPage (ctx: PageContext, match: RegExpExecArray): Promis
   setTitle(`Run ${run.id}: ${run.version.label} on ${run.machine.name}`)
   const spans: LogSpan[] = results.tests.map(t => ({ from: t.lines[0], to: t.lines[1], status: t.status, label: `${t.collection}: ${t.name}` }))
   const viewer = new LogViewer(ctx.api, run.id, run.logLines, spans)
+  // the results come a page at a time (a run may hold a million tests): the next page on demand
+  const tree = new ResultsTree(run.series.id)
+  tree.add(results.tests)
+  const more = h('p', { class: 'results-more' })
+  const offerMore = (page: RunResults): void => {
+    replace(more, page.nextCursor === null ? null : [h('button', {
+      type: 'button',
+      on: {
+        click: (event: Event) => {
+          const button = event.currentTarget as HTMLButtonElement
+          button.disabled = true
+          ctx.api.results(run.id, page.nextCursor!).then(next => {
+            tree.add(next.tests)
+            offerMore(next)
+          }, (err: unknown) => {
+            button.disabled = false
+            button.textContent = `Could not load more tests (${err instanceof Error ? err.message : String(err)}); try again`
+          })
+        },
+      },
+    }, `Show more tests (${tree.count} of ${run.summary.total} shown)`)])
+  }
+  offerMore(results)
 
   replace(ctx.main,
     h('p', { class: 'crumbs' }, h('a', { href: `/series/${run.series.id}` }, run.series.name), ' › ',
@@ -26,12 +49,13 @@ export async function runPage (ctx: PageContext, match: RegExpExecArray): Promis
     run.completeness.complete ? null : h('div', { class: 'incomplete-note warn', role: 'note', data: { 'not-run': String(run.completeness.notRun) } },
       h('strong', null, `${INCOMPLETE_GLYPH} This run stopped early`),
       run.completeness.notRun > 0 ? ` (${run.completeness.notRun} planned tests never ran)` : '',
-      h('ul', null, ...run.completeness.reasons.map(reason => h('li', null, reason.detail)))),
+      h('ul', null, run.completeness.reasons.map(reason => h('li', null, reason.detail)))),
     metadata(run),
     troubleList(results.tests),
     run.warnings.length ? h('div', { class: 'warnings', role: 'note' }, h('strong', null, 'Parser warnings'),
-      h('ul', null, ...run.warnings.map(w => h('li', null, w)))) : null,
-    section('Results', 'results', resultsTree(results.tests, run.series.id), h('p', { class: 'small' }, h('a', { href: apiPaths.results(run.id) }, '{ } results JSON'))),
+      h('ul', null, run.warnings.map(w => h('li', null, w))),
+      run.warningCount > run.warnings.length ? h('p', { class: 'small muted' }, `${run.warningCount - run.warnings.length} more warnings: see the run's JSON`) : null) : null,
+    section('Results', 'results', tree.element, more, h('p', { class: 'small' }, h('a', { href: apiPaths.results(run.id) }, '{ } results JSON'))),
     section('Raw log', 'log', h('p', { class: 'small muted' },
       `${run.logLines} lines, ${formatBytes(run.logBytes)} · `, h('a', { href: apiPaths.logText(run.id) }, 'download log.txt'),
       ' · click a line number to link to it, shift-click for a range'), viewer.element),
@@ -54,7 +78,8 @@ function metadata (run: RunResponse): HTMLElement {
     ...row('Job', run.jobUrl ? externalLink(run.jobUrl, run.jobUrl) : '–'),
     ...row('Started', shortDate(run.startedAt), h('span', { class: 'muted' }, ` · uploaded ${shortDate(run.createdAt)}`)),
     ...row('Plans', run.plans.length === 0 ? '–' : run.plans.map(p => h('span', { class: p.seen < p.planned ? 'plan short' : 'plan' },
-      `${p.collection ?? '?'}: ${p.seen} of ${p.planned}${p.seen < p.planned ? ' ⚠' : ''}`))),
+      `${p.collection ?? '?'}: ${p.seen} of ${p.planned}${p.seen < p.planned ? ' ⚠' : ''}`)),
+    run.planCount > run.plans.length ? h('span', { class: 'muted small' }, ` and ${run.planCount - run.plans.length} more`) : null),
   )
 }
 
@@ -68,24 +93,44 @@ function troubleList (tests: readonly TestResult[]): HTMLElement | null {
   if (troubled.length === 0) return null
   return h('div', { class: 'trouble', role: 'note' },
     h('strong', null, '⚠ Kernel trouble'),
-    h('ul', null, ...troubled.map(t => h('li', null,
+    h('ul', null, troubled.map(t => h('li', null,
       h('a', { href: `#L${t.lines[0]}-L${t.lines[1]}` }, `${t.collection}: ${t.name}`), ' ',
       ...t.flags.filter(f => KERNEL_TROUBLE_FLAGS.includes(f) || f === 'false_pass').map(f => h('span', { class: 'flag trouble-flag' }, f)),
       ' ', statusBadge(t.status)))))
 }
 
-function resultsTree (tests: readonly TestResult[], seriesId: number): HTMLElement {
-  const collections = [...new Set(tests.map(t => t.collection))]
-  return h('div', { class: 'tree' }, ...collections.map(collection => {
-    const here = tests.filter(t => t.collection === collection)
-    const summary = { total: here.length, pass: 0, fail: 0, skip: 0, xfail: 0, xpass: 0, timeout: 0, error: 0 }
-    for (const t of here) summary[t.status]++
-    const details = h('details', { class: 'collection' },
-      h('summary', null, h('strong', null, collection), ' ', countChips(summary)),
-      h('ul', null, ...here.map(t => testItem(t, seriesId))))
-    details.open = true
-    return details
-  }))
+/** The results per collection, grown a page at a time; elements are appended in loops, never spread into one call. */
+class ResultsTree {
+  readonly element = h('div', { class: 'tree' })
+  count = 0
+  private readonly collections = new Map<string, { list: HTMLElement, chips: HTMLElement, summary: RunResponse['summary'] }>()
+
+  constructor (private readonly seriesId: number) {}
+
+  add (tests: readonly TestResult[]): void {
+    const touched = new Set<string>()
+    for (const test of tests) {
+      let collection = this.collections.get(test.collection)
+      if (!collection) {
+        const list = h('ul', null)
+        const chips = h('span', null)
+        const details = h('details', { class: 'collection' }, h('summary', null, h('strong', null, test.collection), ' ', chips), list)
+        details.open = true
+        this.element.appendChild(details)
+        collection = { list, chips, summary: { total: 0, pass: 0, fail: 0, skip: 0, xfail: 0, xpass: 0, timeout: 0, error: 0 } }
+        this.collections.set(test.collection, collection)
+      }
+      collection.list.appendChild(testItem(test, this.seriesId))
+      collection.summary.total++
+      collection.summary[test.status]++
+      touched.add(test.collection)
+      this.count++
+    }
+    for (const name of touched) {
+      const collection = this.collections.get(name)!
+      replace(collection.chips, countChips(collection.summary))
+    }
+  }
 }
 
 function testItem (test: TestResult, seriesId: number): HTMLElement {
@@ -111,7 +156,7 @@ function countFailing (subtests: readonly SubtestResult[]): number {
 }
 
 function subtestList (test: TestResult, subtests: readonly SubtestResult[], path: string[], seriesId: number): HTMLElement {
-  return h('ul', { class: 'subtests' }, ...subtests.map(s => h('li', null,
+  return h('ul', { class: 'subtests' }, subtests.map(s => h('li', null,
     statusBadge(s.status), ' ',
     h('a', { href: testPageHref(seriesId, { collection: test.collection, test: test.name, path: [...path, s.name] }), class: 'test-link' }, s.name), ' ',
     h('a', { class: 'lines small', href: `#L${s.lines[0]}-L${s.lines[1]}` }, `L${s.lines[0]}–${s.lines[1]}`),
