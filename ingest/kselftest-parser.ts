@@ -67,6 +67,9 @@ interface HeldTap {
   rawLength: number
 }
 
+/** What a test's nested TAP lines start with. */
+const NESTED_TAP_START = /^(?:(?:not )?ok\b|1\.\.\d|K?TAP version \d|Bail out!)/
+
 const FALSE_PASS_SIGNS: readonly Flag[] = ['aborted', 'segfault', 'assertion_failure']
 
 /**
@@ -294,12 +297,25 @@ export class KselftestLogParser {
       }
     }
     if (line === '') return
+    if (first === 32 || first === 9) {
+      // a paste that indented the results: the runner's result for a test that is running or waiting
+      const result = /^[ \t]+(?:not )?ok /.test(line) ? matchRunnerResult(line.trimStart()) : null
+      if (result && this.isRunningOrWaiting(result)) return this.finishTest(result)
+    }
     if (this.open && this.lostPrefixesAt > 0 && first !== 35 /* # */) {
       // the test's own line without its `# `: a console line among them still counts as one
       kernelTroubleIn(line, this.open.flags)
-      return this.output(`# ${line}`)
+      // nested TAP indented in the paste is read at its level; other indentation is the test's own
+      const trimmed = first === 32 || first === 9 ? line.trimStart() : line
+      return this.output(`# ${NESTED_TAP_START.test(trimmed) ? trimmed : line}`)
     }
     this.output(line)
+  }
+
+  private isRunningOrWaiting (result: ResultLine): boolean {
+    const open = this.open
+    if (open && open.header.collection === result.collection && open.header.name === result.name) return true
+    return this.waiting.has(`${result.collection!}\u0000${result.name}`)
   }
 
   /** A line the test (or something beside it) printed: `# ` lines are the test's own. */

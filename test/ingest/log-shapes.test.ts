@@ -181,3 +181,15 @@ describe('old runners', () => {
     assert.deepEqual(result.tests.map(t => [t.name, t.status, t.timeoutSeconds]), [['a', 'timeout', null], ['b', 'timeout', 45]])
   })
 })
+
+test('a paste without `# ` whose nested results and result line are indented by two spaces', () => {
+  const result = parseKselftestLog(log(
+    'TAP version 13', '1..1',
+    'selftests: kvm: kvm_binary_stats_test',
+    '  TAP version 13', '  1..2', '  ok 1 vm0', '  not ok 2 vm1',
+    '  not ok 1 selftests: kvm: kvm_binary_stats_test # exit=1',
+  ))
+  assert.deepEqual(result.tests.map(t => [t.name, t.status, t.exitCode, t.lines]), [['kvm_binary_stats_test', 'fail', 1, [3, 8]]])
+  assert.deepEqual(result.tests[0]!.subtests.map(s => [s.name, s.status]), [['vm0', 'pass'], ['vm1', 'fail']])
+  assert.equal(result.reconstructed, true)
+})
