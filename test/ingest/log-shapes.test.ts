@@ -1,8 +1,11 @@
 // Synthetic logs, written for these tests: the log shapes of issue 13, each as a real log shows it
 // (the real ones are checked by the golden and fact files: test/fixtures/captured/run_kselftest-netns*.txt).
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { parseKselftestLog } from '../../ingest/index.ts'
+import { PROJECT_ROOT, realFixturePath, realFixturesSkip } from '../helpers/fixtures.ts'
 
 const log = (...lines: string[]): string => `${lines.join('\n')}\n`
 
@@ -192,4 +195,30 @@ test('a paste without `# ` whose nested results and result line are indented by 
   assert.deepEqual(result.tests.map(t => [t.name, t.status, t.exitCode, t.lines]), [['kvm_binary_stats_test', 'fail', 1, [3, 8]]])
   assert.deepEqual(result.tests[0]!.subtests.map(s => [s.name, s.status]), [['vm0', 'pass'], ['vm1', 'fail']])
   assert.equal(result.reconstructed, true)
+})
+
+describe('the shapes in real logs', () => {
+  const captured = (name: string) => readFileSync(join(PROJECT_ROOT, 'test/fixtures/captured', name), 'utf8')
+
+  test('a parallel run (run_kselftest.sh -n): no test is an error, and the run says it was parallel', () => {
+    const result = parseKselftestLog(captured('run_kselftest-netns.txt'))
+    assert.deepEqual(result.tests.filter(t => t.status === 'error').map(t => t.name), [])
+    assert.ok(result.warnings.some(w => /the tests ran in parallel/.test(w)))
+    assert.deepEqual(result.unfinished, [])
+  })
+
+  test('time stamps before every line (moreutils ts): the same tests as the run without them', () => {
+    const plain = parseKselftestLog(captured('run_kselftest-root.txt'))
+    for (const name of ['run_kselftest-iso-timestamps.txt', 'run_kselftest-bracket-timestamps.txt']) {
+      const result = parseKselftestLog(captured(name))
+      assert.deepEqual(result.tests.map(t => [t.collection, t.name, t.status]), plain.tests.map(t => [t.collection, t.name, t.status]), name)
+      assert.match(result.warnings[0]!, /lines start with/)
+    }
+  })
+
+  test('a qa-reports log, every `# ` removed, is read and flagged reconstructed', { skip: realFixturesSkip }, () => {
+    const result = parseKselftestLog(readFileSync(realFixturePath('lkft-next-20250929-arm64-kvm-irqfd_test-qa-reports-log.txt'), 'utf8'))
+    assert.deepEqual(result.tests.map(t => [t.name, t.status, t.exitCode]), [['irqfd_test', 'fail', 254]])
+    assert.equal(result.reconstructed, true)
+  })
 })
