@@ -1,7 +1,7 @@
 import { CommanderError, Option, type Command } from 'commander'
 import { FAILING_STATUSES, STATUSES, type Status } from '../../ingest/vocabulary.ts'
 import { normalizeVersionLabel } from '../../server/domain/version-label.ts'
-import { COMPARE_BUCKETS, DEFAULT_GATE_BUCKETS, notComparable, plainText, reasonLine, type CompareBucket } from '../../server/queries/verdict.ts'
+import { COMPARE_BUCKETS, DEFAULT_GATE_BUCKETS, entryWhy, notComparable, plainText, type CompareBucket } from '../../server/queries/verdict.ts'
 import type { CompareEntry, CompareResponse } from '../../server/schemas/trends.ts'
 import { ApiError, KsftApiClient } from '../api-client.ts'
 import { ExitCode } from '../exit-code.ts'
@@ -188,12 +188,6 @@ function entryNotes (entry: CompareEntry): string {
   return notes.length === 0 ? '' : ` [${notes.join('; ')}]`
 }
 
-/** The first line of why: the head's reason, else the base's when it failed or the head never ran. */
-function entryReason (entry: CompareEntry): string | null {
-  const baseFailed = entry.base.status !== null && FAILING_STATUSES.includes(entry.base.status)
-  return reasonLine(entry.head.reason) ?? (baseFailed || entry.bucket === 'not_run' ? reasonLine(entry.base.reason) : null)
-}
-
 function machinesText (report: CompareResponse): string {
   if (report.machine !== null) return `machine ${report.machine}`
   const machines = [...new Set([...report.base.machines, ...report.head.machines])].sort()
@@ -204,9 +198,10 @@ function renderText (report: CompareResponse, baseUrl: string, options: { failOn
   const out: string[] = []
   out.push(safe(`${report.series.name} (series ${report.series.id}): ${report.base.label} -> ${report.head.label}, ${machinesText(report)}`))
   const counted: Array<[string, number]> = [...COMPARE_BUCKETS.map(b => [b, report.counts[b]] as [string, number]), ['unchanged', report.counts.unchanged]]
+  const width = Math.max(...counted.map(([bucket]) => bucket.length)) + 2
   for (const [bucket, count] of counted) {
     const mark = options.failOn.includes(bucket as CompareBucket) ? '  (fails the gate)' : ''
-    out.push(`  ${bucket.padEnd(14)}${String(count).padStart(6)}${mark}`)
+    out.push(`  ${bucket.padEnd(width)}${String(count).padStart(6)}${mark}`)
   }
   for (const bucket of options.buckets) {
     const entries = report.entries.filter(entry => entry.bucket === bucket)
@@ -222,7 +217,7 @@ function renderText (report: CompareResponse, baseUrl: string, options: { failOn
     const widths = [0, 1, 2].map(i => Math.min(70, Math.max(...rows.map(row => row[i]!.length))))
     rows.forEach((row, i) => {
       out.push(`  ${row.slice(0, 3).map((cell, j) => cell.padEnd(widths[j]!)).join('  ')}  ${row[3]}`.trimEnd())
-      const why = entryReason(shown[i]!)
+      const why = entryWhy(shown[i]!)
       if (why !== null) out.push(`      ${safe(why)}`)
     })
     if (report.machineCounts[bucket] > shown.length) {
@@ -241,17 +236,17 @@ function renderMarkdown (report: CompareResponse, baseUrl: string): string {
   const out: string[] = []
   out.push(`**kselftest: ${mdText(report.series.name)}, ${mdText(report.base.label)} → ${mdText(report.head.label)}** (${mdText(machinesText(report))})`, '')
   const columns = [...COMPARE_BUCKETS, 'unchanged' as const]
-  out.push(`| ${columns.map(c => c.replace('_', ' ')).join(' | ')} |`)
+  out.push(`| ${columns.map(c => c.replace(/_/g, ' ')).join(' | ')} |`)
   out.push(`|${columns.map(() => '---:').join('|')}|`)
   out.push(`| ${columns.map(c => String(report.counts[c])).join(' | ')} |`)
   for (const bucket of COMPARE_BUCKETS) {
     const entries = report.entries.filter(entry => entry.bucket === bucket)
     if (entries.length === 0) continue
-    out.push('', `#### ${bucket.replace('_', ' ')} (${report.counts[bucket]})`, '')
+    out.push('', `#### ${bucket.replace(/_/g, ' ')} (${report.counts[bucket]})`, '')
     out.push(`| test | machine | ${mdText(report.base.label)} | ${mdText(report.head.label)} | why | log |`, '|---|---|---|---|---|---|')
     for (const entry of entries) {
       const link = logLink(entry, baseUrl)
-      const why = entryReason(entry)
+      const why = entryWhy(entry)
       out.push(`| ${mdCode(entryName(entry))} | ${mdText(entry.machine)} | ${sideText(entry.base)} | ${sideText(entry.head)}${mdText(entryNotes(entry))} | ${why === null ? '' : mdText(why)} | ${link === null ? '' : `[log](${link.replace(/[()\s]/g, ch => `%${ch.charCodeAt(0).toString(16).padStart(2, '0')}`)})`} |`)
     }
   }

@@ -42,6 +42,8 @@ export interface ComparedSide {
   /** Why it failed or was skipped: the first failing result's reason, else the first result's. */
   reason: string | null
   exitCode: number | null
+  /** How long the runner waited before it killed the test, when it timed out. */
+  timeoutSeconds: number | null
   /** Kernel trouble and false passes seen in its results (verdict.ts TROUBLE_FLAGS). */
   kernelTrouble: Flag[]
   /** Whether a run of this side on the machine finished (see ingest/completeness.ts). */
@@ -227,6 +229,7 @@ function describeSide (store: TrendStore, versionId: number, machine: MachineRef
     counts,
     reason: telling?.reason ?? null,
     exitCode: runs.find(run => run.status === status)?.exitCode ?? null,
+    timeoutSeconds: runs.find(run => run.status === status)?.timeoutSeconds ?? null,
     kernelTrouble: troubleIn(runs.flatMap(run => run.flags)),
     complete,
     runs,

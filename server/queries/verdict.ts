@@ -1,4 +1,4 @@
-import { KERNEL_TROUBLE_FLAGS, type Flag, type Summary } from '../../ingest/vocabulary.ts'
+import { isFailing, KERNEL_TROUBLE_FLAGS, type Flag, type Status, type Summary } from '../../ingest/vocabulary.ts'
 
 /**
  * The verdict rules, decided once: what a comparison of two versions calls each test, which of
@@ -130,4 +130,32 @@ export function notComparable (page: { baseMachines: string[], headMachines: str
     return `no ${lacking} run on ${plainText(machine)} (${ranOn(lacking, lacking === baseLabel ? page.baseMachines : page.headMachines)})`
   }
   return `no machine ran both ${baseLabel} and ${headLabel} (${ranOn(baseLabel, page.baseMachines)}; ${ranOn(headLabel, page.headMachines)})`
+}
+
+/** What an entry's "why" line is made from: each side's status, reason, exit code and timeout. */
+export interface WhySide {
+  status: Status | null
+  reason: string | null
+  exitCode: number | null
+  timeoutSeconds: number | null
+}
+
+/** A side's own explanation: its reason, else what its status and exit code say. */
+function sideWhy (side: WhySide): string | null {
+  if (side.reason !== null) return side.reason
+  if (side.status === 'timeout') return side.timeoutSeconds === null ? 'timed out' : `timed out after ${side.timeoutSeconds} s`
+  if (side.exitCode !== null && side.status !== null && isFailing(side.status)) return `exit code ${side.exitCode}`
+  return null
+}
+
+/**
+ * The first line of why an entry is what it is, as every output prints it: the head's reason;
+ * else, when the base failed or the head never ran, the base's. A skip's requirement in base never
+ * explains a failure in head.
+ */
+export function entryWhy (entry: { bucket: CompareBucket, base: WhySide, head: WhySide }): string | null {
+  const head = sideWhy(entry.head)
+  if (head !== null) return reasonLine(head)
+  const baseFailed = entry.base.status !== null && isFailing(entry.base.status)
+  return baseFailed || entry.bucket === 'not_run' ? reasonLine(sideWhy(entry.base)) : null
 }

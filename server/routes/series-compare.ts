@@ -8,7 +8,7 @@ import {
   type CompareBucket, type CompareEntry, type RunLink,
 } from '../schemas/trends.ts'
 import { compareVersions, type CompareKey, type ComparedEntry, type ComparedSide, type ComparePage } from '../queries/compare.ts'
-import { notComparable, plainText, reasonLine, type CompareBucket as Bucket } from '../queries/verdict.ts'
+import { entryWhy, notComparable, plainText, type CompareBucket as Bucket } from '../queries/verdict.ts'
 import { decodeCursor, encodeCursor } from '../storage/cursor.ts'
 import type { TrendStore, MachineRef, ResultLink, SeriesRef, VersionRow } from '../storage/trend-store.ts'
 import { loreUrl } from './runs.ts'
@@ -173,7 +173,7 @@ function summaryText (trends: TrendStore, comparison: Comparison): string {
       String(row.notRun)])
   }
   lines.push(...formatTable(table), '')
-  if (stopped) lines.push('Runs that stopped early (a panic, a hang, a cut log) count the tests they never ran as "not run".', '')
+  if (stopped) lines.push('Runs that stopped early (a panic, a hang, a cut log) count the tests their plans promised and never ran as "not run"; the comparison below also counts as not run what the base ran there and they did not.', '')
 
   const pages = SUMMARY_BUCKETS.map(([bucket, title]) => ({ bucket, title, page: compare(trends, comparison, bucket, null, SUMMARY_LINES) }))
   const first = pages[0]!.page
@@ -207,8 +207,7 @@ function entryLines (entry: ComparedEntry): string[] {
   const trouble = entry.newKernelTrouble.length > 0 ? ` [new: ${entry.newKernelTrouble.join(', ')}]` : ''
   const specific = entry.machineSpecific ? ' (machine-specific)' : ''
   const out = [`  ${name} (${plainText(entry.machine)}): ${entry.base.status ?? 'absent'} -> ${entry.head.status ?? (entry.bucket === 'not_run' ? 'not run' : 'absent')}${trouble}${specific}`]
-  const failingBase = entry.base.status !== null && ['fail', 'xpass', 'timeout', 'error'].includes(entry.base.status)
-  const why = reasonLine(entry.head.reason) ?? (failingBase || entry.bucket === 'not_run' ? reasonLine(entry.base.reason) : null)
+  const why = entryWhy(entry)
   if (why !== null) out.push(`      ${plainText(why)}`)
   return out
 }

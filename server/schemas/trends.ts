@@ -130,7 +130,7 @@ export const TrendPointSchema = Type.Object({
   machines: Type.Integer({ description: 'distinct machines of those runs' }),
   summary: SummarySchema,
   notRun: Type.Integer({ description: 'tests the plans of these runs promised that never ran (the runs stopped early)' }),
-  incompleteRuns: Type.Integer({ description: 'runs counted that stopped early: a panic, a hang, a cut log (see the run page for why)' }),
+  incompleteRuns: Type.Integer({ description: 'runs counted that stopped early: a panic, a hang, a cut log (see the run page for why); with a collection filter, runs whose stream of that collection stopped early' }),
   passRate: Nullable(Type.Number({ description: PASS_RATE_RULE })),
 })
 export type TrendPoint = Static<typeof TrendPointSchema>
@@ -163,6 +163,7 @@ export const CompareRunSchema = Type.Object({
   ...RunLinkSchema.properties,
   reason: Nullable(Type.String({ description: 'why it failed or was skipped, as the log says' })),
   exitCode: Nullable(Type.Integer()),
+  timeoutSeconds: Nullable(Type.Integer()),
   flags: Type.Array(FlagSchema),
   complete: Type.Boolean({ description: 'whether its run finished' }),
 })
@@ -173,6 +174,7 @@ export const CompareSideSchema = Type.Object({
   counts: SummarySchema,
   reason: Nullable(Type.String({ description: "the first failing result's reason, else the first result's (a skip's requirement, an assertion, an exit code)" })),
   exitCode: Nullable(Type.Integer()),
+  timeoutSeconds: Nullable(Type.Integer({ description: 'when it timed out: after how long' })),
   kernelTrouble: Type.Array(FlagSchema, { description: 'kernel trouble and false passes seen in its results' }),
   complete: Type.Boolean({ description: 'whether a run of this side on the machine finished; when none did, tests absent from it are not_run' }),
   runs: Type.Array(CompareRunSchema, { description: 'every result counted, with its place in the log' }),

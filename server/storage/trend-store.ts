@@ -29,7 +29,7 @@ export interface VersionCounts {
 export interface TrendRow extends VersionCounts { versionId: number }
 export interface ResultLink { runId: number, machine: string, status: Status, lines: [number, number] }
 /** A result as compare shows it: where it is, and what it says about itself. */
-export interface ResultDetail extends ResultLink { reason: string | null, exitCode: number | null, flags: Flag[], complete: boolean }
+export interface ResultDetail extends ResultLink { reason: string | null, exitCode: number | null, timeoutSeconds: number | null, flags: Flag[], complete: boolean }
 export interface CellCounts extends Summary {
   machines: number
   machineSet: number
@@ -198,6 +198,7 @@ export class TrendStore {
       lines: [row.line_from as number, row.line_to as number],
       reason: row.reason as string | null,
       exitCode: row.exit_code as number | null,
+      timeoutSeconds: row.timeout_seconds as number | null,
       flags: splitList(row.flags as string) as Flag[],
       complete: row.complete === 1,
     }))
@@ -366,7 +367,7 @@ function prepare (db: Database) {
     trendOfCollection: statement(`
       SELECT v.id AS version_id, count(rc.run_id) AS runs,
         count(DISTINCT CASE WHEN rc.run_id IS NOT NULL THEN r.machine_id END) AS machines, ${runSums('rc')},
-        coalesce(sum(rc.not_run), 0) AS not_run, count(DISTINCT CASE WHEN r.complete = 0 THEN r.id END) AS incomplete_runs
+        coalesce(sum(rc.not_run), 0) AS not_run, count(DISTINCT CASE WHEN rc.complete = 0 THEN rc.run_id END) AS incomplete_runs
       FROM versions v
       LEFT JOIN runs r ON r.version_id = v.id AND (@machine IS NULL OR r.machine_id = @machine) AND ${archMatches}
       LEFT JOIN run_collections rc ON rc.run_id = r.id AND rc.collection = @collection
@@ -408,7 +409,7 @@ function prepare (db: Database) {
     // the runs of the version outside, then (case, run) in the index: a case has a result in nearly every run of the store
     finishedMachines: statement('SELECT DISTINCT machine_id FROM runs WHERE version_id = ? AND complete = 1').pluck(),
     resultDetails: statement(`
-      SELECT ru.id AS run_id, m.name AS machine, r.status, r.line_from, r.line_to, r.reason, r.exit_code, r.flags, ru.complete
+      SELECT ru.id AS run_id, m.name AS machine, r.status, r.line_from, r.line_to, r.reason, r.exit_code, r.timeout_seconds, r.flags, ru.complete
       FROM runs ru CROSS JOIN results r INDEXED BY results_by_case ON r.case_id = @case AND r.run_id = ru.id JOIN machines m ON m.id = ru.machine_id
       WHERE ru.version_id = @version AND ru.machine_id IN (SELECT value FROM json_each(@machines))
       ORDER BY m.name, ru.id, r.seq`),

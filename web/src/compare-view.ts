@@ -1,4 +1,4 @@
-import { COMPARE_BUCKETS, reasonLine } from '../../server/queries/verdict.ts'
+import { COMPARE_BUCKETS, entryWhy } from '../../server/queries/verdict.ts'
 import type { CompareResponse } from './api.ts'
 import { h } from './dom.ts'
 import { MACHINE_SPECIFIC_GLYPH, NOT_RUN_GLYPH, TROUBLE_GLYPH, statusBadge, testTitle } from './format.ts'
@@ -70,7 +70,7 @@ export function compareTable (compare: CompareResponse, seriesId: number | strin
       h('td', { class: 'arrow', aria: { hidden: 'true' } }, '→'),
       h('td', null, side(entry.head), headRun ? h('a', { class: 'log-link small', href: headRun.url, title: `${compare.head.label} log lines ${headRun.lines[0]}-${headRun.lines[1]}` }, ' log') : null,
         troubleNote(entry)),
-      h('td', { class: 'reason small' }, whyOf(entry) ?? ''),
+      h('td', { class: 'reason small' }, entryWhy(entry) ?? ''),
     )
   })
   return h('div', { class: 'table-wrap' }, h('table', { class: 'compare' },
@@ -89,10 +89,6 @@ function troubleNote (entry: Entry): HTMLElement | null {
   return h('span', { class: `trouble small${fresh.length > 0 ? ' new' : ''}`, data: { trouble: entry.head.kernelTrouble.join(',') } }, ` ${TROUBLE_GLYPH} ${text}`)
 }
 
-/** The first line of why, as the gate prints it: the head's reason, else the base's. */
-function whyOf (entry: Entry): string | null {
-  return reasonLine(entry.head.reason) ?? reasonLine(entry.base.reason)
-}
 
 /** Machines left out of the comparison, and versions whose runs stopped early, said under the chips. */
 export function compareNotes (compare: CompareResponse): HTMLElement | null {

@@ -4,20 +4,20 @@ import { ingestText } from '../../helpers/store.ts'
 import { ARM, buildScenario, counts, kselftestLog, link, REASONS, SERIES, TDX, type Machine, type Scenario, type Version } from '../trend-scenario.ts'
 
 /** Why a result failed or skipped, as its log says: the note printed before it, and `# exit=N`. */
-interface Why { reason?: string, exitCode?: number }
+interface Why { reason?: string, exitCode?: number, timeoutSeconds?: number }
 
 /** One result of a scenario run as a compare side lists it: its log link, reason, exit code, flags, and its run finished. */
 function result (s: Scenario, version: Version, machine: Machine, key: string, status: string, index = 0, why: Why = {}) {
-  return { ...link(s, version, machine, key, status, index), reason: why.reason ?? null, exitCode: why.exitCode ?? null, flags: [], complete: true }
+  return { ...link(s, version, machine, key, status, index), reason: why.reason ?? null, exitCode: why.exitCode ?? null, timeoutSeconds: why.timeoutSeconds ?? null, flags: [], complete: true }
 }
 
 /** A compare side of one machine; `why` is the failing (else first) result's reason. No run of the scenario shows kernel trouble. */
 function side (machine: Machine, status: string, given: Parameters<typeof counts>[0], runs: unknown[], why: Why = {}) {
-  return { machines: [machine], status, counts: counts(given), reason: why.reason ?? null, exitCode: why.exitCode ?? null, kernelTrouble: [], complete: true, runs }
+  return { machines: [machine], status, counts: counts(given), reason: why.reason ?? null, exitCode: why.exitCode ?? null, timeoutSeconds: why.timeoutSeconds ?? null, kernelTrouble: [], complete: true, runs }
 }
 
 /** A side the machine has no result for, although its runs of that version finished. */
-const absent = (machine: Machine) => ({ machines: [machine], status: null, counts: counts(), reason: null, exitCode: null, kernelTrouble: [], complete: true, runs: [] })
+const absent = (machine: Machine) => ({ machines: [machine], status: null, counts: counts(), reason: null, exitCode: null, timeoutSeconds: null, kernelTrouble: [], complete: true, runs: [] })
 
 type Bucket = 'regression' | 'new_failure' | 'not_run' | 'new_kernel_trouble' | 'fixed' | 'still_failing' | 'still_kernel_trouble' | 'flaky' | 'new' | 'missing' | 'unchanged'
 /** Bucket counts with the others zero. */
@@ -50,6 +50,7 @@ test('compare v2 -> v3: every bucket, machine by machine, with statuses, reasons
   const setMemoryRegion = { reason: REASONS.setMemoryRegion, exitCode: 1 }
   const privateMem = { reason: REASONS.privateMem, exitCode: 1 }
   const flakyMemfd = { reason: REASONS.flakyMemfd, exitCode: 1 }
+  const timedOut = { timeoutSeconds: 45 }
   // v2 ran three times on tdx-host-1; the second run failed memfd_test
   const v2 = (machine: Machine, key: string, status: string) => machine === TDX
     ? [0, 1, 2].map(i => i === 1 && key === 'memfd/memfd_test' ? result(s, 'v2', TDX, key, 'fail', i, flakyMemfd) : result(s, 'v2', TDX, key, status, i))
@@ -95,13 +96,13 @@ test('compare v2 -> v3: every bucket, machine by machine, with statuses, reasons
       entry('regression', 'kvm', 'set_memory_region_test', [], TDX, true,
         side(TDX, 'pass', { pass: 3 }, v2(TDX, 'kvm/set_memory_region_test', 'pass')),
         side(TDX, 'fail', { fail: 1 }, v3(TDX, 'kvm/set_memory_region_test', 'fail', setMemoryRegion), setMemoryRegion)),
-      // the timeout line says no reason and no exit code
+      // the timeout line says no reason and no exit code, only how long the runner waited (`# TIMEOUT 45 seconds`)
       entry('regression', 'memfd', 'run_hugetlbfs_test.sh', [], ARM, false,
         side(ARM, 'pass', { pass: 1 }, v2(ARM, 'memfd/run_hugetlbfs_test.sh', 'pass')),
-        side(ARM, 'timeout', { timeout: 1 }, v3(ARM, 'memfd/run_hugetlbfs_test.sh', 'timeout'))),
+        side(ARM, 'timeout', { timeout: 1 }, v3(ARM, 'memfd/run_hugetlbfs_test.sh', 'timeout', timedOut), timedOut)),
       entry('regression', 'memfd', 'run_hugetlbfs_test.sh', [], TDX, false,
         side(TDX, 'pass', { pass: 3 }, v2(TDX, 'memfd/run_hugetlbfs_test.sh', 'pass')),
-        side(TDX, 'timeout', { timeout: 1 }, v3(TDX, 'memfd/run_hugetlbfs_test.sh', 'timeout'))),
+        side(TDX, 'timeout', { timeout: 1 }, v3(TDX, 'memfd/run_hugetlbfs_test.sh', 'timeout', timedOut), timedOut)),
       // a skip is no pass: failing on one machine and skipping on the other is not machine-specific
       entry('new_failure', 'kvm', 'private_mem_conversions_test', [], TDX, false,
         absent(TDX),
@@ -292,10 +293,10 @@ test('a head run that stopped early and warned: not_run, a regression to error, 
   const v5 = await addStoppedV5(s)
   const v5Result = (key: string, status: string, why: Why = {}, flags: string[] = []) => {
     const lines = v5.lines.get(key)!
-    return { runId: v5.runId, machine: TDX, status, lines, url: `/runs/${v5.runId}#L${lines[0]}-L${lines[1]}`, reason: why.reason ?? null, exitCode: why.exitCode ?? null, flags, complete: false }
+    return { runId: v5.runId, machine: TDX, status, lines, url: `/runs/${v5.runId}#L${lines[0]}-L${lines[1]}`, reason: why.reason ?? null, exitCode: why.exitCode ?? null, timeoutSeconds: why.timeoutSeconds ?? null, flags, complete: false }
   }
   const stopped = (status: string | null, given: Parameters<typeof counts>[0], runs: unknown[], why: Why = {}, kernelTrouble: string[] = []) =>
-    ({ machines: [TDX], status, counts: counts(given), reason: why.reason ?? null, exitCode: why.exitCode ?? null, kernelTrouble, complete: false, runs })
+    ({ machines: [TDX], status, counts: counts(given), reason: why.reason ?? null, exitCode: why.exitCode ?? null, timeoutSeconds: why.timeoutSeconds ?? null, kernelTrouble, complete: false, runs })
   const v4 = (key: string, status: string, why: Why = {}) => side(TDX, status, { [status]: 1 }, [result(s, 'v4', TDX, key, status, 0, why)], why)
   const entry = (bucket: string, collection: string, test: string, base: unknown, head: unknown, newKernelTrouble: string[] = []) =>
     ({ bucket, collection, test, path: [], machine: TDX, sameMachine: true, machineSpecific: false, newKernelTrouble, base, head })
@@ -336,7 +337,7 @@ test('a head run that stopped early and warned: not_run, a regression to error, 
   const lines = summary.body.split('\n')
   assert.deepEqual(lines.find(line => line.startsWith('v5 '))!.split(/ {2,}/), ['v5', 'tdx-host-1', '1 (1 stopped early)', '2', '1', '0', '0', '0', '0', '1', '2'])
   assert.deepEqual(lines.slice(lines.findIndex(line => line.startsWith('Runs that stopped early'))), [
-    'Runs that stopped early (a panic, a hang, a cut log) count the tests they never ran as "not run".',
+    'Runs that stopped early (a panic, a hang, a cut log) count the tests their plans promised and never ran as "not run"; the comparison below also counts as not run what the base ran there and they did not.',
     '',
     'v4 -> v5 on tdx-host-1 (each test counted once): 1 regression, 0 new failures, 4 not run, 1 with new kernel trouble, ' +
       '0 fixed, 1 still failing, 0 flaky, 0 new, 0 missing',
@@ -422,7 +423,9 @@ test('summary.txt: the versions x machines table, the headline counting each tes
     '  kvm: set_memory_region_test (tdx-host-1): pass -> fail (machine-specific)',
     `      ${REASONS.setMemoryRegion}`,
     '  memfd: run_hugetlbfs_test.sh (arm64-host-1): pass -> timeout',
+    '      timed out after 45 s',
     '  memfd: run_hugetlbfs_test.sh (tdx-host-1): pass -> timeout',
+    '      timed out after 45 s',
     '',
     'New failures:',
     '  kvm: private_mem_conversions_test (tdx-host-1): absent -> fail',
@@ -444,6 +447,8 @@ test('summary.txt: the versions x machines table, the headline counting each tes
     '',
     'Fixed:',
     '  memfd: run_hugetlbfs_test.sh (tdx-host-1): timeout -> pass',
+    // a fix says what it was fixed from: the base's failure
+    '      timed out after 45 s',
     '',
     'v3: https://lore.kernel.org/r/20250201090000.1-v3-cover%40example.org',
     '',
