@@ -103,3 +103,23 @@ test('chunk boundaries never change the result', () => {
     assert.deepEqual(parser.end(), parseKselftestLog(text))
   }), { numRuns: RUNS })
 })
+
+test('a harness time stamp before every line and any serial line ending (\\n, \\r\\n, \\r\\r\\n) never change the records', () => {
+  const ending = fc.constantFrom('\n', '\r\n', '\r\r\n')
+  fc.assert(fc.property(fc.array(piece, { maxLength: 15 }), fc.array(ending, { minLength: 1, maxLength: 8 }), fc.boolean(), (pieces, endings, stamped) => {
+    const { text } = render(pieces, false)
+    const plain = parseKselftestLog(text)
+    const lines = text.split('\n')
+    const captured = lines.map((line, i) => {
+      // a stamp on an empty last line would make a line of it
+      const last = i === lines.length - 1
+      const stamp = stamped && !(last && line === '') ? `2024-05-01T10:22:${String(i % 60).padStart(2, '0')}.1234567Z ` : ''
+      return stamp + line + (last ? '' : endings[i % endings.length])
+    }).join('')
+    const result = parseKselftestLog(captured)
+    assert.deepEqual(result.tests, plain.tests)
+    assert.deepEqual(result.plans, plain.plans)
+    assert.deepEqual(result.unfinished, plain.unfinished)
+    assert.equal(result.lineCount, plain.lineCount)
+  }), { numRuns: RUNS })
+})
