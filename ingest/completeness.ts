@@ -10,9 +10,10 @@ import type { ParseResult } from './records.ts'
  * Why a run is incomplete:
  * - `plan_short`: a TAP plan (`1..N`) promised more tests than arrived in its stream;
  * - `log_ends_inside_test`: the log ends after a test's header and before its result;
- * - `kernel_panic`: a test's output shows the kernel panicking; nothing after it ran on that boot.
+ * - `kernel_panic`: a test's output shows the kernel panicking; nothing after it ran on that boot;
+ * - `stream_stops_early`: a collection's TAP stream began and the log ends before its plan or any test.
  */
-export const INCOMPLETE_KINDS = ['plan_short', 'log_ends_inside_test', 'kernel_panic'] as const
+export const INCOMPLETE_KINDS = ['plan_short', 'log_ends_inside_test', 'kernel_panic', 'stream_stops_early'] as const
 export type IncompleteKind = (typeof INCOMPLETE_KINDS)[number]
 
 export interface IncompleteReason {
@@ -38,7 +39,7 @@ export interface RunCompleteness {
   collections: CollectionCompleteness[]
 }
 
-export function runCompleteness (parse: Pick<ParseResult, 'tests' | 'plans' | 'unfinished'>): RunCompleteness {
+export function runCompleteness (parse: Pick<ParseResult, 'tests' | 'plans' | 'unfinished'> & { emptyStreamAtEnd?: number | null }): RunCompleteness {
   const reasons: IncompleteReason[] = []
   const byCollection = new Map<string, CollectionCompleteness>()
   const collectionOf = (name: string): CollectionCompleteness => {
@@ -86,6 +87,14 @@ export function runCompleteness (parse: Pick<ParseResult, 'tests' | 'plans' | 'u
       detail: `the kernel panicked during ${test.collection}: ${test.name} (lines ${test.lines[0]}-${test.lines[1]})`,
     })
     collectionOf(test.collection).complete = false
+  }
+
+  if (parse.emptyStreamAtEnd !== undefined && parse.emptyStreamAtEnd !== null) {
+    reasons.push({
+      kind: 'stream_stops_early',
+      collection: null,
+      detail: `line ${parse.emptyStreamAtEnd}: a TAP stream began and the log ends before its plan or any test`,
+    })
   }
 
   return {

@@ -167,6 +167,8 @@ export class KselftestLogParser {
     if (this.heldTap) this.releaseHeldTap()
     if (this.open) this.closeWithoutResult('the log ends before its result line', this.lineNo, 'end_of_log')
     this.flushAnonymous()
+    // a collection's stream that began and printed nothing before the log ended: the run stopped there
+    const emptyStreamAtEnd = this.stream !== null && this.stream.planned === null && this.stream.seen === 0 ? this.stream.line : null
     this.closeStream()
     if (this.parallelAt > 0) this.endParallel()
     const family = this.prefixFamily
@@ -190,6 +192,7 @@ export class KselftestLogParser {
       tests: this.tests,
       plans: this.plans,
       unfinished: this.resolved.size === 0 ? this.unfinished : this.unfinished.filter(u => !this.resolved.has(u)),
+      emptyStreamAtEnd,
       warnings: this.warnings.list(),
       reconstructed: this.lostPrefixesAt > 0 || (this.prefixedLines > 0 && this.prefixFamily?.reconstructed === true),
       lineCount: this.lineNo,

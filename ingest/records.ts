@@ -54,6 +54,8 @@ export interface ParseResult {
   plans: PlanRecord[]
   /** Tests that started and never finished, in log order; each is also in `tests`, as an `error`. */
   unfinished: UnfinishedTest[]
+  /** The line of a TAP stream that began at the end of the log and printed neither a plan nor a test; else null. */
+  emptyStreamAtEnd: number | null
   warnings: string[]
   /**
    * True when the log had lost part of its shape (the runner's `# ` prefixes, or a paste's

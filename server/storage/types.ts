@@ -40,6 +40,7 @@ export interface ParsedRun {
   tests: TestRecord[]
   plans: PlanRecord[]
   unfinished: UnfinishedTest[]
+  emptyStreamAtEnd?: number | null
   warnings: string[]
 }
 
