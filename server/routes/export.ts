@@ -6,6 +6,7 @@ import { buildKcidbDocument } from '../export/kcidb.ts'
 import { KcidbDocumentSchema, ORIGIN_PATTERN } from '../export/kcidb-schema.ts'
 import { exportedRun } from '../export/run-source.ts'
 import { errorResponses, IdParamsSchema } from '../schemas/common.ts'
+import { exportInWorker } from '../services/export-runner.ts'
 
 export const DEFAULT_KCIDB_ORIGIN = 'ksft_dashboard'
 
@@ -28,8 +29,15 @@ export const exportRoutes: FastifyPluginAsyncTypebox = async (app) => {
       querystring: KcidbQuerySchema,
       response: { 200: KcidbDocumentSchema, ...errorResponses('RUN_NOT_FOUND', 'BAD_REQUEST') },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     const id = request.params.id
+    // a file database: built in a worker and streamed, so that a run of a million results (a
+    // document of hundreds of MB) never holds the event loop; an in-memory one has no other connection
+    if (app.uploads.stepwise) {
+      const stream = await exportInWorker({ dbPath: app.db.name, runId: id, format: 'kcidb', origin: request.query.origin, logUrl: rawLogUrl(request, id) })
+      // a stream is sent as it is; the schema describes what it holds
+      return reply.type('application/json; charset=utf-8').send(stream as never)
+    }
     return buildKcidbDocument([exportedRun(app.store, id)], {
       origin: request.query.origin,
       logUrl: () => rawLogUrl(request, id),
@@ -47,10 +55,12 @@ export const exportRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   }, async (request, reply) => {
     const id = request.params.id
-    const xml = buildJunitXml(exportedRun(app.store, id), { logUrl: rawLogUrl(request, id) })
+    const xml = app.uploads.stepwise
+      ? await exportInWorker({ dbPath: app.db.name, runId: id, format: 'junit', origin: '', logUrl: rawLogUrl(request, id) })
+      : buildJunitXml(exportedRun(app.store, id), { logUrl: rawLogUrl(request, id) })
     return reply.type('application/xml; charset=utf-8')
       .header('content-disposition', `inline; filename="run-${id}-junit.xml"`)
-      .send(xml)
+      .send(xml as string)
   })
 }
 

@@ -20,17 +20,17 @@ export const DEFAULT_PARSE_DEADLINE_MS = 60_000
 const MAX_OWED_BYTES = 4 * 1024 * 1024
 
 /**
- * A worker running parse-worker beside this file: parse-worker.js in a compiled tree; from the
- * sources, parse-worker.ts behind tsx's loader, registered in the worker itself (Node 20 gives a
- * worker neither the main thread's loader hooks nor, usefully, `--import tsx`).
+ * A worker running `name` (parse-worker, export-worker) beside this file: the .js in a compiled
+ * tree; from the sources, the .ts behind tsx's loader, registered in the worker itself (Node 20
+ * gives a worker neither the main thread's loader hooks nor, usefully, `--import tsx`).
  */
-function startWorker (): Worker {
-  const js = new URL('./parse-worker.js', import.meta.url)
-  if (existsSync(fileURLToPath(js))) return new Worker(js)
-  const ts = new URL('./parse-worker.ts', import.meta.url).href
+export function startWorker (name: string, workerData?: unknown): Worker {
+  const js = new URL(`./${name}.js`, import.meta.url)
+  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData })
+  const ts = new URL(`./${name}.ts`, import.meta.url).href
   const tsx = import.meta.resolve('tsx/esm/api')
   const boot = `import(${JSON.stringify(tsx)}).then(api => { api.register(); return import(${JSON.stringify(ts)}) })`
-  return new Worker(boot, { eval: true })
+  return new Worker(boot, { eval: true, workerData })
 }
 
 /**
@@ -110,7 +110,7 @@ export class ParsePool {
   }
 
   private spawn (): Worker {
-    const worker = startWorker()
+    const worker = startWorker('parse-worker')
     worker.unref()
     this.all.add(worker)
     worker.once('exit', () => {
