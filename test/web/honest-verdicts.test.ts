@@ -1,27 +1,19 @@
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
 import type { CompareResponse, MatrixResponse, TrendResponse } from '../../web/src/api.ts'
-import { realFixturePath, realFixturesSkip } from '../helpers/fixtures.ts'
+import { realFixturesSkip } from '../helpers/fixtures.ts'
+import { cutAfterTwo, realLog, warningOnly } from '../helpers/kvm-variants.ts'
 import { chromiumSkip, getJson, launchBrowser, open, screenshot, settled, startDashboard } from './browser.ts'
 
 /**
  * The series page with a run that stopped early and a cell with kernel trouble (issue 11). The logs
- * are synthetic edits, made here, of the real fixtures/real/real-kvm-pvm-subset-8-tests.txt: v1 is
+ * are synthetic edits (test/helpers/kvm-variants.ts) of the real fixtures/real/real-kvm-pvm-subset-8-tests.txt: v1 is
  * cut after two of its eight tests (a hung host), v2 has a kernel WARNING in a passing test.
  */
 const SERIES = 'KVM: guest_memfd: honest page'
 
 function logs (): Record<string, string> {
-  const lines = readFileSync(realFixturePath('real-kvm-pvm-subset-8-tests.txt'), 'utf8').split('\n')
-  const at = (text: string) => lines.indexOf(text)
-  const warned = [...lines]
-  warned.splice(at('ok 1 selftests: kvm: kvm_create_max_vcpus'), 0, '[  100.123456] WARNING: CPU: 3 PID: 14290 at arch/x86/kvm/x86.c:11834 kvm_arch_vcpu_ioctl_run+0x3a/0x5a0 [kvm]')
-  return {
-    base: lines.join('\n'),
-    v1: lines.slice(0, at('ok 2 selftests: kvm: set_memory_region_test') + 1).join('\n'),
-    v2: warned.join('\n'),
-  }
+  return { base: realLog().join('\n'), v1: cutAfterTwo(), v2: warningOnly() }
 }
 
 test('the series page marks the run that stopped early and the cell with kernel trouble, with the API\'s numbers', { skip: chromiumSkip || realFixturesSkip }, async (t) => {

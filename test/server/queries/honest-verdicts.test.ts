@@ -6,83 +6,17 @@ import type { CompareResponse, FlakyResponse, MatrixResponse, TrendResponse } fr
 import { buildTestApp, uploadUrl } from '../../helpers/app.ts'
 import { runKsft } from '../../helpers/cli.ts'
 import { realFixturePath, realFixturesSkip } from '../../helpers/fixtures.ts'
+import {
+  assertionFails, createMaxVcpusFails, cutAfterTwo, panicInLastTest, realLog, setMemoryRegionFails, warningAndFalsePass,
+} from '../../helpers/kvm-variants.ts'
 
 /**
- * Issue 11: no way a run can mislead yields a green verdict. Every log here is derived, in this
- * file, from one real log (fixtures/real/real-kvm-pvm-subset-8-tests.txt: 8 KVM tests on a real
- * host, 4 passing, 2 failing with assertions, 2 skipped); the variants are synthetic edits of it,
- * and the fixture itself is never changed.
- *
- * The real log: kvm_create_max_vcpus ok, set_memory_region_test ok, guest_memfd_test not ok
- * (exit=254), kvm_binary_stats_test ok (4 nested subtests), guest_print_test ok, cpuid_test
- * not ok (exit=254, "CPUID nent mismatch"), vmx_msrs_test and svm_vmcall_test skipped.
+ * Issue 11: no way a run can mislead yields a green verdict. Every log here is a synthetic variant,
+ * made in the test (test/helpers/kvm-variants.ts), of one real log: fixtures/real/real-kvm-pvm-subset-8-tests.txt.
  */
-const REAL = 'real-kvm-pvm-subset-8-tests.txt'
 const SERIES = 'KVM: guest_memfd: honest verdicts'
 const A = 'tdx-lab-1'
 const B = 'snp-lab-1'
-
-function realLog (): string[] {
-  return readFileSync(realFixturePath(REAL), 'utf8').split('\n')
-}
-
-function lineIndex (lines: string[], text: string): number {
-  const at = lines.indexOf(text)
-  assert.notEqual(at, -1, `the real log has the line ${JSON.stringify(text)}`)
-  return at
-}
-
-/** The host hung after two of the eight tests: the log ends right after `ok 2`. */
-function cutAfterTwo (): string {
-  const lines = realLog()
-  return lines.slice(0, lineIndex(lines, 'ok 2 selftests: kvm: set_memory_region_test') + 1).join('\n') + '\n'
-}
-
-/** The last test starts and never ends: a kernel panic follows its header and nothing else. */
-function panicInLastTest (): string {
-  const lines = realLog()
-  const header = lineIndex(lines, '# selftests: kvm: svm_vmcall_test')
-  return [...lines.slice(0, header + 1), '# Random seed: 0x6b8b4567',
-    '[  812.046581] Kernel panic - not syncing: Fatal exception in interrupt'].join('\n') + '\n'
-}
-
-/** A kernel WARNING inside a test that still passes, and a segfault before another's `ok`. */
-function warningAndFalsePass (): string {
-  const lines = realLog()
-  const first = lineIndex(lines, 'ok 1 selftests: kvm: kvm_create_max_vcpus')
-  lines.splice(first, 0, '[  100.123456] WARNING: CPU: 3 PID: 14290 at arch/x86/kvm/x86.c:11834 kvm_arch_vcpu_ioctl_run+0x3a/0x5a0 [kvm]')
-  const print = lineIndex(lines, 'ok 5 selftests: kvm: guest_print_test')
-  lines.splice(print, 0, '# Segmentation fault (core dumped)')
-  return lines.join('\n')
-}
-
-/** guest_print_test fails an assertion. */
-function assertionFails (): string {
-  const lines = realLog()
-  const print = lineIndex(lines, 'ok 5 selftests: kvm: guest_print_test')
-  lines.splice(print, 1,
-    '# ==== Test Assertion Failure ====',
-    '#   guest_print_test.c:142: !strcmp(ucall.buffer, expected)',
-    '#   pid=14377 tid=14377 errno=0 - Success',
-    'not ok 5 selftests: kvm: guest_print_test # exit=254')
-  return lines.join('\n')
-}
-
-/** set_memory_region_test fails with the given exit code. */
-function setMemoryRegionFails (): string {
-  const lines = realLog()
-  const at = lineIndex(lines, 'ok 2 selftests: kvm: set_memory_region_test')
-  lines.splice(at, 1, '# Failed to set memory region: slot 32764 rejected', 'not ok 2 selftests: kvm: set_memory_region_test # exit=1')
-  return lines.join('\n')
-}
-
-/** kvm_create_max_vcpus fails. */
-function createMaxVcpusFails (): string {
-  const lines = realLog()
-  const at = lineIndex(lines, 'ok 1 selftests: kvm: kvm_create_max_vcpus')
-  lines.splice(at, 1, '# KVM_CREATE_VCPU failed for id 4095', 'not ok 1 selftests: kvm: kvm_create_max_vcpus # exit=1')
-  return lines.join('\n')
-}
 
 interface Series { app: FastifyInstance, url: string }
 

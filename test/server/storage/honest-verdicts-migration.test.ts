@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
 import type { Database } from 'better-sqlite3'
 import { openDatabase } from '../../../server/storage/database.ts'
 import { TrendStore } from '../../../server/storage/trend-store.ts'
 import { compareVersions } from '../../../server/queries/compare.ts'
-import { realFixturePath, realFixturesSkip } from '../../helpers/fixtures.ts'
+import { realFixturesSkip } from '../../helpers/fixtures.ts'
+import { cutAfterTwo, panicInLastTest, realLog, warningOnly } from '../../helpers/kvm-variants.ts'
 import { ingestText, openTestStore } from '../../helpers/store.ts'
 
 /**
@@ -17,16 +17,7 @@ import { ingestText, openTestStore } from '../../helpers/store.ts'
  */
 
 function variants (): Record<string, string> {
-  const lines = readFileSync(realFixturePath('real-kvm-pvm-subset-8-tests.txt'), 'utf8').split('\n')
-  const at = (text: string) => lines.indexOf(text)
-  const warned = [...lines]
-  warned.splice(at('ok 1 selftests: kvm: kvm_create_max_vcpus'), 0, '[  100.123456] WARNING: CPU: 3 PID: 14290 at arch/x86/kvm/x86.c:11834 kvm_arch_vcpu_ioctl_run+0x3a/0x5a0 [kvm]')
-  return {
-    base: lines.join('\n'),
-    v1: lines.slice(0, at('ok 2 selftests: kvm: set_memory_region_test') + 1).join('\n'),
-    v2: [...lines.slice(0, at('# selftests: kvm: svm_vmcall_test') + 1), '[  812.046581] Kernel panic - not syncing: Fatal exception'].join('\n'),
-    v3: warned.join('\n'),
-  }
+  return { base: realLog().join('\n'), v1: cutAfterTwo(), v2: panicInLastTest(), v3: warningOnly() }
 }
 
 function snapshot (db: Database) {
