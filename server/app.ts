@@ -84,6 +84,7 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
     pool,
     queue,
     writer: writeDb === db ? app.store : new RunStore(writeDb, { clock: options.clock }),
+    writeDb,
     stepwise: writeDb !== db,
     spoolRoot: options.spoolDir ?? spoolRootOf(db),
   })

@@ -17,8 +17,9 @@ export const WRITE_BUSY_WAIT_MS = 10_000
 export interface UploadIngestDeps {
   pool: ParsePool
   queue: WriteQueue
-  /** The store on the write connection. */
+  /** The store on the write connection, and that connection. */
   writer: RunStore
+  writeDb: Database
   /** False when the write connection is the readers' connection too (an in-memory database): then one synchronous transaction. */
   stepwise: boolean
   /** The server's own spool directory (cleaned at start: see cleanSpool). */

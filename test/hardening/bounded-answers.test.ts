@@ -38,12 +38,12 @@ test('results come a page at a time: following nextCursor gives every test once,
   let cursor: number | null = 0
   let pages = 0
   while (cursor !== null) {
-    const page = (await app.inject({ url: `/api/v1/runs/${res.json().id}/results?limit=1000&cursor=${cursor}` })).json()
+    const page: { tests: Array<{ name: string, subtests: Array<{ name: string }> }>, truncated: boolean, nextCursor: number | null } = (await app.inject({ url: `/api/v1/runs/${res.json().id}/results?limit=1000&cursor=${cursor}` })).json()
     assert.ok(page.tests.length <= 1000)
     assert.equal(page.truncated, false)
     for (const test of page.tests) names.push(test.name)
     if (page.tests.some((test: { name: string }) => test.name === 't7')) {
-      assert.deepEqual(page.tests.find((test: { name: string }) => test.name === 't7').subtests.map((s: { name: string }) => s.name), ['sub1', 'sub2', 'sub3'])
+      assert.deepEqual(page.tests.find((test: { name: string }) => test.name === 't7')!.subtests.map((s: { name: string }) => s.name), ['sub1', 'sub2', 'sub3'])
     }
     cursor = page.nextCursor
     pages++
@@ -74,9 +74,9 @@ test('a log slice is cut: a 3 MB line at 64 KiB with a marker, a range past 1 Mi
   let from: number | null = 3
   let slices = 0
   while (from !== null) {
-    const res = await app.inject({ url: `/api/v1/runs/${id}/log?from=${from}&to=44` })
+    const res: { body: string, json: () => any } = await app.inject({ url: `/api/v1/runs/${id}/log?from=${from}&to=44` })
     assert.ok(res.body.length < 1.1 * 1024 * 1024, `a slice of ${res.body.length} bytes`)
-    const slice = res.json()
+    const slice: { from: number, to: number, lines: string[], truncated: boolean, nextFrom: number | null } = res.json()
     assert.equal(slice.from, from)
     assert.equal(slice.lines.length, slice.to - slice.from + 1)
     if (slice.truncated) assert.equal(slice.nextFrom, slice.to + 1)

@@ -15,9 +15,11 @@ test('a full disk or a read-only database: uploads get 503 with a clear error, r
   const counts = () => app.db.prepare('SELECT (SELECT count(*) FROM runs) AS runs, (SELECT count(*) FROM results) AS results, (SELECT count(*) FROM log_chunks) AS chunks').get()
   const before = counts()
 
-  // SQLite's own way to make the file "full": no page may be added
-  const pages = app.db.pragma('page_count', { simple: true }) as number
-  app.db.pragma(`max_page_count = ${pages}`)
+  // SQLite's own way to make the file "full": no page may be added (uploads write through a
+  // connection of their own, so that is the one made to refuse)
+  const writeDb = app.uploads.writeDb
+  const pages = writeDb.pragma('page_count', { simple: true }) as number
+  writeDb.pragma(`max_page_count = ${pages}`)
   const full = await upload('second')
   assert.equal(full.statusCode, 503)
   assert.equal(full.json().error.code, 'STORE_UNAVAILABLE')
@@ -25,15 +27,15 @@ test('a full disk or a read-only database: uploads get 503 with a clear error, r
   assert.equal((await app.inject({ url: '/api/v1/runs/1' })).statusCode, 200)
   assert.equal((await app.inject({ url: '/healthz' })).statusCode, 200)
   assert.deepEqual(counts(), before)
-  app.db.pragma('max_page_count = 4294967294')
+  writeDb.pragma('max_page_count = 4294967294')
 
   // a read-only database refuses every write the same way
-  app.db.pragma('query_only = ON')
+  writeDb.pragma('query_only = ON')
   const readOnly = await upload('third')
   assert.equal(readOnly.statusCode, 503)
   assert.match(readOnly.json().error.message, /SQLITE_READONLY/)
   assert.equal((await app.inject({ url: '/api/v1/runs/1/results' })).statusCode, 200)
-  app.db.pragma('query_only = OFF')
+  writeDb.pragma('query_only = OFF')
 
   assert.equal((await upload('fourth')).statusCode, 201, 'the server recovers once the disk has room again')
   assert.equal(app.db.pragma('integrity_check', { simple: true }), 'ok')
