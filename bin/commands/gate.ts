@@ -157,8 +157,6 @@ async function fetchOrExit<T> (fetchIt: () => Promise<T>): Promise<T> {
 
 // ---- rendering
 
-const safe = plainText
-
 function entryName (entry: CompareEntry): string {
   return [entry.collection, entry.test, ...entry.path].join(': ')
 }
@@ -196,7 +194,7 @@ function machinesText (report: CompareResponse): string {
 
 function renderText (report: CompareResponse, baseUrl: string, options: { failOn: readonly CompareBucket[], buckets: readonly CompareBucket[], rowsPerBucket: number }): string {
   const out: string[] = []
-  out.push(safe(`${report.series.name} (series ${report.series.id}): ${report.base.label} -> ${report.head.label}, ${machinesText(report)}`))
+  out.push(plainText(`${report.series.name} (series ${report.series.id}): ${report.base.label} -> ${report.head.label}, ${machinesText(report)}`))
   const counted: Array<[string, number]> = [...COMPARE_BUCKETS.map(b => [b, report.counts[b]] as [string, number]), ['unchanged', report.counts.unchanged]]
   const width = Math.max(...counted.map(([bucket]) => bucket.length)) + 2
   for (const [bucket, count] of counted) {
@@ -209,8 +207,8 @@ function renderText (report: CompareResponse, baseUrl: string, options: { failOn
     out.push('', `${bucket} (${report.counts[bucket]}):`)
     const shown = entries.slice(0, options.rowsPerBucket)
     const rows = shown.map(entry => [
-      safe(entryName(entry)),
-      safe(entry.machine),
+      plainText(entryName(entry)),
+      plainText(entry.machine),
       `${sideText(entry.base)} -> ${sideText(entry.head)}${entryNotes(entry)}`,
       logLink(entry, baseUrl) ?? '',
     ])
@@ -218,16 +216,16 @@ function renderText (report: CompareResponse, baseUrl: string, options: { failOn
     rows.forEach((row, i) => {
       out.push(`  ${row.slice(0, 3).map((cell, j) => cell.padEnd(widths[j]!)).join('  ')}  ${row[3]}`.trimEnd())
       const why = entryWhy(shown[i]!)
-      if (why !== null) out.push(`      ${safe(why)}`)
+      if (why !== null) out.push(`      ${plainText(why)}`)
     })
     if (report.machineCounts[bucket] > shown.length) {
       out.push(`  ... and ${report.machineCounts[bucket] - shown.length} more (ksft compare --format text lists them all)`)
     }
   }
   for (const [label, machines] of [[report.base.label, report.unpaired.base], [report.head.label, report.unpaired.head]] as const) {
-    if (machines.length > 0) out.push('', safe(`ran only ${label}, not compared: ${machines.join(', ')}`))
+    if (machines.length > 0) out.push('', plainText(`ran only ${label}, not compared: ${machines.join(', ')}`))
   }
-  if (report.incomplete.head.length > 0) out.push('', safe(`${report.head.label} stopped early on ${report.incomplete.head.join(', ')}: tests it never ran are not_run`))
+  if (report.incomplete.head.length > 0) out.push('', plainText(`${report.head.label} stopped early on ${report.incomplete.head.join(', ')}: tests it never ran are not_run`))
   return `${out.join('\n')}\n`
 }
 
@@ -258,7 +256,7 @@ function renderMarkdown (report: CompareResponse, baseUrl: string): string {
 
 /** Untrusted text in running Markdown: every ASCII punctuation that could start markup is escaped. */
 function mdText (text: string): string {
-  return safe(text).replace(/[\\`*_{}[\]()<>#+\-.!|~]/g, ch => `\\${ch}`)
+  return plainText(text).replace(/[\\`*_{}[\]()<>#+\-.!|~]/g, ch => `\\${ch}`)
 }
 
 /**
@@ -266,7 +264,7 @@ function mdText (text: string): string {
  * that is escaped; a fence longer than any run of backticks in the name keeps it one span.
  */
 function mdCode (text: string): string {
-  const clean = safe(text).replace(/\|/g, '\\|')
+  const clean = plainText(text).replace(/\|/g, '\\|')
   const longest = Math.max(0, ...(clean.match(/`+/g) ?? []).map(run => run.length))
   const fence = '`'.repeat(longest + 1)
   const pad = clean.startsWith('`') || clean.endsWith('`') ? ' ' : ''
