@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { KsftError } from '../errors.ts'
 import { DEFAULT_PARSE_DEADLINE_MS, DEFAULT_PARSE_WORKERS } from '../services/parse-pool.ts'
 
@@ -62,12 +62,40 @@ export function applyHeadersTimeout (app: FastifyInstance, limits: Limits): void
 /**
  * An answer sent before the request's body was read whole (a 401 on an upload, a 413, a broken
  * gzip) closes the connection: the client is still sending a body nobody reads, and a keep-alive
- * client's next request on that connection would otherwise meet a reset.
+ * client's next request on that connection would otherwise meet a reset. The rest of the body is
+ * read and dropped before the answer goes (for DRAIN_MS at most): closing a socket with unread
+ * bytes resets it, and a client still sending (curl, `ksft upload`) would see EPIPE, not the answer.
  */
 export function registerEarlyAnswerClose (app: FastifyInstance): void {
   app.addHook('onSend', async (request, reply, payload) => {
-    if (request.raw.complete === false) reply.header('connection', 'close')
+    if (request.raw.complete === false) {
+      reply.header('connection', 'close')
+      // a body cut for being too slow is not waited for
+      if (reply.statusCode !== 408) await drained(request.raw)
+    }
     return payload
+  })
+}
+
+/** How long the rest of a refused body is read and dropped; a body still coming then is cut. */
+const DRAIN_MS = 10_000
+
+function drained (raw: FastifyRequest['raw']): Promise<void> {
+  if (raw.destroyed || raw.readableEnded || typeof raw.resume !== 'function') return Promise.resolve()
+  return new Promise<void>(resolve => {
+    const timer = setTimeout(resolve, DRAIN_MS)
+    timer.unref()
+    const done = (): void => {
+      clearTimeout(timer)
+      resolve()
+    }
+    raw.once('end', done)
+    raw.once('close', done)
+    raw.once('error', done)
+    // an abandoned reader (an async iterator) listens for 'readable', which would keep the stream paused
+    raw.removeAllListeners('readable')
+    raw.on('data', () => {})
+    raw.resume()
   })
 }
 

@@ -25,7 +25,7 @@ function syntheticLog (uploader: number, upload: number): string {
 test('8 uploaders, 16 readers and a CLI writer on the same file: every upload stored once, no SQLITE_BUSY, reads answered throughout', async (t) => {
   const db = join(tempDir(t), 'ksft.db')
   const token = (await runKsft(['token', 'create', '--name', 'load', '--db', db])).stdout.trim().split('\n').at(-1)!
-  const { url } = await startServer(t, [], { KSFT_DB: db, KSFT_READS_PER_MINUTE: '0', KSFT_UPLOADS_PER_MINUTE: '0' })
+  const { url } = await startServer(t, [], { KSFT_DB: db, KSFT_READS_PER_MINUTE: '0', KSFT_UPLOADS_PER_MINUTE: '0', KSFT_UPLOADS_IN_FLIGHT_PER_TOKEN: '0' })
 
   const failures: string[] = []
   let uploadsDone = false
