@@ -206,6 +206,8 @@ class Job {
         break
       case 'tests':
         for (const test of message.tests) this.tests.push(test)
+        // the next piece after the event loop has had a turn
+        setImmediate(() => { if (!this.failure) this.worker.postMessage({ type: 'more' } satisfies ToWorker) })
         break
       case 'done':
         this.done = message.result

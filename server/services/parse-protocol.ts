@@ -9,6 +9,8 @@ export type ToWorker =
   | { type: 'end' }
   /** Answered with an ack of 0 bytes: the worker is up and has loaded the parser. */
   | { type: 'ping' }
+  /** The next message of tests (or done), after the main thread took the last one. */
+  | { type: 'more' }
 
 /** Messages back: an ack per chunk, then the tests in pieces and done, or an error. */
 export type FromWorker =

@@ -5,7 +5,8 @@
  */
 import { parentPort } from 'node:worker_threads'
 import { KsftError } from '../errors.ts'
-import { LogIntake } from './ingest-log.ts'
+import type { TestRecord } from '../../ingest/index.ts'
+import { LogIntake, type IntakeResult } from './ingest-log.ts'
 import type { FromWorker, ToWorker } from './parse-protocol.ts'
 
 /** Tests per message back: each message is deserialized on the main thread, so it must stay small. */
@@ -34,6 +35,7 @@ async function handle (message: ToWorker): Promise<void> {
       send({ type: 'ack', bytes: 0 })
       return
     case 'start':
+      outgoing = null
       intake?.close()
       intake = new LogIntake(message.dir, { directCollection: message.directCollection })
       return
@@ -47,10 +49,30 @@ async function handle (message: ToWorker): Promise<void> {
       const result = await intake.finish()
       intake = null
       const { tests, ...rest } = result.parse
-      for (let at = 0; at < tests.length; at += TESTS_PER_MESSAGE) send({ type: 'tests', tests: tests.slice(at, at + TESTS_PER_MESSAGE) })
-      send({ type: 'done', result: { ...result, parse: { ...rest, tests: [] } } })
+      outgoing = { tests, at: 0, done: { ...result, parse: { ...rest, tests: [] } } }
+      sendMore()
+      return
     }
+    case 'more':
+      sendMore()
   }
+}
+
+/**
+ * The tests go back one message at a time, the next when the main thread asks: a port hands the
+ * main thread every message waiting on it in one go, and 500 of them took it for seconds.
+ */
+let outgoing: { tests: TestRecord[], at: number, done: IntakeResult } | null = null
+
+function sendMore (): void {
+  if (!outgoing) return
+  if (outgoing.at < outgoing.tests.length) {
+    send({ type: 'tests', tests: outgoing.tests.slice(outgoing.at, outgoing.at + TESTS_PER_MESSAGE) })
+    outgoing.at += TESTS_PER_MESSAGE
+    return
+  }
+  send({ type: 'done', result: outgoing.done })
+  outgoing = null
 }
 
 function send (message: FromWorker): void {
