@@ -17,6 +17,8 @@ const app = await buildApp({
   logger: false,
   maxLogBytes: 8 * 1024 ** 3,
   security: { readsPerMinute: 0, uploadsPerMinute: 0 },
+  // the uploads in flight per token and the parse deadline would be measured too (a 1 GB log parses past 60 s)
+  limits: { uploadsInFlightPerToken: 0, parseDeadlineMs: 3_600_000 },
 })
 app.get('/bench/hello', async () => ({ hello: 'world' }))
 const { token } = app.tokens.create(`bench-${process.pid}-${Date.now()}`, ['upload'])
