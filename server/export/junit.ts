@@ -24,14 +24,35 @@ type Outcome =
   | { element: 'skipped', message: string }
   | null
 
-export function buildJunitXml ({ run, tests, lines }: ExportedRun, options: JunitOptions = {}): string {
+export function buildJunitXml (exported: ExportedRun, options: JunitOptions = {}): string {
+  let xml = ''
+  for (const piece of junitXmlPieces(exported, options)) xml += piece
+  return xml
+}
+
+/**
+ * The JUnit XML of a run a line at a time, so that a run of a million results is sent as it is
+ * written rather than held whole (server/services/export-worker.ts). The counts that the root and
+ * each suite carry are taken in a first pass over the results, which makes no text.
+ */
+export function * junitXmlPieces ({ run, tests, lines }: ExportedRun, options: JunitOptions = {}): Generator<string> {
   const window = new LineWindow(lines)
   const results = pathedResults(tests)
-  const suites = new Map<string, PathedResult[]>()
+  const suites = new Map<string, { members: PathedResult[], counts: { tests: number, failures: number, errors: number, skipped: number } }>()
+  const totals = { tests: 0, failures: 0, errors: 0 }
   for (const result of results) {
-    const list = suites.get(result.test.collection) ?? []
-    list.push(result)
-    suites.set(result.test.collection, list)
+    let suite = suites.get(result.test.collection)
+    if (suite === undefined) {
+      suite = { members: [], counts: { tests: 0, failures: 0, errors: 0, skipped: 0 } }
+      suites.set(result.test.collection, suite)
+    }
+    suite.members.push(result)
+    const element = outcomeOf(result)?.element
+    suite.counts.tests++
+    totals.tests++
+    if (element === 'failure') { suite.counts.failures++; totals.failures++ }
+    if (element === 'error') { suite.counts.errors++; totals.errors++ }
+    if (element === 'skipped') suite.counts.skipped++
   }
 
   const logName = options.logUrl === undefined ? undefined : `the raw log at ${options.logUrl}`
@@ -49,19 +70,21 @@ export function buildJunitXml ({ run, tests, lines }: ExportedRun, options: Juni
     ['ksft.job_url', run.jobUrl],
   ]
 
-  const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>']
-  const totals = { tests: 0, failures: 0, errors: 0 }
-  const suiteXml: string[] = []
+  yield '<?xml version="1.0" encoding="UTF-8"?>\n'
+  const title = `kselftest run ${run.id}: ${run.series.name} ${run.version.label} on ${run.machine.name}`
+  // junit-10.xsd has no skipped count on the root; each <testsuite> carries its own
+  yield `<testsuites${attrs({ name: title, tests: totals.tests, failures: totals.failures, errors: totals.errors })}>\n`
   let suiteId = 0
-  for (const [collection, members] of suites) {
-    const counts = { tests: members.length, failures: 0, errors: 0, skipped: 0 }
-    const cases: string[] = []
+  for (const [collection, { members, counts }] of suites) {
+    yield [
+      `  <testsuite${attrs({ name: collection, tests: counts.tests, failures: counts.failures, errors: counts.errors, skipped: counts.skipped, timestamp, hostname: run.machine.name, id: suiteId++, package: joinPath([members[0]!.components[0]!]) })}>`,
+      '    <properties>',
+      ...properties.filter(([, value]) => value !== null).map(([name, value]) => `      <property${attrs({ name, value })}/>`),
+      '    </properties>',
+    ].join('\n') + '\n'
     for (const result of members) {
       const record = result.subtest ?? result.test
       const outcome = outcomeOf(result)
-      if (outcome?.element === 'failure') counts.failures++
-      if (outcome?.element === 'error') counts.errors++
-      if (outcome?.element === 'skipped') counts.skipped++
       const classname = joinPath(result.components.slice(0, -1))
       const name = result.names[result.names.length - 1]!
       const body: string[] = []
@@ -71,26 +94,11 @@ export function buildJunitXml ({ run, tests, lines }: ExportedRun, options: Juni
       body.push(`      <system-out>${text(output)}</system-out>`)
       const flags = result.subtest === null ? result.test.flags : []
       if (flags.length > 0) body.push(`      <system-err>${text(`ksft flags: ${flags.join(', ')}`)}</system-err>`)
-      cases.push(`    <testcase${attrs({ name, classname })}>\n${body.join('\n')}\n    </testcase>`)
+      yield `    <testcase${attrs({ name, classname })}>\n${body.join('\n')}\n    </testcase>\n`
     }
-    totals.tests += counts.tests
-    totals.failures += counts.failures
-    totals.errors += counts.errors
-    suiteXml.push([
-      `  <testsuite${attrs({ name: collection, tests: counts.tests, failures: counts.failures, errors: counts.errors, skipped: counts.skipped, timestamp, hostname: run.machine.name, id: suiteId++, package: joinPath([members[0]!.components[0]!]) })}>`,
-      '    <properties>',
-      ...properties.filter(([, value]) => value !== null).map(([name, value]) => `      <property${attrs({ name, value })}/>`),
-      '    </properties>',
-      ...cases,
-      '  </testsuite>',
-    ].join('\n'))
+    yield '  </testsuite>\n'
   }
-  const title = `kselftest run ${run.id}: ${run.series.name} ${run.version.label} on ${run.machine.name}`
-  // junit-10.xsd has no skipped count on the root; each <testsuite> carries its own
-  out.push(`<testsuites${attrs({ name: title, tests: totals.tests, failures: totals.failures, errors: totals.errors })}>`)
-  out.push(...suiteXml)
-  out.push('</testsuites>')
-  return `${out.join('\n')}\n`
+  yield '</testsuites>\n'
 }
 
 function outcomeOf (result: PathedResult): Outcome {

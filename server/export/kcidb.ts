@@ -54,44 +54,73 @@ export function buildKcidbDocument (runs: Iterable<ExportedRun>, options: KcidbO
   const checkouts = new Map<number, KcidbCheckout>()
   const builds: KcidbBuild[] = []
   const tests: KcidbTest[] = []
-  for (const { run, tests: records, lines } of runs) {
+  for (const exported of runs) {
+    const { run } = exported
     if (!checkouts.has(run.version.id)) checkouts.set(run.version.id, checkoutOf(run, origin))
     const build = buildOf(run, origin)
     builds.push(build)
-    const window = new LineWindow(lines)
-    const environment = environmentOf(run)
-    const logUrl = options.logUrl?.(run.id)
-    for (const result of pathedResults(records)) {
-      const record = result.subtest ?? result.test
-      const test = result.subtest === null ? result.test : null
-      tests.push({
-        id: `${build.id}:${result.path}`,
-        origin,
-        build_id: build.id,
-        path: result.path,
-        comment: clean(result.names.join(': ')),
-        status: KCIDB_STATUS_OF[record.status],
-        ...(logUrl === undefined ? {} : { log_url: logUrl }),
-        log_excerpt: tailExcerpt(window, record.lines, LOG_EXCERPT_MAX),
-        environment,
-        misc: present({
-          ksft_status: record.status,
-          names: result.names.map(clean),
-          reason: cleanOrNull(record.reason),
-          exit_code: test?.exitCode,
-          timeout_seconds: test?.timeoutSeconds,
-          tap_number: test?.number,
-          flags: test && test.flags.length > 0 ? test.flags : null,
-          log_lines: [record.lines[0], record.lines[1]] as [number, number],
-        }),
-      })
-    }
+    for (const test of kcidbTestsOf(exported, build, options)) tests.push(test)
   }
   return {
     version: { major: KCIDB_VERSION.major, minor: KCIDB_VERSION.minor },
     checkouts: [...checkouts.values()],
     builds,
     tests,
+  }
+}
+
+/**
+ * One run's KCIDB document as JSON text, a test at a time: the same text as
+ * `JSON.stringify(buildKcidbDocument([run]))`, without ever holding the whole document, so that a
+ * run of a million results is sent as it is written (server/services/export-worker.ts).
+ */
+export function * kcidbRunPieces (exported: ExportedRun, options: KcidbOptions): Generator<string> {
+  const { run } = exported
+  const build = buildOf(run, options.origin)
+  const head = JSON.stringify({
+    version: { major: KCIDB_VERSION.major, minor: KCIDB_VERSION.minor },
+    checkouts: [checkoutOf(run, options.origin)],
+    builds: [build],
+  })
+  yield `${head.slice(0, -1)},"tests":[`
+  let first = true
+  for (const test of kcidbTestsOf(exported, build, options)) {
+    yield `${first ? '' : ','}${JSON.stringify(test)}`
+    first = false
+  }
+  yield ']}'
+}
+
+/** A KCIDB test per test and subtest of one run, in the run's order. */
+function * kcidbTestsOf ({ run, tests: records, lines }: ExportedRun, build: KcidbBuild, options: KcidbOptions): Generator<KcidbTest> {
+  const { origin } = options
+  const window = new LineWindow(lines)
+  const environment = environmentOf(run)
+  const logUrl = options.logUrl?.(run.id)
+  for (const result of pathedResults(records)) {
+    const record = result.subtest ?? result.test
+    const test = result.subtest === null ? result.test : null
+    yield {
+      id: `${build.id}:${result.path}`,
+      origin,
+      build_id: build.id,
+      path: result.path,
+      comment: clean(result.names.join(': ')),
+      status: KCIDB_STATUS_OF[record.status],
+      ...(logUrl === undefined ? {} : { log_url: logUrl }),
+      log_excerpt: tailExcerpt(window, record.lines, LOG_EXCERPT_MAX),
+      environment,
+      misc: present({
+        ksft_status: record.status,
+        names: result.names.map(clean),
+        reason: cleanOrNull(record.reason),
+        exit_code: test?.exitCode,
+        timeout_seconds: test?.timeoutSeconds,
+        tap_number: test?.number,
+        flags: test && test.flags.length > 0 ? test.flags : null,
+        log_lines: [record.lines[0], record.lines[1]] as [number, number],
+      }),
+    }
   }
 }
 
