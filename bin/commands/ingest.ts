@@ -5,6 +5,9 @@ import { STATUSES, isFailing } from '../../ingest/vocabulary.ts'
 import { KsftError } from '../../server/errors.ts'
 import { addDbOption, addMetadataOptions, dbPathOf, rawMetadataOf, type MetadataFlags } from './options.ts'
 
+/** How long `ksft ingest` waits for another writer of the same file (a busy server) before giving up. */
+const INGEST_BUSY_TIMEOUT_MS = 120_000
+
 interface IngestFlags extends MetadataFlags {
   db?: string
   json?: boolean
@@ -27,7 +30,9 @@ export function registerIngest (program: Command): void {
         import('../../server/storage/database.ts'), import('../../server/storage/run-store.ts'),
       ])
       const meta = parseRunMetadata(rawMetadataOf(flags))
-      const db = openDatabase(dbPathOf(flags))
+      // a server on the same file stores busy uploads back to back, each in steps of one transaction:
+      // a batch ingest waits for a gap between them rather than failing after the usual 5 s
+      const db = openDatabase(dbPathOf(flags), { busyTimeoutMs: INGEST_BUSY_TIMEOUT_MS })
       try {
         const store = new RunStore(db)
         const source = file === '-' ? process.stdin : createReadStream(file)

@@ -164,7 +164,10 @@ test('a gzip bomb is cut off at the default 256 MiB limit while inflating, with 
   clearInterval(sampler)
   assert.equal(res.statusCode, 413)
   assert.equal(res.json().error.code, 'LOG_TOO_LARGE')
-  assert.ok(peak - before < 200 * 1024 * 1024, `memory grew by ${Math.round((peak - before) / 1048576)} MiB`)
+  // far below the 1 GiB the bomb inflates to; the process now holds a parse worker's heap as well as
+  // the main thread's, and a loaded machine collects both later (200-240 MiB seen in full runs, 380
+  // with V8's default young generation in the worker, see services/parse-pool.ts)
+  assert.ok(peak - before < 300 * 1024 * 1024, `memory grew by ${Math.round((peak - before) / 1048576)} MiB`)
   assertHealthy(dbPath, 0)
 })
 
