@@ -70,7 +70,8 @@ export class AdminStore {
 
   /** Deletes a run with its results, log and share of the aggregates; empty versions and series go too. */
   deleteRun (id: number): RemovedRun | null {
-    return this.db.transaction(() => this.deleteOne(id))()
+    // IMMEDIATE, as RunStore.ingestRun: a read-then-write transaction must wait for the lock, not fail
+    return this.db.transaction(() => this.deleteOne(id)).immediate()
   }
 
   /**
@@ -89,7 +90,7 @@ export class AdminStore {
       this.s.deleteVersion.run(source.id)
       this.s.bumpCounter.run()
       return moved
-    })()
+    }).immediate()
   }
 
   /**

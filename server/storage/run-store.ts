@@ -103,13 +103,16 @@ export class RunStore {
    */
   ingestRun (meta: RunMetadata, parsed: ParsedRun, log: StoredLog): IngestOutcome {
     try {
+      // IMMEDIATE: the write lock is taken, waiting through the busy timeout, before the first read.
+      // A deferred transaction that read first and then wrote while another process (a server
+      // storing uploads) committed would fail at once with SQLITE_BUSY, past any busy timeout.
       return this.db.transaction(() => {
         const steps = this.storeSteps(meta, parsed, log)
         for (;;) {
           const step = steps.next()
           if (step.done) return step.value
         }
-      })()
+      }).immediate()
     } catch (err) {
       // the ids of cases inserted by the rolled-back transaction are gone, and SQLite hands them out again
       this.forgetCases()
