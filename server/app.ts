@@ -12,6 +12,7 @@ import { exportRoutes } from './routes/export.ts'
 import { healthRoutes } from './routes/health.ts'
 import { hookRoutes } from './routes/hook.ts'
 import { machineRoutes } from './routes/machines.ts'
+import { issueRoutes } from './routes/issues.ts'
 import { adminRoutes } from './routes/admin.ts'
 import { runRoutes } from './routes/runs.ts'
 import { seriesRoutes } from './routes/series.ts'
@@ -144,6 +145,7 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
   await app.register(runRoutes, { tokens, maxLogBytes: options.maxLogBytes, uploadsPerMinute: options.security?.uploadsPerMinute })
   await app.register(exportRoutes)
   await app.register(adminRoutes, { tokens })
+  await app.register(issueRoutes, { tokens })
   await app.register(etag, { writeCounter: () => app.store.writeCounter() })
   await app.register(seriesRoutes)
   await app.register(seriesCompareRoutes)

@@ -1,7 +1,7 @@
 import { CommanderError, Option, type Command } from 'commander'
 import { FAILING_STATUSES, STATUSES, type Status } from '../../ingest/vocabulary.ts'
 import { normalizeVersionLabel } from '../../server/domain/version-label.ts'
-import { COMPARE_BUCKETS, DEFAULT_GATE_BUCKETS, entryWhy, notComparable, plainText, type CompareBucket } from '../../server/queries/verdict.ts'
+import { COMPARE_BUCKETS, DEFAULT_GATE_BUCKETS, entryWhy, notComparable, plainText, triageNote, type CompareBucket } from '../../server/queries/verdict.ts'
 import type { CompareEntry, CompareResponse } from '../../server/schemas/trends.ts'
 import { ApiError, KsftApiClient } from '../api-client.ts'
 import { ExitCode } from '../exit-code.ts'
@@ -61,7 +61,7 @@ export function registerGate (program: Command): void {
       const report = await fetchOrExit(async () => {
         const summary = await request.client.compare(request.series, { ...request.query, limit: 0 })
         const shown: CompareEntry[] = []
-        for (const bucket of failOn) {
+        for (const bucket of listedBuckets(failOn)) {
           if (summary.counts[bucket] === 0) continue
           shown.push(...(await request.client.compare(request.series, { ...request.query, bucket, limit: GATE_ROWS })).entries)
         }
@@ -71,7 +71,7 @@ export function registerGate (program: Command): void {
         throw new ExitCode(2, notComparable({ baseMachines: report.base.machines, headMachines: report.head.machines }, report.base.label, report.head.label, report.machine))
       }
       const found = failOn.filter(bucket => report.counts[bucket] > 0)
-      process.stdout.write(renderText(report, request.client.baseUrl, { failOn, buckets: failOn, rowsPerBucket: GATE_ROWS }))
+      process.stdout.write(renderText(report, request.client.baseUrl, { failOn, buckets: listedBuckets(failOn), rowsPerBucket: GATE_ROWS }))
       const checked = failOn.join(', ')
       if (found.length === 0) {
         process.stdout.write(`ksft gate: PASS: nothing in ${checked}\n`)
@@ -169,6 +169,11 @@ function sideText (side: CompareEntry['base']): string {
   return seen.map(status => `${side.counts[status]} ${status}`).join(', ')
 }
 
+/** What the gate lists: the buckets it fails on, then what triage took out of them, shown apart. */
+function listedBuckets (failOn: readonly CompareBucket[]): CompareBucket[] {
+  return [...failOn, ...(['infrastructure', 'known'] as const).filter(bucket => !failOn.includes(bucket))]
+}
+
 /** Where to look: the head's first failing result, else the head's first, else the base's. */
 function logLink (entry: CompareEntry, baseUrl: string): string | null {
   const failing = (status: Status) => FAILING_STATUSES.includes(status)
@@ -204,7 +209,8 @@ function renderText (report: CompareResponse, baseUrl: string, options: { failOn
   for (const bucket of options.buckets) {
     const entries = report.entries.filter(entry => entry.bucket === bucket)
     if (report.counts[bucket] === 0) continue
-    out.push('', `${bucket} (${report.counts[bucket]}):`)
+    const apart = options.failOn.length === 0 || options.failOn.includes(bucket) ? '' : ' (does not fail the gate)'
+    out.push('', `${bucket} (${report.counts[bucket]})${apart}:`)
     const shown = entries.slice(0, options.rowsPerBucket)
     const rows = shown.map(entry => [
       plainText(entryName(entry)),
@@ -217,6 +223,8 @@ function renderText (report: CompareResponse, baseUrl: string, options: { failOn
       out.push(`  ${row.slice(0, 3).map((cell, j) => cell.padEnd(widths[j]!)).join('  ')}  ${row[3]}`.trimEnd())
       const why = entryWhy(shown[i]!)
       if (why !== null) out.push(`      ${plainText(why)}`)
+      const triage = triageNote(shown[i]!)
+      if (triage !== null) out.push(`      ${plainText(triage)}`)
     })
     if (report.machineCounts[bucket] > shown.length) {
       out.push(`  ... and ${report.machineCounts[bucket] - shown.length} more (ksft compare --format text lists them all)`)
@@ -244,7 +252,8 @@ function renderMarkdown (report: CompareResponse, baseUrl: string): string {
     out.push(`| test | machine | ${mdText(report.base.label)} | ${mdText(report.head.label)} | why | log |`, '|---|---|---|---|---|---|')
     for (const entry of entries) {
       const link = logLink(entry, baseUrl)
-      const why = entryWhy(entry)
+      const triage = triageNote(entry)
+      const why = [entryWhy(entry), triage].filter(text => text !== null).join('; ') || null
       out.push(`| ${mdCode(entryName(entry))} | ${mdText(entry.machine)} | ${sideText(entry.base)} | ${sideText(entry.head)}${mdText(entryNotes(entry))} | ${why === null ? '' : mdText(why)} | ${link === null ? '' : `[log](${link.replace(/[()\s]/g, ch => `%${ch.charCodeAt(0).toString(16).padStart(2, '0')}`)})`} |`)
     }
   }

@@ -1,10 +1,10 @@
 import { STATUSES, worseStatus, type Flag, type Status, type Summary } from '../../ingest/index.ts'
 import { compareStrings, comparePaths } from '../storage/cursor.ts'
 import { bitsOfCell, caseOfCell } from '../storage/outcomes.ts'
-import type { MachineRef, ResultDetail, TrendStore } from '../storage/trend-store.ts'
+import type { IssueRef, MachineRef, ResultDetail, TrendStore } from '../storage/trend-store.ts'
 import {
-  ABSENT, bucketOf, bucketRank, COMPARE_BUCKETS, FAILED, PASSED, troubleIn,
-  type BucketOrUnchanged, type CompareBucket,
+  ABSENT, bucketOf, bucketRank, COMPARE_BUCKETS, FAILED, infrastructureEvidence, PASSED, triagedBucket, TROUBLED, troubleIn,
+  type BucketOrUnchanged, type CellTriage, type CompareBucket,
 } from './verdict.ts'
 
 /**
@@ -63,6 +63,17 @@ export interface ComparedEntry {
   machineSpecific: boolean
   /** Trouble flags in head that base did not show. */
   newKernelTrouble: Flag[]
+  /**
+   * Active known issues that matched the head's results (for `fixed`, the base's). In `known`, they
+   * explain every failing or troubled head result; elsewhere they explain some.
+   */
+  knownIssues: IssueRef[]
+  /** The bucket the entry would have without triage, for `known` and `infrastructure`; else null. */
+  triagedFrom: CompareBucket | null
+  /** What says the head's failure is the harness's or the lab's (verdict.ts infrastructureEvidence). */
+  infrastructure: string | null
+  /** `fixed` where a known issue had matched the base: the issue may be fixed too. */
+  perhapsFixed: boolean
   base: ComparedSide
   head: ComparedSide
 }
@@ -106,16 +117,20 @@ export function compareVersions (store: TrendStore, options: CompareOptions): Co
   const baseCells = store.outcomeSets(options.baseVersionId, paired.map(machine => machine.id))
   const headCells = options.headVersionId === options.baseVersionId ? baseCells : store.outcomeSets(options.headVersionId, paired.map(machine => machine.id))
 
+  const triage = headTriage(store, options.headVersionId, paired, headCells, options.cases ?? null)
+
   const machineCounts = emptyCounts()
   const perCase = new Map<number, number>()
-  const found: Array<{ bucket: CompareBucket, caseId: number, machine: MachineRef }> = []
+  const found: Array<{ bucket: CompareBucket, untriaged: BucketOrUnchanged, caseId: number, machine: MachineRef }> = []
   const listed = options.limit > 0
   for (const machine of paired) {
     const base = onlyCases(baseCells.get(machine.id) ?? new Uint32Array(0), options.cases ?? null)
     const head = onlyCases(headCells.get(machine.id) ?? new Uint32Array(0), options.cases ?? null)
     const finished = headFinished.has(machine.id)
+    const triaged = triage.get(machine.id)
     merge(base, head, (caseId, baseBits, headBits) => {
-      const bucket = bucketOf(baseBits, headBits, finished)
+      const untriaged = bucketOf(baseBits, headBits, finished)
+      const bucket = triaged === undefined ? untriaged : triagedBucket(untriaged, triaged.get(caseId))
       machineCounts[bucket]++
       const before = perCase.get(caseId)
       let value = Math.min(before === undefined ? RANK_BITS : before & RANK_BITS, bucketRank(bucket))
@@ -123,7 +138,7 @@ export function compareVersions (store: TrendStore, options: CompareOptions): Co
       if (headBits !== ABSENT && (headBits & FAILED) !== 0 && (headBits & PASSED) === 0) value |= HEAD_FAILED_SOMEWHERE
       if (headBits !== ABSENT && (headBits & PASSED) !== 0 && (headBits & FAILED) === 0) value |= HEAD_PASSED_SOMEWHERE
       perCase.set(caseId, value)
-      if (listed && bucket !== 'unchanged' && (options.bucket === null || bucket === options.bucket)) found.push({ bucket, caseId, machine })
+      if (listed && bucket !== 'unchanged' && (options.bucket === null || bucket === options.bucket)) found.push({ bucket, untriaged, caseId, machine })
     })
   }
   const counts = emptyCounts()
@@ -155,10 +170,13 @@ export function compareVersions (store: TrendStore, options: CompareOptions): Co
     },
     counts,
     machineCounts,
-    entries: page.map(({ bucket, caseId, machine, key }) => {
+    entries: page.map(({ bucket, untriaged, caseId, machine, key }) => {
       const base = describeSide(store, options.baseVersionId, machine, caseId, baseFinished.has(machine.id))
       const head = describeSide(store, options.headVersionId, machine, caseId, headFinished.has(machine.id))
       const value = perCase.get(caseId) ?? 0
+      const explained = bucket === 'fixed' ? base : head
+      const issueIds = [...new Set(explained.runs.flatMap(run => run.knownIssues))]
+      const failingHead = head.runs.find(run => run.status === head.status)
       return {
         bucket,
         collection: key[1],
@@ -168,12 +186,42 @@ export function compareVersions (store: TrendStore, options: CompareOptions): Co
         sameMachine: true,
         machineSpecific: (value & HEAD_FAILED_SOMEWHERE) !== 0 && (value & HEAD_PASSED_SOMEWHERE) !== 0,
         newKernelTrouble: head.kernelTrouble.filter(flag => !base.kernelTrouble.includes(flag)),
+        knownIssues: store.issueRefs(issueIds),
+        triagedFrom: bucket !== untriaged && untriaged !== 'unchanged' ? untriaged : null,
+        infrastructure: failingHead === undefined ? null : infrastructureEvidence(failingHead),
+        perhapsFixed: bucket === 'fixed' && issueIds.length > 0,
         base,
         head,
       }
     }),
     next: more ? page.at(-1)!.key : null,
   }
+}
+
+/**
+ * Per paired machine and case, what triage knows of the head's cell (verdict.ts CellTriage): read
+ * for the cells whose head failed or showed trouble, the only ones triage can move.
+ */
+function headTriage (store: TrendStore, headVersionId: number, paired: MachineRef[], headCells: Map<number, Side>, cases: Uint32Array | null): Map<number, Map<number, CellTriage>> {
+  const wanted = new Set<number>()
+  for (const machine of paired) {
+    const head = onlyCases(headCells.get(machine.id) ?? new Uint32Array(0), cases)
+    for (const cell of head) if ((bitsOfCell(cell) & (FAILED | TROUBLED)) !== 0) wanted.add(caseOfCell(cell))
+  }
+  const triage = new Map<number, Map<number, CellTriage>>()
+  if (wanted.size === 0) return triage
+  const pairedIds = new Set(paired.map(machine => machine.id))
+  for (const row of store.triageRows(headVersionId, [...wanted].sort((a, b) => a - b))) {
+    if (!pairedIds.has(row.machineId)) continue
+    let cells = triage.get(row.machineId)
+    if (cells === undefined) triage.set(row.machineId, cells = new Map())
+    let cell = cells.get(row.caseId)
+    if (cell === undefined) cells.set(row.caseId, cell = { attention: 0, known: 0, infrastructure: 0 })
+    cell.attention++
+    if (row.known) cell.known++
+    if (infrastructureEvidence(row) !== null) cell.infrastructure++
+  }
+  return triage
 }
 
 export function compareKeys (a: CompareKey, b: CompareKey): number {

@@ -54,6 +54,8 @@ export function matrixPage (store: TrendStore, options: MatrixOptions): MatrixPa
     cells.set(c.id, row)
   }
 
+  markKnown(store, options.versionIds, cells, new Set(ran.map(cell => `${cell.versionId}:${cell.machineId}`)), options.machineId)
+
   // cases of another series, or never run on the machine asked for, have no cells here
   const present = cases.filter(c => cells.has(c.id))
     .sort((a, b) => compareStrings(a.collection, b.collection) || compareStrings(a.test, b.test) || comparePaths(a.path, b.path))
@@ -68,6 +70,22 @@ export function matrixPage (store: TrendStore, options: MatrixOptions): MatrixPa
     }
   })
   return { machineSets: sets.named, rows, next: more ? tests.at(-1)! : null }
+}
+
+/** Counts, in each cell with a failure or trouble, the results an active known issue matched. */
+function markKnown (store: TrendStore, versionIds: number[], cells: Map<number, Array<CellCounts | null>>, counted: Set<string>, machineId: number | null): void {
+  versionIds.forEach((versionId, column) => {
+    const cases: number[] = []
+    for (const [caseId, row] of cells) {
+      const cell = row[column]
+      if (cell && (cell.trouble > 0 || cell.failingMachines + cell.mixedMachines > 0)) cases.push(caseId)
+    }
+    if (cases.length === 0) return
+    for (const result of store.triageRows(versionId, cases.sort((a, b) => a - b))) {
+      if (!result.known || !counted.has(`${versionId}:${result.machineId}`) || (machineId !== null && result.machineId !== machineId)) continue
+      cells.get(result.caseId)![column]!.known++
+    }
+  })
 }
 
 /** The distinct sets of machines of a page's cells, numbered in the order they are first met. */

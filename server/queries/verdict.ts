@@ -24,7 +24,7 @@ export function troubleIn (flags: Iterable<Flag>): Flag[] {
  * (test or subtest, machine) lands in exactly one, by the precedence of `bucketOf`.
  */
 export const COMPARE_BUCKETS = [
-  'regression', 'new_failure', 'not_run', 'new_kernel_trouble',
+  'regression', 'new_failure', 'not_run', 'new_kernel_trouble', 'infrastructure', 'known',
   'fixed', 'still_failing', 'still_kernel_trouble', 'flaky', 'new', 'missing',
 ] as const
 export type CompareBucket = (typeof COMPARE_BUCKETS)[number]
@@ -35,6 +35,8 @@ export const BUCKET_DESCRIPTIONS: Record<BucketOrUnchanged, string> = {
   new_failure: 'absent in base, fails in head',
   not_run: "present in base, absent in head because the head's runs on that machine stopped early (a panic, a hang, a cut log): a failing outcome",
   new_kernel_trouble: 'the head shows kernel trouble (WARNING, BUG, Oops, panic, RCU stall, call trace) or a false pass that the base did not, whatever the statuses',
+  infrastructure: 'would be a failing bucket, but every failing result in head says the harness or the lab failed, not the kernel (a command not found, a network namespace not created, a test not built): see infrastructureEvidence',
+  known: 'would be a failing bucket, but every failing or troubled result in head matches an active known issue; the entry lists the issues and the bucket it would have had',
   fixed: 'failed in base, no longer fails in head',
   still_failing: 'fails on both sides',
   still_kernel_trouble: 'the same statuses on both sides, with kernel trouble or a false pass on both',
@@ -80,6 +82,59 @@ export function bucketOf (base: number, head: number, headFinished: boolean): Bu
   if (headTrouble) return 'still_kernel_trouble'
   return 'unchanged'
 }
+
+/**
+ * Buckets that triage can take an entry out of: a known issue or infrastructure evidence explains
+ * what the head shows. `not_run` stays: nothing ran, so nothing was matched.
+ */
+export const TRIAGED_BUCKETS: readonly BucketOrUnchanged[] = [
+  'regression', 'new_failure', 'new_kernel_trouble', 'still_failing', 'still_kernel_trouble', 'flaky',
+]
+
+/**
+ * What a head cell's triage says, over its failing and troubled results: how many there are, how
+ * many an active known issue matched, how many failed for infrastructure.
+ */
+export interface CellTriage {
+  attention: number
+  known: number
+  infrastructure: number
+}
+
+/** The bucket an entry gets once triage is applied: known first (a person decided), then infrastructure. */
+export function triagedBucket (bucket: BucketOrUnchanged, triage: CellTriage | undefined): BucketOrUnchanged {
+  if (triage === undefined || triage.attention === 0 || !TRIAGED_BUCKETS.includes(bucket)) return bucket
+  if (triage.known === triage.attention) return 'known'
+  if (triage.infrastructure === triage.attention) return 'infrastructure'
+  return bucket
+}
+
+/**
+ * Evidence that a failure is the harness's or the lab's, not the kernel's: the shell could not find
+ * or run a command, the runner could not make a network namespace, the test was never built. Read
+ * from what every stored result has (status, exit code, reason), so that old runs read the same.
+ * Null when the evidence is not there: a failure is the kernel's until shown otherwise.
+ */
+export function infrastructureEvidence (result: { status: Status, exitCode: number | null, reason: string | null }): string | null {
+  if (!isFailing(result.status)) return null
+  if (result.exitCode === 127) return 'exit code 127: the shell did not find a command'
+  if (result.exitCode === 126) return 'exit code 126: the shell found a command it could not run'
+  const reason = result.reason?.split('\n', 1)[0]?.trim() ?? ''
+  if (reason === '') return null
+  for (const [pattern, evidence] of INFRASTRUCTURE_REASONS) if (pattern.test(reason)) return evidence
+  return null
+}
+
+const INFRASTRUCTURE_REASONS: ReadonlyArray<readonly [RegExp, string]> = [
+  // `./run.sh: line 3: ./ion_test.sh: not found` (dash), `foo: command not found` (bash)
+  [/:\s(?:command )?not found$/, 'the shell did not find a command'],
+  // the shell's own words when it cannot run a file: `/bin/sh: 1: ./t: Permission denied`
+  [/^\S+:(?: line)? \d+: \S+: (?:Permission denied|No such file or directory|Exec format error)$/, 'the shell could not run a file'],
+  // net selftests' `Create NS failed`, the runner's `-n` mode: `setting the network namespace "x" failed`
+  [/Create NS failed|setting the network namespace .* failed|Cannot (?:create|open) (?:a )?network namespace/i, 'the harness could not set up a network namespace'],
+  // run_kselftest.sh for a test that was not built: `Warning: file memfd_test is missing!`
+  [/^Warning: file \S+ is missing!$/, 'the test was not built (the runner found no file to run)'],
+]
 
 /** A bucket's rank for headline counts: a test on several machines counts once, in its first bucket. */
 export function bucketRank (bucket: BucketOrUnchanged): number {
@@ -158,4 +213,28 @@ export function entryWhy (entry: { bucket: CompareBucket, base: WhySide, head: W
   if (head !== null) return reasonLine(head)
   const baseFailed = entry.base.status !== null && isFailing(entry.base.status)
   return baseFailed || entry.bucket === 'not_run' ? reasonLine(sideWhy(entry.base)) : null
+}
+
+/** What triage says of an entry, as the compare API gives it. */
+export interface TriageFacts {
+  bucket: CompareBucket
+  triagedFrom: CompareBucket | null
+  knownIssues: ReadonlyArray<{ id: number, title: string, url: string | null }>
+  infrastructure: string | null
+  perhapsFixed: boolean
+}
+
+/**
+ * One line on triage for every output (gate, compare, summary.txt, the dashboard): which known
+ * issues explain the entry and what it would have been without them, the infrastructure evidence,
+ * or a fix that a known issue may share. Null when triage has nothing to say.
+ */
+export function triageNote (entry: TriageFacts): string | null {
+  const issues = entry.knownIssues.map(issue => `known issue #${issue.id} "${issue.title}"${issue.url === null ? '' : ` ${issue.url}`}`).join('; ')
+  const wouldBe = entry.triagedFrom === null ? '' : ` (would be ${entry.triagedFrom.replace(/_/g, ' ')})`
+  if (entry.bucket === 'known') return `${issues}${wouldBe}`
+  if (entry.bucket === 'infrastructure') return `infrastructure: ${entry.infrastructure ?? 'the harness or the lab failed'}${wouldBe}`
+  if (entry.perhapsFixed) return `perhaps fixed: ${issues} matched the base`
+  if (issues !== '') return `partly explained by ${issues}`
+  return null
 }

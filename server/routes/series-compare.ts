@@ -8,7 +8,7 @@ import {
   type CompareBucket, type CompareEntry, type RunLink,
 } from '../schemas/trends.ts'
 import { compareVersions, type CompareKey, type ComparedEntry, type ComparedSide, type ComparePage } from '../queries/compare.ts'
-import { entryWhy, notComparable, plainText, type CompareBucket as Bucket } from '../queries/verdict.ts'
+import { entryWhy, notComparable, plainText, triageNote, type CompareBucket as Bucket } from '../queries/verdict.ts'
 import { decodeCursor, encodeCursor } from '../storage/cursor.ts'
 import type { TrendStore, MachineRef, ResultLink, SeriesRef, VersionRow } from '../storage/trend-store.ts'
 import { loreUrl } from './runs.ts'
@@ -105,6 +105,8 @@ const SUMMARY_BUCKETS: ReadonlyArray<readonly [Bucket, string]> = [
   ['new_failure', 'New failures'],
   ['not_run', 'Not run (the run stopped early)'],
   ['new_kernel_trouble', 'New kernel trouble'],
+  ['infrastructure', 'Infrastructure (the harness or the lab failed, not the kernel)'],
+  ['known', 'Known issues (failing as triaged before)'],
   ['fixed', 'Fixed'],
 ]
 
@@ -184,7 +186,7 @@ function summaryText (trends: TrendStore, comparison: Comparison): string {
   } else {
     lines.push(`${base.label} -> ${head.label} on ${first.pairedMachines.map(plainText).join(', ')} (each test counted once): ` +
       `${plural(counts.regression, 'regression')}, ${plural(counts.new_failure, 'new failure')}, ${counts.not_run} not run, ` +
-      `${counts.new_kernel_trouble} with new kernel trouble, ${counts.fixed} fixed, ${counts.still_failing} still failing, ` +
+      `${counts.new_kernel_trouble} with new kernel trouble, ${triaged(counts)}${counts.fixed} fixed, ${counts.still_failing} still failing, ` +
       `${counts.flaky} flaky, ${counts.new} new, ${counts.missing} missing`)
   }
   for (const [side, machines] of [[base.label, first.unpaired.base], [head.label, first.unpaired.head]] as const) {
@@ -209,7 +211,14 @@ function entryLines (entry: ComparedEntry): string[] {
   const out = [`  ${name} (${plainText(entry.machine)}): ${entry.base.status ?? 'absent'} -> ${entry.head.status ?? (entry.bucket === 'not_run' ? 'not run' : 'absent')}${trouble}${specific}`]
   const why = entryWhy(entry)
   if (why !== null) out.push(`      ${plainText(why)}`)
+  const triage = triageNote(entry)
+  if (triage !== null) out.push(`      ${plainText(triage)}`)
   return out
+}
+
+/** The triaged counts, said only when there are some: a lab without known issues reads as before. */
+function triaged (counts: ComparePage['counts']): string {
+  return [counts.infrastructure > 0 ? `${counts.infrastructure} infrastructure, ` : '', counts.known > 0 ? `${counts.known} known, ` : ''].join('')
 }
 
 function plural (count: number, word: string): string {

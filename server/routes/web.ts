@@ -8,7 +8,7 @@ import { CONTENT_SECURITY_POLICY } from '../plugins/security.ts'
 export const WEB_DIST = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'web', 'dist')
 
 /** The dashboard's page URLs: each one serves the app shell, which reads its state from the URL. */
-export const PAGE_URLS = ['/', '/series/:id', '/series/:id/compare', '/tests', '/runs/:id', '/machines'] as const
+export const PAGE_URLS = ['/', '/series/:id', '/series/:id/compare', '/tests', '/runs/:id', '/machines', '/issues', '/issues/:id'] as const
 
 export interface WebRoutesOptions {
   /** the built dashboard (`npm run build:web`); web/dist by default */

@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox'
 import { BUCKET_DESCRIPTIONS, COMPARE_BUCKETS, DEFAULT_GATE_BUCKETS, PASS_RATE_RULE, type CompareBucket } from '../queries/verdict.ts'
 import { FlagSchema, LineRangeSchema, Nullable, StatusSchema, SummarySchema } from './common.ts'
+import { IssueRefSchema } from './issues.ts'
 
 /**
  * The contract of the trend API (series, trend, compare, matrix, flaky, history, machines). The
@@ -11,7 +12,8 @@ export { COMPARE_BUCKETS, type CompareBucket }
 export const CompareBucketSchema = Type.Enum(COMPARE_BUCKETS, {
   description: 'each test or subtest on each machine lands in the first bucket that applies, in this order of precedence: ' +
     'missing/not_run (absent in head), new_failure/new_kernel_trouble/new (absent in base), flaky, regression, new_kernel_trouble, ' +
-    'still_failing, fixed, still_kernel_trouble, unchanged. ' +
+    'still_failing, fixed, still_kernel_trouble, unchanged; then triage: an entry in regression, new_failure, new_kernel_trouble, still_failing, still_kernel_trouble or flaky ' +
+    'whose failing and troubled head results all match active known issues is known, else one whose failing head results all show infrastructure evidence is infrastructure. ' +
     COMPARE_BUCKETS.map(bucket => `${bucket}: ${BUCKET_DESCRIPTIONS[bucket]}`).join('; ') +
     `. ksft gate fails by default on ${DEFAULT_GATE_BUCKETS.join(', ')}`,
 })
@@ -166,6 +168,7 @@ export const CompareRunSchema = Type.Object({
   timeoutSeconds: Nullable(Type.Integer()),
   flags: Type.Array(FlagSchema),
   complete: Type.Boolean({ description: 'whether its run finished' }),
+  knownIssues: Type.Array(Type.Integer(), { description: 'ids of the active known issues that matched this result' }),
 })
 
 export const CompareSideSchema = Type.Object({
@@ -193,6 +196,10 @@ export const CompareEntrySchema = Type.Object({
     description: 'in head this test fails on some machines and passes on others: the machines differ, not the runs (not flaky)',
   }),
   newKernelTrouble: Type.Array(FlagSchema, { description: 'trouble flags in head that base did not show' }),
+  knownIssues: Type.Array(IssueRefSchema, { description: "active known issues that matched head's results (for fixed, base's); in known they explain all of them" }),
+  triagedFrom: Nullable(CompareBucketSchema),
+  infrastructure: Nullable(Type.String({ description: "evidence that head's failure is the harness's or the lab's, not the kernel's" })),
+  perhapsFixed: Type.Boolean({ description: 'fixed, where a known issue had matched base: the issue may be fixed too' }),
   base: CompareSideSchema,
   head: CompareSideSchema,
 })
@@ -252,6 +259,7 @@ export const MatrixCellSchema = Type.Object({
   failingMachines: Type.Integer({ description: 'machines whose results here only failed' }),
   passingMachines: Type.Integer({ description: 'machines whose results here only passed (pass or xfail)' }),
   mixedMachines: Type.Integer({ description: 'machines whose runs here disagree: flaky. failingMachines and passingMachines both above 0 is machine-specific instead' }),
+  known: Type.Integer({ description: 'failing or troubled results that an active known issue matched' }),
 }, { description: 'results counted per status over the runs and machines of one version; total is the number of results' })
 
 export const MatrixRowSchema = Type.Object({

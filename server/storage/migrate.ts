@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Database } from 'better-sqlite3'
 import { STATUSES } from '../../ingest/vocabulary.ts'
+import { CULPRITS } from '../domain/known-issues.ts'
 import { BACKFILLS } from './backfills.ts'
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations')
@@ -16,6 +17,7 @@ export interface Migration {
 /** Values the migrations take from the code's one definition of a vocabulary. */
 const PLACEHOLDERS: Record<string, string> = {
   STATUSES: STATUSES.map(status => `'${status}'`).join(', '),
+  CULPRITS: CULPRITS.map(culprit => `'${culprit}'`).join(', '),
 }
 
 export function loadMigrations (dir = MIGRATIONS_DIR): Migration[] {

@@ -4,6 +4,7 @@ import { inflateSync } from 'node:zlib'
 import type { Database, Statement } from 'better-sqlite3'
 import { runCompleteness, STATUSES, summarize, type Flag, type Status, type SubtestRecord, type TestRecord } from '../../ingest/index.ts'
 import { versionSortKey } from '../domain/version-label.ts'
+import { IssueStore } from './issue-store.ts'
 import { OUTCOME_CELL_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
 import type { IngestOutcome, LogSlice, ParsedRun, RunMetadata, RunView, StoredLog } from './types.ts'
 
@@ -76,6 +77,8 @@ const RESULT_BATCH = 50
 const RESULT_COLUMNS = 12
 /** Results counted into the aggregates per statement: a few ms each. */
 const AGGREGATE_STEP = 20_000
+/** How much of a test's log a known issue's log regex reads: a runaway test's megabytes are not scanned. */
+const LOG_LINES_FOR_MATCHING = 1 << 20
 /** Cached case ids: a run's worth of new names must not grow the cache without bound. */
 const MAX_CACHED_CASES = 500_000
 
@@ -87,9 +90,16 @@ export class RunStore {
   private cachedCases = 0
   private readonly clock: () => Date
 
+  /** Matches the active known issues against each run as it is stored. */
+  readonly issues: IssueStore
+
   constructor (private readonly db: Database, options: { clock?: () => Date } = {}) {
     this.statements = prepare(db)
     this.clock = options.clock ?? (() => new Date())
+    this.issues = new IssueStore(db, {
+      clock: this.clock,
+      readLog: (runId, from, to) => this.getLogLines(runId, from, to, { maxBytes: LOG_LINES_FOR_MATCHING, maxLineBytes: 16_384 })?.lines ?? [],
+    })
   }
 
   /** The number of writes committed so far: changes whenever anything a reader sees changes. */
@@ -240,6 +250,9 @@ export class RunStore {
     for (const collection of completeness.collections) {
       if (!collection.complete) s.markCollectionIncomplete.run(collection.notRun, runId, collection.collection)
     }
+    // in the run's transaction: a run is never visible without its known-issue matches
+    this.issues.matchRun(runId, { seriesId, versionLabel: meta.version, machine: meta.machine, arch: meta.arch, cpuFlags: meta.flags, kernel: meta.kernel })
+    yield
     s.writeOutcomeSet.run({ version: versionId, machine: machineId })
     s.bumpCounter.run()
     return { runId, created: true }

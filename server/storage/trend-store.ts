@@ -1,6 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3'
-import { STATUSES, type Flag, type Status, type Summary } from '../../ingest/index.ts'
-import { decodeOutcomeSet, FAILED_SQL, OUTCOME_CELL_SQL, PASSED_SQL } from './outcomes.ts'
+import { FAILING_STATUSES, STATUSES, type Flag, type Status, type Summary } from '../../ingest/index.ts'
+import type { Culprit } from '../domain/known-issues.ts'
+import { decodeOutcomeSet, FAILED_SQL, OUTCOME_CELL_SQL, PASSED_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
 
 /**
  * The read side of the trend API: every statement over the aggregates of
@@ -9,6 +10,7 @@ import { decodeOutcomeSet, FAILED_SQL, OUTCOME_CELL_SQL, PASSED_SQL } from './ou
  * entries touch results, through an index.
  */
 
+const FAILING_LIST = FAILING_STATUSES.map(status => `'${status}'`).join(', ')
 const SUMS = ['total', ...STATUSES].map(column => `coalesce(sum(${column}), 0) AS ${column}`).join(', ')
 const runSums = (alias: string) => ['total', ...STATUSES].map(column => `coalesce(sum(${alias}.${column}), 0) AS ${column}`).join(', ')
 
@@ -29,7 +31,18 @@ export interface VersionCounts {
 export interface TrendRow extends VersionCounts { versionId: number }
 export interface ResultLink { runId: number, machine: string, status: Status, lines: [number, number] }
 /** A result as compare shows it: where it is, and what it says about itself. */
-export interface ResultDetail extends ResultLink { reason: string | null, exitCode: number | null, timeoutSeconds: number | null, flags: Flag[], complete: boolean }
+export interface ResultDetail extends ResultLink {
+  reason: string | null
+  exitCode: number | null
+  timeoutSeconds: number | null
+  flags: Flag[]
+  complete: boolean
+  /** Active known issues that matched this result (storage/issue-store.ts). */
+  knownIssues: number[]
+}
+export interface IssueRef { id: number, title: string, url: string | null, culprit: Culprit, intermittent: boolean, active: boolean }
+/** A failing or troubled result of a cell, as triage reads it (queries/verdict.ts triagedBucket). */
+export interface TriageRow { machineId: number, caseId: number, status: Status, exitCode: number | null, reason: string | null, known: boolean }
 export interface CellCounts extends Summary {
   machines: number
   machineSet: number
@@ -39,6 +52,8 @@ export interface CellCounts extends Summary {
   failingMachines: number
   passingMachines: number
   mixedMachines: number
+  /** Failing or troubled results an active known issue matched (filled by queries/matrix.ts). */
+  known: number
 }
 export interface MatrixCellRow { caseId: number, versionId: number, counts: CellCounts }
 /** A machine that ran a version: the unit every aggregate below the run is kept in. */
@@ -201,6 +216,46 @@ export class TrendStore {
       timeoutSeconds: row.timeout_seconds as number | null,
       flags: splitList(row.flags as string) as Flag[],
       complete: row.complete === 1,
+      knownIssues: row.issues === null ? [] : (row.issues as string).split(',').map(Number).sort((a, b) => a - b),
+    }))
+  }
+
+  /** The cells of a version with a failing result, in case order: where untriaged failures are looked for. */
+  failingCells (versionId: number): Array<{ caseId: number, machineId: number, machine: string }> {
+    return this.s.failingCells.all(versionId) as Array<{ caseId: number, machineId: number, machine: string }>
+  }
+
+  /** The first version of the series (and a machine) where a case failed, and in how many versions it failed. */
+  failureHistory (seriesId: number, caseId: number): { version: string, machine: string, versions: number } | null {
+    return (this.s.failureHistory.get({ series: seriesId, case: caseId }) as { version: string, machine: string, versions: number } | undefined) ?? null
+  }
+
+  /** Known issues by id (storage/issue-store.ts), for the entries that name them. */
+  issueRefs (ids: readonly number[]): IssueRef[] {
+    if (ids.length === 0) return []
+    return (this.s.issueRefs.all(JSON.stringify(ids)) as Row[]).map(row => ({
+      id: row.id as number,
+      title: row.title as string,
+      url: row.url as string | null,
+      culprit: row.culprit as Culprit,
+      intermittent: row.intermittent === 1,
+      active: row.resolved_at === null,
+    }))
+  }
+
+  /**
+   * The failing and troubled results of some cases of a version, with whether an active known
+   * issue matched each: what compare needs to triage its entries. `cases` ascending.
+   */
+  triageRows (versionId: number, cases: readonly number[]): TriageRow[] {
+    if (cases.length === 0) return []
+    return (this.s.triageRows.all({ version: versionId, cases: JSON.stringify(cases) }) as Row[]).map(row => ({
+      machineId: row.machine_id as number,
+      caseId: row.case_id as number,
+      status: row.status as Status,
+      exitCode: row.exit_code as number | null,
+      reason: row.reason as string | null,
+      known: row.known === 1,
     }))
   }
 
@@ -235,7 +290,7 @@ export class TrendStore {
       cells: cells === null ? null : JSON.stringify(cells.map(cell => [cell.versionId, cell.machineId])),
     }) as Array<[number, number, string, number, number, number, number, number, ...number[]]>
     return rows.map(([versionId, machines, machineIds, trouble, failingMachines, passingMachines, mixedMachines, total, ...statuses]) => {
-      const counts = { total, machines, machineSet: machineSet(machineIds), trouble, failingMachines, passingMachines, mixedMachines } as CellCounts
+      const counts = { total, machines, machineSet: machineSet(machineIds), trouble, failingMachines, passingMachines, mixedMachines, known: 0 } as CellCounts
       STATUSES.forEach((status, i) => { counts[status] = statuses[i]! })
       return { caseId, versionId, counts }
     })
@@ -409,10 +464,30 @@ function prepare (db: Database) {
     // the runs of the version outside, then (case, run) in the index: a case has a result in nearly every run of the store
     finishedMachines: statement('SELECT DISTINCT machine_id FROM runs WHERE version_id = ? AND complete = 1').pluck(),
     resultDetails: statement(`
-      SELECT ru.id AS run_id, m.name AS machine, r.status, r.line_from, r.line_to, r.reason, r.exit_code, r.timeout_seconds, r.flags, ru.complete
+      SELECT ru.id AS run_id, m.name AS machine, r.status, r.line_from, r.line_to, r.reason, r.exit_code, r.timeout_seconds, r.flags, ru.complete,
+        (SELECT group_concat(k.issue_id) FROM known_issue_matches k JOIN known_issues i ON i.id = k.issue_id AND i.resolved_at IS NULL
+         WHERE k.run_id = r.run_id AND k.seq = r.seq) AS issues
       FROM runs ru CROSS JOIN results r INDEXED BY results_by_case ON r.case_id = @case AND r.run_id = ru.id JOIN machines m ON m.id = ru.machine_id
       WHERE ru.version_id = @version AND ru.machine_id IN (SELECT value FROM json_each(@machines))
       ORDER BY m.name, ru.id, r.seq`),
+    failingCells: statement(`
+      SELECT cs.case_id AS caseId, cs.machine_id AS machineId, m.name AS machine FROM case_stats cs JOIN machines m ON m.id = cs.machine_id
+      WHERE cs.version_id = ? AND ${FAILED_SQL.split(' + ').map(column => `cs.${column}`).join(' + ')} > 0 ORDER BY cs.case_id, m.name`),
+    failureHistory: statement(`
+      SELECT (SELECT v2.label FROM versions v2 WHERE v2.id = first.version_id) AS version,
+        (SELECT m.name FROM machines m WHERE m.id = first.machine_id) AS machine, count.n AS versions
+      FROM (SELECT cs.version_id, cs.machine_id FROM case_stats cs JOIN versions v ON v.id = cs.version_id
+            WHERE cs.case_id = @case AND v.series_id = @series AND ${FAILED_SQL.split(' + ').map(column => `cs.${column}`).join(' + ')} > 0
+            ORDER BY v.sort_key, v.id, cs.machine_id LIMIT 1) first,
+        (SELECT count(DISTINCT cs.version_id) AS n FROM case_stats cs JOIN versions v ON v.id = cs.version_id
+            WHERE cs.case_id = @case AND v.series_id = @series AND ${FAILED_SQL.split(' + ').map(column => `cs.${column}`).join(' + ')} > 0) count`),
+    issueRefs: statement('SELECT id, title, url, culprit, intermittent, resolved_at FROM known_issues WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id'),
+    triageRows: statement(`
+      SELECT ru.machine_id, r.case_id, r.status, r.exit_code, r.reason,
+        EXISTS (SELECT 1 FROM known_issue_matches k JOIN known_issues i ON i.id = k.issue_id AND i.resolved_at IS NULL
+                WHERE k.run_id = r.run_id AND k.seq = r.seq) AS known
+      FROM runs ru CROSS JOIN json_each(@cases) j CROSS JOIN results r INDEXED BY results_by_case ON r.case_id = j.value AND r.run_id = ru.id
+      WHERE ru.version_id = @version AND (r.status IN (${FAILING_LIST}) OR (r.flags <> '' AND ${TROUBLED_RESULT_SQL}))`),
     seriesTestsFirst: statement(`
       SELECT collection, test FROM series_tests
       WHERE series_id = @series AND (@collection IS NULL OR collection = @collection)

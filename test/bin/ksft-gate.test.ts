@@ -83,7 +83,7 @@ test('ksft gate exits 2 when it cannot tell: a wrong call, an unknown series or 
   const cases: Array<[string[], RegExp]> = [
     [['--server', url, '--series', 'no such series', '--base', 'v6', '--head', 'v7'], /SERIES_NOT_FOUND/],
     [['--server', url, '--series', SERIES, '--base', 'v6', '--head', 'v9'], /v9.*VERSION_NOT_FOUND|VERSION_NOT_FOUND.*v9/],
-    [['--server', url, '--series', SERIES, '--base', 'v6', '--head', 'v7', '--fail-on', 'regression,worse'], /--fail-on takes a comma list of regression, new_failure, not_run, new_kernel_trouble, fixed, still_failing, still_kernel_trouble, flaky, new, missing; not worse/],
+    [['--server', url, '--series', SERIES, '--base', 'v6', '--head', 'v7', '--fail-on', 'regression,worse'], /--fail-on takes a comma list of regression, new_failure, not_run, new_kernel_trouble, infrastructure, known, fixed, still_failing, still_kernel_trouble, flaky, new, missing; not worse/],
     [['--series', SERIES, '--base', 'v6', '--head', 'v7'], /give the server with --server URL/],
     [['--server', url, '--series', SERIES, '--head', 'v7'], /required option '--base <version>' not specified/],
     [['--server', 'not a url', '--series', SERIES, '--base', 'v6', '--head', 'v7'], /not an absolute URL/],
@@ -125,7 +125,7 @@ test('ksft compare prints every bucket as text, the API\'s own JSON, or Markdown
   const markdown = await runKsft(['compare', ...args, '--format', 'markdown'])
   assert.equal(markdown.code, 0, markdown.stderr)
   assert.match(markdown.stdout, /^\*\*kselftest: KVM: x86\/mmu: gate test, v6 → v7\*\* \(machines m1\)\n\n/)
-  assert.match(markdown.stdout, /\n\| 1 \| 1 \| 0 \| 0 \| 0 \| 1 \| 0 \| 0 \| 0 \| 1 \| 1 \|\n/)
+  assert.match(markdown.stdout, /\n\| 1 \| 1 \| 0 \| 0 \| 0 \| 0 \| 0 \| 1 \| 0 \| 0 \| 0 \| 1 \| 1 \|\n/)
   assert.match(markdown.stdout, /\n#### regression \(1\)\n\n\| test \| machine \| v6 \| v7 \| why \| log \|\n\|---\|---\|---\|---\|---\|---\|\n\| `kvm: b` \| m1 \| pass \| fail \| b broke \| \[log\]\(http:\/\/127\.0\.0\.1:\d+\/runs\/2#L\d+-L\d+\) \|\n/)
 
   const gated = await runKsft(['compare', ...args, '--fail-on', 'still_failing'])
@@ -135,7 +135,7 @@ test('ksft compare prints every bucket as text, the API\'s own JSON, or Markdown
   assert.match(badFormat.stderr, /argument 'html' is invalid. Allowed choices are text, json, markdown/)
 
   // the buckets in words, every underscore of them (last: checked after the rest)
-  assert.match(markdown.stdout, /\n\| regression \| new failure \| not run \| new kernel trouble \| fixed \| still failing \| still kernel trouble \| flaky \| new \| missing \| unchanged \|\n\|---:\|/)
+  assert.match(markdown.stdout, /\n\| regression \| new failure \| not run \| new kernel trouble \| infrastructure \| known \| fixed \| still failing \| still kernel trouble \| flaky \| new \| missing \| unchanged \|\n\|---:\|/)
 })
 
 test('a machine that ran only one version is named, never compared; asked for by --machine, the gate and compare exit 2', async (t) => {

@@ -8,6 +8,11 @@ import type {
   CollectionsResponse, CompareResponse, FlakyResponse, HistoryResponse, MachinesSchema, MatrixResponse, SeriesListSchema, TrendResponse,
 } from '../../server/schemas/trends.ts'
 
+import type { IssueBody, IssueDetailSchema, IssueListSchema, IssueView, UntriagedSchema } from '../../server/schemas/issues.ts'
+
+export type IssueList = Static<typeof IssueListSchema>
+export type IssueDetail = Static<typeof IssueDetailSchema>
+export type Untriaged = Static<typeof UntriagedSchema>
 export type { CollectionsResponse, CompareResponse, FlakyResponse, HistoryResponse, MatrixResponse, RunResponse, TrendResponse }
 export type SeriesList = Static<typeof SeriesListSchema>
 export type MachineList = Static<typeof MachinesSchema>
@@ -36,17 +41,30 @@ export function withQuery (path: string, params: Params = {}): string {
 
 async function request (path: string, signal?: AbortSignal): Promise<Response> {
   const res = await fetch(path, { signal, headers: { accept: 'application/json, text/plain' } })
-  if (!res.ok) {
-    let code = 'HTTP_ERROR'
-    let message = `${res.status} ${res.statusText}`
-    try {
-      const body = await res.json() as { error?: { code?: string, message?: string } }
-      code = body.error?.code ?? code
-      message = body.error?.message ?? message
-    } catch {}
-    throw new ApiError(res.status, code, message)
-  }
+  if (!res.ok) throw await errorOf(res)
   return res
+}
+
+async function errorOf (res: Response): Promise<ApiError> {
+  let code = 'HTTP_ERROR'
+  let message = `${res.status} ${res.statusText}`
+  try {
+    const body = await res.json() as { error?: { code?: string, message?: string } }
+    code = body.error?.code ?? code
+    message = body.error?.message ?? message
+  } catch {}
+  return new ApiError(res.status, code, message)
+}
+
+/** Records a known issue (POST /api/v1/issues): the one write the dashboard makes, with an admin token the user typed. */
+export async function createIssue (body: IssueBody, token: string): Promise<IssueView> {
+  const res = await fetch('/api/v1/issues', {
+    method: 'POST',
+    headers: { accept: 'application/json', 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+  })
+  if (!res.ok) throw await errorOf(res)
+  return await res.json() as IssueView
 }
 
 async function json<T> (path: string, signal?: AbortSignal): Promise<T> {
@@ -70,6 +88,9 @@ export const apiPaths = {
   results: (id: number, cursor = 0) => cursor === 0 ? `/api/v1/runs/${id}/results` : withQuery(`/api/v1/runs/${id}/results`, { cursor }),
   log: (id: number, from: number, to: number) => withQuery(`/api/v1/runs/${id}/log`, { from, to }),
   logText: (id: number) => `/api/v1/runs/${id}/log.txt`,
+  issues: () => '/api/v1/issues',
+  issue: (id: number) => `/api/v1/issues/${id}`,
+  untriaged: (id: string, params: Params = {}) => withQuery(`${series(id)}/untriaged`, params),
 }
 
 export function makeApi (signal: AbortSignal) {
@@ -86,6 +107,9 @@ export function makeApi (signal: AbortSignal) {
     run: (id: number) => json<RunResponse>(apiPaths.run(id), signal),
     results: (id: number, cursor = 0) => json<RunResults>(apiPaths.results(id, cursor), signal),
     log: (id: number, from: number, to: number) => json<LogSlice>(apiPaths.log(id, from, to), signal),
+    issues: () => json<IssueList>(apiPaths.issues(), signal),
+    issue: (id: number) => json<IssueDetail>(apiPaths.issue(id), signal),
+    untriaged: (id: string, params?: Params) => json<Untriaged>(apiPaths.untriaged(id, params), signal),
   }
 }
 export type Api = ReturnType<typeof makeApi>

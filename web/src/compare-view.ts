@@ -1,7 +1,8 @@
-import { COMPARE_BUCKETS, entryWhy } from '../../server/queries/verdict.ts'
+import { COMPARE_BUCKETS, entryWhy, TRIAGED_BUCKETS } from '../../server/queries/verdict.ts'
 import type { CompareResponse } from './api.ts'
 import { h } from './dom.ts'
-import { MACHINE_SPECIFIC_GLYPH, NOT_RUN_GLYPH, TROUBLE_GLYPH, statusBadge, testTitle } from './format.ts'
+import { INFRASTRUCTURE_GLYPH, KNOWN_GLYPH, MACHINE_SPECIFIC_GLYPH, NOT_RUN_GLYPH, TROUBLE_GLYPH, statusBadge, testTitle } from './format.ts'
+import { markKnownButton } from './known-issue-form.ts'
 
 type Entry = CompareResponse['entries'][number]
 export type Bucket = Entry['bucket']
@@ -14,6 +15,8 @@ export const BUCKET_LABEL: Readonly<Record<Bucket, [symbol: string, one: string,
   new_failure: ['✗', 'new failure', 'new failures'],
   not_run: [NOT_RUN_GLYPH, 'not run (run stopped early)', 'not run (run stopped early)'],
   new_kernel_trouble: [TROUBLE_GLYPH, 'new kernel trouble', 'new kernel trouble'],
+  infrastructure: [INFRASTRUCTURE_GLYPH, 'infrastructure (not the kernel)', 'infrastructure (not the kernel)'],
+  known: [KNOWN_GLYPH, 'known issue', 'known issues'],
   still_kernel_trouble: [TROUBLE_GLYPH, 'kernel trouble, as in base', 'kernel trouble, as in base'],
   missing: ['∅', 'missing', 'missing'],
   fixed: ['▲', 'fixed', 'fixed'],
@@ -53,7 +56,7 @@ function side (s: Entry['base']): HTMLElement {
 }
 
 /** One row per entry: what changed, where, and links to the test's history and to the log lines. */
-export function compareTable (compare: CompareResponse, seriesId: number | string): HTMLElement {
+export function compareTable (compare: CompareResponse, seriesId: number | string, onTriaged: () => void = () => {}): HTMLElement {
   if (compare.entries.length === 0) {
     return h('p', { class: 'muted' }, `Nothing changed between ${compare.base.label} and ${compare.head.label}: every test has the same outcome on both.`)
   }
@@ -70,7 +73,7 @@ export function compareTable (compare: CompareResponse, seriesId: number | strin
       h('td', { class: 'arrow', aria: { hidden: 'true' } }, '→'),
       h('td', null, side(entry.head), headRun ? h('a', { class: 'log-link small', href: headRun.url, title: `${compare.head.label} log lines ${headRun.lines[0]}-${headRun.lines[1]}` }, ' log') : null,
         troubleNote(entry)),
-      h('td', { class: 'reason small' }, entryWhy(entry) ?? ''),
+      h('td', { class: 'reason small' }, entryWhy(entry) ?? '', triageCell(entry, compare, onTriaged)),
     )
   })
   return h('div', { class: 'table-wrap' }, h('table', { class: 'compare' },
@@ -79,6 +82,29 @@ export function compareTable (compare: CompareResponse, seriesId: number | strin
       h('th', { scope: 'col' }, compare.base.label), h('th', { scope: 'col', aria: { label: 'to' } }, ''), h('th', { scope: 'col' }, compare.head.label),
       h('th', { scope: 'col' }, 'Why'))),
     h('tbody', null, ...rows)))
+}
+
+/**
+ * What triage says of the entry: the known issues (linked to their pages), the infrastructure
+ * evidence, a fix a known issue may share; and, for a failure nobody triaged, "mark as known".
+ */
+function triageCell (entry: Entry, compare: CompareResponse, onTriaged: () => void): HTMLElement | null {
+  const parts: Array<HTMLElement | string> = []
+  if (entry.bucket === 'infrastructure') parts.push(`${INFRASTRUCTURE_GLYPH} ${entry.infrastructure ?? 'the harness or the lab failed'}`)
+  if (entry.knownIssues.length > 0) {
+    parts.push(entry.perhapsFixed ? 'perhaps fixed: ' : entry.bucket === 'known' ? `${KNOWN_GLYPH} ` : 'partly explained by ')
+    entry.knownIssues.forEach((issue, i) => {
+      if (i > 0) parts.push(', ')
+      parts.push(h('a', { href: `/issues/${issue.id}`, class: 'known-issue-link', data: { issue: String(issue.id) } }, `#${issue.id} ${issue.title}`))
+    })
+  }
+  if (entry.triagedFrom !== null) parts.push(` (would be ${entry.triagedFrom.replace(/_/g, ' ')})`)
+  const untriaged = TRIAGED_BUCKETS.includes(entry.bucket) && entry.knownIssues.length === 0
+  if (parts.length === 0 && !untriaged) return null
+  return h('div', { class: 'triage small', data: { triage: entry.bucket } }, ...parts,
+    untriaged
+      ? markKnownButton({ collection: entry.collection, test: entry.test, path: entry.path, reason: entryWhy(entry), machines: [entry.machine], seriesId: compare.series.id }, onTriaged)
+      : null)
 }
 
 /** Which kernel trouble the head shows, and whether base showed it already. */

@@ -22,6 +22,10 @@ export const NOT_RUN_GLYPH = '◌'
 export const INCOMPLETE_GLYPH = '⚠'
 /** Kernel trouble (WARNING, BUG, Oops, panic, RCU stall, call trace) or a false pass in a cell. */
 export const TROUBLE_GLYPH = '⚡'
+/** A failure a known issue explains (server/domain/known-issues.ts). */
+export const KNOWN_GLYPH = '⚑'
+/** A failure of the harness or the lab, not the kernel (queries/verdict.ts infrastructureEvidence). */
+export const INFRASTRUCTURE_GLYPH = '⚙'
 /** Runs of one machine that disagree, and machines that disagree with each other. */
 export const FLAKY_GLYPH = '~'
 export const MACHINE_SPECIFIC_GLYPH = '◐'

@@ -6,6 +6,7 @@ import { makeApi } from './api.ts'
 import { h } from './dom.ts'
 import { errorBox, isAbort, setTitle, type PageRender } from './page.ts'
 import { comparePage } from './pages/compare.ts'
+import { issuePage, issuesPage } from './pages/issues.ts'
 import { machinesPage } from './pages/machines.ts'
 import { runPage } from './pages/run.ts'
 import { seriesListPage } from './pages/series-list.ts'
@@ -19,6 +20,8 @@ const ROUTES: Array<[RegExp, PageRender]> = [
   [/^\/tests$/, testPage],
   [/^\/runs\/(\d+)$/, runPage],
   [/^\/machines$/, machinesPage],
+  [/^\/issues$/, issuesPage],
+  [/^\/issues\/(\d+)$/, issuePage],
 ]
 
 let current: AbortController | null = null

@@ -1,7 +1,8 @@
 import type { MatrixResponse } from './api.ts'
 import { testPageHref } from './compare-view.ts'
 import { h } from './dom.ts'
-import { FLAKY_GLYPH, MACHINE_SPECIFIC_GLYPH, STATUSES, STATUS_GLYPH, STATUS_LABEL, TROUBLE_GLYPH, isFailing, worstOf, type Status } from './format.ts'
+import { knownIssueForm } from './known-issue-form.ts'
+import { FLAKY_GLYPH, KNOWN_GLYPH, MACHINE_SPECIFIC_GLYPH, STATUSES, STATUS_GLYPH, STATUS_LABEL, TROUBLE_GLYPH, isFailing, worstOf, type Status } from './format.ts'
 
 type Row = MatrixResponse['rows'][number]
 type Cell = NonNullable<Row['cells'][number]>
@@ -35,6 +36,7 @@ function cellTitle (row: Row, version: string, cell: Cell, machines: readonly st
     cell.mixedMachines > 0 ? `flaky: runs on ${cell.mixedMachines} ${cell.mixedMachines === 1 ? 'machine' : 'machines'} disagree` : '',
     cell.mixedMachines === 0 && cell.failingMachines > 0 && cell.passingMachines > 0 ? `machine-specific: fails on ${cell.failingMachines} of ${cell.machines} machines` : '',
     cell.trouble > 0 ? `kernel trouble or a false pass in ${cell.trouble} ${cell.trouble === 1 ? 'result' : 'results'}` : '',
+    cell.known > 0 ? `a known issue explains ${cell.known} ${cell.known === 1 ? 'result' : 'results'}` : '',
   ].filter(Boolean)
   return `${name} in ${version}: ${cell.total} ${cell.total === 1 ? 'result' : 'results'} on ${cell.machines} ${cell.machines === 1 ? 'machine' : 'machines'} (${machines.join(', ')}): ${counts}${notes.map(note => `; ${note}`).join('')}`
 }
@@ -49,6 +51,8 @@ export class MatrixView {
   private readonly versions: MatrixResponse['versions']
   /** subtest rows of each test: kept as data until first unfolded, so a big matrix costs only its test rows */
   private readonly children = new Map<HTMLTableRowElement, { rows: PageRow[], built: HTMLTableRowElement[] | null }>()
+  /** Where "mark as known" from a failing cell opens its form, under the matrix. */
+  private readonly triagePanel: HTMLElement
 
   constructor (first: MatrixResponse, private readonly seriesId: string) {
     this.versions = first.versions
@@ -56,7 +60,8 @@ export class MatrixView {
     const head = h('thead', null, h('tr', null,
       h('th', { scope: 'col', class: 'test-col' }, 'Test'),
       ...this.versions.map(v => h('th', { scope: 'col', class: 'version-col' }, v.label))))
-    this.element = h('div', { class: 'table-wrap matrix-wrap' }, h('table', { class: 'matrix' }, head, this.body))
+    this.triagePanel = h('div', { class: 'matrix-triage' })
+    this.element = h('div', null, h('div', { class: 'table-wrap matrix-wrap' }, h('table', { class: 'matrix' }, head, this.body)), this.triagePanel)
     this.add(first)
   }
 
@@ -120,10 +125,33 @@ export class MatrixView {
     const title = cellTitle(row, version, cell, machines)
     const worst: Status = worstOf(cell)!
     const troubled = cell.trouble > 0
-    return h('td', { class: `cell ${look.cls}${isFailing(worst) ? ' failing' : ''}${troubled ? ' troubled' : ''}`, title, data: { total: String(cell.total), worst, trouble: String(cell.trouble) } },
+    const known = cell.known > 0
+    const failing = isFailing(worst) || cell.failingMachines + cell.mixedMachines > 0
+    return h('td', { class: `cell ${look.cls}${failing ? ' failing' : ''}${troubled ? ' troubled' : ''}${known ? ' known' : ''}`, title, data: { total: String(cell.total), worst, trouble: String(cell.trouble), known: String(cell.known) } },
       h('a', { href: testPageHref(this.seriesId, row), aria: { label: title } }, look.glyph,
         troubled ? h('span', { class: 'trouble-mark', aria: { hidden: 'true' } }, TROUBLE_GLYPH) : null,
-        look.count ? h('span', { class: 'n' }, look.count) : null))
+        known ? h('span', { class: 'known-mark', aria: { hidden: 'true' } }, KNOWN_GLYPH) : null,
+        look.count ? h('span', { class: 'n' }, look.count) : null),
+      (failing || troubled) && !known ? this.markKnown(row, version, machines) : null)
+  }
+
+  /** A small button on a failing cell that opens, under the matrix, a known-issue form prefilled from it. */
+  private markKnown (row: Row, version: string, machines: readonly string[]): HTMLElement {
+    return h('button', {
+      type: 'button',
+      class: 'mark-known-cell',
+      title: `mark ${row.path.length ? row.path.join(' › ') : row.test} in ${version} as a known issue`,
+      aria: { label: `mark as known: ${row.collection} ${row.test} ${row.path.join(' ')} in ${version}` },
+      data: { action: 'mark-known' },
+      on: {
+        click: () => {
+          const seed = { collection: row.collection, test: row.test, path: row.path, reason: null, machines, seriesId: Number(this.seriesId) }
+          this.triagePanel.replaceChildren(h('h3', null, `Mark as known: ${row.collection}: ${[row.test, ...row.path].join(' › ')} (${version})`),
+            knownIssueForm(seed, () => window.location.reload(), () => this.triagePanel.replaceChildren()))
+          this.triagePanel.scrollIntoView({ block: 'nearest' })
+        },
+      },
+    }, KNOWN_GLYPH)
   }
 }
 
@@ -133,5 +161,6 @@ export function matrixLegend (): HTMLElement {
     h('span', { class: 'legend-item mixed' }, `${FLAKY_GLYPH} flaky: runs on one machine disagree`),
     h('span', { class: 'legend-item mixed' }, `${MACHINE_SPECIFIC_GLYPH} machine-specific: fails on some machines, passes on others`),
     h('span', { class: 'legend-item troubled' }, `${TROUBLE_GLYPH} kernel trouble or a false pass`),
+    h('span', { class: 'legend-item known' }, `${KNOWN_GLYPH} a known issue explains the failure (the button on a failing cell marks one)`),
     h('span', { class: 'legend-item' }, 'small number: results in the cell (runs on all machines); failing/all where they disagree'))
 }

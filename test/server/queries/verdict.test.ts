@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import {
-  ABSENT, bucketOf, COMPARE_BUCKETS, entryWhy, FAILED, MIXED, passRate, PASSED, reasonLine, TROUBLED, type BucketOrUnchanged,
+  ABSENT, bucketOf, COMPARE_BUCKETS, entryWhy, FAILED, infrastructureEvidence, MIXED, passRate, PASSED, reasonLine, triagedBucket,
+  TRIAGED_BUCKETS, TROUBLED, type BucketOrUnchanged,
 } from '../../../server/queries/verdict.ts'
 
 // The precedence of docs/verdicts.md, one row per case it names: [base cell, head cell, head finished, bucket].
@@ -38,8 +39,38 @@ test('each (base, head) cell lands in the bucket the precedence names', () => {
   for (const [base, head, finished, bucket] of ROWS) {
     assert.equal(bucketOf(base, head, finished), bucket, `base ${base}, head ${head}, head finished ${finished}`)
   }
-  // every bucket is reachable
-  assert.deepEqual(COMPARE_BUCKETS.filter(bucket => !ROWS.some(row => row[3] === bucket)), [])
+  // every bucket is reachable: by the precedence, or by triage (the next test)
+  assert.deepEqual(COMPARE_BUCKETS.filter(bucket => !ROWS.some(row => row[3] === bucket)), ['infrastructure', 'known'])
+})
+
+test('triage moves an entry only out of a failing or troubled bucket, and only when it explains every such result', () => {
+  const all = { attention: 2, known: 2, infrastructure: 0 }
+  for (const bucket of TRIAGED_BUCKETS) assert.equal(triagedBucket(bucket, all), 'known', bucket)
+  for (const bucket of ['not_run', 'fixed', 'new', 'missing', 'unchanged'] as const) assert.equal(triagedBucket(bucket, all), bucket, bucket)
+  assert.equal(triagedBucket('regression', { attention: 2, known: 1, infrastructure: 0 }), 'regression', 'one unexplained result keeps the regression')
+  assert.equal(triagedBucket('regression', { attention: 2, known: 0, infrastructure: 2 }), 'infrastructure')
+  assert.equal(triagedBucket('regression', { attention: 2, known: 2, infrastructure: 2 }), 'known', 'a person\'s triage wins over the evidence')
+  assert.equal(triagedBucket('regression', { attention: 2, known: 1, infrastructure: 1 }), 'regression', 'half known, half infrastructure: still the series\' to explain')
+  assert.equal(triagedBucket('regression', undefined), 'regression')
+})
+
+test('infrastructure evidence: the shell, the namespace setup and the build, never a kernel failure', () => {
+  const fail = (reason: string | null, exitCode: number | null = 1) => infrastructureEvidence({ status: 'fail', exitCode, reason })
+  // real: run_kselftest-v5.6.15-x86_64-qemu-android-... `./run.sh: line 3: ./ion_test.sh: not found` with exit=127
+  assert.equal(fail('./run.sh: line 3: ./ion_test.sh: not found', 127), 'exit code 127: the shell did not find a command')
+  assert.equal(fail('./run.sh: line 3: ./ion_test.sh: not found'), 'the shell did not find a command')
+  assert.equal(fail('fusermount3: command not found'), 'the shell did not find a command')
+  assert.equal(fail('/bin/sh: 1: ./memfd_test: Permission denied'), 'the shell could not run a file')
+  assert.equal(fail('Create NS failed'), 'the harness could not set up a network namespace')
+  assert.equal(fail('setting the network namespace "kvm-x1y2" failed: Invalid argument'), 'the harness could not set up a network namespace')
+  assert.equal(fail('Warning: file memfd_test is missing!'), 'the test was not built (the runner found no file to run)')
+  assert.equal(fail('anything', 126), 'exit code 126: the shell found a command it could not run')
+  // kernel failures stay the kernel's: real reasons of fixtures/real
+  assert.equal(fail('x86_64/cpuid_test.c:78: cpuid1->nent == cpuid2->nent: CPUID nent mismatch: 59 vs. 56', 254), null)
+  assert.equal(fail('guest_memfd_test.c:139: fd == -1 && errno == EINVAL: guest_memfd() with flag \'0x1\' should fail with EINVAL', 254), null)
+  assert.equal(fail('include/kvm_util.h:527: !ret: KVM_IRQFD failed, rc: -1 errno: 11 (Resource temporarily unavailable)', 254), null)
+  assert.equal(fail(null, 1), null)
+  assert.equal(infrastructureEvidence({ status: 'skip', exitCode: 127, reason: 'not found' }), null, 'a skip is no failure')
 })
 
 test('the pass rate counts tests that never ran against it', () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { isFailing, parseKselftestLog, runCompleteness, STATUSES, summarize, type Status, type SubtestRecord } from '../../../ingest/index.ts'
 import { buildApp } from '../../../server/app.ts'
-import { TROUBLE_FLAGS } from '../../../server/queries/verdict.ts'
+import { infrastructureEvidence, TROUBLE_FLAGS } from '../../../server/queries/verdict.ts'
 import { realFixtureNames, realFixturePath, realFixturesSkip } from '../../helpers/fixtures.ts'
 import { ingestText, tempDir } from '../../helpers/store.ts'
 
@@ -26,28 +26,30 @@ function casesOf (text: string): Map<string, Status> {
 }
 
 /** What a run says of a case over its results (a log may hold a test twice): some passed, some failed, some showed trouble. */
-interface Cell { passed: boolean, failed: boolean, trouble: boolean }
+interface Cell { passed: boolean, failed: boolean, trouble: boolean, attention: number, infrastructure: number }
 
 /** Every test and subtest of a parsed log as a cell; only tests carry flags. */
 function cellsOf (text: string): Map<string, Cell> {
   const cells = new Map<string, Cell>()
-  const add = (key: string[], status: Status, trouble: boolean) => {
+  const add = (key: string[], status: Status, trouble: boolean, exitCode: number | null, reason: string | null) => {
     const id = JSON.stringify(key)
-    const cell = cells.get(id) ?? { passed: false, failed: false, trouble: false }
+    const cell = cells.get(id) ?? { passed: false, failed: false, trouble: false, attention: 0, infrastructure: 0 }
     cells.set(id, {
       passed: cell.passed || status === 'pass' || status === 'xfail',
       failed: cell.failed || isFailing(status),
       trouble: cell.trouble || trouble,
+      attention: cell.attention + (isFailing(status) || trouble ? 1 : 0),
+      infrastructure: cell.infrastructure + (infrastructureEvidence({ status, exitCode, reason }) === null ? 0 : 1),
     })
   }
   const walk = (key: string[], subtests: SubtestRecord[]) => {
     for (const subtest of subtests) {
-      add([...key, subtest.name], subtest.status, false)
+      add([...key, subtest.name], subtest.status, false, null, subtest.reason)
       walk([...key, subtest.name], subtest.subtests)
     }
   }
   for (const test of parseKselftestLog(text).tests) {
-    add([test.collection, test.name], test.status, test.flags.some(flag => TROUBLE_FLAGS.includes(flag)))
+    add([test.collection, test.name], test.status, test.flags.some(flag => TROUBLE_FLAGS.includes(flag)), test.exitCode, test.reason)
     walk([test.collection, test.name], test.subtests)
   }
   return cells
@@ -60,6 +62,13 @@ function cellsOf (text: string): Map<string, Cell> {
  * which outranks everything else.
  */
 function expectedBucket (base: Cell | undefined, head: Cell | undefined, headComplete: boolean): string {
+  const bucket = untriagedBucket(base, head, headComplete)
+  // no known issue is recorded here; infrastructure evidence alone triages
+  const failing = ['regression', 'new_failure', 'new_kernel_trouble', 'still_failing', 'still_kernel_trouble', 'flaky']
+  return head !== undefined && failing.includes(bucket) && head.attention > 0 && head.infrastructure === head.attention ? 'infrastructure' : bucket
+}
+
+function untriagedBucket (base: Cell | undefined, head: Cell | undefined, headComplete: boolean): string {
   if (head === undefined) return headComplete ? 'missing' : 'not_run'
   if (base === undefined) return head.failed ? 'new_failure' : head.trouble ? 'new_kernel_trouble' : 'new'
   const newTrouble = head.trouble && !base.trouble

@@ -8,7 +8,7 @@ interface Why { reason?: string, exitCode?: number, timeoutSeconds?: number }
 
 /** One result of a scenario run as a compare side lists it: its log link, reason, exit code, flags, and its run finished. */
 function result (s: Scenario, version: Version, machine: Machine, key: string, status: string, index = 0, why: Why = {}) {
-  return { ...link(s, version, machine, key, status, index), reason: why.reason ?? null, exitCode: why.exitCode ?? null, timeoutSeconds: why.timeoutSeconds ?? null, flags: [], complete: true }
+  return { ...link(s, version, machine, key, status, index), reason: why.reason ?? null, exitCode: why.exitCode ?? null, timeoutSeconds: why.timeoutSeconds ?? null, flags: [], complete: true, knownIssues: [] }
 }
 
 /** A compare side of one machine; `why` is the failing (else first) result's reason. No run of the scenario shows kernel trouble. */
@@ -23,9 +23,12 @@ type Bucket = 'regression' | 'new_failure' | 'not_run' | 'new_kernel_trouble' | 
 /** Bucket counts with the others zero. */
 function buckets (given: Partial<Record<Bucket, number>>): Record<Bucket, number> {
   return {
-    regression: 0, new_failure: 0, not_run: 0, new_kernel_trouble: 0, fixed: 0, still_failing: 0, still_kernel_trouble: 0, flaky: 0, new: 0, missing: 0, unchanged: 0, ...given,
+    regression: 0, new_failure: 0, not_run: 0, new_kernel_trouble: 0, infrastructure: 0, known: 0, fixed: 0, still_failing: 0, still_kernel_trouble: 0, flaky: 0, new: 0, missing: 0, unchanged: 0, ...given,
   }
 }
+
+/** What triage adds to an entry no known issue or infrastructure evidence explains. */
+const UNTRIAGED = { knownIssues: [], triagedFrom: null, infrastructure: null, perhapsFixed: false }
 
 /** An entry of the whole comparison as a comparison of its machine alone gives it: machine-specific among one machine is never. */
 const alone = (entry: { machineSpecific: boolean }) => ({ ...entry, machineSpecific: false })
@@ -57,7 +60,7 @@ test('compare v2 -> v3: every bucket, machine by machine, with statuses, reasons
     : [result(s, 'v2', ARM, key, status)]
   const v3 = (machine: Machine, key: string, status: string, why: Why = {}) => [result(s, 'v3', machine, key, status, 0, why)]
   const entry = (bucket: string, collection: string, test: string, path: string[], machine: Machine, machineSpecific: boolean, base: unknown, head: unknown) =>
-    ({ bucket, collection, test, path, machine, sameMachine: true, machineSpecific, newKernelTrouble: [], base, head })
+    ({ bucket, collection, test, path, machine, sameMachine: true, machineSpecific, newKernelTrouble: [], ...UNTRIAGED, base, head })
 
   const res = await s.get('/api/v1/series/1/compare?base=v2&head=v3')
   assert.equal(res.status, 200)
@@ -216,7 +219,7 @@ test('a machine that ran only one version is named as unpaired and not compared 
   assert.deepEqual(res.json.entries[2], {
     bucket: 'still_failing', collection: 'kvm', test: 'set_memory_region_test', path: [], machine: TDX,
     // v4 ran on tdx-host-1 alone: nothing to differ from
-    sameMachine: true, machineSpecific: false, newKernelTrouble: [],
+    sameMachine: true, machineSpecific: false, newKernelTrouble: [], ...UNTRIAGED,
     base: side(TDX, 'fail', { fail: 1 }, [result(s, 'v3', TDX, 'kvm/set_memory_region_test', 'fail', 0, why)], why),
     head: side(TDX, 'fail', { fail: 1 }, [result(s, 'v4', TDX, 'kvm/set_memory_region_test', 'fail', 0, why)], why),
   })
@@ -293,13 +296,13 @@ test('a head run that stopped early and warned: not_run, a regression to error, 
   const v5 = await addStoppedV5(s)
   const v5Result = (key: string, status: string, why: Why = {}, flags: string[] = []) => {
     const lines = v5.lines.get(key)!
-    return { runId: v5.runId, machine: TDX, status, lines, url: `/runs/${v5.runId}#L${lines[0]}-L${lines[1]}`, reason: why.reason ?? null, exitCode: why.exitCode ?? null, timeoutSeconds: why.timeoutSeconds ?? null, flags, complete: false }
+    return { runId: v5.runId, machine: TDX, status, lines, url: `/runs/${v5.runId}#L${lines[0]}-L${lines[1]}`, reason: why.reason ?? null, exitCode: why.exitCode ?? null, timeoutSeconds: why.timeoutSeconds ?? null, flags, complete: false, knownIssues: [] }
   }
   const stopped = (status: string | null, given: Parameters<typeof counts>[0], runs: unknown[], why: Why = {}, kernelTrouble: string[] = []) =>
     ({ machines: [TDX], status, counts: counts(given), reason: why.reason ?? null, exitCode: why.exitCode ?? null, timeoutSeconds: why.timeoutSeconds ?? null, kernelTrouble, complete: false, runs })
   const v4 = (key: string, status: string, why: Why = {}) => side(TDX, status, { [status]: 1 }, [result(s, 'v4', TDX, key, status, 0, why)], why)
   const entry = (bucket: string, collection: string, test: string, base: unknown, head: unknown, newKernelTrouble: string[] = []) =>
-    ({ bucket, collection, test, path: [], machine: TDX, sameMachine: true, machineSpecific: false, newKernelTrouble, base, head })
+    ({ bucket, collection, test, path: [], machine: TDX, sameMachine: true, machineSpecific: false, newKernelTrouble, ...UNTRIAGED, base, head })
   const setMemoryRegion = { reason: REASONS.setMemoryRegion, exitCode: 1 }
   const privateMem = { reason: REASONS.privateMem, exitCode: 1 }
 

@@ -238,5 +238,5 @@ test('trend, compare and matrix never read the results table; history and log li
     }
     if (sql.includes('INDEXED BY case_stats_failing')) assert.ok(plan.some(line => line.includes('USING INDEX case_stats_failing')))
   }
-  assert.equal(readingResults.length, 2, 'only history and the log links of compare entries')
+  assert.equal(readingResults.length, 3, 'only history, the log links of compare entries and the triage of failing cells')
 })

@@ -48,7 +48,7 @@ export async function comparePage (ctx: PageContext, match: RegExpExecArray): Pr
     compare.collection ? h('p', null, `Only the ${compare.collection} collection. `, h('a', { href: href({ bucket: params.bucket, collection: undefined }) }, 'every collection')) : null,
     bucketChips(compare, bucket => href({ bucket: bucket ?? undefined }), (params.bucket as Bucket | undefined) ?? null),
     compareNotes(compare),
-    compareTable(compare, seriesId),
+    compareTable(compare, seriesId, () => { void comparePage(ctx, match) }),
     compare.nextCursor ? h('p', null, h('a', { href: href({ bucket: params.bucket, limit: params.limit, cursor: compare.nextCursor }) }, 'Next page →')) : null,
   )
 }

@@ -1,0 +1,215 @@
+import { setImmediate as nextTurn } from 'node:timers/promises'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { globProblem, regexProblem, type IssueDefinition } from '../domain/known-issues.ts'
+import { normalizeVersionLabel, versionLabelProblem, versionSortKey } from '../domain/version-label.ts'
+import { KsftError } from '../errors.ts'
+import { requireScope } from '../plugins/auth.ts'
+import { untriagedFailures } from '../queries/untriaged.ts'
+import { errorResponses, IdParamsSchema } from '../schemas/common.ts'
+import {
+  IssueBodySchema, IssueDetailSchema, IssueListSchema, IssuePatchSchema, IssueSchema, UntriagedQuerySchema, UntriagedSchema,
+  type IssueBody, type IssuePatchBody, type IssueView,
+} from '../schemas/issues.ts'
+import { SeriesParamsSchema } from '../schemas/trends.ts'
+import type { IssueListRow, IssueStore, StoredIssue } from '../storage/issue-store.ts'
+import type { TokenStore } from '../storage/token-store.ts'
+import type { TrendStore } from '../storage/trend-store.ts'
+import { findSeries } from './series.ts'
+
+const TAGS = ['issues']
+
+/**
+ * Known issues: triage a failure once (admin token), and every comparison, gate and summary
+ * keeps it apart from what the series changed. Reading them needs no token.
+ */
+export const issueRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = async (app, options) => {
+  const issues = app.store.issues
+  const trends = app.trends
+  const adminOnly = requireScope(options.tokens, 'admin')
+
+  app.get('/api/v1/issues', {
+    schema: {
+      summary: 'Known issues, active first, with how many results each matched',
+      tags: TAGS,
+      querystring: Type.Object({ active: Type.Optional(Type.Boolean({ description: 'only active (true) or resolved (false) issues' })) }),
+      response: { 200: IssueListSchema, ...errorResponses('BAD_REQUEST') },
+    },
+  }, async (request) => ({ issues: issues.list({ active: request.query.active }).map(view) }))
+
+  app.get('/api/v1/issues/:id', {
+    schema: {
+      summary: 'A known issue: where it matched per version and machine, where it is perhaps fixed, and who changed it',
+      tags: TAGS,
+      params: IdParamsSchema,
+      response: { 200: IssueDetailSchema, ...errorResponses('NOT_FOUND') },
+    },
+  }, async (request) => {
+    const issue = listed(issues, request.params.id)
+    return { issue: view(issue), matches: issues.matches(issue.id), perhapsFixed: issues.perhapsFixed(issue.id), audit: issues.audit(issue.id) }
+  })
+
+  app.post('/api/v1/issues', {
+    preHandler: adminOnly,
+    schema: {
+      summary: 'Record a known issue and match it against every stored result (admin)',
+      description: 'A matched failure keeps its status; comparisons put it in the `known` bucket and `ksft gate` does not fail on it unless `--fail-on known`.',
+      tags: TAGS,
+      security: [{ bearer: [] }],
+      body: IssueBodySchema,
+      response: { 201: IssueSchema, ...errorResponses('UNAUTHORIZED', 'FORBIDDEN', 'BAD_REQUEST') },
+    },
+  }, async (request, reply) => {
+    const definition = definitionOf(trends, request.body)
+    const created = issues.create(definition, actorOf(request.token), { match: false })
+    await matchInSteps(issues, created.id)
+    request.log.info({ issue: created.id, token: request.token?.name }, 'known issue created')
+    return reply.code(201).send(view(listed(issues, created.id)))
+  })
+
+  app.patch('/api/v1/issues/:id', {
+    preHandler: adminOnly,
+    schema: {
+      summary: 'Edit, resolve (active: false) or reopen (active: true) a known issue (admin)',
+      description: 'A changed matcher or scope matches the issue again over every stored result. Every change is audited.',
+      tags: TAGS,
+      security: [{ bearer: [] }],
+      params: IdParamsSchema,
+      body: IssuePatchSchema,
+      response: { 200: IssueSchema, ...errorResponses('UNAUTHORIZED', 'FORBIDDEN', 'BAD_REQUEST', 'NOT_FOUND') },
+    },
+  }, async (request) => {
+    const id = request.params.id
+    const before = listed(issues, id)
+    const actor = actorOf(request.token)
+    const patch = patchOf(trends, request.body, before)
+    const updated = issues.update(id, patch, actor, { match: false })!
+    if (updated.rematch) await matchInSteps(issues, id)
+    if (request.body.active !== undefined) {
+      issues.setActive(id, request.body.active, actor, { match: false })
+      if (request.body.active && before.resolvedAt !== null) await matchInSteps(issues, id)
+    }
+    request.log.info({ issue: id, token: request.token?.name }, 'known issue changed')
+    return view(listed(issues, id))
+  })
+
+  app.get('/api/v1/series/:id/untriaged', {
+    schema: {
+      summary: 'Failures of a version (default: the newest) that no active known issue explains, with how long each has failed',
+      tags: ['series', ...TAGS],
+      params: SeriesParamsSchema,
+      querystring: UntriagedQuerySchema,
+      response: { 200: UntriagedSchema, ...errorResponses('BAD_REQUEST', 'SERIES_NOT_FOUND', 'VERSION_NOT_FOUND') },
+    },
+  }, async (request) => {
+    const series = findSeries(trends, request.params.id)
+    const versions = trends.versions(series.id)
+    const label = request.query.version === undefined ? null : normalizeVersionLabel(request.query.version)
+    const version = label === null ? versions.at(-1) : versions.find(candidate => candidate.label === label)
+    if (version === undefined) {
+      throw new KsftError('VERSION_NOT_FOUND', label === null ? `series ${series.id} has no versions` : `series ${series.id} has no version ${JSON.stringify(label)}`)
+    }
+    return { series, version: version.label, ...untriagedFailures(trends, series.id, version.id, request.query.limit) }
+  })
+}
+
+/** Retroactive matching, one short write transaction at a time, letting other requests in between. */
+async function matchInSteps (issues: IssueStore, id: number): Promise<void> {
+  for (const _ of issues.rematchSteps(id)) await nextTurn()
+}
+
+function listed (issues: IssueStore, id: number): IssueListRow {
+  const issue = issues.list().find(candidate => candidate.id === id)
+  if (issue === undefined) throw new KsftError('NOT_FOUND', `no known issue ${id}`)
+  return issue
+}
+
+function view (issue: IssueListRow): IssueView {
+  return { ...issue, active: issue.resolvedAt === null }
+}
+
+function actorOf (token: { name: string } | null): string {
+  return token?.name ?? 'unknown'
+}
+
+function bad (field: string, problem: string): KsftError {
+  return new KsftError('BAD_REQUEST', `${field} ${problem}`)
+}
+
+function checkedMatcher (matcher: Partial<IssueDefinition['matcher']>): void {
+  if (matcher.testGlob !== undefined) {
+    const problem = globProblem(matcher.testGlob)
+    if (problem) throw bad('matcher.testGlob', problem)
+  }
+  for (const field of ['reasonRegex', 'logRegex'] as const) {
+    const source = matcher[field]
+    if (source === undefined || source === null) continue
+    const problem = regexProblem(source)
+    if (problem) throw bad(`matcher.${field}`, problem)
+  }
+}
+
+function checkedScope (trends: TrendStore, scope: Partial<IssueDefinition['scope']>): Partial<IssueDefinition['scope']> {
+  const out = { ...scope }
+  for (const id of scope.series ?? []) {
+    if (trends.seriesById(id) === null) throw bad('scope.series', `names series ${id}, which does not exist`)
+  }
+  for (const field of ['versionsFrom', 'versionsTo'] as const) {
+    const label = scope[field]
+    if (label === undefined || label === null) continue
+    const normalized = normalizeVersionLabel(label)
+    const problem = versionLabelProblem(normalized)
+    if (problem) throw bad(`scope.${field}`, problem)
+    // a bound compares version numbers: a label without one (`next-20240902`) sorts after every version
+    if (versionSortKey(normalized) === versionSortKey('')) throw bad(`scope.${field}`, `"${normalized}" names no version number (v3, RFC v2, base)`)
+    out[field] = normalized
+  }
+  if (scope.machines !== undefined) out.machines = [...new Set(scope.machines)].sort()
+  if (scope.cpuFlags !== undefined) out.cpuFlags = [...new Set(scope.cpuFlags)].sort()
+  if (scope.series !== undefined) out.series = [...new Set(scope.series)].sort((a, b) => a - b)
+  return out
+}
+
+function definitionOf (trends: TrendStore, body: IssueBody): IssueDefinition {
+  checkedMatcher(body.matcher)
+  const scope = checkedScope(trends, body.scope ?? {})
+  return {
+    title: body.title.trim(),
+    url: body.url ?? null,
+    culprit: body.culprit ?? 'unknown',
+    intermittent: body.intermittent ?? false,
+    matcher: {
+      testGlob: body.matcher.testGlob.trim(),
+      reasonRegex: body.matcher.reasonRegex ?? null,
+      logRegex: body.matcher.logRegex ?? null,
+      exitCode: body.matcher.exitCode ?? null,
+      statuses: [...new Set(body.matcher.statuses ?? [])].sort(),
+    },
+    scope: {
+      series: scope.series ?? [],
+      machines: scope.machines ?? [],
+      arch: scope.arch ?? null,
+      cpuFlags: scope.cpuFlags ?? [],
+      kernelGlob: scope.kernelGlob ?? null,
+      versionsFrom: scope.versionsFrom ?? null,
+      versionsTo: scope.versionsTo ?? null,
+    },
+  }
+}
+
+function patchOf (trends: TrendStore, body: IssuePatchBody, before: StoredIssue) {
+  if (body.matcher) checkedMatcher(body.matcher)
+  const scope = body.scope === undefined ? undefined : checkedScope(trends, body.scope)
+  return {
+    title: body.title?.trim(),
+    url: body.url,
+    culprit: body.culprit,
+    intermittent: body.intermittent,
+    matcher: body.matcher === undefined ? undefined : { ...before.matcher, ...dropUndefined(body.matcher), ...(body.matcher.testGlob ? { testGlob: body.matcher.testGlob.trim() } : {}) },
+    scope: scope === undefined ? undefined : { ...before.scope, ...dropUndefined(scope) },
+  }
+}
+
+function dropUndefined<T extends object> (value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined)) as Partial<T>
+}

@@ -1,0 +1,483 @@
+import type { Database } from 'better-sqlite3'
+import { FAILING_STATUSES, type Status } from '../../ingest/index.ts'
+import {
+  ancestorPaths, compileIssue, CULPRITS, IssueIndex, issueMatches, pathMatches, testPathOf,
+  type Culprit, type IssueDefinition, type MatchCandidate,
+} from '../domain/known-issues.ts'
+import { versionSortKey } from '../domain/version-label.ts'
+import { FAILED_SQL, PASSED_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
+import type { IssueRef } from './trend-store.ts'
+
+export type { IssueRef }
+
+export { CULPRITS }
+
+export interface StoredIssue extends IssueDefinition {
+  id: number
+  createdAt: string
+  createdBy: string
+  updatedAt: string
+  resolvedAt: string | null
+}
+
+
+export interface IssueListRow extends StoredIssue {
+  /** Results it matched, over every stored run. */
+  matchedResults: number
+  matchedRuns: number
+}
+
+export interface IssueAuditRow { at: string, actor: string, action: 'create' | 'edit' | 'resolve' | 'reopen', changes: Record<string, { from: unknown, to: unknown }> }
+
+export interface IssueMatchRow {
+  seriesId: number
+  series: string
+  version: string
+  machine: string
+  results: number
+  runs: number
+  /** The newest run of the series on that machine that has a match. */
+  lastRunId: number
+}
+
+/** Where a (series, machine) the issue matched on stands in its newest version there. */
+export interface PerhapsFixed { seriesId: number, series: string, machine: string, version: string, lastMatchedVersion: string }
+
+export type IssuePatch = Partial<Omit<IssueDefinition, 'matcher' | 'scope'> & { matcher: Partial<IssueDefinition['matcher']>, scope: Partial<IssueDefinition['scope']> }>
+
+/** What ingest knows about the run it is storing: the scope half of every candidate. */
+export interface RunContext {
+  seriesId: number
+  versionLabel: string
+  machine: string
+  arch: string | null
+  cpuFlags: readonly string[]
+  kernel: string | null
+}
+
+/** Cases tried per retroactive step: a step is one short write transaction. */
+const REMATCH_CASES_PER_STEP = 200
+
+interface IssueRow {
+  id: number
+  title: string
+  url: string | null
+  culprit: Culprit
+  intermittent: number
+  test_glob: string
+  reason_regex: string | null
+  log_regex: string | null
+  exit_code: number | null
+  statuses: string
+  series: string
+  machines: string
+  arch: string | null
+  cpu_flags: string
+  kernel_glob: string | null
+  versions_from: string | null
+  versions_to: string | null
+  created_at: string
+  created_by: string
+  updated_at: string
+  resolved_at: string | null
+}
+
+interface CandidateRow {
+  run_id: number
+  seq: number
+  collection: string
+  test: string
+  path: string
+  status: Status
+  exit_code: number | null
+  reason: string | null
+  troubled: number
+  line_from: number
+  line_to: number
+}
+
+interface RetroRow extends CandidateRow {
+  series_id: number
+  sort_key: number
+  machine: string
+  arch: string | null
+  flags: string
+  kernel: string | null
+}
+
+export interface IssueStoreOptions {
+  clock?: () => Date
+  /** The raw log's lines `from`..`to` of a run, for issues with a log regex. */
+  readLog: (runId: number, from: number, to: number) => string[]
+}
+
+/**
+ * Known issues, their audit trail and the results they match. Matching itself is the pure rule of
+ * domain/known-issues.ts; this module feeds it candidates (failing or troubled results) and keeps
+ * the matches: for one run inside its ingest transaction, and over every stored run, in short
+ * transactions, when an issue is created or its matcher or scope edited.
+ */
+export class IssueStore {
+  private readonly s: ReturnType<typeof prepare>
+  private readonly clock: () => Date
+  private readonly readLog: IssueStoreOptions['readLog']
+  private cached: { revision: number, index: IssueIndex } | null = null
+
+  constructor (private readonly db: Database, options: IssueStoreOptions) {
+    this.s = prepare(db)
+    this.clock = options.clock ?? (() => new Date())
+    this.readLog = options.readLog
+  }
+
+  get (id: number): StoredIssue | null {
+    const row = this.s.get.get(id) as IssueRow | undefined
+    return row ? issueOf(row) : null
+  }
+
+  list (options: { active?: boolean } = {}): IssueListRow[] {
+    return (this.s.list.all() as Array<IssueRow & { results: number, runs: number }>)
+      .map(row => ({ ...issueOf(row), matchedResults: row.results, matchedRuns: row.runs }))
+      .filter(issue => options.active === undefined || (issue.resolvedAt === null) === options.active)
+  }
+
+  refs (ids: readonly number[]): IssueRef[] {
+    if (ids.length === 0) return []
+    return (this.s.refs.all(JSON.stringify([...new Set(ids)])) as IssueRow[]).map(refOf)
+  }
+
+  audit (id: number): IssueAuditRow[] {
+    return (this.s.audit.all(id) as Array<{ at: string, actor: string, action: IssueAuditRow['action'], changes: string }>)
+      .map(row => ({ ...row, changes: JSON.parse(row.changes) }))
+  }
+
+  /** Where the issue matched, per series, version and machine, in version order. */
+  matches (id: number): IssueMatchRow[] {
+    return this.s.matchesByVersion.all(id) as IssueMatchRow[]
+  }
+
+  /**
+   * Series and machines where the issue matched in an earlier version but not in the newest one
+   * the machine ran, and every case it matched there now passes: "perhaps fixed". A hint; the
+   * issue stays active until someone resolves it.
+   */
+  perhapsFixed (id: number): PerhapsFixed[] {
+    return this.s.perhapsFixed.all({ issue: id }) as PerhapsFixed[]
+  }
+
+  /**
+   * Creates an issue and matches it against every stored result; `match: false` leaves the
+   * matching to the caller (rematchSteps), which a server runs between its event loop's turns.
+   */
+  create (definition: IssueDefinition, actor: string, options: { match?: boolean } = {}): StoredIssue {
+    const now = this.clock().toISOString()
+    const id = this.db.transaction(() => {
+      const id = Number(this.s.insert.run({ ...columnsOf(definition), created_at: now, created_by: actor, updated_at: now }).lastInsertRowid)
+      this.s.insertAudit.run(id, now, actor, 'create', JSON.stringify(diff(null, definition)))
+      this.s.bumpRevision.run()
+      this.s.bumpWriteCounter.run()
+      return id
+    }).immediate()
+    if (options.match !== false) this.rematch(id)
+    return this.get(id)!
+  }
+
+  /**
+   * Edits an issue; a changed matcher or scope matches it again over every stored result (or, with
+   * `match: false`, says so in `rematch` for the caller to do). Null for an unknown id.
+   */
+  update (id: number, patch: IssuePatch, actor: string, options: { match?: boolean } = {}): { issue: StoredIssue, rematch: boolean } | null {
+    const before = this.get(id)
+    if (before === null) return null
+    const after: IssueDefinition = {
+      title: patch.title ?? before.title,
+      url: patch.url === undefined ? before.url : patch.url,
+      culprit: patch.culprit ?? before.culprit,
+      intermittent: patch.intermittent ?? before.intermittent,
+      matcher: { ...before.matcher, ...patch.matcher },
+      scope: { ...before.scope, ...patch.scope },
+    }
+    const changes = diff(definitionOf(before), after)
+    if (Object.keys(changes).length === 0) return { issue: before, rematch: false }
+    const now = this.clock().toISOString()
+    this.db.transaction(() => {
+      this.s.update.run({ ...columnsOf(after), id, updated_at: now })
+      this.s.insertAudit.run(id, now, actor, 'edit', JSON.stringify(changes))
+      this.s.bumpRevision.run()
+      this.s.bumpWriteCounter.run()
+    }).immediate()
+    const rematch = Object.keys(changes).some(field => field.startsWith('matcher.') || field.startsWith('scope.'))
+    if (rematch && options.match !== false) this.rematch(id)
+    return { issue: this.get(id)!, rematch: rematch && options.match === false }
+  }
+
+  /**
+   * Resolves (active: false) or reopens an issue. A resolved issue keeps its matches and triages
+   * nothing; a reopened one is matched again (ingest skipped it meanwhile), unless `match: false`.
+   */
+  setActive (id: number, active: boolean, actor: string, options: { match?: boolean } = {}): StoredIssue | null {
+    const before = this.get(id)
+    if (before === null) return null
+    if ((before.resolvedAt === null) === active) return before
+    const now = this.clock().toISOString()
+    this.db.transaction(() => {
+      this.s.setResolved.run(active ? null : now, now, id)
+      this.s.insertAudit.run(id, now, actor, active ? 'reopen' : 'resolve',
+        JSON.stringify({ resolvedAt: { from: before.resolvedAt, to: active ? null : now } }))
+      this.s.bumpRevision.run()
+      this.s.bumpWriteCounter.run()
+    }).immediate()
+    // while it was resolved, ingest did not match it: catch up over what arrived meanwhile
+    if (active && options.match !== false) this.rematch(id)
+    return this.get(id)
+  }
+
+  /**
+   * Matches the active issues against one run's failing and troubled results. Called by ingest
+   * inside the run's transaction, so that a run is never visible without its matches.
+   */
+  matchRun (runId: number, run: RunContext): number {
+    const index = this.activeIndex()
+    if (index.size === 0) return 0
+    const sortKey = versionSortKey(run.versionLabel)
+    let matched = 0
+    for (const row of this.s.runCandidates.all(runId) as CandidateRow[]) {
+      const subtests = JSON.parse(row.path) as string[]
+      const candidate = candidateOf(row, subtests, {
+        seriesId: run.seriesId, versionSortKey: sortKey, machine: run.machine, arch: run.arch, cpuFlags: run.cpuFlags, kernel: run.kernel,
+      }, this.readLog)
+      for (const issueId of index.match(candidate, subtests.length)) {
+        this.s.insertMatch.run(row.run_id, row.seq, issueId)
+        matched++
+      }
+    }
+    return matched
+  }
+
+  /** Matches one issue again over every stored result, in short transactions. Returns the results matched. */
+  rematch (id: number): number {
+    let matched = 0
+    for (const step of this.rematchSteps(id)) matched = step
+    return matched
+  }
+
+  /**
+   * The same in steps (one write transaction each), yielding the running count between them: a
+   * server lets its event loop run between steps (routes/issues.ts).
+   */
+  * rematchSteps (id: number): Generator<number> {
+    const issue = this.get(id)
+    if (issue === null) return
+    this.db.transaction(() => {
+      this.s.deleteMatches.run(id)
+      this.s.bumpWriteCounter.run()
+    }).immediate()
+    if (issue.resolvedAt !== null) return
+    const compiled = compileIssue(id, issue, versionSortKey)
+    // the cases whose path (or an ancestor's) the glob matches: only their results can match
+    const cases: number[] = []
+    for (const row of this.s.allCases.iterate() as Iterable<{ id: number, collection: string, test: string, path: string }>) {
+      const subtests = JSON.parse(row.path) as string[]
+      if (pathMatches(compiled, ancestorPaths(testPathOf(row.collection, row.test, subtests), subtests.length))) cases.push(row.id)
+    }
+    let matched = 0
+    for (let at = 0; at < cases.length; at += REMATCH_CASES_PER_STEP) {
+      const batch = JSON.stringify(cases.slice(at, at + REMATCH_CASES_PER_STEP))
+      this.db.transaction(() => {
+        for (const row of this.s.caseCandidates.all(batch) as RetroRow[]) {
+          const subtests = JSON.parse(row.path) as string[]
+          const candidate = candidateOf(row, subtests, {
+            seriesId: row.series_id, versionSortKey: row.sort_key, machine: row.machine, arch: row.arch, cpuFlags: splitList(row.flags), kernel: row.kernel,
+          }, this.readLog)
+          if (issueMatches(compiled, candidate, ancestorPaths(candidate.path, subtests.length))) {
+            this.s.insertMatch.run(row.run_id, row.seq, id)
+            matched++
+          }
+        }
+        this.s.bumpWriteCounter.run()
+      }).immediate()
+      yield matched
+    }
+    yield matched
+  }
+
+  /** The compiled active issues, rebuilt when any issue changed (a revision in the database, so other connections' edits count). */
+  private activeIndex (): IssueIndex {
+    const revision = (this.s.revision.get() as { value: number } | undefined)?.value ?? 0
+    if (this.cached?.revision !== revision) {
+      const issues = (this.s.active.all() as IssueRow[]).map(row => compileIssue(row.id, issueOf(row), versionSortKey))
+      this.cached = { revision, index: new IssueIndex(issues) }
+    }
+    return this.cached.index
+  }
+}
+
+function candidateOf (row: CandidateRow, subtests: string[], where: Omit<MatchCandidate, 'path' | 'status' | 'troubled' | 'reason' | 'exitCode' | 'logLines'>, readLog: IssueStoreOptions['readLog']): MatchCandidate {
+  let lines: string[] | null = null
+  return {
+    path: testPathOf(row.collection, row.test, subtests),
+    status: row.status,
+    troubled: row.troubled === 1,
+    reason: row.reason,
+    exitCode: row.exit_code,
+    ...where,
+    logLines: () => (lines ??= readLog(row.run_id, row.line_from, row.line_to)),
+  }
+}
+
+function splitList (text: string): string[] {
+  return text === '' ? [] : text.split(',')
+}
+
+function issueOf (row: IssueRow): StoredIssue {
+  return {
+    id: row.id,
+    title: row.title,
+    url: row.url,
+    culprit: row.culprit,
+    intermittent: row.intermittent === 1,
+    matcher: {
+      testGlob: row.test_glob,
+      reasonRegex: row.reason_regex,
+      logRegex: row.log_regex,
+      exitCode: row.exit_code,
+      statuses: splitList(row.statuses) as Status[],
+    },
+    scope: {
+      series: JSON.parse(row.series) as number[],
+      machines: JSON.parse(row.machines) as string[],
+      arch: row.arch,
+      cpuFlags: splitList(row.cpu_flags),
+      kernelGlob: row.kernel_glob,
+      versionsFrom: row.versions_from,
+      versionsTo: row.versions_to,
+    },
+    createdAt: row.created_at,
+    createdBy: row.created_by,
+    updatedAt: row.updated_at,
+    resolvedAt: row.resolved_at,
+  }
+}
+
+function refOf (row: IssueRow): IssueRef {
+  return { id: row.id, title: row.title, url: row.url, culprit: row.culprit, intermittent: row.intermittent === 1, active: row.resolved_at === null }
+}
+
+function definitionOf (issue: StoredIssue): IssueDefinition {
+  const { title, url, culprit, intermittent, matcher, scope } = issue
+  return { title, url, culprit, intermittent, matcher, scope }
+}
+
+function columnsOf (definition: IssueDefinition): Record<string, unknown> {
+  const { matcher, scope } = definition
+  return {
+    title: definition.title,
+    url: definition.url,
+    culprit: definition.culprit,
+    intermittent: definition.intermittent ? 1 : 0,
+    test_glob: matcher.testGlob,
+    reason_regex: matcher.reasonRegex,
+    log_regex: matcher.logRegex,
+    exit_code: matcher.exitCode,
+    statuses: matcher.statuses.join(','),
+    series: JSON.stringify(scope.series),
+    machines: JSON.stringify(scope.machines),
+    arch: scope.arch,
+    cpu_flags: scope.cpuFlags.join(','),
+    kernel_glob: scope.kernelGlob,
+    versions_from: scope.versionsFrom,
+    versions_to: scope.versionsTo,
+  }
+}
+
+/** Field by field (`matcher.testGlob`, `scope.machines`), what changed: the audit's record. */
+function diff (before: IssueDefinition | null, after: IssueDefinition): Record<string, { from: unknown, to: unknown }> {
+  const flat = (definition: IssueDefinition | null): Record<string, unknown> => definition === null ? {} : {
+    title: definition.title,
+    url: definition.url,
+    culprit: definition.culprit,
+    intermittent: definition.intermittent,
+    ...Object.fromEntries(Object.entries(definition.matcher).map(([key, value]) => [`matcher.${key}`, value])),
+    ...Object.fromEntries(Object.entries(definition.scope).map(([key, value]) => [`scope.${key}`, value])),
+  }
+  const from = flat(before)
+  const to = flat(after)
+  const changes: Record<string, { from: unknown, to: unknown }> = {}
+  for (const key of Object.keys(to)) {
+    if (JSON.stringify(from[key] ?? null) !== JSON.stringify(to[key] ?? null)) changes[key] = { from: from[key] ?? null, to: to[key] }
+  }
+  return changes
+}
+
+const ISSUE_COLUMNS = 'title, url, culprit, intermittent, test_glob, reason_regex, log_regex, exit_code, statuses, series, machines, arch, cpu_flags, kernel_glob, versions_from, versions_to'
+const FAILING_SQL = FAILING_STATUSES.map(status => `'${status}'`).join(', ')
+
+function prepare (db: Database) {
+  const statement = (sql: string) => db.prepare(sql)
+  return {
+    get: statement('SELECT * FROM known_issues WHERE id = ?'),
+    list: statement(`
+      SELECT k.*, coalesce(m.results, 0) AS results, coalesce(m.runs, 0) AS runs FROM known_issues k
+      LEFT JOIN (SELECT issue_id, count(*) AS results, count(DISTINCT run_id) AS runs FROM known_issue_matches GROUP BY issue_id) m ON m.issue_id = k.id
+      ORDER BY k.resolved_at IS NOT NULL, k.id DESC`),
+    active: statement('SELECT * FROM known_issues WHERE resolved_at IS NULL ORDER BY id'),
+    refs: statement('SELECT * FROM known_issues WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id'),
+    insert: statement(`INSERT INTO known_issues (${ISSUE_COLUMNS}, created_at, created_by, updated_at)
+      VALUES (${ISSUE_COLUMNS.split(', ').map(column => `@${column}`).join(', ')}, @created_at, @created_by, @updated_at)`),
+    update: statement(`UPDATE known_issues SET ${ISSUE_COLUMNS.split(', ').map(column => `${column} = @${column}`).join(', ')}, updated_at = @updated_at WHERE id = @id`),
+    setResolved: statement('UPDATE known_issues SET resolved_at = ?, updated_at = ? WHERE id = ?'),
+    insertAudit: statement('INSERT INTO known_issue_audit (issue_id, at, actor, action, changes) VALUES (?, ?, ?, ?, ?)'),
+    audit: statement('SELECT at, actor, action, changes FROM known_issue_audit WHERE issue_id = ? ORDER BY id'),
+    // the store's write counter moves with every issue change (ETags), and so does the revision the
+    // compiled index is cached under
+    bumpRevision: statement(`INSERT INTO store_state (key, value) VALUES ('known_issues_revision', 1)
+      ON CONFLICT (key) DO UPDATE SET value = value + 1`),
+    bumpWriteCounter: statement("UPDATE store_state SET value = value + 1 WHERE key = 'write_counter'"),
+    revision: statement("SELECT value FROM store_state WHERE key = 'known_issues_revision'"),
+    deleteMatches: statement('DELETE FROM known_issue_matches WHERE issue_id = ?'),
+    insertMatch: statement('INSERT OR IGNORE INTO known_issue_matches (run_id, seq, issue_id) VALUES (?, ?, ?)'),
+    runCandidates: statement(`
+      SELECT r.run_id, r.seq, c.collection, c.test, c.path, r.status, r.exit_code, r.reason, r.line_from, r.line_to,
+        CASE WHEN r.flags <> '' AND ${TROUBLED_RESULT_SQL} THEN 1 ELSE 0 END AS troubled
+      FROM results r JOIN cases c ON c.id = r.case_id
+      WHERE r.run_id = ? AND (r.status IN (${FAILING_SQL}) OR (r.flags <> '' AND ${TROUBLED_RESULT_SQL}))`),
+    allCases: statement('SELECT id, collection, test, path FROM cases'),
+    caseCandidates: statement(`
+      SELECT r.run_id, r.seq, c.collection, c.test, c.path, r.status, r.exit_code, r.reason, r.line_from, r.line_to,
+        CASE WHEN r.flags <> '' AND ${TROUBLED_RESULT_SQL} THEN 1 ELSE 0 END AS troubled,
+        v.series_id, v.sort_key, m.name AS machine, ru.arch, ru.flags, ru.kernel
+      FROM json_each(?) j CROSS JOIN cases c ON c.id = j.value
+      CROSS JOIN results r INDEXED BY results_by_case ON r.case_id = c.id
+      JOIN runs ru ON ru.id = r.run_id JOIN versions v ON v.id = ru.version_id JOIN machines m ON m.id = ru.machine_id
+      WHERE r.status IN (${FAILING_SQL}) OR (r.flags <> '' AND ${TROUBLED_RESULT_SQL})`),
+    matchesByVersion: statement(`
+      SELECT v.series_id AS seriesId, s.name AS series, v.label AS version, m.name AS machine,
+        count(*) AS results, count(DISTINCT k.run_id) AS runs, max(k.run_id) AS lastRunId
+      FROM known_issue_matches k JOIN runs ru ON ru.id = k.run_id JOIN versions v ON v.id = ru.version_id
+      JOIN series s ON s.id = v.series_id JOIN machines m ON m.id = ru.machine_id
+      WHERE k.issue_id = ?
+      GROUP BY v.id, m.id ORDER BY s.name, v.sort_key, v.id, m.name`),
+    // per (series, machine) the issue matched on: the newest version that machine ran; perhaps
+    // fixed when the issue matched nothing there and each case it matched before ran and passed
+    perhapsFixed: statement(`
+      WITH matched AS (
+        SELECT DISTINCT v.series_id, ru.machine_id, r.case_id, v.sort_key, v.label
+        FROM known_issue_matches k JOIN runs ru ON ru.id = k.run_id JOIN versions v ON v.id = ru.version_id
+        JOIN results r ON r.run_id = k.run_id AND r.seq = k.seq
+        WHERE k.issue_id = @issue),
+      places AS (SELECT series_id, machine_id, max(sort_key) AS last_matched_key FROM matched GROUP BY series_id, machine_id),
+      newest AS (
+        SELECT p.series_id, p.machine_id, p.last_matched_key,
+          (SELECT v.id FROM versions v JOIN runs ru ON ru.version_id = v.id AND ru.machine_id = p.machine_id
+           WHERE v.series_id = p.series_id ORDER BY v.sort_key DESC, v.id DESC LIMIT 1) AS version_id
+        FROM places p)
+      SELECT n.series_id AS seriesId, s.name AS series, m.name AS machine, v.label AS version,
+        (SELECT label FROM matched x WHERE x.series_id = n.series_id AND x.machine_id = n.machine_id AND x.sort_key = n.last_matched_key LIMIT 1) AS lastMatchedVersion
+      FROM newest n JOIN versions v ON v.id = n.version_id JOIN series s ON s.id = n.series_id JOIN machines m ON m.id = n.machine_id
+      WHERE v.sort_key > n.last_matched_key
+        AND NOT EXISTS (
+          SELECT 1 FROM matched x WHERE x.series_id = n.series_id AND x.machine_id = n.machine_id
+            AND NOT EXISTS (SELECT 1 FROM case_stats cs WHERE cs.version_id = n.version_id AND cs.machine_id = n.machine_id AND cs.case_id = x.case_id
+              AND ${PASSED_SQL} > 0 AND ${FAILED_SQL} = 0))
+      ORDER BY s.name, m.name`),
+  }
+}
