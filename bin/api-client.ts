@@ -88,34 +88,43 @@ export class KsftApiClient {
     return { ...first, entries, nextCursor: null }
   }
 
-  private async getJson (path: string, query: Record<string, string | number | undefined>): Promise<unknown> {
+  /**
+   * Any other JSON endpoint (the known issues of `ksft issue`): its answer as sent, its errors as
+   * ApiError. The caller knows the shape from server/schemas.
+   */
+  async json<T> (method: 'GET' | 'POST' | 'PATCH', path: string, options: { query?: Record<string, string | number | undefined>, body?: unknown } = {}): Promise<T> {
+    return await this.getJson(path, options.query ?? {}, method, options.body) as T
+  }
+
+  private async getJson (path: string, query: Record<string, string | number | undefined>, method = 'GET', body?: unknown): Promise<unknown> {
     const params = new URLSearchParams()
     for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value))
     const url = `${this.baseUrl}${path}${params.size > 0 ? `?${params.toString()}` : ''}`
     const headers: Record<string, string> = { accept: 'application/json' }
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`
+    if (body !== undefined) headers['content-type'] = 'application/json'
     let res: Response
     try {
-      res = await fetch(url, { headers, signal: AbortSignal.timeout(this.timeoutMs) })
+      res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutMs) })
     } catch (err) {
       const cause = (err as Error & { cause?: { code?: string, message?: string } }).cause
       const why = (err as Error).name === 'TimeoutError' ? `no answer within ${this.timeoutMs / 1000} s` : cause?.code ?? cause?.message ?? (err as Error).message
       throw new ApiError(null, 'UNREACHABLE', `cannot reach ${this.baseUrl}: ${why}`)
     }
     const text = await res.text()
-    let body: unknown
+    let answer: unknown
     try {
-      body = JSON.parse(text)
+      answer = JSON.parse(text)
     } catch {
       throw new ApiError(res.status, res.ok ? 'BAD_RESPONSE' : `HTTP_${res.status}`,
         `${this.baseUrl} answered ${res.status} with something other than JSON: ${oneLine(text)}`)
     }
     if (!res.ok) {
       const { errorResponse } = await answerValidators()
-      if (errorResponse.Check(body)) throw new ApiError(res.status, body.error.code, body.error.message)
+      if (errorResponse.Check(answer)) throw new ApiError(res.status, answer.error.code, answer.error.message)
       throw new ApiError(res.status, `HTTP_${res.status}`, `${this.baseUrl} answered ${res.status}: ${oneLine(text)}`)
     }
-    return body
+    return answer
   }
 }
 

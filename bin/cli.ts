@@ -9,6 +9,7 @@ import { registerDemo } from './commands/demo.ts'
 import { registerExport } from './commands/export.ts'
 import { registerGate } from './commands/gate.ts'
 import { registerIngest } from './commands/ingest.ts'
+import { registerIssue } from './commands/issue.ts'
 import { registerParse } from './commands/parse.ts'
 import { registerPrune } from './commands/prune.ts'
 import { registerServe } from './commands/serve.ts'
@@ -34,6 +35,7 @@ export function buildProgram (): Command {
   registerBackup(program)
   registerExport(program)
   registerGate(program)
+  registerIssue(program)
   registerPrune(program)
   registerServe(program)
   registerDemo(program)

@@ -19,7 +19,7 @@ function side (machine: Machine, status: string, given: Parameters<typeof counts
 /** A side the machine has no result for, although its runs of that version finished. */
 const absent = (machine: Machine) => ({ machines: [machine], status: null, counts: counts(), reason: null, exitCode: null, timeoutSeconds: null, kernelTrouble: [], complete: true, runs: [] })
 
-type Bucket = 'regression' | 'new_failure' | 'not_run' | 'new_kernel_trouble' | 'fixed' | 'still_failing' | 'still_kernel_trouble' | 'flaky' | 'new' | 'missing' | 'unchanged'
+type Bucket = 'regression' | 'new_failure' | 'not_run' | 'new_kernel_trouble' | 'infrastructure' | 'known' | 'fixed' | 'still_failing' | 'still_kernel_trouble' | 'flaky' | 'new' | 'missing' | 'unchanged'
 /** Bucket counts with the others zero. */
 function buckets (given: Partial<Record<Bucket, number>>): Record<Bucket, number> {
   return {
