@@ -31,6 +31,7 @@ export const testHistoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const rows = trends.history(caseId, filters, decodeCursor(request.query.cursor, 'nnnsnn') as HistoryKey | null, limit + 1)
     const page = rows.slice(0, limit)
     const last = page.at(-1)
+    const refs = new Map(trends.issueRefs([...new Set(page.flatMap(row => row.knownIssues))]).map(ref => [ref.id, ref]))
     return {
       collection,
       test,
@@ -49,6 +50,7 @@ export const testHistoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
         timeoutSeconds: row.timeoutSeconds,
         lines: row.lines,
         url: `/runs/${row.runId}#L${row.lines[0]}-L${row.lines[1]}`,
+        knownIssues: row.knownIssues.flatMap(id => refs.get(id) ?? []),
       })),
       nextCursor: rows.length > limit && last
         ? encodeCursor([last.series.id, last.version.sortKey, last.version.id, last.machine, last.runId, last.seq])

@@ -363,6 +363,7 @@ export const HistoryEntrySchema = Type.Object({
   timeoutSeconds: Nullable(Type.Integer()),
   lines: LineRangeSchema,
   url: Type.String({ description: 'the run page at the lines of this result' }),
+  knownIssues: Type.Array(IssueRefSchema, { description: 'active known issues that matched this result' }),
 })
 export type HistoryEntry = Static<typeof HistoryEntrySchema>
 

@@ -75,6 +75,8 @@ export interface HistoryRow {
   timeoutSeconds: number | null
   lines: [number, number]
   seq: number
+  /** Active known issues that matched the result. */
+  knownIssues: number[]
 }
 export interface MachineRow {
   id: number
@@ -94,6 +96,11 @@ export interface HistoryFilters { seriesId: number | null, machineId: number | n
 export type HistoryKey = [seriesId: number, sortKey: number, versionId: number, machine: string, runId: number, seq: number]
 
 type Row = Record<string, unknown>
+
+/** A group_concat of known-issue ids, ascending. */
+function issueIds (list: string | null): number[] {
+  return list === null ? [] : list.split(',').map(Number).sort((a, b) => a - b)
+}
 
 export class TrendStore {
   private readonly s: ReturnType<typeof prepare>
@@ -216,7 +223,7 @@ export class TrendStore {
       timeoutSeconds: row.timeout_seconds as number | null,
       flags: splitList(row.flags as string) as Flag[],
       complete: row.complete === 1,
-      knownIssues: row.issues === null ? [] : (row.issues as string).split(',').map(Number).sort((a, b) => a - b),
+      knownIssues: issueIds(row.issues as string | null),
     }))
   }
 
@@ -332,6 +339,7 @@ export class TrendStore {
       timeoutSeconds: row.timeout_seconds as number | null,
       lines: [row.line_from as number, row.line_to as number],
       seq: row.seq as number,
+      knownIssues: issueIds(row.issues as string | null),
     }))
   }
 
@@ -527,7 +535,9 @@ function prepare (db: Database) {
         LIMIT @limit)
       SELECT s.id AS series_id, s.name AS series_name, v.id AS version_id, v.label, v.message_id, v.sort_key,
         p.machine, ru.id AS run_id, ru.kernel, r.seq, r.status, r.reason, r.flags, r.exit_code, r.timeout_seconds,
-        r.line_from, r.line_to
+        r.line_from, r.line_to,
+        (SELECT group_concat(k.issue_id) FROM known_issue_matches k JOIN known_issues i ON i.id = k.issue_id AND i.resolved_at IS NULL
+         WHERE k.run_id = p.run_id AND k.seq = p.seq) AS issues
       FROM page p CROSS JOIN results r INDEXED BY results_by_case ON r.case_id = @case AND r.run_id = p.run_id AND r.seq = p.seq
       JOIN runs ru ON ru.id = p.run_id
       JOIN versions v ON v.id = p.version_id JOIN series s ON s.id = p.series_id

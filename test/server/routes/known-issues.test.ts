@@ -129,6 +129,10 @@ test('a known failure leaves the regression buckets, the gate passes, and resolv
   assert.deepEqual(known.knownIssues.map(ref => ref.id), [issue.id])
   assert.deepEqual(known.head.runs[0]!.knownIssues, [issue.id])
 
+  // the test's history names the issue on the result it explains, and on no other
+  const history = (await lab.app.inject({ url: '/api/v1/tests/history?collection=kvm&test=kvm_create_max_vcpus' })).json() as { entries: Array<{ version: { label: string }, machine: string, knownIssues: Array<{ id: number, title: string }> }> }
+  assert.deepEqual(history.entries.filter(entry => entry.knownIssues.length > 0).map(entry => [entry.version.label, entry.machine, entry.knownIssues.map(ref => ref.id)]), [['v3', TDX, [issue.id]]])
+
   const passed = await runKsft(gateArgs)
   assert.equal(passed.code, 0, passed.stdout + passed.stderr)
   assert.match(passed.stdout, /known \(1\) \(does not fail the gate\):/)

@@ -22,6 +22,7 @@ function entry (s: Scenario, key: string, version: Version, machine: Machine, in
     timeoutSeconds: result.timeoutSeconds ?? null,
     lines,
     url: `/runs/${run.runId}#L${lines[0]}-L${lines[1]}`,
+    knownIssues: [],
   }
 }
 

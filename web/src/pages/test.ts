@@ -1,7 +1,7 @@
 import { apiPaths, type HistoryResponse } from '../api.ts'
 import { countChips } from '../counts.ts'
 import { h, replace } from '../dom.ts'
-import { statusBadge, statusGlyph, testTitle } from '../format.ts'
+import { KNOWN_GLYPH, statusBadge, statusGlyph, testTitle } from '../format.ts'
 import { pageHeader, section, setTitle, type PageContext } from '../page.ts'
 
 type Entry = HistoryResponse['entries'][number]
@@ -35,11 +35,23 @@ export async function testPage (ctx: PageContext): Promise<void> {
       h('span', { class: 'muted' }, `over ${seriesNames.size === 1 ? 'one series' : `${seriesNames.size} series`}`,
         params.machine ? ` on ${params.machine}` : '', history.path.length ? '' : ' (the test itself; its subtests have their own pages)')),
     history.entries.length === 0 ? h('p', { class: 'muted' }, 'No results for this test with these filters.') : null,
+    knownIssuesNote(history.entries),
     history.entries.length ? section('Across versions and machines', 'grid', historyGrid(history.entries)) : null,
     history.entries.length ? section('Reasons in the logs', 'reasons', reasonsList(history.entries)) : null,
     history.entries.length ? section('Every result', 'results', resultsTable(history.entries)) : null,
     nextHref ? h('p', null, h('a', { href: nextHref }, 'More results →')) : null,
   )
+}
+
+/** The known issues that explain some of these results, each with how many, linked to its page. */
+function knownIssuesNote (entries: readonly Entry[]): HTMLElement | null {
+  const byIssue = new Map<number, { issue: Entry['knownIssues'][number], results: number }>()
+  for (const e of entries) for (const issue of e.knownIssues) byIssue.set(issue.id, { issue, results: (byIssue.get(issue.id)?.results ?? 0) + 1 })
+  if (byIssue.size === 0) return null
+  return h('p', { class: 'known-issues-note' }, `${KNOWN_GLYPH} Known issues: `,
+    ...[...byIssue.values()].flatMap(({ issue, results }, i) => [i > 0 ? '; ' : '',
+      h('a', { href: `/issues/${issue.id}`, class: 'known-issue-link', data: { issue: String(issue.id) } }, `#${issue.id} ${issue.title}`),
+      ` (${results} ${results === 1 ? 'result' : 'results'} here)`]))
 }
 
 /** Machines down, versions across (per series), one glyph per run linking to its log lines. */
@@ -63,7 +75,7 @@ function historyGrid (entries: readonly Entry[]): HTMLElement {
     h('tbody', null, ...machines.map(machine => h('tr', null, h('th', { scope: 'row' }, machine),
       ...columns.map(c => {
         const here = cells.get(`${machine}\u0000${c.key}`) ?? []
-        return h('td', { class: 'runs' }, ...here.map(e => h('a', { href: e.url, class: 'run-glyph', title: `${c.label} on ${machine}, run ${e.runId}: ${e.status}${e.reason ? `: ${e.reason}` : ''}` },
+        return h('td', { class: 'runs' }, ...here.map(e => h('a', { href: e.url, class: 'run-glyph', title: `${c.label} on ${machine}, run ${e.runId}: ${e.status}${e.reason ? `: ${e.reason}` : ''}${e.knownIssues.map(issue => `; known issue #${issue.id} ${issue.title}`).join('')}` },
           statusGlyph(e.status, `${e.status} in run ${e.runId}`))))
       }))))))
 }
