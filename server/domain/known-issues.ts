@@ -24,6 +24,11 @@ export function testPathOf (collection: string, test: string, subtests: readonly
   return [collection, test, ...subtests].join('/')
 }
 
+/** A result's names (collection, test, subtests) as one key, where matches are looked up by name. */
+export function namesKey (names: readonly string[]): string {
+  return JSON.stringify(names)
+}
+
 export interface IssueMatcher {
   /** Glob on the test path: `*` any run of characters, `?` one. Matches a test and its subtests. */
   testGlob: string

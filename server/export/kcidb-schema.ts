@@ -103,6 +103,35 @@ export const KcidbTestSchema = Type.Object({
   }, { additionalProperties: false }),
 }, { additionalProperties: false })
 
+export const KcidbIssueSchema = Type.Object({
+  id: Type.String({ pattern: ID_PATTERN, description: '<origin>:issue-<known issue id>' }),
+  version: Type.Integer({ minimum: 0, description: 'how many times the known issue was edited, resolved or reopened since it was recorded' }),
+  origin: Type.String({ pattern: ORIGIN_PATTERN }),
+  report_url: Type.Optional(Type.String({ format: 'uri' })),
+  report_subject: Text('the known issue\'s title'),
+  culprit: Type.Optional(Type.Object({
+    code: Type.Boolean(),
+    tool: Type.Boolean(),
+    harness: Type.Boolean(),
+  }, { additionalProperties: false, description: 'kernel: code, test: tool, infrastructure: harness; left out for an unknown culprit (KCIDB reads all false as invalid)' })),
+  comment: Text(),
+  misc: Type.Object({
+    ksft_issue_id: Type.Integer(),
+    test_glob: Type.String(),
+    intermittent: Type.Boolean(),
+    active: Type.Boolean(),
+  }, { additionalProperties: false }),
+}, { additionalProperties: false })
+
+export const KcidbIncidentSchema = Type.Object({
+  id: Type.String({ pattern: ID_PATTERN, description: '<origin>:incident-<known issue id>-run-<run id>:<path>' }),
+  origin: Type.String({ pattern: ORIGIN_PATTERN }),
+  issue_id: Type.String({ pattern: ID_PATTERN }),
+  issue_version: Type.Integer({ minimum: 0 }),
+  test_id: Type.String({ pattern: ID_PATTERN }),
+  present: Type.Literal(true, { description: 'a known issue matched the test: it occurred there' }),
+}, { additionalProperties: false })
+
 export const KcidbDocumentSchema = Type.Object({
   version: Type.Object({
     major: Type.Integer({ const: KCIDB_VERSION.major }),
@@ -111,8 +140,12 @@ export const KcidbDocumentSchema = Type.Object({
   checkouts: Type.Array(KcidbCheckoutSchema),
   builds: Type.Array(KcidbBuildSchema),
   tests: Type.Array(KcidbTestSchema),
+  issues: Type.Optional(Type.Array(KcidbIssueSchema, { description: 'the active known issues that matched some exported test' })),
+  incidents: Type.Optional(Type.Array(KcidbIncidentSchema, { description: 'one per known issue and test it matched' })),
 }, { additionalProperties: false })
 
+export type KcidbIssue = Static<typeof KcidbIssueSchema>
+export type KcidbIncident = Static<typeof KcidbIncidentSchema>
 export type KcidbCheckout = Static<typeof KcidbCheckoutSchema>
 export type KcidbBuild = Static<typeof KcidbBuildSchema>
 export type KcidbTest = Static<typeof KcidbTestSchema>

@@ -1,7 +1,9 @@
 import type { Status, TestRecord } from '../../ingest/index.ts'
+import { namesKey } from '../domain/known-issues.ts'
+import type { MatchedIssue, RunIssueMatches } from '../storage/issue-store.ts'
 import type { RunView } from '../storage/types.ts'
 import {
-  KCIDB_VERSION, LOG_EXCERPT_MAX, type KcidbBuild, type KcidbCheckout, type KcidbDocument, type KcidbStatus, type KcidbTest,
+  KCIDB_VERSION, LOG_EXCERPT_MAX, type KcidbBuild, type KcidbCheckout, type KcidbDocument, type KcidbIncident, type KcidbIssue, type KcidbStatus, type KcidbTest,
 } from './kcidb-schema.ts'
 import { LineWindow, tailExcerpt, type LineSource } from './log-excerpt.ts'
 import { pathedResults } from './test-paths.ts'
@@ -16,6 +18,8 @@ export interface ExportedRun {
   run: RunView
   tests: TestRecord[]
   lines: LineSource
+  /** The active known issues that matched its results, by the result's names (collection, test, subtests). */
+  knownIssues?: RunIssueMatches
 }
 
 export interface KcidbOptions {
@@ -54,18 +58,74 @@ export function buildKcidbDocument (runs: Iterable<ExportedRun>, options: KcidbO
   const checkouts = new Map<number, KcidbCheckout>()
   const builds: KcidbBuild[] = []
   const tests: KcidbTest[] = []
+  const issues = new Map<number, KcidbIssue>()
+  const incidents: KcidbIncident[] = []
   for (const exported of runs) {
     const { run } = exported
     if (!checkouts.has(run.version.id)) checkouts.set(run.version.id, checkoutOf(run, origin))
     const build = buildOf(run, origin)
     builds.push(build)
-    for (const test of kcidbTestsOf(exported, build, options)) tests.push(test)
+    const triage = new IncidentCollector(exported.knownIssues, origin)
+    for (const test of kcidbTestsOf(exported, build, options, triage)) tests.push(test)
+    for (const issue of triage.issues()) issues.set(issue.misc.ksft_issue_id, issue)
+    incidents.push(...triage.incidents)
   }
   return {
     version: { major: KCIDB_VERSION.major, minor: KCIDB_VERSION.minor },
     checkouts: [...checkouts.values()],
     builds,
     tests,
+    ...(issues.size === 0 ? {} : { issues: [...issues.values()].sort((a, b) => a.misc.ksft_issue_id - b.misc.ksft_issue_id), incidents }),
+  }
+}
+
+/**
+ * KCIDB issues and incidents from a run's known-issue matches: an issue per known issue that
+ * matched some test, an incident (present) per test it matched.
+ */
+class IncidentCollector {
+  readonly incidents: KcidbIncident[] = []
+  private readonly used = new Map<number, KcidbIssue>()
+  private readonly byId: Map<number, MatchedIssue>
+
+  constructor (private readonly known: RunIssueMatches | undefined, private readonly origin: string) {
+    this.byId = new Map((known?.issues ?? []).map(issue => [issue.id, issue]))
+  }
+
+  /** Records the incidents of one exported test. */
+  add (names: readonly string[], test: KcidbTest): void {
+    for (const id of this.known?.byNames.get(namesKey(names)) ?? []) {
+      const issue = this.byId.get(id)
+      if (issue === undefined) continue
+      const kcidb = this.used.get(id) ?? issueOf(issue, this.origin)
+      this.used.set(id, kcidb)
+      this.incidents.push({
+        id: `${this.origin}:incident-${id}-${test.id.slice(this.origin.length + 1)}`,
+        origin: this.origin,
+        issue_id: kcidb.id,
+        issue_version: kcidb.version,
+        test_id: test.id,
+        present: true,
+      })
+    }
+  }
+
+  issues (): KcidbIssue[] {
+    return [...this.used.values()].sort((a, b) => a.misc.ksft_issue_id - b.misc.ksft_issue_id)
+  }
+}
+
+function issueOf (issue: MatchedIssue, origin: string): KcidbIssue {
+  const culprit = issue.culprit === 'unknown' ? undefined : { code: issue.culprit === 'kernel', tool: issue.culprit === 'test', harness: issue.culprit === 'infrastructure' }
+  return {
+    id: `${origin}:issue-${issue.id}`,
+    version: issue.version,
+    origin,
+    ...(issue.url === null ? {} : { report_url: issue.url }),
+    report_subject: clean(issue.title),
+    ...(culprit === undefined ? {} : { culprit }),
+    comment: clean(issue.title),
+    misc: { ksft_issue_id: issue.id, test_glob: issue.testGlob, intermittent: issue.intermittent, active: issue.active },
   }
 }
 
@@ -84,15 +144,17 @@ export function * kcidbRunPieces (exported: ExportedRun, options: KcidbOptions):
   })
   yield `${head.slice(0, -1)},"tests":[`
   let first = true
-  for (const test of kcidbTestsOf(exported, build, options)) {
+  const triage = new IncidentCollector(exported.knownIssues, options.origin)
+  for (const test of kcidbTestsOf(exported, build, options, triage)) {
     yield `${first ? '' : ','}${JSON.stringify(test)}`
     first = false
   }
-  yield ']}'
+  const issues = triage.issues()
+  yield issues.length === 0 ? ']}' : `],"issues":${JSON.stringify(issues)},"incidents":${JSON.stringify(triage.incidents)}}`
 }
 
 /** A KCIDB test per test and subtest of one run, in the run's order. */
-function * kcidbTestsOf ({ run, tests: records, lines }: ExportedRun, build: KcidbBuild, options: KcidbOptions): Generator<KcidbTest> {
+function * kcidbTestsOf ({ run, tests: records, lines }: ExportedRun, build: KcidbBuild, options: KcidbOptions, triage: IncidentCollector): Generator<KcidbTest> {
   const { origin } = options
   const window = new LineWindow(lines)
   const environment = environmentOf(run)
@@ -100,7 +162,7 @@ function * kcidbTestsOf ({ run, tests: records, lines }: ExportedRun, build: Kci
   for (const result of pathedResults(records)) {
     const record = result.subtest ?? result.test
     const test = result.subtest === null ? result.test : null
-    yield {
+    const kcidb: KcidbTest = {
       id: `${build.id}:${result.path}`,
       origin,
       build_id: build.id,
@@ -121,6 +183,8 @@ function * kcidbTestsOf ({ run, tests: records, lines }: ExportedRun, build: Kci
         log_lines: [record.lines[0], record.lines[1]] as [number, number],
       }),
     }
+    triage.add(result.names, kcidb)
+    yield kcidb
   }
 }
 

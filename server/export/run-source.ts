@@ -10,6 +10,7 @@ export function exportedRun (store: RunStore, runId: number): ExportedRun {
     run,
     tests: store.getRunTests(runId),
     lines: (from, to) => store.getLogLines(runId, from, to)?.lines ?? [],
+    knownIssues: store.issues.exportedMatches(runId),
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Database } from 'better-sqlite3'
 import { FAILING_STATUSES, type Status } from '../../ingest/index.ts'
 import {
-  ancestorPaths, compileIssue, CULPRITS, IssueIndex, issueMatches, pathMatches, testPathOf,
+  ancestorPaths, compileIssue, CULPRITS, IssueIndex, issueMatches, namesKey, pathMatches, testPathOf,
   type Culprit, type IssueDefinition, type MatchCandidate,
 } from '../domain/known-issues.ts'
 import { versionSortKey } from '../domain/version-label.ts'
@@ -20,6 +20,18 @@ export interface StoredIssue extends IssueDefinition {
   resolvedAt: string | null
 }
 
+
+/** A known issue as an export names it, with its version: how many times it changed since it was recorded. */
+export interface MatchedIssue extends IssueRef {
+  testGlob: string
+  version: number
+}
+
+/** The active known issues that matched a run's results, by each result's names (domain/known-issues.ts namesKey). */
+export interface RunIssueMatches {
+  byNames: ReadonlyMap<string, readonly number[]>
+  issues: readonly MatchedIssue[]
+}
 
 export interface IssueListRow extends StoredIssue {
   /** Results it matched, over every stored run. */
@@ -162,6 +174,25 @@ export class IssueStore {
    */
   perhapsFixed (id: number): PerhapsFixed[] {
     return this.s.perhapsFixed.all({ issue: id }) as PerhapsFixed[]
+  }
+
+  /**
+   * The active known issues that matched a run's results, for the KCIDB export (export/kcidb.ts):
+   * by each result's names, with each issue's KCIDB version (its changes since it was recorded).
+   */
+  exportedMatches (runId: number): RunIssueMatches | undefined {
+    const rows = this.s.runMatches.all(runId) as Array<{ collection: string, test: string, path: string, issue_id: number }>
+    if (rows.length === 0) return undefined
+    const byNames = new Map<string, number[]>()
+    for (const row of rows) {
+      const key = namesKey([row.collection, row.test, ...JSON.parse(row.path) as string[]])
+      byNames.set(key, [...(byNames.get(key) ?? []), row.issue_id])
+    }
+    const ids = [...new Set(rows.map(row => row.issue_id))]
+    const issues = (this.s.exportedIssues.all(JSON.stringify(ids)) as Array<IssueRow & { changes: number }>).map(row => ({
+      ...refOf(row), testGlob: row.test_glob, version: row.changes,
+    }))
+    return { byNames, issues }
   }
 
   /**
@@ -449,6 +480,14 @@ function prepare (db: Database) {
       CROSS JOIN results r INDEXED BY results_by_case ON r.case_id = c.id
       JOIN runs ru ON ru.id = r.run_id JOIN versions v ON v.id = ru.version_id JOIN machines m ON m.id = ru.machine_id
       WHERE r.status IN (${FAILING_SQL}) OR (r.flags <> '' AND ${TROUBLED_RESULT_SQL})`),
+    runMatches: statement(`
+      SELECT c.collection, c.test, c.path, k.issue_id FROM known_issue_matches k
+      JOIN known_issues i ON i.id = k.issue_id AND i.resolved_at IS NULL
+      JOIN results r ON r.run_id = k.run_id AND r.seq = k.seq JOIN cases c ON c.id = r.case_id
+      WHERE k.run_id = ? ORDER BY k.seq, k.issue_id`),
+    exportedIssues: statement(`
+      SELECT i.*, (SELECT count(*) - 1 FROM known_issue_audit a WHERE a.issue_id = i.id) AS changes
+      FROM known_issues i WHERE i.id IN (SELECT value FROM json_each(?)) ORDER BY i.id`),
     matchesByVersion: statement(`
       SELECT v.series_id AS seriesId, s.name AS series, v.label AS version, m.name AS machine,
         count(*) AS results, count(DISTINCT k.run_id) AS runs, max(k.run_id) AS lastRunId

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
 import type { SubtestRecord, TestRecord } from '../../../ingest/index.ts'
-import { buildKcidbDocument } from '../../../server/export/kcidb.ts'
+import { buildKcidbDocument, kcidbRunPieces } from '../../../server/export/kcidb.ts'
 import { kcidbSchemaFileText } from '../../../server/export/write-kcidb-schema.ts'
 import { exportedRun, exportedRuns } from '../../../server/export/run-source.ts'
 import type { KcidbDocument, KcidbTest } from '../../../server/export/kcidb-schema.ts'
@@ -150,7 +150,7 @@ test('statuses map to KCIDB words with the kselftest word kept; odd names become
     started_at: '2024-05-01T10:00:00Z',
     job_url: 'https://ci.example.org/job/7',
   })
-  const doc = buildKcidbDocument([exportedRun(store, runId)], { origin: 'lab_1', logUrl: id => `https://ksft.example.org/api/v1/runs/${id}/log.txt` })
+  const doc = buildKcidbDocument([exportedRun(store, runId)], { origin: 'lab_1', logUrl: (id: number) => `https://ksft.example.org/api/v1/runs/${id}/log.txt` })
   assertWellFormed(doc, 'synthetic')
   const byPath = new Map<string, KcidbTest>(doc.tests.map(kt => [kt.path, kt]))
   const statusOf = (path: string) => [byPath.get(path)?.status, byPath.get(path)?.misc.ksft_status]
@@ -248,4 +248,41 @@ test('the schema refuses what KCIDB refuses: a null, an uppercase origin, a path
     breakIt(copy)
     assert.notDeepEqual(validate(copy), [], `${what} is refused`)
   }
+})
+
+test('known issues export as KCIDB issues, and each test they matched as an incident; the streamed run says the same', { skip: realFixturesSkip }, async (t) => {
+  const { store } = openTestStore(t)
+  // the real fixtures/real/real-kvm-pvm-subset-8-tests.txt: cpuid_test and guest_memfd_test fail there
+  const { runId } = await ingestText(store, readFileSync(realFixturePath('real-kvm-pvm-subset-8-tests.txt'), 'utf8'), { ...META, version: 'v1' })
+  const issue = (title: string, testGlob: string, culprit: 'kernel' | 'infrastructure' | 'unknown', url: string | null = null) => store.issues.create({
+    title, url, culprit, intermittent: false,
+    matcher: { testGlob, reasonRegex: null, logRegex: null, exitCode: null, statuses: [] },
+    scope: { series: [], machines: [], arch: null, cpuFlags: [], kernelGlob: null, versionsFrom: null, versionsTo: null },
+  }, 'tester')
+  const cpuid = issue('CPUID nent mismatch on PVM', 'kvm/cpuid_test', 'infrastructure', 'https://bugzilla.kernel.org/show_bug.cgi?id=218000')
+  const memfd = issue('guest_memfd flag 0x1', 'kvm/guest_memfd_test', 'unknown')
+  store.issues.update(memfd.id, { title: 'guest_memfd() flag 0x1 accepted' }, 'tester')
+  const resolved = issue('nothing', 'kvm/*', 'kernel')
+  store.issues.setActive(resolved.id, false, 'tester')
+
+  const doc = buildKcidbDocument([exportedRun(store, runId)], { origin: 'lab_1' })
+  assertWellFormed(doc, 'with known issues')
+  assert.deepEqual(doc.issues, [
+    {
+      id: `lab_1:issue-${cpuid.id}`, version: 0, origin: 'lab_1', report_url: 'https://bugzilla.kernel.org/show_bug.cgi?id=218000',
+      report_subject: 'CPUID nent mismatch on PVM', culprit: { code: false, tool: false, harness: true }, comment: 'CPUID nent mismatch on PVM',
+      misc: { ksft_issue_id: cpuid.id, test_glob: 'kvm/cpuid_test', intermittent: false, active: true },
+    },
+    {
+      id: `lab_1:issue-${memfd.id}`, version: 1, origin: 'lab_1', report_subject: 'guest_memfd() flag 0x1 accepted', comment: 'guest_memfd() flag 0x1 accepted',
+      misc: { ksft_issue_id: memfd.id, test_glob: 'kvm/guest_memfd_test', intermittent: false, active: true },
+    },
+  ], 'an unknown culprit is left out; a resolved issue is not exported')
+  const testIds = new Map(doc.tests.map(kt => [kt.path, kt.id]))
+  assert.deepEqual(doc.incidents!.map(incident => [incident.issue_id, incident.issue_version, incident.test_id, incident.present]), [
+    [`lab_1:issue-${memfd.id}`, 1, testIds.get('kselftest.kvm.guest_memfd_test'), true],
+    [`lab_1:issue-${cpuid.id}`, 0, testIds.get('kselftest.kvm.cpuid_test'), true],
+  ])
+  const pieces = [...kcidbRunPieces(exportedRun(store, runId), { origin: 'lab_1' })].join('')
+  assert.equal(pieces, JSON.stringify(doc))
 })
