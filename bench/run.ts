@@ -16,6 +16,7 @@ import { measureConcurrentUploads } from './concurrent-uploads.ts'
 import { growthOf } from './growth.ts'
 import { measureHttpThroughput } from './http-throughput.ts'
 import { measureIngestThroughput } from './ingest-throughput.ts'
+import { measureKnownIssueMatching } from './known-issue-matching.ts'
 import { measureQueryLatency } from './query-latency.ts'
 import { writeReport } from './report.ts'
 import { printTable } from './table.ts'
@@ -35,6 +36,7 @@ const PLAN = quick
       queryCalls: 8,
       httpSeconds: 1,
       uploads: { clients: 2, logsPerClient: 2, logBytes: 1e6, readers: 1 },
+      knownIssues: { issues: 500, tests: 50, subtests: 19, rounds: 1 },
     }
   : {
       throughput: { targetBytes: 100e6, tests: 3000, rounds: 3 },
@@ -46,6 +48,8 @@ const PLAN = quick
       queryCalls: 60,
       httpSeconds: 5,
       uploads: { clients: 8, logsPerClient: 20, logBytes: 5e6, readers: 2 },
+      // a 10 000-result upload against 10 000 known issues
+      knownIssues: { issues: 10_000, tests: 500, subtests: 19, rounds: 5 },
     }
 
 function log (line: string): void {
@@ -85,6 +89,7 @@ const queries = await section('3. query latency, big store', () =>
   measureQueryLatency(store.path, PLAN.store, { runs: store.runs, results: store.results }, PLAN.queryCalls))
 const http = await section('4. HTTP throughput', () => measureHttpThroughput(store.path, PLAN.httpSeconds))
 const uploads = await section('5. concurrent uploads', () => measureConcurrentUploads(PLAN.uploads))
+const knownIssues = await section('6. known-issue matching at ingest', () => measureKnownIssueMatching(PLAN.knownIssues))
 const growth = growthOf(store, smallQueries, queries)
 
 machine.loadAverage.end = loadavg().map(load => Math.round(load * 100) / 100)
@@ -101,6 +106,7 @@ const results = {
   queries: { smaller: smallQueries, bigger: queries },
   http,
   uploads,
+  knownIssues,
   growth,
 }
 

@@ -77,6 +77,15 @@ export function rowsOf (r: BenchResults): Array<{ title: string, rows: Row[] }> 
       ['trend reads during uploads', `p50 ${fmt(u.reads.p50Ms)} ms, max ${fmt(u.reads.maxMs)} ms, ${u.reads.errors} errors`, '', ''],
     ],
   })
+  const k = r.knownIssues
+  sections.push({
+    title: `7. known issues at ingest: ${k.issues.toLocaleString('en-US')} active issues against a ${k.results.toLocaleString('en-US')}-result upload (${k.failingResults.toLocaleString('en-US')} failing), median of ${k.rounds}`,
+    rows: [
+      ['ingest with no known issue', `${fmt(k.ms.withoutIssues, 0)} ms`, '', ''],
+      [`ingest with ${k.issues.toLocaleString('en-US')} known issues (${k.matchedResults} results matched)`, `${fmt(k.ms.withIssues, 0)} ms (×${fmt(k.ratio, 3)})`, '≤ ×1.10', verdict(k.met)],
+      ['the first ingest after an issue changed (index rebuilt)', `${fmt(k.ms.firstAfterChange, 0)} ms`, '', ''],
+    ],
+  })
   const g = r.growth
   sections.push({
     title: `6. growth from ${fmt(g.smallerResults / 1e6, 2)}M to ${fmt(g.biggerResults / 1e6, 2)}M results`,

@@ -132,44 +132,55 @@ export function literalPrefix (glob: string): string {
   return at === -1 ? glob : glob.slice(0, at)
 }
 
-export interface CompiledIssue {
-  id: number
-  glob: string
-  path: RegExp
+/**
+ * An issue ready to match. Its regular expressions are compiled on first use: with ten thousand
+ * issues, a result meets only the few the index picks, and compiling all of them at every change of
+ * an issue would cost more than matching a whole upload.
+ */
+export class CompiledIssue {
+  readonly glob: string
   /** The glob without wildcards, when it has none: a test path compared with ===. */
-  exactPath: string | null
-  reason: RegExp | null
-  log: RegExp | null
-  exitCode: number | null
-  statuses: ReadonlySet<Status>
-  series: ReadonlySet<number>
-  machines: ReadonlySet<string>
-  arch: string | null
-  cpuFlags: readonly string[]
-  kernel: RegExp | null
-  from: number
-  to: number
+  readonly exactPath: string | null
+  readonly exitCode: number | null
+  readonly statuses: ReadonlySet<Status>
+  readonly series: ReadonlySet<number>
+  readonly machines: ReadonlySet<string>
+  readonly arch: string | null
+  readonly cpuFlags: readonly string[]
+  readonly from: number
+  readonly to: number
+  private compiled: { path: RegExp, reason: RegExp | null, log: RegExp | null, kernel: RegExp | null } | null = null
+
+  constructor (readonly id: number, private readonly definition: IssueDefinition, sortKeyOf: (label: string) => number) {
+    const { matcher, scope } = definition
+    this.glob = matcher.testGlob
+    this.exactPath = /[*?]/.test(matcher.testGlob) ? null : matcher.testGlob
+    this.exitCode = matcher.exitCode
+    this.statuses = new Set(matcher.statuses)
+    this.series = new Set(scope.series)
+    this.machines = new Set(scope.machines)
+    this.arch = scope.arch
+    this.cpuFlags = scope.cpuFlags
+    this.from = scope.versionsFrom === null ? -Infinity : sortKeyOf(scope.versionsFrom)
+    this.to = scope.versionsTo === null ? Infinity : sortKeyOf(scope.versionsTo)
+  }
+
+  get regex () {
+    if (this.compiled === null) {
+      const { matcher, scope } = this.definition
+      this.compiled = {
+        path: globToRegExp(matcher.testGlob),
+        reason: matcher.reasonRegex === null ? null : new RegExp(matcher.reasonRegex, 'u'),
+        log: matcher.logRegex === null ? null : new RegExp(matcher.logRegex, 'u'),
+        kernel: scope.kernelGlob === null ? null : globToRegExp(scope.kernelGlob),
+      }
+    }
+    return this.compiled
+  }
 }
 
 export function compileIssue (id: number, definition: IssueDefinition, sortKeyOf: (label: string) => number): CompiledIssue {
-  const { matcher, scope } = definition
-  return {
-    id,
-    glob: matcher.testGlob,
-    path: globToRegExp(matcher.testGlob),
-    exactPath: /[*?]/.test(matcher.testGlob) ? null : matcher.testGlob,
-    reason: matcher.reasonRegex === null ? null : new RegExp(matcher.reasonRegex, 'u'),
-    log: matcher.logRegex === null ? null : new RegExp(matcher.logRegex, 'u'),
-    exitCode: matcher.exitCode,
-    statuses: new Set(matcher.statuses),
-    series: new Set(scope.series),
-    machines: new Set(scope.machines),
-    arch: scope.arch,
-    cpuFlags: scope.cpuFlags,
-    kernel: scope.kernelGlob === null ? null : globToRegExp(scope.kernelGlob),
-    from: scope.versionsFrom === null ? -Infinity : sortKeyOf(scope.versionsFrom),
-    to: scope.versionsTo === null ? Infinity : sortKeyOf(scope.versionsTo),
-  }
+  return new CompiledIssue(id, definition, sortKeyOf)
 }
 
 /** The test path and each of its ancestors (`kvm/t/a/b`, `kvm/t/a`, `kvm/t`): an issue on a test covers its subtests. */
@@ -181,7 +192,7 @@ export function ancestorPaths (path: string, subtestDepth: number): string[] {
 
 /** Whether the issue's glob matches the path or one of its ancestors (ancestorPaths). */
 export function pathMatches (issue: CompiledIssue, ancestors: readonly string[]): boolean {
-  return ancestors.some(path => issue.exactPath === null ? issue.path.test(path) : issue.exactPath === path)
+  return ancestors.some(path => issue.exactPath === null ? issue.regex.path.test(path) : issue.exactPath === path)
 }
 
 export function issueMatches (issue: CompiledIssue, candidate: MatchCandidate, ancestors: readonly string[] = [candidate.path]): boolean {
@@ -191,58 +202,52 @@ export function issueMatches (issue: CompiledIssue, candidate: MatchCandidate, a
   if (issue.machines.size > 0 && !issue.machines.has(candidate.machine)) return false
   if (issue.arch !== null && candidate.arch !== issue.arch) return false
   if (issue.cpuFlags.some(flag => !candidate.cpuFlags.includes(flag))) return false
-  if (issue.kernel !== null && (candidate.kernel === null || !issue.kernel.test(candidate.kernel))) return false
+  const { kernel, reason, log } = issue.regex
+  if (kernel !== null && (candidate.kernel === null || !kernel.test(candidate.kernel))) return false
   if (candidate.versionSortKey < issue.from || candidate.versionSortKey > issue.to) return false
   if (issue.exitCode !== null && candidate.exitCode !== issue.exitCode) return false
   if (!pathMatches(issue, ancestors)) return false
-  if (issue.reason !== null && (candidate.reason === null || !issue.reason.test(candidate.reason))) return false
-  if (issue.log !== null && !candidate.logLines().some(line => issue.log!.test(line))) return false
+  if (reason !== null && (candidate.reason === null || !reason.test(candidate.reason))) return false
+  if (log !== null && !candidate.logLines().some(line => log.test(line))) return false
   return true
 }
 
 /**
- * The active issues, indexed by the literal start of their globs, so that a result is tried only
- * against issues that could match its path: ten thousand issues cost a few map lookups per result.
+ * The active issues, indexed by their globs' literal start (the text before the first wildcard), so
+ * that a result is tried only against issues whose glob could match its path: a glob can match a
+ * path (or an ancestor, itself a prefix of the path) only if the path starts with that literal.
+ * Ten thousand issues cost a few dozen map lookups per failing result.
  */
 export class IssueIndex {
   private readonly exact = new Map<string, CompiledIssue[]>()
-  /** Issues by the first path component of their glob's literal prefix ('' for a leading wildcard). */
-  private readonly byCollectionStart = new Map<string, CompiledIssue[]>()
+  private readonly byPrefix = new Map<string, CompiledIssue[]>()
+  /** The lengths of the literal prefixes present, ascending: the only ones worth looking up. */
+  private readonly prefixLengths: number[]
   readonly size: number
 
   constructor (issues: readonly CompiledIssue[]) {
     this.size = issues.length
     for (const issue of issues) {
-      if (issue.exactPath !== null) {
-        push(this.exact, issue.exactPath, issue)
-      } else {
-        push(this.byCollectionStart, firstComponent(literalPrefix(issue.glob)), issue)
-      }
+      if (issue.exactPath !== null) push(this.exact, issue.exactPath, issue)
+      else push(this.byPrefix, literalPrefix(issue.glob), issue)
     }
+    this.prefixLengths = [...new Set([...this.byPrefix.keys()].map(prefix => prefix.length))].sort((a, b) => a - b)
   }
 
   /** The ids of the issues that match, in id order. `subtestDepth`: how many subtest names end the path. */
   match (candidate: MatchCandidate, subtestDepth: number): number[] {
     if (this.size === 0 || !needsTriage(candidate.status, candidate.troubled)) return []
     const ancestors = ancestorPaths(candidate.path, subtestDepth)
-    const tried = new Set<CompiledIssue>()
-    for (const path of ancestors) for (const issue of this.exact.get(path) ?? []) tried.add(issue)
-    for (const issue of this.byCollectionStart.get('') ?? []) tried.add(issue)
-    const start = firstComponent(candidate.path)
-    for (const issue of this.byCollectionStart.get(start) ?? []) tried.add(issue)
+    const tried: CompiledIssue[] = []
+    for (const path of ancestors) for (const issue of this.exact.get(path) ?? []) tried.push(issue)
+    for (const length of this.prefixLengths) {
+      if (length > candidate.path.length) break
+      for (const issue of this.byPrefix.get(candidate.path.slice(0, length)) ?? []) tried.push(issue)
+    }
     const matched: number[] = []
     for (const issue of tried) if (issueMatches(issue, candidate, ancestors)) matched.push(issue.id)
-    return matched.sort((a, b) => a - b)
+    return [...new Set(matched)].sort((a, b) => a - b)
   }
-}
-
-/**
- * The first `/`-separated component of a literal prefix, only when the prefix goes past it: `memfd/`
- * → `memfd`, `mem` → '' (it could be the start of any collection beginning with "mem").
- */
-function firstComponent (text: string): string {
-  const slash = text.indexOf('/')
-  return slash === -1 ? '' : text.slice(0, slash)
 }
 
 function push<K, V> (map: Map<K, V[]>, key: K, value: V): void {
