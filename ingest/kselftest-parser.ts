@@ -252,8 +252,10 @@ export class KselftestLogParser {
       // the first line after a cut one that is not a whole kernel line
       const head = this.cutHead
       this.cutHead = null
-      if (isCutRest(stamp === null ? line : line.slice(0, stamp.start))) {
-        line = head + line
+      const rest = stamp === null ? line : line.slice(0, stamp.start)
+      if (PREFIX_ONLY.test(head) ? isPrefixedRest(rest) : isCutRest(rest)) {
+        // `#` alone (a console that lost the space) keeps the TAP shape: `# TAP version 13`
+        line = `${head === '#' && rest !== '' && !rest.startsWith(' ') ? '# ' : head}${line}`
         stamp = findKernelStamp(line)
       } else this.runnerLine(head)
     }
@@ -712,10 +714,27 @@ function isRunnerLine (line: string): boolean {
     isTapVersion(line) || matchPlan(line) !== null
 }
 
+/** A cut line's start that is only the prefixer's `# ` (or a test's own `#` after it). */
+const PREFIX_ONLY = /^#[# \t]*$/
+
 /**
- * Whether the first line after a cut one (and the kernel lines after it) is that line's rest: any
- * line but one that starts a line of its own, a `#` line (a test's output) or a runner or TAP line.
- * So the issue's `# ` + kernel line + bare `TAP version 13` is left to the held-TAP rule above.
+ * The rest of a line cut right after its `# `: prefix.pl writes a line's `# ` only when the line's
+ * first character has come, and that character right after, so the rest is bare: `TAP version 13`,
+ * `1..18`, `ok 3 name` are the test's nested lines (test/fixtures/captured/
+ * run_kselftest-serial-console-split-*.txt). A line that starts with `#` has a `# ` of its own: the
+ * start was a whole line (a test that prints the kernel's lines), and the runner's lines are the
+ * runner's.
+ */
+function isPrefixedRest (line: string): boolean {
+  if (line === '') return true
+  if (line.charCodeAt(0) === 35 /* # */) return false
+  return !(line.startsWith('selftests: ') || matchRunnerResult(line) !== null)
+}
+
+/**
+ * Whether the first line after a cut one (and the kernel lines after it) is that line's rest, when
+ * the start has more than `#`s: any line but one that starts a line of its own, a `#` line (a test's
+ * output) or a runner or TAP line (test/fixtures/captured/run_kselftest-serial-console-[12].txt).
  */
 function isCutRest (line: string): boolean {
   if (line === '') return true

@@ -4,25 +4,30 @@
 #
 # Not run in CI: it needs root, a kernel source tree, a C toolchain, QEMU and minutes of TCG time.
 # It builds a few small upstream selftest collections from Debian's linux-source-6.12 package,
-# packs them with busybox, perl, coreutils' timeout/stdbuf and auditctl into an initramfs, boots
-# Debian's 6.12 kernel under QEMU with `console=ttyS0`, and keeps the guest's serial port, byte
-# for byte, as a file (`-serial file:`). The guest runs the upstream run_kselftest.sh on the
-# console (its stdout is /dev/console, the serial tty, as for any init) while the kernel prints
-# to the same console: the runner's own `kselftest: Running tests in ...` (it writes /dev/kmsg)
-# and audit records. Audit is on (`audit=1`) with a watch on executions under /ksft and no auditd,
-# so the kernel prints every record (`audit: type=1300 ...`) on the console, from kauditd, at the
-# moment a test binary starts and prints its own `TAP version 13`. printk's rate limit is off so
-# that no record is dropped.
+# packs them with busybox, perl (for kselftest/prefix.pl), coreutils' timeout/stdbuf and auditctl
+# into an initramfs, boots Debian's 6.12 kernel under QEMU with `console=ttyS0`, and keeps the
+# guest's serial port, byte for byte, as a file (`-serial file:`). The guest runs the upstream
+# run_kselftest.sh on the console (its stdout is /dev/console, the serial tty, as for any init)
+# while the kernel prints to the same console: the runner's own `kselftest: Running tests in ...`
+# (it writes /dev/kmsg), and the lines of a concurrent source, KLINES:
+#   drop_caches       a loop writing /proc/sys/vm/drop_caches: the kernel's one-line
+#                     `init (PID): drop_caches: 1`, 5 to 10 a second (default)
+#   drop_caches-fast  the same, up to 100 a second (about 30 under TCG): the split nested headers
+#   sysrq-m           the kernel's memory report (about 26 lines) once a second
+# AUDIT=1 also turns audit on (`audit=1`, no auditd, printk's rate limit off) with a watch on
+# executions under /ksft: the kernel prints every record (`audit: type=1300 ...`) on the console.
+# The kernel's lines cut the tests' lines where prefix.pl has got to (it writes one character at a
+# time); right after its `# `, they leave a nested `TAP version 13`, `1..N` or `ok N` bare.
 #
 #   apt-get install -y linux-source-6.12 qemu-system-x86 busybox libcap-dev
 #   scripts/capture-serial-console.sh build      # unpack, make headers, build + install the tests
-#   scripts/capture-serial-console.sh initramfs  # the guest's root file system
+#   KLINES=drop_caches-fast scripts/capture-serial-console.sh initramfs  # the guest's root fs
 #   scripts/capture-serial-console.sh capture N  # boot N times, each boot's console in its own file
 #   scripts/capture-serial-console.sh find       # glued kernel lines, split nested headers
 #
-# WORK (default /tmp/sc13) holds everything. A capture is WORK/captures/serial-<n>.txt, the
+# WORK (default /tmp/sc13) holds everything. A capture is WORK/captures/serial-<time>.txt, the
 # whole serial output of one boot (boot log, runner, power-off), never edited afterwards; the ones
-# kept in test/fixtures/captured/ are copied from there as they are.
+# kept in test/fixtures/captured/ are copied from there as they are (SOURCES.md there says which).
 set -u
 
 WORK=${WORK:-/tmp/sc13}
@@ -156,5 +161,5 @@ case "${1:-}" in
   initramfs) initramfs ;;
   capture) shift; capture "$@" ;;
   find) find_split ;;
-  *) sed -n '2,27p' "$0"; exit 2 ;;
+  *) sed -n '2,30p' "$0"; exit 2 ;;
 esac

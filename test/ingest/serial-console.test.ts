@@ -1,6 +1,7 @@
 // Real serial-console captures (test/fixtures/captured/run_kselftest-serial-console-*.txt, see
 // SOURCES.md there): the kernel's lines land between and inside the tests' output, some glued into
-// the middle of a test's line whose rest comes bare on the next line.
+// the middle of a test's line whose rest comes bare on the next line, some right after prefix.pl's
+// `# `, leaving a nested `TAP version 13`, plan or result bare (issue 13).
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
@@ -21,8 +22,8 @@ function byName (result: ParseResult, name: string): TestRecord {
   return record
 }
 
-/** What both captures show, whatever the kernel lines cut. */
-function checkRun (name: string): void {
+/** What every capture shows, whatever the kernel lines cut; `splitHeaders`: bare nested `TAP version 13` lines. */
+function checkRun (name: string, splitHeaders = 0): void {
   const { lines, result } = read(name)
   test('every test has its own result line: 14 tests, no `error`, none unfinished', () => {
     assert.equal(result.tests.length, 14)
@@ -34,8 +35,9 @@ function checkRun (name: string): void {
 
   test('one TAP stream per collection: no bare line of a test opened a stream of its own', () => {
     assert.deepEqual(result.plans.map(p => [p.collection, p.planned, p.seen]), COLLECTIONS.map(([c, n]) => [c, n, n]))
-    // the runner's own `TAP version 13` lines are the only bare ones
-    assert.equal(lines.filter(line => line === 'TAP version 13').length, COLLECTIONS.length)
+    // the runner's own `TAP version 13` lines, and the rest of each split nested header
+    assert.equal(lines.filter(line => line === 'TAP version 13').length, COLLECTIONS.length + splitHeaders)
+    assert.deepEqual(result.warnings.filter(w => /^line \d+: plan /.test(w)), [])
   })
 
   test('the kernel lines stay in the run log, inside the ranges of the tests they interrupted', () => {
@@ -102,6 +104,57 @@ describe('serial console, capture 2: nested results cut inside their names', () 
   })
 })
 
+describe('serial console, split capture 1: issue 13\'s split nested header, in pidfd_setns_test', () => {
+  checkRun('run_kselftest-serial-console-split-1.txt', 1)
+  const { lines, result } = read('run_kselftest-serial-console-split-1.txt')
+
+  test('the log shows `# ` glued to a kernel line, then `TAP version 13` bare, then `# 1..8`', () => {
+    assert.deepEqual(lines.slice(1514, 1519), [
+      '[   33.037094] init (139): drop_caches: 1',
+      '# [   33.083467] init (139): drop_caches: 1',
+      'TAP version 13',
+      '# 1..8',
+      '# # Starting 8 tests from 2 test cases.',
+    ])
+    assert.equal(lines[1645], 'ok 5 selftests: pidfd: pidfd_setns_test')
+  })
+
+  test('the nested block resumes: its eight results and the test\'s own result survive', () => {
+    const record = byName(result, 'pidfd_setns_test')
+    assert.deepEqual([record.status, record.number, record.lines], ['pass', 5, [1481, 1646]])
+    assert.equal(record.subtests.length, 8)
+    assert.deepEqual(record.subtests.filter(s => s.status !== 'pass'), [])
+    assert.equal(record.subtests[0]!.name, 'global.setns_einval')
+    assert.deepEqual(result.warnings.filter(w => w.includes('pidfd_setns_test')), [])
+  })
+})
+
+describe('serial console, split capture 2: a split nested header, plan and result', () => {
+  checkRun('run_kselftest-serial-console-split-2.txt', 1)
+  const { lines, result } = read('run_kselftest-serial-console-split-2.txt')
+
+  test('the log shows the three lines cut right after prefix.pl\'s `# `', () => {
+    assert.deepEqual(lines.slice(1039, 1042), ['# [   13.096452] init (140): drop_caches: 1', 'TAP version 13', '# 1..3'])
+    assert.deepEqual(lines.slice(1115, 1118), ['# TAP version 13', '# [   15.433694] init (140): drop_caches: 1', '1..18'])
+    assert.deepEqual(lines.slice(1476, 1478), ['# [   23.978384] init (140): drop_caches: 1', 'ok 5 child.no_strange_EBADF'])
+  })
+
+  test('kcmp_test keeps its result after its split header (it prints no nested results)', () => {
+    assert.deepEqual([byName(result, 'kcmp_test').status, byName(result, 'kcmp_test').subtests], ['pass', []])
+  })
+
+  test('a bare `1..18` after `# ` + kernel line is the test\'s nested plan, not the runner\'s', () => {
+    assert.deepEqual(result.plans.find(p => p.collection === 'membarrier'), { line: 1060, collection: 'membarrier', planned: 2, seen: 2 })
+    assert.equal(byName(result, 'membarrier_test_single_thread').status, 'pass')
+    assert.ok(result.warnings.includes('membarrier: membarrier_test_single_thread: line 1116: nested plan 1..18 but 16 results'))
+  })
+
+  test('a bare `ok 5 ...` after `# ` + kernel line is the test\'s fifth result', () => {
+    assert.deepEqual(byName(result, 'pidfd_getfd_test').subtests.map(s => [s.name, s.status]).at(-1), ['child.no_strange_EBADF', 'pass'])
+    assert.equal(byName(result, 'pidfd_getfd_test').subtests.length, 5)
+  })
+})
+
 describe('the rule the captures ask for, on small logs', () => {
   const log = (...lines: string[]): string => `${lines.join('\r\n')}\r\n`
   const run = (...body: string[]) => parseKselftestLog(log('TAP version 13', '1..1', '# selftests: c: t', '# TAP version 13', '# 1..2', ...body, 'ok 1 selftests: c: t'))
@@ -126,6 +179,18 @@ describe('the rule the captures ask for, on small logs', () => {
   test('a cut line followed by the runner\'s result: the result is the runner\'s, not the rest', () => {
     const result = run('# ok 1 a', '# ok 2 b[   1.000000] k')
     assert.deepEqual(result.tests.map(t => [t.name, t.status, t.lines]), [['t', 'pass', [3, 8]]])
+    assert.deepEqual(result.tests[0]!.subtests.map(s => s.name), ['a', 'b'])
+  })
+
+  test('`# ` + kernel line, then a bare nested plan or result: the nested line resumes', () => {
+    const result = run('# [   1.000000] k', '1..2', '# ok 1 a', '# [   1.000001] k', '[   1.000002] k', 'not ok 2 b')
+    assert.deepEqual(result.tests[0]!.subtests.map(s => [s.name, s.status]), [['a', 'pass'], ['b', 'fail']])
+    assert.deepEqual(result.plans, [{ line: 2, collection: 'c', planned: 1, seen: 1 }])
+    assert.deepEqual(result.warnings, [])
+  })
+
+  test('a test that prints a kernel line whole (`# [ ... ]`), then its next `#` line: both stay', () => {
+    const result = run('# ok 1 a', '# [   1.000000] k', '# ok 2 b')
     assert.deepEqual(result.tests[0]!.subtests.map(s => s.name), ['a', 'b'])
   })
 
