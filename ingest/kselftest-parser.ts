@@ -100,6 +100,8 @@ export class KselftestLogParser {
   private readonly collectionOrder: string[] = []
   private readonly collectionSeen = new Set<string>()
   private heldTap: HeldTap | null = null
+  /** The start of a line that a kernel line was glued to, until the line after says if it goes on. */
+  private cutHead: string | null = null
   /** The harness prefix every line carries, once the first non-empty line has said (undefined before). */
   private prefixFamily: PrefixFamily | null | undefined = undefined
   private prefixedLines = 0
@@ -165,6 +167,11 @@ export class KselftestLogParser {
     if (this.carry !== '' || this.overlong) this.line(this.carry)
     this.carry = ''
     this.overlong = false
+    if (this.cutHead !== null) {
+      const head = this.cutHead
+      this.cutHead = null
+      this.runnerLine(head)
+    }
     if (this.heldTap) this.releaseHeldTap()
     if (this.open) this.closeWithoutResult('the log ends before its result line', this.lineNo, 'end_of_log')
     this.flushAnonymous()
@@ -240,13 +247,29 @@ export class KselftestLogParser {
 
   /** A line, or the part of one between carriage returns. */
   private segment (line: string): void {
-    const open = this.open
-    const stamp = findKernelStamp(line)
+    let stamp = findKernelStamp(line)
+    if (this.cutHead !== null && (stamp === null || stamp.start > 0)) {
+      // the first line after a cut one that is not a whole kernel line
+      const head = this.cutHead
+      this.cutHead = null
+      const rest = stamp === null ? line : line.slice(0, stamp.start)
+      if (PREFIX_ONLY.test(head) ? isPrefixedRest(rest) : isCutRest(rest)) {
+        // `#` alone (a console that lost the space) keeps the TAP shape: `# TAP version 13`
+        line = `${head === '#' && rest !== '' && !rest.startsWith(' ') ? '# ' : head}${line}`
+        stamp = findKernelStamp(line)
+      } else this.runnerLine(head)
+    }
     if (stamp === null) this.runnerLine(line)
     else {
-      kernelTroubleIn(line.slice(stamp.end), open ? open.flags : this.looseTrouble)
+      kernelTroubleIn(line.slice(stamp.end), this.open ? this.open.flags : this.looseTrouble)
       const runner = line.slice(0, stamp.start)
-      if (runner.trim() !== '') this.runnerLine(runner)
+      // a kernel line glued to the middle of a program's line (a serial console writes the kernel's
+      // lines between two of the program's writes): the rest of that line comes after the kernel's
+      // (test/fixtures/captured/run_kselftest-serial-console*.txt); the runner's own lines (one
+      // write each) are read at once, as before
+      if (runner.trim() === '') return
+      if (isRunnerLine(runner)) this.runnerLine(runner)
+      else this.cutHead = runner
     }
   }
 
@@ -683,6 +706,43 @@ function detachSubtests (subtests: SubtestRecord[]): void {
     if (subtest.reason !== null) subtest.reason = detached(subtest.reason)
     detachSubtests(subtest.subtests)
   }
+}
+
+/** A runner line, a TAP line or a plan: none is a program's line cut short. */
+function isRunnerLine (line: string): boolean {
+  return matchRunnerResult(line) !== null || (line.startsWith('# selftests') && matchHeader(line) !== null) ||
+    isTapVersion(line) || matchPlan(line) !== null
+}
+
+/** A cut line's start that is only the prefixer's `# ` (or a test's own `#` after it). */
+const PREFIX_ONLY = /^#[# \t]*$/
+
+/**
+ * The rest of a line cut right after its `# `: prefix.pl writes a line's `# ` only when the line's
+ * first character has come, and that character right after, so the rest is bare: `TAP version 13`,
+ * `1..18`, `ok 3 name` are the test's nested lines (test/fixtures/captured/
+ * run_kselftest-serial-console-split-*.txt). A line that starts with `#` has a `# ` of its own: the
+ * start was a whole line (a test that prints the kernel's lines), and the runner's lines are the
+ * runner's.
+ */
+function isPrefixedRest (line: string): boolean {
+  if (line === '') return true
+  if (line.charCodeAt(0) === 35 /* # */) return false
+  return !(line.startsWith('selftests: ') || matchRunnerResult(line) !== null)
+}
+
+/**
+ * Whether the first line after a cut one (and the kernel lines after it) is that line's rest, when
+ * the start has more than `#`s: any line but one that starts a line of its own, a `#` line (a test's
+ * output) or a runner or TAP line (test/fixtures/captured/run_kselftest-serial-console-[12].txt).
+ */
+function isCutRest (line: string): boolean {
+  if (line === '') return true
+  const first = line.charCodeAt(0)
+  if (first === 35 /* # */) return false
+  // ` ok 2 name` after `# not`: the same line; an indented runner result is a paste's own
+  if (first === 32 || first === 9) return matchRunnerResult(line.trimStart()) === null
+  return !(NESTED_TAP_START.test(line) || line.startsWith('selftests: ') || matchRunnerResult(line) !== null || matchBareResult(line) !== null || isTapVersion(line) || matchPlan(line) !== null)
 }
 
 /** Parses a whole log held in memory. */
