@@ -3,7 +3,7 @@ import { compareStrings, comparePaths } from '../storage/cursor.ts'
 import { bitsOfCell, caseOfCell } from '../storage/outcomes.ts'
 import type { IssueRef, MachineRef, ResultDetail, TrendStore } from '../storage/trend-store.ts'
 import {
-  ABSENT, bucketOf, bucketRank, COMPARE_BUCKETS, FAILED, infrastructureEvidence, PASSED, triagedBucket, TROUBLED, troubleIn,
+  ABSENT, bucketOf, bucketRank, COMPARE_BUCKETS, FAILED, infrastructureEvidence, PASSED, triagedBucket, troubleIn,
   type BucketOrUnchanged, type CellTriage, type CompareBucket,
 } from './verdict.ts'
 
@@ -117,7 +117,7 @@ export function compareVersions (store: TrendStore, options: CompareOptions): Co
   const baseCells = store.outcomeSets(options.baseVersionId, paired.map(machine => machine.id))
   const headCells = options.headVersionId === options.baseVersionId ? baseCells : store.outcomeSets(options.headVersionId, paired.map(machine => machine.id))
 
-  const triage = headTriage(store, options.headVersionId, paired, headCells, options.cases ?? null)
+  const triage = headTriage(store, options.headVersionId, paired)
 
   const machineCounts = emptyCounts()
   const perCase = new Map<number, number>()
@@ -198,28 +198,15 @@ export function compareVersions (store: TrendStore, options: CompareOptions): Co
   }
 }
 
-/**
- * Per paired machine and case, what triage knows of the head's cell (verdict.ts CellTriage): read
- * for the cells whose head failed or showed trouble, the only ones triage can move.
- */
-function headTriage (store: TrendStore, headVersionId: number, paired: MachineRef[], headCells: Map<number, Side>, cases: Uint32Array | null): Map<number, Map<number, CellTriage>> {
-  const wanted = new Set<number>()
-  for (const machine of paired) {
-    const head = onlyCases(headCells.get(machine.id) ?? new Uint32Array(0), cases)
-    for (const cell of head) if ((bitsOfCell(cell) & (FAILED | TROUBLED)) !== 0) wanted.add(caseOfCell(cell))
-  }
-  const triage = new Map<number, Map<number, CellTriage>>()
-  if (wanted.size === 0) return triage
+/** Per paired machine and case, what triage knows of the head's cell, for the cells it can move. */
+function headTriage (store: TrendStore, headVersionId: number, paired: MachineRef[]): Map<number, Map<number, CellTriage>> {
   const pairedIds = new Set(paired.map(machine => machine.id))
-  for (const row of store.triageRows(headVersionId, [...wanted].sort((a, b) => a - b))) {
-    if (!pairedIds.has(row.machineId)) continue
-    let cells = triage.get(row.machineId)
-    if (cells === undefined) triage.set(row.machineId, cells = new Map())
-    let cell = cells.get(row.caseId)
-    if (cell === undefined) cells.set(row.caseId, cell = { attention: 0, known: 0, infrastructure: 0 })
-    cell.attention++
-    if (row.known) cell.known++
-    if (infrastructureEvidence(row) !== null) cell.infrastructure++
+  const triage = new Map<number, Map<number, CellTriage>>()
+  for (const cell of store.triageCells(headVersionId)) {
+    if (!pairedIds.has(cell.machineId)) continue
+    let cells = triage.get(cell.machineId)
+    if (cells === undefined) triage.set(cell.machineId, cells = new Map())
+    cells.set(cell.caseId, cell)
   }
   return triage
 }

@@ -72,18 +72,13 @@ export function matrixPage (store: TrendStore, options: MatrixOptions): MatrixPa
   return { machineSets: sets.named, rows, next: more ? tests.at(-1)! : null }
 }
 
-/** Counts, in each cell with a failure or trouble, the results an active known issue matched. */
+/** Counts, in each cell, the failing or troubled results an active known issue matched. */
 function markKnown (store: TrendStore, versionIds: number[], cells: Map<number, Array<CellCounts | null>>, counted: Set<string>, machineId: number | null): void {
   versionIds.forEach((versionId, column) => {
-    const cases: number[] = []
-    for (const [caseId, row] of cells) {
-      const cell = row[column]
-      if (cell && (cell.trouble > 0 || cell.failingMachines + cell.mixedMachines > 0)) cases.push(caseId)
-    }
-    if (cases.length === 0) return
-    for (const result of store.triageRows(versionId, cases.sort((a, b) => a - b))) {
-      if (!result.known || !counted.has(`${versionId}:${result.machineId}`) || (machineId !== null && result.machineId !== machineId)) continue
-      cells.get(result.caseId)![column]!.known++
+    for (const cell of store.triageCells(versionId)) {
+      if (cell.known === 0 || !counted.has(`${versionId}:${cell.machineId}`) || (machineId !== null && cell.machineId !== machineId)) continue
+      const counts = cells.get(cell.caseId)?.[column]
+      if (counts) counts.known += cell.known
     }
   })
 }

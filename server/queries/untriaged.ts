@@ -18,29 +18,24 @@ export interface UntriagedFailure {
 
 /**
  * The failures of one version of a series that no active known issue explains: what is left to
- * triage. One entry per test or subtest and machine, with how long it has been failing in the
- * series (the first version and machine it failed on, and how many versions it failed in).
+ * triage. One entry per test or subtest and machine with a failing result no issue matched, with how
+ * long it has been failing in the series (the first version and machine it failed on, and how many
+ * versions it failed in).
  */
 export function untriagedFailures (store: TrendStore, seriesId: number, versionId: number, limit: number): { failures: UntriagedFailure[], total: number } {
   const cells = store.failingCells(versionId)
   if (cells.length === 0) return { failures: [], total: 0 }
-  const cases = [...new Set(cells.map(cell => cell.caseId))].sort((a, b) => a - b)
-  // per (machine, case): the failing results, and whether each is known
-  const results = new Map<string, Array<{ status: Status, exitCode: number | null, reason: string | null, known: boolean }>>()
-  for (const row of store.triageRows(versionId, cases)) {
-    if (!isFailing(row.status)) continue
-    const key = `${row.machineId}:${row.caseId}`
-    const list = results.get(key) ?? []
-    list.push(row)
-    results.set(key, list)
-  }
-  const untriaged = cells.filter(cell => (results.get(`${cell.machineId}:${cell.caseId}`) ?? []).some(result => !result.known))
+  const known = new Map(store.triageCells(versionId).map(cell => [`${cell.machineId}:${cell.caseId}`, cell]))
+  const untriaged = cells.filter(cell => {
+    const triage = known.get(`${cell.machineId}:${cell.caseId}`)
+    return triage === undefined || triage.knownFailing < triage.failing
+  })
   const listed = untriaged.slice(0, limit)
   const names = new Map(store.caseNames([...new Set(listed.map(cell => cell.caseId))]).map(name => [name.id, name]))
   const histories = new Map<number, ReturnType<TrendStore['failureHistory']>>()
   const failures = listed.map(cell => {
     const name = names.get(cell.caseId)!
-    const unknown = results.get(`${cell.machineId}:${cell.caseId}`)!.filter(result => !result.known)
+    const unknown = store.resultDetails(versionId, [cell.machineId], cell.caseId).filter(result => isFailing(result.status) && result.knownIssues.length === 0)
     const status = unknown.map(result => result.status).reduce((a, b) => worseStatus(a, b))
     const telling = unknown.find(result => result.status === status && result.reason !== null) ?? unknown[0]!
     if (!histories.has(cell.caseId)) histories.set(cell.caseId, store.failureHistory(seriesId, cell.caseId))

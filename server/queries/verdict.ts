@@ -92,20 +92,29 @@ export const TRIAGED_BUCKETS: readonly BucketOrUnchanged[] = [
 ]
 
 /**
- * What a head cell's triage says, over its failing and troubled results: how many there are, how
- * many an active known issue matched, how many failed for infrastructure.
+ * What triage knows of a head cell (a test on one machine in one version, over its runs): its
+ * failing and troubled results, how many of each an active known issue matched, and how many
+ * failing ones show infrastructure evidence.
  */
 export interface CellTriage {
-  attention: number
-  known: number
+  failing: number
+  trouble: number
   infrastructure: number
+  /** Results an active known issue matched (failing or troubled). */
+  known: number
+  knownFailing: number
+  knownTroubled: number
 }
 
-/** The bucket an entry gets once triage is applied: known first (a person decided), then infrastructure. */
+/**
+ * The bucket an entry gets once triage is applied. Known first (a person decided): every failing and
+ * every troubled result matched. Then infrastructure: every failing result shows the evidence and
+ * the kernel showed no trouble (trouble is the kernel's, whatever the harness did).
+ */
 export function triagedBucket (bucket: BucketOrUnchanged, triage: CellTriage | undefined): BucketOrUnchanged {
-  if (triage === undefined || triage.attention === 0 || !TRIAGED_BUCKETS.includes(bucket)) return bucket
-  if (triage.known === triage.attention) return 'known'
-  if (triage.infrastructure === triage.attention) return 'infrastructure'
+  if (triage === undefined || triage.failing + triage.trouble === 0 || !TRIAGED_BUCKETS.includes(bucket)) return bucket
+  if (triage.knownFailing === triage.failing && triage.knownTroubled === triage.trouble) return 'known'
+  if (triage.failing > 0 && triage.infrastructure === triage.failing && triage.trouble === 0) return 'infrastructure'
   return bucket
 }
 

@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3'
 import { STATUSES } from '../../ingest/index.ts'
-import { TROUBLED_RESULT_SQL } from './outcomes.ts'
+import { INFRASTRUCTURE_RESULT_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
 
 export interface RemovedRun {
   id: number
@@ -17,7 +17,7 @@ export interface PruneReport {
   logBytes: number
 }
 
-const COUNTS = ['total', ...STATUSES, 'trouble']
+const COUNTS = ['total', ...STATUSES, 'trouble', 'infrastructure']
 
 /**
  * The writes an admin makes: deleting a run, merging two version labels, pruning old runs. Each
@@ -37,7 +37,7 @@ export class AdminStore {
       subtractCaseStats: db.prepare(`
         UPDATE case_stats SET ${COUNTS.map(c => `${c} = case_stats.${c} - gone.${c}`).join(', ')}
         FROM (SELECT case_id, count(*) AS total, ${STATUSES.map(s => `sum(status = '${s}') AS ${s}`).join(', ')},
-                sum(r.flags <> '' AND ${TROUBLED_RESULT_SQL}) AS trouble
+                sum(r.flags <> '' AND ${TROUBLED_RESULT_SQL}) AS trouble, sum(${INFRASTRUCTURE_RESULT_SQL}) AS infrastructure
               FROM results r WHERE run_id = ? GROUP BY case_id) AS gone
         WHERE case_stats.version_id = ? AND case_stats.machine_id = ? AND case_stats.case_id = gone.case_id`),
       dropEmptyCaseStats: db.prepare('DELETE FROM case_stats WHERE version_id = ? AND machine_id = ? AND total <= 0'),

@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3'
 import { runCompleteness, type Flag, type TestRecord, type UnfinishedTest } from '../../ingest/index.ts'
-import { OUTCOME_CELL_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
+import { INFRASTRUCTURE_RESULT_SQL, OUTCOME_CELL_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
 
 /**
  * Work a migration cannot say in SQL alone: it recomputes, for the runs already stored, what ingest
@@ -8,6 +8,17 @@ import { OUTCOME_CELL_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
  */
 export const BACKFILLS: Record<number, (db: Database) => void> = {
   5: backfillHonestVerdicts,
+  6: backfillInfrastructure,
+}
+
+function backfillInfrastructure (db: Database): void {
+  db.prepare(`
+    UPDATE case_stats SET infrastructure = t.n FROM (
+      SELECT ru.version_id, ru.machine_id, r.case_id, count(*) AS n
+      FROM results r JOIN runs ru ON ru.id = r.run_id
+      WHERE ${INFRASTRUCTURE_RESULT_SQL}
+      GROUP BY ru.version_id, ru.machine_id, r.case_id) AS t
+    WHERE case_stats.version_id = t.version_id AND case_stats.machine_id = t.machine_id AND case_stats.case_id = t.case_id`).run()
 }
 
 /** The reason the parser gave a test whose log ended before its result line (ingest/kselftest-parser.ts). */

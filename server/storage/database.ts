@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import BetterSqlite3, { type Database } from 'better-sqlite3'
+import type { Status } from '../../ingest/vocabulary.ts'
+import { infrastructureEvidence } from '../queries/verdict.ts'
 import { migrate } from './migrate.ts'
 
 export interface OpenOptions {
@@ -37,10 +39,21 @@ export function openDatabase (path: string, options: OpenOptions = {}): Database
       db.pragma(`journal_size_limit = ${WAL_KEPT_BYTES}`)
     }
     db.pragma('foreign_keys = ON')
+    registerFunctions(db)
     if (!options.readonly) migrate(db)
     return db
   } catch (err) {
     db.close()
     throw err
   }
+}
+
+/**
+ * The verdict rules the aggregates need inside SQL, from their one definition: every connection has
+ * them, so that ingest, the admin's recounts and the migrations count alike.
+ */
+function registerFunctions (db: Database): void {
+  // 1 for a failing result whose evidence says the harness or the lab failed (queries/verdict.ts)
+  db.function('ksft_infrastructure', { deterministic: true }, (status: unknown, exitCode: unknown, reason: unknown) =>
+    infrastructureEvidence({ status: status as Status, exitCode: exitCode as number | null, reason: reason as string | null }) === null ? 0 : 1)
 }

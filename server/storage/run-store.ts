@@ -5,7 +5,7 @@ import type { Database, Statement } from 'better-sqlite3'
 import { runCompleteness, STATUSES, summarize, type Flag, type Status, type SubtestRecord, type TestRecord } from '../../ingest/index.ts'
 import { versionSortKey } from '../domain/version-label.ts'
 import { IssueStore } from './issue-store.ts'
-import { OUTCOME_CELL_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
+import { INFRASTRUCTURE_RESULT_SQL, OUTCOME_CELL_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
 import type { IngestOutcome, LogSlice, ParsedRun, RunMetadata, RunView, StoredLog } from './types.ts'
 
 interface RunRow {
@@ -585,12 +585,13 @@ function prepare (db: Database) {
       VALUES ${Array.from({ length: RESULT_BATCH }, () => `(${Array.from({ length: RESULT_COLUMNS }, () => '?').join(', ')})`).join(', ')}`),
     // the results just inserted, counted into the aggregates in one statement each (no row crosses into JS)
     addCaseStats: statement(`
-      INSERT INTO case_stats (version_id, machine_id, case_id, total, ${STATUSES.join(', ')}, trouble)
-      SELECT ?, ?, case_id, 1, ${STATUSES.map(status => `status = '${status}'`).join(', ')}, r.flags <> '' AND ${TROUBLED_RESULT_SQL}
+      INSERT INTO case_stats (version_id, machine_id, case_id, total, ${STATUSES.join(', ')}, trouble, infrastructure)
+      SELECT ?, ?, case_id, 1, ${STATUSES.map(status => `status = '${status}'`).join(', ')}, r.flags <> '' AND ${TROUBLED_RESULT_SQL},
+        ${INFRASTRUCTURE_RESULT_SQL}
       FROM results r WHERE run_id = ? AND seq >= ? AND seq < ?
       ON CONFLICT (version_id, machine_id, case_id) DO UPDATE SET
         total = total + excluded.total, ${STATUSES.map(status => `${status} = ${status} + excluded.${status}`).join(', ')},
-        trouble = trouble + excluded.trouble`),
+        trouble = trouble + excluded.trouble, infrastructure = infrastructure + excluded.infrastructure`),
     writeOutcomeSet: statement(`
       INSERT INTO outcome_sets (version_id, machine_id, cells)
       SELECT @version, @machine, unhex(group_concat(${OUTCOME_CELL_SQL}, '' ORDER BY case_id))

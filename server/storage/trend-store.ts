@@ -1,6 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3'
 import { FAILING_STATUSES, STATUSES, type Flag, type Status, type Summary } from '../../ingest/index.ts'
 import type { Culprit } from '../domain/known-issues.ts'
+import type { CellTriage } from '../queries/verdict.ts'
 import { decodeOutcomeSet, FAILED_SQL, OUTCOME_CELL_SQL, PASSED_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
 
 /**
@@ -41,8 +42,8 @@ export interface ResultDetail extends ResultLink {
   knownIssues: number[]
 }
 export interface IssueRef { id: number, title: string, url: string | null, culprit: Culprit, intermittent: boolean, active: boolean }
-/** A failing or troubled result of a cell, as triage reads it (queries/verdict.ts triagedBucket). */
-export interface TriageRow { machineId: number, caseId: number, status: Status, exitCode: number | null, reason: string | null, known: boolean }
+/** A cell as triage reads it (queries/verdict.ts CellTriage), with where it is. */
+export interface TriageCell extends CellTriage { machineId: number, caseId: number }
 export interface CellCounts extends Summary {
   machines: number
   machineSet: number
@@ -251,19 +252,14 @@ export class TrendStore {
   }
 
   /**
-   * The failing and troubled results of some cases of a version, with whether an active known
-   * issue matched each: what compare needs to triage its entries. `cases` ascending.
+   * What triage needs of a version (queries/verdict.ts CellTriage), for the cells where it can say
+   * something: those with a result an active known issue matched, and those with an infrastructure
+   * failure. Read from the matches and case_stats, never from every failing result.
    */
-  triageRows (versionId: number, cases: readonly number[]): TriageRow[] {
-    if (cases.length === 0) return []
-    return (this.s.triageRows.all({ version: versionId, cases: JSON.stringify(cases) }) as Row[]).map(row => ({
-      machineId: row.machine_id as number,
-      caseId: row.case_id as number,
-      status: row.status as Status,
-      exitCode: row.exit_code as number | null,
-      reason: row.reason as string | null,
-      known: row.known === 1,
-    }))
+  triageCells (versionId: number): TriageCell[] {
+    return (this.s.triageCells.all({ version: versionId }) as Array<[number, number, number, number, number, number, number, number]>)
+      .map(([machineId, caseId, failing, trouble, infrastructure, known, knownFailing, knownTroubled]) =>
+        ({ machineId, caseId, failing, trouble, infrastructure, known, knownFailing, knownTroubled }))
   }
 
   /** The machines with a run of this version that finished (ingest/completeness.ts). */
@@ -490,12 +486,23 @@ function prepare (db: Database) {
         (SELECT count(DISTINCT cs.version_id) AS n FROM case_stats cs JOIN versions v ON v.id = cs.version_id
             WHERE cs.case_id = @case AND v.series_id = @series AND ${FAILED_SQL.split(' + ').map(column => `cs.${column}`).join(' + ')} > 0) count`),
     issueRefs: statement('SELECT id, title, url, culprit, intermittent, resolved_at FROM known_issues WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id'),
-    triageRows: statement(`
-      SELECT ru.machine_id, r.case_id, r.status, r.exit_code, r.reason,
-        EXISTS (SELECT 1 FROM known_issue_matches k JOIN known_issues i ON i.id = k.issue_id AND i.resolved_at IS NULL
-                WHERE k.run_id = r.run_id AND k.seq = r.seq) AS known
-      FROM runs ru CROSS JOIN json_each(@cases) j CROSS JOIN results r INDEXED BY results_by_case ON r.case_id = j.value AND r.run_id = ru.id
-      WHERE ru.version_id = @version AND (r.status IN (${FAILING_LIST}) OR (r.flags <> '' AND ${TROUBLED_RESULT_SQL}))`),
+    triageCells: statement(`
+      WITH matched AS (
+        SELECT DISTINCT k.run_id, k.seq FROM runs ru JOIN known_issue_matches k ON k.run_id = ru.id
+        JOIN known_issues i ON i.id = k.issue_id AND i.resolved_at IS NULL
+        WHERE ru.version_id = @version),
+      known AS (
+        SELECT ru.machine_id, r.case_id, count(*) AS known,
+          sum(r.status IN (${FAILING_LIST})) AS known_failing, sum(r.flags <> '' AND ${TROUBLED_RESULT_SQL}) AS known_troubled
+        FROM matched m JOIN results r ON r.run_id = m.run_id AND r.seq = m.seq JOIN runs ru ON ru.id = m.run_id
+        GROUP BY ru.machine_id, r.case_id),
+      cells AS (
+        SELECT machine_id, case_id FROM known
+        UNION SELECT machine_id, case_id FROM case_stats WHERE version_id = @version AND infrastructure > 0)
+      SELECT c.machine_id, c.case_id, ${FAILED_SQL.split(' + ').map(column => `cs.${column}`).join(' + ')}, cs.trouble, cs.infrastructure,
+        coalesce(k.known, 0), coalesce(k.known_failing, 0), coalesce(k.known_troubled, 0)
+      FROM cells c JOIN case_stats cs ON cs.version_id = @version AND cs.machine_id = c.machine_id AND cs.case_id = c.case_id
+      LEFT JOIN known k ON k.machine_id = c.machine_id AND k.case_id = c.case_id`).raw(),
     seriesTestsFirst: statement(`
       SELECT collection, test FROM series_tests
       WHERE series_id = @series AND (@collection IS NULL OR collection = @collection)

@@ -49,3 +49,9 @@ CREATE TABLE known_issue_audit (
   changes TEXT NOT NULL
 );
 CREATE INDEX known_issue_audit_by_issue ON known_issue_audit (issue_id, id);
+
+-- Failing results whose evidence says the harness or the lab failed, not the kernel (queries/verdict.ts
+-- infrastructureEvidence, as the SQL function ksft_infrastructure): counted per cell like the
+-- statuses, so that compare triages without reading results. Filled for stored runs by backfills.ts.
+ALTER TABLE case_stats ADD COLUMN infrastructure INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX case_stats_infrastructure ON case_stats (version_id, machine_id, case_id) WHERE infrastructure > 0;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import {
   ABSENT, bucketOf, COMPARE_BUCKETS, entryWhy, FAILED, infrastructureEvidence, MIXED, passRate, PASSED, reasonLine, triagedBucket,
-  TRIAGED_BUCKETS, TROUBLED, type BucketOrUnchanged,
+  TRIAGED_BUCKETS, TROUBLED, type BucketOrUnchanged, type CellTriage,
 } from '../../../server/queries/verdict.ts'
 
 // The precedence of docs/verdicts.md, one row per case it names: [base cell, head cell, head finished, bucket].
@@ -44,13 +44,17 @@ test('each (base, head) cell lands in the bucket the precedence names', () => {
 })
 
 test('triage moves an entry only out of a failing or troubled bucket, and only when it explains every such result', () => {
-  const all = { attention: 2, known: 2, infrastructure: 0 }
+  const cell = (given: Partial<CellTriage>): CellTriage => ({ failing: 2, trouble: 0, infrastructure: 0, known: 0, knownFailing: 0, knownTroubled: 0, ...given })
+  const all = cell({ known: 2, knownFailing: 2 })
   for (const bucket of TRIAGED_BUCKETS) assert.equal(triagedBucket(bucket, all), 'known', bucket)
   for (const bucket of ['not_run', 'fixed', 'new', 'missing', 'unchanged'] as const) assert.equal(triagedBucket(bucket, all), bucket, bucket)
-  assert.equal(triagedBucket('regression', { attention: 2, known: 1, infrastructure: 0 }), 'regression', 'one unexplained result keeps the regression')
-  assert.equal(triagedBucket('regression', { attention: 2, known: 0, infrastructure: 2 }), 'infrastructure')
-  assert.equal(triagedBucket('regression', { attention: 2, known: 2, infrastructure: 2 }), 'known', 'a person\'s triage wins over the evidence')
-  assert.equal(triagedBucket('regression', { attention: 2, known: 1, infrastructure: 1 }), 'regression', 'half known, half infrastructure: still the series\' to explain')
+  assert.equal(triagedBucket('regression', cell({ known: 1, knownFailing: 1 })), 'regression', 'one unexplained result keeps the regression')
+  assert.equal(triagedBucket('regression', cell({ failing: 2, trouble: 1, known: 2, knownFailing: 2 })), 'regression', 'unexplained kernel trouble keeps it too')
+  assert.equal(triagedBucket('new_kernel_trouble', cell({ failing: 0, trouble: 1, known: 1, knownTroubled: 1 })), 'known', 'a known WARNING')
+  assert.equal(triagedBucket('regression', cell({ infrastructure: 2 })), 'infrastructure')
+  assert.equal(triagedBucket('regression', cell({ infrastructure: 2, trouble: 1 })), 'regression', 'kernel trouble is the kernel\'s, whatever the harness did')
+  assert.equal(triagedBucket('regression', cell({ infrastructure: 2, known: 2, knownFailing: 2 })), 'known', 'a person\'s triage wins over the evidence')
+  assert.equal(triagedBucket('regression', cell({ infrastructure: 1, known: 1, knownFailing: 1 })), 'regression', 'half known, half infrastructure: still the series\' to explain')
   assert.equal(triagedBucket('regression', undefined), 'regression')
 })
 

@@ -26,19 +26,20 @@ function casesOf (text: string): Map<string, Status> {
 }
 
 /** What a run says of a case over its results (a log may hold a test twice): some passed, some failed, some showed trouble. */
-interface Cell { passed: boolean, failed: boolean, trouble: boolean, attention: number, infrastructure: number }
+interface Cell { passed: boolean, failed: boolean, trouble: boolean, failing: number, troubled: number, infrastructure: number }
 
 /** Every test and subtest of a parsed log as a cell; only tests carry flags. */
 function cellsOf (text: string): Map<string, Cell> {
   const cells = new Map<string, Cell>()
   const add = (key: string[], status: Status, trouble: boolean, exitCode: number | null, reason: string | null) => {
     const id = JSON.stringify(key)
-    const cell = cells.get(id) ?? { passed: false, failed: false, trouble: false, attention: 0, infrastructure: 0 }
+    const cell = cells.get(id) ?? { passed: false, failed: false, trouble: false, failing: 0, troubled: 0, infrastructure: 0 }
     cells.set(id, {
       passed: cell.passed || status === 'pass' || status === 'xfail',
       failed: cell.failed || isFailing(status),
       trouble: cell.trouble || trouble,
-      attention: cell.attention + (isFailing(status) || trouble ? 1 : 0),
+      failing: cell.failing + (isFailing(status) ? 1 : 0),
+      troubled: cell.troubled + (trouble ? 1 : 0),
       infrastructure: cell.infrastructure + (infrastructureEvidence({ status, exitCode, reason }) === null ? 0 : 1),
     })
   }
@@ -65,7 +66,7 @@ function expectedBucket (base: Cell | undefined, head: Cell | undefined, headCom
   const bucket = untriagedBucket(base, head, headComplete)
   // no known issue is recorded here; infrastructure evidence alone triages
   const failing = ['regression', 'new_failure', 'new_kernel_trouble', 'still_failing', 'still_kernel_trouble', 'flaky']
-  return head !== undefined && failing.includes(bucket) && head.attention > 0 && head.infrastructure === head.attention ? 'infrastructure' : bucket
+  return head !== undefined && failing.includes(bucket) && head.failing > 0 && head.infrastructure === head.failing && head.troubled === 0 ? 'infrastructure' : bucket
 }
 
 function untriagedBucket (base: Cell | undefined, head: Cell | undefined, headComplete: boolean): string {

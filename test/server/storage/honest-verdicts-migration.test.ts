@@ -46,6 +46,8 @@ test('migration 005 backfills completeness and kernel trouble exactly as ingest 
 
   // back to schema 4, as a store written before migration 005 was
   db.exec(`
+    DROP INDEX case_stats_infrastructure;
+    ALTER TABLE case_stats DROP COLUMN infrastructure;
     DROP INDEX case_stats_by_case;
     ALTER TABLE case_stats DROP COLUMN trouble;
     CREATE INDEX case_stats_by_case ON case_stats (case_id, version_id, machine_id, total, pass, fail, skip, xfail, xpass, timeout, error);

@@ -14,6 +14,8 @@ import { buildScenario, kselftestLog, SERIES, TDX, type Scenario } from '../tren
 const STATUS_SUMS = "count(*) AS total, sum(r.status = 'pass') AS pass, sum(r.status = 'fail') AS fail, sum(r.status = 'skip') AS skip, " +
   "sum(r.status = 'xfail') AS xfail, sum(r.status = 'xpass') AS xpass, sum(r.status = 'timeout') AS timeout, sum(r.status = 'error') AS error"
 /** Results whose flags (a comma list) name kernel trouble or a false pass. */
+// the rule itself is queries/verdict.ts infrastructureEvidence, tested in test/server/queries/verdict.test.ts
+const INFRASTRUCTURE_SUM = `sum(r.status IN ('fail', 'xpass', 'timeout', 'error') AND ksft_infrastructure(r.status, r.exit_code, r.reason)) AS infrastructure`
 const TROUBLE_SUM = `sum(${TROUBLE_FLAGS.map(flag => `instr(',' || r.flags || ',', ',${flag},') > 0`).join(' OR ')}) AS trouble`
 
 /** A kernel WARNING printed while a test passed, as the console interleaves it with the runner's output. */
@@ -51,7 +53,7 @@ function aggregates (db: Database) {
  */
 function recount (db: Database, stopped: Record<string, number> = {}) {
   const caseStats = db.prepare(`
-    SELECT ru.version_id, ru.machine_id, r.case_id, ${STATUS_SUMS}, ${TROUBLE_SUM}
+    SELECT ru.version_id, ru.machine_id, r.case_id, ${STATUS_SUMS}, ${TROUBLE_SUM}, ${INFRASTRUCTURE_SUM}
     FROM results r JOIN runs ru ON ru.id = r.run_id GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`).all() as Array<Record<string, number>>
   const outcomeSets = new Map<string, { version_id: number, machine_id: number, cells: number[] }>()
   for (const cell of caseStats) {
@@ -100,7 +102,7 @@ test('the aggregates kept by ingest equal a recount of the results, and each run
   assert.equal((s.app.db.prepare('SELECT count(*) AS n FROM case_stats').get() as { n: number }).n > 0, true)
 })
 
-test('migrations 003 and 005 build the same aggregates, completeness and kernel trouble for runs stored before them', async (t) => {
+test('migrations 003, 005 and 006 build the same aggregates, completeness, kernel trouble and infrastructure counts for runs stored before them', async (t) => {
   const s = await buildScenario(t)
   await addWarningRun(s)
   await addCutRun(s)
@@ -117,9 +119,10 @@ test('migrations 003 and 005 build the same aggregates, completeness and kernel 
   db.exec(`DROP TABLE case_stats; DROP TABLE run_collections; DROP TABLE series_tests; DROP TABLE outcome_sets;
     DROP TRIGGER runs_deleted_drop_outcome_sets; DROP TRIGGER runs_moved_drop_outcome_sets;
     ALTER TABLE runs DROP COLUMN complete; ALTER TABLE runs DROP COLUMN incomplete_reasons; ALTER TABLE runs DROP COLUMN not_run;
+    DROP TABLE known_issue_audit; DROP TABLE known_issue_matches; DROP TABLE known_issues;
     PRAGMA user_version = 2`)
-  // only 003 and 005: 004, whatever else it does, is already in this file
-  assert.deepEqual(migrate(db, loadMigrations().filter(migration => migration.version === 3 || migration.version === 5)), [3, 5])
+  // only 003, 005 and 006 (its infrastructure counts): 004, whatever else it does, is already in this file
+  assert.deepEqual(migrate(db, loadMigrations().filter(migration => [3, 5, 6].includes(migration.version))), [3, 5, 6])
   assert.deepEqual({ aggregates: aggregates(db), runs: runs() }, before)
   assert.deepEqual([compare(3, 4), compare(4, 5)], compared)
 })
@@ -234,7 +237,8 @@ test('trend, compare and matrix never read the results table; history and log li
     assert.deepEqual(fullScans, [], `a full scan in:\n${sql}\n${plan.join('\n')}`)
     if (/\bresults\b/.test(sql.replace(/run_collections|results_by_case/g, ''))) {
       readingResults.push(sql)
-      assert.ok(plan.some(line => /SEARCH r USING INDEX results_by_case \(case_id=\?/.test(line)), `results read without its case index:\n${sql}\n${plan.join('\n')}`)
+      // by case (history, the log links of compare entries), or by the key of each known-issue match (triage)
+      assert.ok(plan.some(line => /SEARCH r USING (INDEX results_by_case \(case_id=\?|PRIMARY KEY \(run_id=\? AND seq=\?)/.test(line)), `results read without an index:\n${sql}\n${plan.join('\n')}`)
     }
     if (sql.includes('INDEXED BY case_stats_failing')) assert.ok(plan.some(line => line.includes('USING INDEX case_stats_failing')))
   }
