@@ -498,10 +498,10 @@ function prepare (db: Database) {
         GROUP BY ru.machine_id, r.case_id),
       cells AS (
         SELECT machine_id, case_id FROM known
-        UNION SELECT machine_id, case_id FROM case_stats WHERE version_id = @version AND infrastructure > 0)
+        UNION SELECT machine_id, case_id FROM case_stats INDEXED BY case_stats_infrastructure WHERE version_id = @version AND infrastructure > 0)
       SELECT c.machine_id, c.case_id, ${FAILED_SQL.split(' + ').map(column => `cs.${column}`).join(' + ')}, cs.trouble, cs.infrastructure,
         coalesce(k.known, 0), coalesce(k.known_failing, 0), coalesce(k.known_troubled, 0)
-      FROM cells c JOIN case_stats cs ON cs.version_id = @version AND cs.machine_id = c.machine_id AND cs.case_id = c.case_id
+      FROM cells c CROSS JOIN case_stats cs ON cs.version_id = @version AND cs.machine_id = c.machine_id AND cs.case_id = c.case_id
       LEFT JOIN known k ON k.machine_id = c.machine_id AND k.case_id = c.case_id`).raw(),
     seriesTestsFirst: statement(`
       SELECT collection, test FROM series_tests
