@@ -45,7 +45,8 @@ export function registerIngest (program: Command): void {
         if (flags.json) {
           process.stdout.write(`${JSON.stringify({ run: { id: run.id, created: result.created, summary: run.summary }, tests, warnings: run.warnings })}\n`)
         } else {
-          process.stdout.write(describe(run.id, result.created, meta.series, meta.version, meta.machine, run.summary, tests, run.warnings))
+          // the series and machine the run went to, which an earlier title or a machine's old name may not say
+          process.stdout.write(describe(run.id, result.created, run.series.name, meta.version, run.machine.name, run.summary, tests, run.warnings))
         }
       } finally {
         db.close()

@@ -28,6 +28,8 @@ export function addMetadataOptions (command: Command): Command {
     .option('--tree-name <name>', 'the tree the series applies to, e.g. kvm-x86/next')
     .option('--git-url <url>', "that tree's repository URL")
     .option('--patchset-hash <sha256>', "KCIDB's hash of the version's patches")
+    .option('--change-id <id>', "b4's change-id of the series: what identifies it whatever its title")
+    .option('--previous-message-ids <list>', "comma list of the Message-IDs of earlier versions' cover letters")
 }
 
 export interface MetadataFlags {
@@ -46,6 +48,8 @@ export interface MetadataFlags {
   treeName?: string
   gitUrl?: string
   patchsetHash?: string
+  changeId?: string
+  previousMessageIds?: string
 }
 
 /** The flags as the metadata keys of the API. */
@@ -66,6 +70,8 @@ export function rawMetadataOf (flags: MetadataFlags): Record<string, unknown> {
     tree_name: flags.treeName,
     git_url: flags.gitUrl,
     patchset_hash: flags.patchsetHash,
+    change_id: flags.changeId,
+    previous_message_ids: flags.previousMessageIds,
   }
   for (const key of Object.keys(raw)) if (raw[key] === undefined) delete raw[key]
   return raw

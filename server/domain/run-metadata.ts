@@ -1,12 +1,14 @@
 import { KsftError } from '../errors.ts'
 import type { RunMetadata } from '../storage/types.ts'
 import { foldIdentifier, refusedCharacterProblem } from './identifier-text.ts'
+import { MESSAGE_ID_EXAMPLE, normalizeMessageId } from './message-id.ts'
+import { changeIdProblem } from './series-identity.ts'
 import { normalizeVersionLabel, versionLabelProblem } from './version-label.ts'
 
 /** The metadata keys an uploader may send, as named in query strings and the CLI's flags. */
 export const METADATA_KEYS = [
   'series', 'version', 'machine', 'arch', 'kernel', 'commit', 'cpu', 'flags', 'job_url', 'message_id',
-  'base_commit', 'started_at', 'tree_name', 'git_url', 'patchset_hash',
+  'base_commit', 'started_at', 'tree_name', 'git_url', 'patchset_hash', 'change_id', 'previous_message_ids',
 ] as const
 export type MetadataKey = (typeof METADATA_KEYS)[number]
 export type RawMetadata = Partial<Record<MetadataKey, unknown>>
@@ -25,6 +27,8 @@ const IDENTIFIERS: readonly MetadataKey[] = ['series', 'version', 'machine']
 const COMMIT = /^[0-9a-f]{7,64}$/
 const ARCH = /^[A-Za-z0-9_.-]{1,32}$/
 const FLAG = /^[a-z0-9_]{1,32}$/
+/** Earlier versions' cover letters an upload may name: b4 keeps one per revision sent. */
+const MAX_PREVIOUS_MESSAGE_IDS = 64
 
 function invalid (field: string, problem: string): KsftError {
   return new KsftError('INVALID_METADATA', `${field} ${problem}`)
@@ -78,6 +82,30 @@ function flags (raw: RawMetadata): string[] {
   return [...cleaned].sort()
 }
 
+function messageIdOf (value: string | null, field: string): string | null {
+  if (value === null) return null
+  const messageId = normalizeMessageId(value)
+  if (messageId === null) throw invalid(field, `must be a Message-ID such as ${MESSAGE_ID_EXAMPLE}`)
+  return messageId
+}
+
+/** A comma list (or an array) of Message-IDs, in the order given, each once. */
+function previousMessageIds (raw: RawMetadata): string[] {
+  const value = raw.previous_message_ids
+  if (value === undefined || value === null || value === '') return []
+  const list = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : null
+  if (!list || list.some(item => typeof item !== 'string')) throw invalid('previous_message_ids', 'must be a comma-separated list of Message-IDs')
+  const ids = new Set<string>()
+  for (const item of list as string[]) {
+    if (item.trim() === '') continue
+    const problem = refusedCharacterProblem(item)
+    if (problem) throw invalid('previous_message_ids', problem)
+    ids.add(messageIdOf(item.slice(0, 998), 'previous_message_ids')!)
+  }
+  if (ids.size > MAX_PREVIOUS_MESSAGE_IDS) throw invalid('previous_message_ids', `has more than ${MAX_PREVIOUS_MESSAGE_IDS} Message-IDs`)
+  return [...ids]
+}
+
 /** Validates and normalizes what an uploader said about a run. Unknown keys are refused. */
 export function parseRunMetadata (raw: Record<string, unknown>): RunMetadata {
   return parseRunMetadataNoted(raw).meta
@@ -103,11 +131,10 @@ export function parseRunMetadataNoted (raw: Record<string, unknown>): { meta: Ru
   if (arch !== null && !ARCH.test(arch)) throw invalid('arch', 'must be a word such as x86_64 or aarch64')
   const jobUrl = text(input, 'job_url', 2048)
   if (jobUrl !== null && !/^https?:\/\/\S+$/.test(jobUrl)) throw invalid('job_url', 'must be an http(s) URL')
-  let messageId = text(input, 'message_id', 998)
-  if (messageId !== null) {
-    messageId = messageId.replace(/^<|>$/g, '')
-    if (!/^[^\s<>@]+@[^\s<>@]+$/.test(messageId)) throw invalid('message_id', 'must be a Message-ID such as 20231105163040.14904-1-pbonzini@redhat.com')
-  }
+  const messageId = messageIdOf(text(input, 'message_id', 998), 'message_id')
+  const changeId = text(input, 'change_id', 128)
+  const changeProblem = changeId === null ? null : changeIdProblem(changeId)
+  if (changeProblem) throw invalid('change_id', changeProblem)
   const treeName = text(input, 'tree_name', 100)
   const gitUrl = text(input, 'git_url', 2048)
   if (gitUrl !== null && !/^(?:https?|git|ssh):\/\/\S+$/.test(gitUrl)) throw invalid('git_url', 'must be an https://, git:// or ssh:// URL of the tree')
@@ -132,6 +159,8 @@ export function parseRunMetadataNoted (raw: Record<string, unknown>): { meta: Ru
     gitUrl,
     patchsetHash,
     startedAt: startedAt === null ? null : new Date(startedAt).toISOString(),
+    changeId,
+    previousMessageIds: previousMessageIds(input),
   }
   return { meta, normalized: notes }
 }

@@ -3,7 +3,9 @@ import { createGunzip } from 'node:zlib'
 import multipart from '@fastify/multipart'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { loreUrl } from '../domain/message-id.ts'
 import { parseRunMetadataNoted } from '../domain/run-metadata.ts'
+import { NOTED_MATCHES, seriesMatchNote } from '../domain/series-identity.ts'
 import { KsftError } from '../errors.ts'
 import { requireScope } from '../plugins/auth.ts'
 import { withRateFloor, type Limits } from '../plugins/limits.ts'
@@ -11,10 +13,11 @@ import { uploadRateLimit } from '../plugins/security.ts'
 import { errorResponses, IdParamsSchema } from '../schemas/common.ts'
 import {
   LogQuerySchema, LogSliceSchema, MAX_LISTED, MAX_LOG_LINE_BYTES, MAX_LOG_SLICE_BYTES, MAX_RESULT_ROWS, ResultsQuerySchema,
-  RunResultsSchema, RunSchema, UploadQuerySchema, UploadResponseSchema, type RunResponse,
+  RunResultsSchema, RunSchema, UploadQuerySchema, UploadResponseSchema, type RunResponse, type SeriesMatch,
 } from '../schemas/runs.ts'
 import { DEFAULT_MAX_LOG_BYTES } from '../services/ingest-log.ts'
 import { ingestUpload } from '../services/upload-ingest.ts'
+import type { SeriesResolution } from '../storage/identity-store.ts'
 import type { RunView } from '../storage/types.ts'
 import type { TokenStore } from '../storage/token-store.ts'
 
@@ -22,10 +25,6 @@ export interface RunRoutesOptions {
   tokens: TokenStore
   maxLogBytes?: number
   uploadsPerMinute?: number
-}
-
-export function loreUrl (messageId: string | null): string | null {
-  return messageId === null ? null : `https://lore.kernel.org/r/${encodeURIComponent(messageId)}`
 }
 
 /** A run as the API answers it: warnings and plans listed up to MAX_LISTED, and counted. */
@@ -89,7 +88,8 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
     const { meta, normalized } = parseRunMetadataNoted(raw)
     const result = await ingestUpload(decoded(request, body), meta, app.uploads, { maxBytes })
     const run = app.store.getRun(result.runId)!
-    request.log.info({ runId: run.id, created: result.created, token: request.token?.name }, 'run uploaded')
+    const seriesMatch = seriesMatchOf(meta.series, run, result.series)
+    request.log.info({ runId: run.id, created: result.created, series: run.series.id, by: result.series?.match, token: request.token?.name }, 'run uploaded')
     return reply.status(result.created ? 201 : 200).send({
       id: run.id,
       url: `/runs/${run.id}`,
@@ -100,6 +100,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
       warnings: run.warnings.slice(0, MAX_LISTED),
       warningCount: run.warnings.length,
       ...(normalized.length > 0 ? { normalized } : {}),
+      ...(seriesMatch === null ? {} : { seriesMatch }),
     })
   })
 
@@ -166,6 +167,19 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
     if (!run) throw notFound(id)
     return run
   }
+}
+
+/**
+ * What the upload's answer says when the run went to a series its title does not name exactly. A
+ * run stored before (the same upload again) is where it is; the rules only say why when they still
+ * lead there.
+ */
+function seriesMatchOf (sent: string, run: RunView, resolution: SeriesResolution | null): SeriesMatch | null {
+  const kind = resolution !== null && resolution.id === run.series.id ? resolution.match : null
+  if (kind === null ? run.series.name === sent : !NOTED_MATCHES.includes(kind)) return null
+  // (an admin moved the run since: the series has the title among its names, or had)
+  const by = kind ?? 'other_name'
+  return { by, sent, note: seriesMatchNote(by, sent, run.series) }
 }
 
 function notFound (id: number): KsftError {

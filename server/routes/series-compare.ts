@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Summary } from '../../ingest/index.ts'
 import { normalizeVersionLabel } from '../domain/version-label.ts'
+import { loreUrl } from '../domain/message-id.ts'
 import { KsftError } from '../errors.ts'
 import { errorResponses } from '../schemas/common.ts'
 import {
@@ -11,7 +12,6 @@ import { compareVersions, type CompareKey, type ComparedEntry, type ComparedSide
 import { entryWhy, notComparable, plainText, triageNote, type CompareBucket as Bucket } from '../queries/verdict.ts'
 import { decodeCursor, encodeCursor } from '../storage/cursor.ts'
 import type { TrendStore, MachineRef, ResultLink, SeriesRef, VersionRow } from '../storage/trend-store.ts'
-import { loreUrl } from './runs.ts'
 import { findCollection, findMachine, findSeries, versionRef } from './series.ts'
 
 const TAGS = ['series']

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { loreUrl } from '../domain/message-id.ts'
 import { KsftError } from '../errors.ts'
 import { passRate } from '../queries/verdict.ts'
 import { errorResponses } from '../schemas/common.ts'
@@ -10,11 +11,10 @@ import { decodeCursor, encodeCursor } from '../storage/cursor.ts'
 import { flakyPage, type FlakyKey } from '../queries/flaky.ts'
 import { matrixPage, type MatrixKey } from '../queries/matrix.ts'
 import type { TrendStore, MachineRef, SeriesRef, VersionRow } from '../storage/trend-store.ts'
-import { loreUrl } from './runs.ts'
 
 const TAGS = ['series']
 
-/** A series by id, or by its exact name when the parameter is not a number. */
+/** A series by id, or by its name (or any title it was uploaded under) when the parameter is not a number. */
 export function findSeries (trends: TrendStore, idOrName: string): SeriesRef {
   const series = /^\d+$/.test(idOrName) ? trends.seriesById(Number(idOrName)) : trends.seriesByName(idOrName)
   if (!series) throw new KsftError('SERIES_NOT_FOUND', `no series ${JSON.stringify(idOrName)}`)
@@ -52,7 +52,7 @@ export const seriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   }, async (request) => {
     const [before] = decodeCursor(request.query.cursor, 'n') ?? [null]
-    const rows = trends.listSeries(request.query.limit + 1, before as number | null)
+    const rows = trends.listSeries(request.query.limit + 1, before as number | null, request.query.q ?? null)
     const page = rows.slice(0, request.query.limit)
     return {
       series: page.map(row => {
@@ -69,6 +69,7 @@ export const seriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
           passRates: trends.recentVersionCounts(row.id, SERIES_PASS_RATES).map(version => ({
             id: version.versionId, label: version.label, passRate: passRate(version.summary, version.notRun), incompleteRuns: version.incompleteRuns,
           })),
+          ...trends.seriesIdentity(row.id),
         }
       }),
       nextCursor: rows.length > page.length ? encodeCursor([page.at(-1)!.id]) : null,

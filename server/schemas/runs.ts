@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox'
 import { INCOMPLETE_KINDS } from '../../ingest/completeness.ts'
+import { SERIES_MATCH_DESCRIPTIONS, SERIES_MATCHES } from '../domain/series-identity.ts'
 import { FlagSchema, LineRangeSchema, Nullable, StatusSchema, SummarySchema } from './common.ts'
 
 export const SubtestSchema = Type.Cyclic({
@@ -113,6 +114,13 @@ export const MetadataNoteSchema = Type.Object({
   to: Type.String({ description: 'as stored' }),
 }, { description: 'a value stored in another form than it was sent: NFKC, or the one spelling of a version label (V7, v07, ｖ7: v7)' })
 
+export const SeriesMatchSchema = Type.Object({
+  by: Type.Enum(SERIES_MATCHES, { description: SERIES_MATCHES.map(kind => `${kind}: ${SERIES_MATCH_DESCRIPTIONS[kind]}`).join('; ') }),
+  sent: Type.String({ description: 'the series title as sent' }),
+  note: Type.String({ description: 'where the run went and why, in a sentence' }),
+}, { description: 'the run was stored in a series other than the one its title names exactly (docs/series.md)' })
+export type SeriesMatch = Static<typeof SeriesMatchSchema>
+
 export const UploadResponseSchema = Type.Object({
   id: Type.Integer(),
   url: Type.String(),
@@ -123,6 +131,7 @@ export const UploadResponseSchema = Type.Object({
   warnings: Type.Array(Type.String(), { description: `the first ${MAX_LISTED} warnings` }),
   warningCount: Type.Integer(),
   normalized: Type.Optional(Type.Array(MetadataNoteSchema)),
+  seriesMatch: Type.Optional(SeriesMatchSchema),
 })
 
 export const UploadQuerySchema = Type.Object({
@@ -141,6 +150,8 @@ export const UploadQuerySchema = Type.Object({
   tree_name: Type.Optional(Type.String({ description: 'the tree the series applies to, e.g. kvm-x86/next' })),
   git_url: Type.Optional(Type.String({ description: "that tree's repository URL" })),
   patchset_hash: Type.Optional(Type.String({ description: "KCIDB's SHA-256 of the version's patches" })),
+  change_id: Type.Optional(Type.String({ description: "b4's change-id of the series: the upload lands in the series with this change-id, whatever its title (docs/series.md)" })),
+  previous_message_ids: Type.Optional(Type.String({ description: "comma list of the Message-IDs of earlier versions' cover letters (b4's history): the upload lands in the series one of them belongs to" })),
 }, { additionalProperties: true })
 
 export const LogQuerySchema = Type.Object({

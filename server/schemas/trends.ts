@@ -22,7 +22,7 @@ export const SeriesParamsSchema = Type.Object({
   id: Type.String({
     minLength: 1,
     maxLength: 300,
-    description: 'the series id, or its exact name URL-encoded; a name made only of digits is read as an id',
+    description: 'the series id, or its name URL-encoded (any title it was uploaded under, in any case and spacing); a name made only of digits is read as an id',
   }),
 })
 
@@ -75,6 +75,7 @@ export type RunLink = Static<typeof RunLinkSchema>
 export const SeriesListQuerySchema = Type.Object({
   limit: limit(50, 500, 'series'),
   cursor,
+  q: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: 'only series one of whose names (every title it was uploaded under) contains this, in any case and spacing' })),
 })
 
 /** How many versions, the latest, the series list gives a pass rate for: what its sparkline draws. */
@@ -110,6 +111,8 @@ export const SeriesItemSchema = Type.Object({
   passRates: Type.Array(VersionPassRateSchema, {
     description: `the last ${SERIES_PASS_RATES} versions in version order (base first), each with its pass rate`,
   }),
+  names: Type.Array(Type.String(), { description: 'every title the series was uploaded under and every name an admin gave it, oldest first (docs/series.md)' }),
+  changeIds: Type.Array(Type.String(), { description: "the series' b4 change-ids: uploads with one land here whatever their title" }),
 })
 export type SeriesItem = Static<typeof SeriesItemSchema>
 

@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3'
 import { runCompleteness, type Flag, type TestRecord, type UnfinishedTest } from '../../ingest/index.ts'
+import { seriesNameKey } from '../domain/series-identity.ts'
 import { INFRASTRUCTURE_RESULT_SQL, OUTCOME_CELL_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
 
 /**
@@ -9,6 +10,19 @@ import { INFRASTRUCTURE_RESULT_SQL, OUTCOME_CELL_SQL, TROUBLED_RESULT_SQL } from
 export const BACKFILLS: Record<number, (db: Database) => void> = {
   5: backfillHonestVerdicts,
   6: backfillInfrastructure,
+  7: backfillSeriesNames,
+}
+
+/**
+ * Each stored series' name becomes its first name. Two series whose names differ only in case or
+ * white space (stored before names were folded) cannot share a key: the older keeps it, the newer
+ * is still found by its exact name, and an admin can merge them.
+ */
+function backfillSeriesNames (db: Database): void {
+  const insert = db.prepare('INSERT OR IGNORE INTO series_names (name_key, series_id, name, created_at) VALUES (?, ?, ?, ?)')
+  for (const row of db.prepare('SELECT id, name, created_at FROM series ORDER BY id').all() as Array<{ id: number, name: string, created_at: string }>) {
+    insert.run(seriesNameKey(row.name), row.id, row.name, row.created_at)
+  }
 }
 
 function backfillInfrastructure (db: Database): void {

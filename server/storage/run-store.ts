@@ -4,6 +4,7 @@ import { inflateSync } from 'node:zlib'
 import type { Database, Statement } from 'better-sqlite3'
 import { runCompleteness, STATUSES, summarize, type Flag, type Status, type SubtestRecord, type TestRecord } from '../../ingest/index.ts'
 import { versionSortKey } from '../domain/version-label.ts'
+import { IdentityStore } from './identity-store.ts'
 import { IssueStore } from './issue-store.ts'
 import { INFRASTRUCTURE_RESULT_SQL, OUTCOME_CELL_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
 import type { IngestOutcome, LogSlice, ParsedRun, RunMetadata, RunView, StoredLog } from './types.ts'
@@ -92,10 +93,13 @@ export class RunStore {
 
   /** Matches the active known issues against each run as it is stored. */
   readonly issues: IssueStore
+  /** Which series and machine each run belongs to. */
+  readonly identity: IdentityStore
 
   constructor (private readonly db: Database, options: { clock?: () => Date } = {}) {
     this.statements = prepare(db)
     this.clock = options.clock ?? (() => new Date())
+    this.identity = new IdentityStore(db)
     this.issues = new IssueStore(db, {
       clock: this.clock,
       readLog: (runId, from, to) => this.getLogLines(runId, from, to, { maxBytes: LOG_LINES_FOR_MATCHING, maxLineBytes: 16_384 })?.lines ?? [],
@@ -167,16 +171,16 @@ export class RunStore {
     const dedupKey = dedupKeyOf(log.sha256, meta)
     // runs stored before job_url left the identity have their key made with it
     const existing = (s.findRunByDedupKey.get(dedupKey) ?? s.findRunByDedupKey.get(legacyDedupKeyOf(log.sha256, meta))) as { id: number } | undefined
-    if (existing) return { runId: existing.id, created: false }
-
     const now = this.clock().toISOString()
-    s.upsertSeries.run(meta.series, now)
-    const seriesId = (s.findSeries.get(meta.series) as { id: number }).id
+    if (existing) return { runId: existing.id, created: false, series: this.identity.resolveSeries(meta, now, { write: false }) }
+
+    const series = this.identity.resolveSeries(meta, now, { write: true })!
+    const seriesId = series.id
     s.upsertVersion.run(seriesId, meta.version, versionSortKey(meta.version), meta.messageId, meta.baseCommit, meta.treeName, meta.gitUrl, meta.patchsetHash, now)
     const versionId = (s.findVersion.get(seriesId, meta.version) as { id: number }).id
     const flags = meta.flags.join(',')
-    s.upsertMachine.run(meta.machine, meta.arch, meta.cpu, meta.flags.length > 0 ? flags : null, meta.kernel, now, now)
-    const machineId = (s.findMachine.get(meta.machine) as { id: number }).id
+    const machine = this.identity.resolveMachine(meta, now)
+    const machineId = machine.id
 
     const summary = summarize(parsed.tests.map(test => test.status))
     const completeness = runCompleteness(parsed)
@@ -251,11 +255,11 @@ export class RunStore {
       if (!collection.complete) s.markCollectionIncomplete.run(collection.notRun, runId, collection.collection)
     }
     // in the run's transaction: a run is never visible without its known-issue matches
-    this.issues.matchRun(runId, { seriesId, versionLabel: meta.version, machine: meta.machine, arch: meta.arch, cpuFlags: meta.flags, kernel: meta.kernel })
+    this.issues.matchRun(runId, { seriesId, versionLabel: meta.version, machine: machine.name, arch: meta.arch, cpuFlags: meta.flags, kernel: meta.kernel })
     yield
     s.writeOutcomeSet.run({ version: versionId, machine: machineId })
     s.bumpCounter.run()
-    return { runId, created: true }
+    return { runId, created: true, series }
   }
 
   getRun (id: number): RunView | null {
@@ -453,8 +457,13 @@ function dedupKeyOf (sha256: string, meta: RunMetadata): string {
   return legacyDedupKeyOf(sha256, { ...meta, jobUrl: null })
 }
 
+/**
+ * The change-id and the earlier cover letters say which series a run belongs to, not what the run
+ * is: they stay out of its identity, which keeps the keys of runs stored before they existed.
+ */
 function legacyDedupKeyOf (sha256: string, meta: RunMetadata): string {
-  const canonical = JSON.stringify(Object.entries(meta).sort(([a], [b]) => a.localeCompare(b)))
+  const { changeId: _changeId, previousMessageIds: _previous, ...identity } = meta
+  const canonical = JSON.stringify(Object.entries(identity).sort(([a], [b]) => a.localeCompare(b)))
   return createHash('sha256').update(sha256).update('\n').update(canonical).digest('hex')
 }
 
@@ -545,8 +554,6 @@ function prepare (db: Database) {
     readCounter: statement("SELECT value FROM store_state WHERE key = 'write_counter'"),
     bumpCounter: statement("UPDATE store_state SET value = value + 1 WHERE key = 'write_counter'"),
     findRunByDedupKey: statement('SELECT id FROM runs WHERE dedup_key = ?'),
-    upsertSeries: statement('INSERT INTO series (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING'),
-    findSeries: statement('SELECT id FROM series WHERE name = ?'),
     upsertVersion: statement(`
       INSERT INTO versions (series_id, label, sort_key, message_id, base_commit, tree_name, git_url, patchset_hash, created_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -557,16 +564,6 @@ function prepare (db: Database) {
         git_url = coalesce(excluded.git_url, git_url),
         patchset_hash = coalesce(excluded.patchset_hash, patchset_hash)`),
     findVersion: statement('SELECT id FROM versions WHERE series_id = ? AND label = ?'),
-    // a machine's description is what its latest upload said; a run keeps its own copy
-    upsertMachine: statement(`
-      INSERT INTO machines (name, arch, cpu, flags, kernel, created_at, updated_at) VALUES (?, ?, ?, coalesce(?, ''), ?, ?, ?)
-      ON CONFLICT (name) DO UPDATE SET
-        arch = coalesce(excluded.arch, arch),
-        cpu = coalesce(excluded.cpu, cpu),
-        flags = CASE WHEN excluded.flags <> '' THEN excluded.flags ELSE flags END,
-        kernel = coalesce(excluded.kernel, kernel),
-        updated_at = excluded.updated_at`),
-    findMachine: statement('SELECT id FROM machines WHERE name = ?'),
     insertRun: statement(`
       INSERT INTO runs (version_id, machine_id, kernel, commit_sha, arch, cpu, flags, job_url, started_at, created_at,
         content_sha256, dedup_key, log_bytes, log_lines, total, pass, fail, skip, xfail, xpass, timeout, error, warnings, plans,

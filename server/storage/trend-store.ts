@@ -1,6 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3'
 import { FAILING_STATUSES, STATUSES, type Flag, type Status, type Summary } from '../../ingest/index.ts'
 import type { Culprit } from '../domain/known-issues.ts'
+import { seriesNameKey } from '../domain/series-identity.ts'
 import type { CellTriage } from '../queries/verdict.ts'
 import { decodeOutcomeSet, FAILED_SQL, OUTCOME_CELL_SQL, PASSED_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
 
@@ -20,6 +21,8 @@ export interface VersionRow { id: number, label: string, messageId: string | nul
 export interface MachineRef { id: number, name: string }
 export interface CaseName { id: number, collection: string, test: string, path: string[] }
 export interface SeriesRow extends SeriesRef { createdAt: string, versions: number, runs: number, machines: number, latestVersionId: number }
+/** What else identifies a series: the titles it was uploaded under and its b4 change-ids (domain/series-identity.ts). */
+export interface SeriesIdentity { names: string[], changeIds: string[] }
 export interface VersionCounts {
   runs: number
   machines: number
@@ -114,13 +117,25 @@ export class TrendStore {
     return (this.s.seriesById.get(id) as SeriesRef | undefined) ?? null
   }
 
+  /** A series by its exact name, else by any title it was uploaded under, in any case and spacing. */
   seriesByName (name: string): SeriesRef | null {
-    return (this.s.seriesByName.get(name) as SeriesRef | undefined) ?? null
+    return (this.s.seriesByName.get(name) ?? this.s.seriesByNameKey.get(seriesNameKey(name))) as SeriesRef | undefined ?? null
   }
 
-  /** Series newest first, those with an id below `beforeId` when given. */
-  listSeries (limit: number, beforeId: number | null): SeriesRow[] {
-    return (this.s.listSeries.all({ before: beforeId ?? Number.MAX_SAFE_INTEGER, limit }) as Row[]).map(row => ({
+  seriesIdentity (id: number): SeriesIdentity {
+    return {
+      names: this.s.seriesNames.all(id) as string[],
+      changeIds: this.s.seriesChangeIds.all(id) as string[],
+    }
+  }
+
+  /**
+   * Series newest first, those with an id below `beforeId` when given; with `search`, only those
+   * one of whose names holds it (in any case and spacing).
+   */
+  listSeries (limit: number, beforeId: number | null, search: string | null = null): SeriesRow[] {
+    const query = search === null ? null : seriesNameKey(search)
+    return (this.s.listSeries.all({ before: beforeId ?? Number.MAX_SAFE_INTEGER, limit, search: query === '' ? null : query }) as Row[]).map(row => ({
       id: row.id as number,
       name: row.name as string,
       createdAt: row.created_at as string,
@@ -402,13 +417,19 @@ function prepare (db: Database) {
   return {
     seriesById: statement('SELECT id, name FROM series WHERE id = ?'),
     seriesByName: statement('SELECT id, name FROM series WHERE name = ?'),
+    seriesByNameKey: statement('SELECT s.id, s.name FROM series_names n JOIN series s ON s.id = n.series_id WHERE n.name_key = ?'),
+    seriesNames: statement('SELECT name FROM series_names WHERE series_id = ? ORDER BY created_at, name').pluck(),
+    seriesChangeIds: statement('SELECT change_id FROM series_change_ids WHERE series_id = ? ORDER BY created_at, change_id').pluck(),
     listSeries: statement(`
       SELECT s.id, s.name, s.created_at,
         (SELECT count(*) FROM versions v WHERE v.series_id = s.id) AS versions,
         (SELECT count(*) FROM versions v JOIN runs r ON r.version_id = v.id WHERE v.series_id = s.id) AS runs,
         (SELECT count(DISTINCT r.machine_id) FROM versions v JOIN runs r ON r.version_id = v.id WHERE v.series_id = s.id) AS machines,
         (SELECT v.id FROM versions v WHERE v.series_id = s.id ORDER BY v.sort_key DESC, v.id DESC LIMIT 1) AS latest_version_id
-      FROM series s WHERE s.id < @before ORDER BY s.id DESC LIMIT @limit`),
+      FROM series s WHERE s.id < @before
+        AND (@search IS NULL OR instr(lower(s.name), @search) > 0
+          OR EXISTS (SELECT 1 FROM series_names n WHERE n.series_id = s.id AND instr(n.name_key, @search) > 0))
+      ORDER BY s.id DESC LIMIT @limit`),
     versionCounts: statement(`
       SELECT count(*) AS runs, count(DISTINCT machine_id) AS machines, ${SUMS},
         coalesce(sum(not_run), 0) AS not_run, coalesce(sum(1 - complete), 0) AS incomplete_runs FROM runs WHERE version_id = ?`),

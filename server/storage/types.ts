@@ -1,3 +1,4 @@
+import type { SeriesResolution } from './identity-store.ts'
 import type { IncompleteReason, PlanRecord, Summary, TestRecord, UnfinishedTest } from '../../ingest/index.ts'
 
 /** What an uploader says about a run, already validated and normalized. */
@@ -19,6 +20,10 @@ export interface RunMetadata {
   gitUrl: string | null
   patchsetHash: string | null
   startedAt: string | null
+  /** b4's change-id of the series: what identifies it first (domain/series-identity.ts). */
+  changeId: string | null
+  /** Message-IDs of the cover letters of the series' earlier versions: the chain that identifies it next. */
+  previousMessageIds: string[]
 }
 
 /** A chunk of the raw log, deflated, starting at a line boundary. */
@@ -87,6 +92,8 @@ export interface RunView {
 export interface IngestOutcome {
   runId: number
   created: boolean
+  /** The series the run was stored in and what said so; null for a run stored before whose upload would make a new series now. */
+  series: SeriesResolution | null
 }
 
 export interface LogSlice {

@@ -44,8 +44,15 @@ test('migration 005 backfills completeness and kernel trouble exactly as ingest 
   assert.deepEqual(stored.compares.map(page => page.counts.not_run), [10, 0, 0])
   assert.deepEqual(stored.compares.map(page => page.counts.new_kernel_trouble), [0, 0, 1])
 
-  // back to schema 4, as a store written before migration 005 was
+  // back to schema 4, as a store written before migration 005 was (and before 006 and 007)
   db.exec(`
+    DROP TABLE run_patch_reports;
+    DROP TABLE version_patches;
+    DROP TABLE version_patch_lists;
+    DROP TABLE machine_names;
+    DROP INDEX versions_by_message_id;
+    DROP TABLE series_names;
+    DROP TABLE series_change_ids;
     DROP INDEX case_stats_infrastructure;
     ALTER TABLE case_stats DROP COLUMN infrastructure;
     DROP INDEX case_stats_by_case;
@@ -70,5 +77,8 @@ test('migration 005 backfills completeness and kernel trouble exactly as ingest 
   const reopened = openDatabase(path)
   t.after(() => reopened.close())
   assert.equal(reopened.pragma('user_version', { simple: true }), loadMigrations().at(-1)!.version)
+  assert.equal(loadMigrations().at(-1)!.name, '007-series-identity.sql')
   assert.deepEqual(snapshot(reopened), stored)
+  // migration 007 gives each stored series its name as its first name
+  assert.deepEqual(reopened.prepare('SELECT name_key, series_id, name FROM series_names').all(), [{ name_key: 'kvm: migration', series_id: 1, name: 'KVM: migration' }])
 })
