@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { errorBody, KsftError } from './errors.ts'
 import { openDatabase } from './storage/database.ts'
+import { PatchStore } from './storage/patch-store.ts'
 import { RunStore } from './storage/run-store.ts'
 import { registerOpenApi } from './plugins/openapi.ts'
 import { registerSecurity, type SecurityOptions } from './plugins/security.ts'
@@ -13,6 +14,7 @@ import { healthRoutes } from './routes/health.ts'
 import { hookRoutes } from './routes/hook.ts'
 import { machineRoutes } from './routes/machines.ts'
 import { issueRoutes } from './routes/issues.ts'
+import { patchRoutes } from './routes/patches.ts'
 import { adminRoutes } from './routes/admin.ts'
 import { runRoutes } from './routes/runs.ts'
 import { seriesRoutes } from './routes/series.ts'
@@ -51,6 +53,8 @@ declare module 'fastify' {
     store: RunStore
     /** The trend queries, prepared once for every route that reads them. */
     trends: TrendStore
+    /** The series' patches per version: written by patch reports, read by compare. */
+    patches: PatchStore
     tokens: TokenStore
     db: Database
     config: { maxLogBytes: number | undefined, uploadsPerMinute: number | undefined, publicUrl: string | undefined, limits: Limits }
@@ -76,6 +80,7 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
   app.decorate('db', db)
   app.decorate('store', new RunStore(db, { clock: options.clock }))
   app.decorate('trends', new TrendStore(db))
+  app.decorate('patches', new PatchStore(db, options.clock))
   // uploads write through a connection of their own, in steps, so that readers on `db` never see a
   // run half stored; an in-memory database has only the one connection
   const writeDb = db.memory ? db : openDatabase(db.name, { busyTimeoutMs: 0 })
@@ -143,6 +148,7 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
   await app.register(healthRoutes)
   await app.register(hookRoutes)
   await app.register(runRoutes, { tokens, maxLogBytes: options.maxLogBytes, uploadsPerMinute: options.security?.uploadsPerMinute })
+  await app.register(patchRoutes, { tokens })
   await app.register(exportRoutes)
   await app.register(adminRoutes, { tokens })
   await app.register(issueRoutes, { tokens })

@@ -6,6 +6,8 @@ export const ERROR_STATUS = {
   BAD_REQUEST: 400,
   INVALID_METADATA: 400,
   EMPTY_LOG: 400,
+  /** A patch list (PUT /api/v1/runs/:id/patches) that cannot be a series' patches. */
+  INVALID_PATCHES: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   RUN_NOT_FOUND: 404,
@@ -16,6 +18,8 @@ export const ERROR_STATUS = {
   TEST_NOT_FOUND: 404,
   NO_RUNS: 404,
   NOT_FOUND: 404,
+  /** A new name that already names another series or machine. */
+  NAME_TAKEN: 409,
   LOG_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   BAD_ENCODING: 400,

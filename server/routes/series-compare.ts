@@ -1,16 +1,20 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Summary } from '../../ingest/index.ts'
-import { normalizeVersionLabel } from '../domain/version-label.ts'
 import { loreUrl } from '../domain/message-id.ts'
+import { normalizeVersionLabel } from '../domain/version-label.ts'
 import { KsftError } from '../errors.ts'
 import { errorResponses } from '../schemas/common.ts'
+import { patchView } from '../schemas/patches.ts'
 import {
   CompareQuerySchema, CompareSchema, NotModifiedSchema, SeriesParamsSchema, SummaryTextQuerySchema, SummaryTextSchema,
-  type CompareBucket, type CompareEntry, type RunLink,
+  type CompareBucket, type CompareEntry, type PatchDeltaView, type RunLink, type SuspectView,
 } from '../schemas/trends.ts'
 import { compareVersions, type CompareKey, type ComparedEntry, type ComparedSide, type ComparePage } from '../queries/compare.ts'
+import { suspectLine, type Suspect } from '../queries/patch-delta.ts'
+import { emptyCounts, entrySuspects, seriesDelta, type ResultLines, type SeriesDelta } from '../queries/series-delta.ts'
 import { entryWhy, notComparable, plainText, triageNote, type CompareBucket as Bucket } from '../queries/verdict.ts'
 import { decodeCursor, encodeCursor } from '../storage/cursor.ts'
+import type { PatchStore } from '../storage/patch-store.ts'
 import type { TrendStore, MachineRef, ResultLink, SeriesRef, VersionRow } from '../storage/trend-store.ts'
 import { findCollection, findMachine, findSeries, versionRef } from './series.ts'
 
@@ -37,6 +41,8 @@ function side (data: ComparedSide) {
 export const seriesCompareRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const trends = app.trends
   const cached = { etag: true }
+  // WARNING lines are looked for in the first lines of a troubled result only
+  const resultLines: ResultLines = (runId, from, to) => app.store.getLogLines(runId, from, Math.min(to, from + MAX_EVIDENCE_LINES), EVIDENCE_CAPS)?.lines ?? []
 
   app.get('/api/v1/series/:id/compare', {
     config: cached,
@@ -55,6 +61,7 @@ export const seriesCompareRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const { series, base, head, machine, arch, collection } = comparison
     const { bucket, cursor, limit } = request.query
     const page = compare(trends, comparison, bucket ?? null, decodeCursor(cursor, 'nssas') as CompareKey | null, limit)
+    const patches = seriesDelta(app.patches, base, head)
     return {
       series,
       base: { ...versionRef(base), machines: page.baseMachines },
@@ -68,8 +75,18 @@ export const seriesCompareRoutes: FastifyPluginAsyncTypebox = async (app) => {
       incomplete: page.incomplete,
       counts: page.counts,
       machineCounts: page.machineCounts,
-      entries: page.entries.map((entry: ComparedEntry): CompareEntry => ({ ...entry, base: side(entry.base), head: side(entry.head) })),
+      entries: page.entries.map((entry: ComparedEntry): CompareEntry => {
+        const suspects = entrySuspects(entry, patches, resultLines)
+        return {
+          ...entry,
+          base: side(entry.base),
+          head: side(entry.head),
+          ...(suspects === null ? {} : { ...suspects, suspects: suspects.suspects.map(suspectView) }),
+        }
+      }),
       nextCursor: page.next === null ? null : encodeCursor(page.next),
+      // a series whose runs never reported their patches answers as before
+      ...(patches.reported ? { delta: deltaView(patches) } : {}),
     }
   })
 
@@ -85,9 +102,31 @@ export const seriesCompareRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: SummaryTextSchema, 304: NotModifiedSchema, ...errorResponses('BAD_REQUEST', 'SERIES_NOT_FOUND') },
     },
   }, async (request, reply) => {
-    const text = summaryText(trends, resolveComparison(trends, request.params.id, request.query))
+    const text = summaryText(trends, resolveComparison(trends, request.params.id, request.query), app.patches, resultLines)
     return reply.type('text/plain; charset=utf-8').send(text)
   })
+}
+
+/** Lines of a troubled result read for WARNING locations, and the bytes they may take. */
+const MAX_EVIDENCE_LINES = 5000
+const EVIDENCE_CAPS = { maxBytes: 512 * 1024, maxLineBytes: 4096 }
+
+function suspectView (suspect: Suspect): SuspectView {
+  return { ...suspect, patch: patchView(suspect.patch) }
+}
+
+function deltaView (series: SeriesDelta): PatchDeltaView {
+  const delta = series.delta
+  return {
+    available: delta !== null,
+    base: { label: series.base.label, patches: series.base.patches?.length ?? null },
+    head: { label: series.head.label, patches: series.head.patches?.length ?? null },
+    summary: series.summary,
+    counts: delta?.counts ?? emptyCounts(),
+    entries: (delta?.entries ?? []).map(entry => ({
+      ...entry, base: entry.base === null ? null : patchView(entry.base), head: entry.head === null ? null : patchView(entry.head),
+    })),
+  }
 }
 
 /** Which version the comparison lacks a like-with-like machine for; null when some machine ran both. */
@@ -99,6 +138,8 @@ export function absentSide (page: Pick<ComparePage, 'pairedMachines' | 'baseMach
 }
 
 const SUMMARY_LINES = 50
+/** Suspects summary.txt names under each failure the series may have caused. */
+const SUMMARY_SUSPECTS = 3
 /** What summary.txt lists entry by entry, with the first line of each reason. */
 const SUMMARY_BUCKETS: ReadonlyArray<readonly [Bucket, string]> = [
   ['regression', 'Regressions'],
@@ -159,8 +200,9 @@ function compare (trends: TrendStore, comparison: Comparison, bucket: CompareBuc
 }
 
 /** Plain text for a mailing list: fixed-width columns, no markup, lines under 100 characters where names allow. */
-function summaryText (trends: TrendStore, comparison: Comparison): string {
+function summaryText (trends: TrendStore, comparison: Comparison, patchStore: PatchStore, resultLines: ResultLines): string {
   const { series, versions, base, head } = comparison
+  const patches = seriesDelta(patchStore, base, head)
   const lines: string[] = [plainText(`kselftest results of "${series.name}", ${base.label} -> ${head.label}`), '']
 
   const labels = new Map(versions.map(version => [version.id, version.label]))
@@ -192,16 +234,43 @@ function summaryText (trends: TrendStore, comparison: Comparison): string {
   for (const [side, machines] of [[base.label, first.unpaired.base], [head.label, first.unpaired.head]] as const) {
     if (machines.length > 0) lines.push(`Ran only ${side}, not compared: ${machines.map(plainText).join(', ')}`)
   }
+  // a series whose runs never reported their patches reads as before
+  if (patches.reported) lines.push('', ...deltaLines(patches))
   for (const { bucket, title, page } of pages) {
     if (page.machineCounts[bucket] === 0) continue
     lines.push('', `${title}:`)
-    for (const entry of page.entries) lines.push(...entryLines(entry))
+    for (const entry of page.entries) lines.push(...entryLines(entry), ...suspectLines(entrySuspects(entry, patches, resultLines), patches))
     if (page.machineCounts[bucket] > page.entries.length) lines.push(`  ... and ${page.machineCounts[bucket] - page.entries.length} more`)
   }
 
   const lore = [base, head].filter(version => version.messageId !== null)
   if (lore.length > 0) lines.push('', ...lore.map(version => `${version.label}: ${loreUrl(version.messageId)}`))
+  if (head.messageId !== null) {
+    lines.push(`To send this as a reply to the ${head.label} cover letter: In-Reply-To: <${head.messageId}> (git send-email --in-reply-to='<${head.messageId}>')`)
+  }
   return lines.join('\n') + '\n'
+}
+
+/** The patch delta's headline, then each changed patch with its mail. */
+function deltaLines (patches: SeriesDelta): string[] {
+  const lines = [`Patches ${plainText(patches.summary)}`]
+  for (const entry of patches.delta?.entries ?? []) {
+    if (entry.change === 'unchanged') continue
+    const patch = (entry.head ?? entry.base)!
+    const lore = loreUrl(patch.messageId)
+    lines.push(`  ${entry.change.padEnd(9)} [${patch.position}] ${plainText(patch.subject)}${lore === null ? '' : ` ${lore}`}`)
+  }
+  return lines
+}
+
+/** Under a failure the series may have caused: the first suspects, said to be hints, or that the series did not change. */
+function suspectLines (found: ReturnType<typeof entrySuspects>, patches: SeriesDelta): string[] {
+  if (found === null) return []
+  if (found.deltaEmpty) return [`      the series' patches are the same in ${patches.base.label} and ${patches.head.label}: the cause is outside the series (the base moved, the machine changed, or it is flaky)`]
+  const shown = found.suspects.slice(0, SUMMARY_SUSPECTS)
+  const more = found.suspectCount - shown.length
+  return shown.map((suspect, i) => `      ${i === 0 ? 'hint, look first at' : '           then at'} ${plainText(suspectLine(suspect))}`)
+    .concat(more > 0 ? [`           and ${more} more changed ${more === 1 ? 'patch' : 'patches'}`] : [])
 }
 
 function entryLines (entry: ComparedEntry): string[] {

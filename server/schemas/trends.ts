@@ -1,7 +1,11 @@
 import { Type, type Static } from 'typebox'
 import { BUCKET_DESCRIPTIONS, COMPARE_BUCKETS, DEFAULT_GATE_BUCKETS, PASS_RATE_RULE, type CompareBucket } from '../queries/verdict.ts'
+import {
+  MAX_SUSPECTS, PATCH_CHANGE_DESCRIPTIONS, PATCH_CHANGES, SUSPECT_BUCKETS, SUSPECT_EVIDENCE, SUSPECT_EVIDENCE_DESCRIPTIONS,
+} from '../queries/patch-delta.ts'
 import { FlagSchema, LineRangeSchema, Nullable, StatusSchema, SummarySchema } from './common.ts'
 import { IssueRefSchema } from './issues.ts'
+import { PatchSchema } from './patches.ts'
 
 /**
  * The contract of the trend API (series, trend, compare, matrix, flaky, history, machines). The
@@ -186,6 +190,37 @@ export const CompareSideSchema = Type.Object({
   runs: Type.Array(CompareRunSchema, { description: 'every result counted, with its place in the log' }),
 })
 
+export const PatchChangeSchema = Type.Enum(PATCH_CHANGES, {
+  description: PATCH_CHANGES.map(change => `${change}: ${PATCH_CHANGE_DESCRIPTIONS[change]}`).join('; '),
+})
+
+export const SuspectSchema = Type.Object({
+  change: PatchChangeSchema,
+  patch: Type.Object(PatchSchema.properties, { description: 'the patch as head has it (as base had it, when dropped)' }),
+  strength: Type.Enum(SUSPECT_EVIDENCE, { description: 'the kind of its strongest evidence' }),
+  evidence: Type.Array(Type.Object({
+    kind: Type.Enum(SUSPECT_EVIDENCE, { description: SUSPECT_EVIDENCE.map(kind => `${kind}: ${SUSPECT_EVIDENCE_DESCRIPTIONS[kind]}`).join('; ') }),
+    file: Nullable(Type.String({ description: 'the file of the patch that is the evidence' })),
+    matched: Nullable(Type.String({ description: "what it matched: the test, its collection's directory, or the location the failure names" })),
+  }), { description: 'strongest first' }),
+}, { description: 'a changed patch, ranked by what ties it to the failure: a hint where to look first, never a verdict' })
+export type SuspectView = Static<typeof SuspectSchema>
+
+export const PatchDeltaSchema = Type.Object({
+  available: Type.Boolean({ description: 'both versions have a patch list (base, the unpatched tree, has an empty one): the delta below is complete' }),
+  base: Type.Object({ label: Type.String(), patches: Nullable(Type.Integer({ description: 'its patches; null when no run of it reported a list' })) }),
+  head: Type.Object({ label: Type.String(), patches: Nullable(Type.Integer()) }),
+  summary: Type.String({ description: '"v6→v7: 2 patches modified, 1 added", or which version has no patch list' }),
+  counts: Type.Object(Object.fromEntries(PATCH_CHANGES.map(change => [change, Type.Integer()])) as Record<(typeof PATCH_CHANGES)[number], ReturnType<typeof Type.Integer>>),
+  entries: Type.Array(Type.Object({
+    change: PatchChangeSchema,
+    moved: Type.Boolean({ description: 'a modified patch that also moved against the others' }),
+    base: Nullable(PatchSchema),
+    head: Nullable(PatchSchema),
+  }), { description: "every patch of both versions, in head's order; a dropped one after its predecessor in base" }),
+}, { description: "what changed in the series' patches from base to head, as git range-diff reads it (docs/series.md)" })
+export type PatchDeltaView = Static<typeof PatchDeltaSchema>
+
 export const CompareEntrySchema = Type.Object({
   bucket: CompareBucketSchema,
   collection: Type.String(),
@@ -205,6 +240,12 @@ export const CompareEntrySchema = Type.Object({
   perhapsFixed: Type.Boolean({ description: 'fixed, where a known issue had matched base: the issue may be fixed too' }),
   base: CompareSideSchema,
   head: CompareSideSchema,
+  suspects: Type.Optional(Type.Array(SuspectSchema, {
+    maxItems: MAX_SUSPECTS,
+    description: `in ${SUSPECT_BUCKETS.join(', ')}: the patches that changed between the versions, ranked by what ties them to this failure (at most ${MAX_SUSPECTS}); empty when the delta is unknown or empty`,
+  })),
+  suspectCount: Type.Optional(Type.Integer({ description: 'every changed patch ranked, more than suspects holds when it is cut' })),
+  deltaEmpty: Type.Optional(Type.Boolean({ description: "in those buckets: true when both versions have the same patches, so the change is not in the series (the base moved, the machine changed, or it is flaky)" })),
 })
 export type CompareEntry = Static<typeof CompareEntrySchema>
 
@@ -241,6 +282,7 @@ export const CompareSchema = Type.Object({
     description: 'one per test or subtest and machine, by bucket, collection, test, subtest path and machine',
   }),
   nextCursor,
+  delta: Type.Optional(PatchDeltaSchema),
 })
 export type CompareResponse = Static<typeof CompareSchema>
 

@@ -436,6 +436,8 @@ test('summary.txt: the versions x machines table, the headline counting each tes
     '',
     'v2: https://lore.kernel.org/r/20250110120000.1-v2-cover%40example.org',
     'v3: https://lore.kernel.org/r/20250201090000.1-v3-cover%40example.org',
+    // ready to be posted as a reply to the head's cover letter
+    "To send this as a reply to the v3 cover letter: In-Reply-To: <20250201090000.1-v3-cover@example.org> (git send-email --in-reply-to='<20250201090000.1-v3-cover@example.org>')",
     '',
   ].join('\n'))
 
