@@ -8,6 +8,7 @@ import { registerBackup } from './commands/backup.ts'
 import { registerDemo } from './commands/demo.ts'
 import { registerExport } from './commands/export.ts'
 import { registerGate } from './commands/gate.ts'
+import { registerMachine, registerSeries } from './commands/identity.ts'
 import { registerIngest } from './commands/ingest.ts'
 import { registerIssue } from './commands/issue.ts'
 import { registerParse } from './commands/parse.ts'
@@ -36,6 +37,8 @@ export function buildProgram (): Command {
   registerExport(program)
   registerGate(program)
   registerIssue(program)
+  registerSeries(program)
+  registerMachine(program)
   registerPrune(program)
   registerServe(program)
   registerDemo(program)

@@ -1,6 +1,7 @@
 import { CommanderError, Option, type Command } from 'commander'
 import { FAILING_STATUSES, STATUSES, type Status } from '../../ingest/vocabulary.ts'
 import { normalizeVersionLabel } from '../../server/domain/version-label.ts'
+import { suspectLine } from '../../server/queries/patch-delta.ts'
 import { COMPARE_BUCKETS, DEFAULT_GATE_BUCKETS, entryWhy, notComparable, plainText, triageNote, type CompareBucket } from '../../server/queries/verdict.ts'
 import type { CompareEntry, CompareResponse } from '../../server/schemas/trends.ts'
 import { ApiError, KsftApiClient } from '../api-client.ts'
@@ -19,6 +20,8 @@ const FORMATS = ['text', 'json', 'markdown'] as const
 type Format = (typeof FORMATS)[number]
 /** Entries the gate lists per bucket; `ksft compare` lists them all. */
 const GATE_ROWS = 20
+/** Suspects printed under a failure the series may have caused; the API ranks up to ten. */
+const SHOWN_SUSPECTS = 3
 
 interface CompareFlags {
   server?: string
@@ -206,6 +209,7 @@ function renderText (report: CompareResponse, baseUrl: string, options: { failOn
     const mark = options.failOn.includes(bucket as CompareBucket) ? '  (fails the gate)' : ''
     out.push(`  ${bucket.padEnd(width)}${String(count).padStart(6)}${mark}`)
   }
+  if (report.delta !== undefined) out.push('', ...deltaText(report.delta))
   for (const bucket of options.buckets) {
     const entries = report.entries.filter(entry => entry.bucket === bucket)
     if (report.counts[bucket] === 0) continue
@@ -225,6 +229,7 @@ function renderText (report: CompareResponse, baseUrl: string, options: { failOn
       if (why !== null) out.push(`      ${plainText(why)}`)
       const triage = triageNote(shown[i]!)
       if (triage !== null) out.push(`      ${plainText(triage)}`)
+      out.push(...suspectsText(shown[i]!, report).map(line => `      ${line}`))
     })
     if (report.machineCounts[bucket] > shown.length) {
       out.push(`  ... and ${report.machineCounts[bucket] - shown.length} more (ksft compare --format text lists them all)`)
@@ -237,6 +242,24 @@ function renderText (report: CompareResponse, baseUrl: string, options: { failOn
   return `${out.join('\n')}\n`
 }
 
+/** The series' patch delta: the headline, then each changed patch with its mail. */
+function deltaText (delta: NonNullable<CompareResponse['delta']>): string[] {
+  const out = [plainText(`patches ${delta.summary}`)]
+  for (const entry of delta.entries) {
+    if (entry.change === 'unchanged') continue
+    const patch = (entry.head ?? entry.base)!
+    out.push(plainText(`  ${entry.change.padEnd(9)} [${patch.position}] ${patch.subject}${patch.loreUrl === null ? '' : `  ${patch.loreUrl}`}`))
+  }
+  return out
+}
+
+/** Under an entry the series may have caused: its first suspects (a hint), or that the series' patches did not change. */
+function suspectsText (entry: CompareEntry, report: CompareResponse): string[] {
+  if (entry.deltaEmpty) return [`the series' patches are the same in ${report.base.label} and ${report.head.label}: the cause is outside the series`]
+  const suspects = entry.suspects ?? []
+  return suspects.slice(0, SHOWN_SUSPECTS).map((suspect, i) => plainText(`${i === 0 ? 'hint, look first at' : '      then at'} ${suspectLine(suspect)}`))
+}
+
 /** Markdown for a reply on a mailing list or a merge request: tables, names as code, links to the logs. */
 function renderMarkdown (report: CompareResponse, baseUrl: string): string {
   const out: string[] = []
@@ -245,6 +268,13 @@ function renderMarkdown (report: CompareResponse, baseUrl: string): string {
   out.push(`| ${columns.map(c => c.replace(/_/g, ' ')).join(' | ')} |`)
   out.push(`|${columns.map(() => '---:').join('|')}|`)
   out.push(`| ${columns.map(c => String(report.counts[c])).join(' | ')} |`)
+  if (report.delta !== undefined) {
+    out.push('', `**${mdText(`patches ${report.delta.summary}`)}**`, '')
+    for (const entry of report.delta.entries.filter(e => e.change !== 'unchanged')) {
+      const patch = (entry.head ?? entry.base)!
+      out.push(`- ${entry.change} \\[${patch.position}\\] ${patch.loreUrl === null ? mdText(patch.subject) : `[${mdText(patch.subject)}](${mdUrl(patch.loreUrl)})`}`)
+    }
+  }
   for (const bucket of COMPARE_BUCKETS) {
     const entries = report.entries.filter(entry => entry.bucket === bucket)
     if (entries.length === 0) continue
@@ -253,14 +283,20 @@ function renderMarkdown (report: CompareResponse, baseUrl: string): string {
     for (const entry of entries) {
       const link = logLink(entry, baseUrl)
       const triage = triageNote(entry)
-      const why = [entryWhy(entry), triage].filter(text => text !== null).join('; ') || null
-      out.push(`| ${mdCode(entryName(entry))} | ${mdText(entry.machine)} | ${sideText(entry.base)} | ${sideText(entry.head)}${mdText(entryNotes(entry))} | ${why === null ? '' : mdText(why)} | ${link === null ? '' : `[log](${link.replace(/[()\s]/g, ch => `%${ch.charCodeAt(0).toString(16).padStart(2, '0')}`)})`} |`)
+      const hint = suspectsText(entry, report)[0] ?? null
+      const why = [entryWhy(entry), triage, hint].filter(text => text !== null).join('; ') || null
+      out.push(`| ${mdCode(entryName(entry))} | ${mdText(entry.machine)} | ${sideText(entry.base)} | ${sideText(entry.head)}${mdText(entryNotes(entry))} | ${why === null ? '' : mdText(why)} | ${link === null ? '' : `[log](${mdUrl(link)})`} |`)
     }
   }
   for (const [label, machines] of [[report.base.label, report.unpaired.base], [report.head.label, report.unpaired.head]] as const) {
     if (machines.length > 0) out.push('', `ran only ${mdText(label)}, not compared: ${machines.map(mdText).join(', ')}`)
   }
   return `${out.join('\n')}\n`
+}
+
+/** A URL as a Markdown link target: what would end the target is percent-encoded. */
+function mdUrl (url: string): string {
+  return url.replace(/[()\s]/g, ch => `%${ch.charCodeAt(0).toString(16).padStart(2, '0')}`)
 }
 
 /** Untrusted text in running Markdown: every ASCII punctuation that could start markup is escaped. */

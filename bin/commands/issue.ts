@@ -5,14 +5,13 @@ import { plainText } from '../../server/queries/verdict.ts'
 import type { Static } from 'typebox'
 import { ExitCode } from '../exit-code.ts'
 import { exitTwoOnUsageErrors } from './gate.ts'
+import { clientOf, serverOptions, type ServerFlags } from './server-client.ts'
 
 /*
  * `ksft issue`: known issues on a server, through the same API the dashboard uses. Reading needs
  * no token; add, edit, resolve and reopen need an admin token (KSFT_TOKEN). Exit 0 done, 1 refused
  * by the server, 2 wrong call or no answer.
  */
-
-interface ServerFlags { server?: string, token?: string }
 
 interface AddFlags extends ServerFlags {
   title: string
@@ -33,34 +32,6 @@ interface AddFlags extends ServerFlags {
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
-
-function serverOptions (command: Command): Command {
-  return exitTwoOnUsageErrors(command)
-    .option('--server <url>', 'the ksft-dashboard server (env KSFT_SERVER)')
-    .option('--token <token>', 'an admin token to change issues (env KSFT_TOKEN; prefer the variable)')
-}
-
-async function clientOf (flags: ServerFlags) {
-  const server = flags.server ?? process.env.KSFT_SERVER
-  if (server === undefined || server === '') throw new ExitCode(2, 'error: give the server with --server URL (or KSFT_SERVER)')
-  const { KsftApiClient, ApiError } = await import('../api-client.ts')
-  let client
-  try {
-    client = new KsftApiClient(server, { token: flags.token ?? process.env.KSFT_TOKEN })
-  } catch (err) {
-    throw new ExitCode(2, `error: ${(err as Error).message}`)
-  }
-  /** The call, with the server's refusal as exit 1 and no answer as exit 2. */
-  const call = async <T>(method: 'GET' | 'POST' | 'PATCH', path: string, options?: { query?: Record<string, string | number | undefined>, body?: unknown }): Promise<T> => {
-    try {
-      return await client.json<T>(method, path, options)
-    } catch (err) {
-      if (err instanceof ApiError) throw new ExitCode(err.status === null ? 2 : 1, `error: ${err.message}${err.status === null ? '' : ` (${err.code})`}`)
-      throw err
-    }
-  }
-  return { call }
-}
 
 function issueId (raw: string): number {
   const id = Number(raw.replace(/^#/, ''))

@@ -24,6 +24,8 @@ export interface MetadataNote {
 
 /** The identifiers: folded (NFKC, one space) so that a look-alike is the same series, version or machine. */
 const IDENTIFIERS: readonly MetadataKey[] = ['series', 'version', 'machine']
+/** The longest name each identifier may have. */
+export const IDENTIFIER_MAX = { series: 300, version: 200, machine: 128 } as const
 const COMMIT = /^[0-9a-f]{7,64}$/
 const ARCH = /^[A-Za-z0-9_.-]{1,32}$/
 const FLAG = /^[a-z0-9_]{1,32}$/
@@ -106,6 +108,14 @@ function previousMessageIds (raw: RawMetadata): string[] {
   return [...ids]
 }
 
+/**
+ * A series or machine name an admin gives (a rename), held to what an upload's would be: folded
+ * the same way, and refused (INVALID_METADATA) for the same reasons.
+ */
+export function parseIdentifier (field: 'series' | 'machine', value: string): string {
+  return text({ [field]: value }, field, IDENTIFIER_MAX[field], true)!
+}
+
 /** Validates and normalizes what an uploader said about a run. Unknown keys are refused. */
 export function parseRunMetadata (raw: Record<string, unknown>): RunMetadata {
   return parseRunMetadataNoted(raw).meta
@@ -120,8 +130,8 @@ export function parseRunMetadataNoted (raw: Record<string, unknown>): { meta: Ru
     }
   }
   const input = raw as RawMetadata
-  const series = text(input, 'series', 300, true, notes)!
-  const version = normalizeVersionLabel(text(input, 'version', 200, true)!)
+  const series = text(input, 'series', IDENTIFIER_MAX.series, true, notes)!
+  const version = normalizeVersionLabel(text(input, 'version', IDENTIFIER_MAX.version, true)!)
   const versionProblem = versionLabelProblem(version)
   if (versionProblem) throw invalid('version', versionProblem)
   const sentVersion = String(input.version).trim()
@@ -146,7 +156,7 @@ export function parseRunMetadataNoted (raw: Record<string, unknown>): { meta: Ru
   const meta: RunMetadata = {
     series,
     version,
-    machine: text(input, 'machine', 128, false, notes) ?? UNKNOWN_MACHINE,
+    machine: text(input, 'machine', IDENTIFIER_MAX.machine, false, notes) ?? UNKNOWN_MACHINE,
     arch,
     cpu: text(input, 'cpu', 200),
     flags: flags(input),

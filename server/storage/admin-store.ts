@@ -17,7 +17,8 @@ export interface PruneReport {
   logBytes: number
 }
 
-const COUNTS = ['total', ...STATUSES, 'trouble', 'infrastructure']
+/** Every count a case_stats cell keeps: what a merge adds up and a deletion takes away. */
+export const COUNTS = ['total', ...STATUSES, 'trouble', 'infrastructure']
 
 /**
  * The writes an admin makes: deleting a run, merging two version labels, pruning old runs. Each
@@ -50,6 +51,18 @@ export class AdminStore {
       dropEmptyVersion: db.prepare('DELETE FROM versions WHERE id = ? AND NOT EXISTS (SELECT 1 FROM runs WHERE version_id = ?)'),
       dropEmptySeries: db.prepare('DELETE FROM series WHERE id = ? AND NOT EXISTS (SELECT 1 FROM versions WHERE series_id = ?)'),
       versionByLabel: db.prepare('SELECT id, message_id, base_commit FROM versions WHERE series_id = ? AND label = ?'),
+      versionById: db.prepare('SELECT id, message_id, base_commit FROM versions WHERE id = ?'),
+      // the two versions' patch lists (migrations/007): the target keeps its own, or takes the source's;
+      // a source run that agreed with a list that goes keeps that list as its difference
+      keepDifferingReports: db.prepare(`
+        UPDATE run_patch_reports SET differing = (
+          SELECT json_group_array(json_object('subject', subject, 'author', author, 'patchId', patch_id, 'files', json(files), 'messageId', message_id))
+          FROM (SELECT * FROM version_patches WHERE version_id = @source ORDER BY position))
+        WHERE differing IS NULL AND run_id IN (SELECT id FROM runs WHERE version_id = @source)
+          AND digest <> (SELECT digest FROM version_patch_lists WHERE version_id = @target)`),
+      movePatchList: db.prepare(`
+        UPDATE version_patch_lists SET version_id = @target
+        WHERE version_id = @source AND NOT EXISTS (SELECT 1 FROM version_patch_lists WHERE version_id = @target)`),
       moveRuns: db.prepare('UPDATE runs SET version_id = ? WHERE version_id = ?'),
       mergeCaseStats: db.prepare(`
         INSERT INTO case_stats (version_id, machine_id, case_id, ${COUNTS.join(', ')})
@@ -81,16 +94,30 @@ export class AdminStore {
    */
   mergeVersions (seriesId: number, from: string, into: string): number | null {
     return this.db.transaction(() => {
-      const source = this.s.versionByLabel.get(seriesId, from) as { id: number, message_id: string | null, base_commit: string | null } | undefined
+      const source = this.s.versionByLabel.get(seriesId, from) as { id: number } | undefined
       const target = this.s.versionByLabel.get(seriesId, into) as { id: number } | undefined
       if (!source || !target || source.id === target.id) return null
-      const moved = this.s.moveRuns.run(target.id, source.id).changes
-      this.s.mergeCaseStats.run(target.id, source.id)
-      this.s.keepVersionFacts.run(source.message_id, source.base_commit, target.id)
-      this.s.deleteVersion.run(source.id)
+      const moved = this.foldVersion(source.id, target.id)
       this.s.bumpCounter.run()
       return moved
     }).immediate()
+  }
+
+  /**
+   * Version `sourceId` into version `targetId` (of the same series or, for a series merge, another):
+   * its runs, their aggregates, the facts the target lacks, and its patch list when the target has
+   * none. Inside the caller's transaction; returns the runs moved.
+   */
+  foldVersion (sourceId: number, targetId: number): number {
+    const source = this.s.versionById.get(sourceId) as { id: number, message_id: string | null, base_commit: string | null }
+    const versions = { source: sourceId, target: targetId }
+    this.s.keepDifferingReports.run(versions)
+    this.s.movePatchList.run(versions)
+    const moved = this.s.moveRuns.run(targetId, sourceId).changes
+    this.s.mergeCaseStats.run(targetId, sourceId)
+    this.s.keepVersionFacts.run(source.message_id, source.base_commit, targetId)
+    this.s.deleteVersion.run(sourceId)
+    return moved
   }
 
   /**

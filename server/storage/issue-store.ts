@@ -263,6 +263,31 @@ export class IssueStore {
   }
 
   /**
+   * An admin merged or renamed a series (`series`, by id) or a machine (`machines`, by name): every
+   * issue scoped to `from` is scoped to `to` instead, an edit audited as `actor`'s. Inside the
+   * caller's transaction. Returns the issues scoped to either, whose matches the caller renews
+   * (rematch) once the transaction is committed: results came into their scope.
+   */
+  renameInScopes (field: 'series' | 'machines', from: number | string, to: number | string, actor: string): number[] {
+    const now = this.clock().toISOString()
+    const affected: number[] = []
+    for (const row of this.s.scopes.all() as Array<{ id: number, series: string, machines: string }>) {
+      const scope = JSON.parse(row[field]) as Array<number | string>
+      if (!scope.includes(from) && !scope.includes(to)) continue
+      affected.push(row.id)
+      if (!scope.includes(from)) continue
+      const renamed = [...new Set(scope.map(item => item === from ? to : item))]
+      this.s.setScope.run({ id: row.id, field, scope: JSON.stringify(renamed), now })
+      this.s.insertAudit.run(row.id, now, actor, 'edit', JSON.stringify({ [`scope.${field}`]: { from: scope, to: renamed } }))
+    }
+    if (affected.length > 0) {
+      this.s.bumpRevision.run()
+      this.s.bumpWriteCounter.run()
+    }
+    return affected
+  }
+
+  /**
    * Matches the active issues against one run's failing and troubled results. Called by ingest
    * inside the run's transaction, so that a run is never visible without its matches.
    */
@@ -456,6 +481,9 @@ function prepare (db: Database) {
       VALUES (${ISSUE_COLUMNS.split(', ').map(column => `@${column}`).join(', ')}, @created_at, @created_by, @updated_at)`),
     update: statement(`UPDATE known_issues SET ${ISSUE_COLUMNS.split(', ').map(column => `${column} = @${column}`).join(', ')}, updated_at = @updated_at WHERE id = @id`),
     setResolved: statement('UPDATE known_issues SET resolved_at = ?, updated_at = ? WHERE id = ?'),
+    scopes: statement('SELECT id, series, machines FROM known_issues ORDER BY id'),
+    setScope: statement(`UPDATE known_issues SET series = CASE WHEN @field = 'series' THEN @scope ELSE series END,
+      machines = CASE WHEN @field = 'machines' THEN @scope ELSE machines END, updated_at = @now WHERE id = @id`),
     insertAudit: statement('INSERT INTO known_issue_audit (issue_id, at, actor, action, changes) VALUES (?, ?, ?, ?, ?)'),
     audit: statement('SELECT at, actor, action, changes FROM known_issue_audit WHERE issue_id = ? ORDER BY id'),
     // the store's write counter moves with every issue change (ETags), and so does the revision the

@@ -156,8 +156,9 @@ export class TrendStore {
     return this.s.versions.all(seriesId) as VersionRow[]
   }
 
+  /** A machine by its name, or by a name it had before an admin renamed or merged it. */
   machineByName (name: string): MachineRef | null {
-    return (this.s.machineByName.get(name) as MachineRef | undefined) ?? null
+    return (this.s.machineByName.get(name) ?? this.s.machineByOldName.get(name)) as MachineRef | undefined ?? null
   }
 
   hasCollection (collection: string): boolean {
@@ -436,6 +437,7 @@ function prepare (db: Database) {
     versions: statement(`
       SELECT id, label, message_id AS messageId FROM versions WHERE series_id = ? ORDER BY sort_key, id`),
     machineByName: statement('SELECT id, name FROM machines WHERE name = ?'),
+    machineByOldName: statement('SELECT m.id, m.name FROM machine_names o JOIN machines m ON m.id = o.machine_id WHERE o.name = ?'),
     hasCollection: statement('SELECT 1 FROM cases WHERE collection = ? LIMIT 1'),
     trend: statement(`
       SELECT v.id AS version_id, count(r.id) AS runs, count(DISTINCT r.machine_id) AS machines, ${runSums('r')},

@@ -156,8 +156,19 @@ export interface Scenario {
   get: (url: string) => Promise<{ status: number, json: any, text: string, headers: Record<string, unknown> }>
 }
 
+/**
+ * Where a run of the plan is uploaded, when not to SERIES on its machine's name: the same runs
+ * split over two titles or two machine names, as an admin later merges them (issue 17).
+ */
+export interface UploadedAs {
+  series?: (version: Version, machine: Machine, index: number) => string
+  machine?: (version: Version, machine: Machine, index: number) => string
+  /** The cover letter's Message-ID the run names, when not MESSAGE_IDS' */
+  messageId?: (version: Version, machine: Machine, index: number) => string | undefined
+}
+
 /** A fresh app on a fresh database file, holding the series, every run stored through the real ingest path. */
-export async function buildScenario (t: TestContext, plan = RUN_PLAN): Promise<Scenario> {
+export async function buildScenario (t: TestContext, plan = RUN_PLAN, uploadedAs: UploadedAs = {}): Promise<Scenario> {
   const dir = tempDir(t)
   let ticks = 0
   const app = await buildApp({ dbPath: join(dir, 'ksft.db'), logger: false, clock: () => new Date(START + ticks++ * 60_000) })
@@ -166,11 +177,12 @@ export async function buildScenario (t: TestContext, plan = RUN_PLAN): Promise<S
   for (const [version, machine, index] of plan) {
     const { text, lines } = kselftestLog(testsOf(version, machine, index), `0x${(runs.length + 1).toString(16).padStart(8, '0')}`)
     const outcome = await ingestText(app.store, text, {
-      series: SERIES,
+      series: uploadedAs.series?.(version, machine, index) ?? SERIES,
       version,
       ...MACHINES[machine],
+      machine: uploadedAs.machine?.(version, machine, index) ?? machine,
       kernel: `6.14.0-rc${VERSIONS.indexOf(version) + 1}`,
-      message_id: MESSAGE_IDS[version],
+      message_id: uploadedAs.messageId ? uploadedAs.messageId(version, machine, index) : MESSAGE_IDS[version],
       started_at: tick(100 + runs.length),
     })
     runs.push({ version, machine, index, runId: outcome.runId, lines })

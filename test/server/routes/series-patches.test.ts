@@ -67,10 +67,9 @@ test('the first list of a version is its list; later ones confirm it, fill in Me
 })
 
 test('a bad list is refused with the reason and stores nothing; base has no patches; an upload token is needed', async (t) => {
-  const { app, upload, report, get } = await lab(t)
+  const { upload, report, get } = await lab(t)
   const run = await upload('v1', PASSING)
   const base = await upload('base', PASSING)
-  const reader = app.tokens.create('reader', ['read']).token
   const cases: Array<[unknown[], number, string, RegExp]> = [
     [[{ ...SEV, patchId: 'not-a-patch-id-but-forty-characters-long' }], 400, 'INVALID_PATCHES', /^patch 1: patchId must be what git patch-id --stable prints/],
     [[SEV, { ...TEST_V1, files: ['../../etc/passwd'] }], 400, 'INVALID_PATCHES', /^patch 2: "\.\.\/\.\.\/etc\/passwd" is not a path inside the tree/],
@@ -88,7 +87,6 @@ test('a bad list is refused with the reason and stores nothing; base has no patc
   const onBase = await report(base, [SEV])
   assert.equal(onBase.status, 400)
   assert.match(onBase.body.error.message, /of the base version, the unpatched tree/)
-  assert.equal((await report(run, [SEV], reader)).status, 403)
   assert.equal((await report(run, [SEV], 'ksft_1_nonsense')).status, 401)
   assert.equal((await report(999, [SEV])).status, 404)
   assert.deepEqual((await get(`/api/v1/runs/${run}/patches`)).body, { run: { id: run }, version: { id: 1, label: 'v1' }, report: null, patches: null, differingRuns: [] })

@@ -1,22 +1,13 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { Database } from 'better-sqlite3'
 import { loadMigrations, migrate } from '../../../server/storage/migrate.ts'
 import { AdminStore } from '../../../server/storage/admin-store.ts'
 import { compareVersions } from '../../../server/queries/compare.ts'
 import { flakyPage } from '../../../server/queries/flaky.ts'
-import { decodeOutcomeSet } from '../../../server/storage/outcomes.ts'
 import { TrendStore } from '../../../server/storage/trend-store.ts'
-import { TROUBLE_FLAGS } from '../../../server/queries/verdict.ts'
+import { aggregates, recount } from '../../helpers/aggregates.ts'
 import { ingestText } from '../../helpers/store.ts'
 import { buildScenario, kselftestLog, SERIES, TDX, type Scenario } from '../trend-scenario.ts'
-
-const STATUS_SUMS = "count(*) AS total, sum(r.status = 'pass') AS pass, sum(r.status = 'fail') AS fail, sum(r.status = 'skip') AS skip, " +
-  "sum(r.status = 'xfail') AS xfail, sum(r.status = 'xpass') AS xpass, sum(r.status = 'timeout') AS timeout, sum(r.status = 'error') AS error"
-/** Results whose flags (a comma list) name kernel trouble or a false pass. */
-// the rule itself is queries/verdict.ts infrastructureEvidence, tested in test/server/queries/verdict.test.ts
-const INFRASTRUCTURE_SUM = `sum(r.status IN ('fail', 'xpass', 'timeout', 'error') AND ksft_infrastructure(r.status, r.exit_code, r.reason)) AS infrastructure`
-const TROUBLE_SUM = `sum(${TROUBLE_FLAGS.map(flag => `instr(',' || r.flags || ',', ',${flag},') > 0`).join(' OR ')}) AS trouble`
 
 /** A kernel WARNING printed while a test passed, as the console interleaves it with the runner's output. */
 const WARNING = '[   12.345678] WARNING: CPU: 1 PID: 42 at arch/x86/kvm/mmu/mmu.c:4321 kvm_mmu_page_fault+0x1a/0x2b0'
@@ -33,52 +24,6 @@ async function addCutRun (s: Scenario) {
   const cut = text.split('\n').slice(0, 8).join('\n') + '\n'
   assert.match(cut, /# selftests: kvm: hardware_disable_test\n# Random seed: 0x8\n$/)
   return ingestText(s.app.store, cut, { series: SERIES, version: 'v4', machine: TDX })
-}
-
-/** Everything the aggregates hold, read back in a stable order. */
-function aggregates (db: Database) {
-  return {
-    caseStats: db.prepare('SELECT * FROM case_stats ORDER BY version_id, machine_id, case_id').all(),
-    runCollections: db.prepare('SELECT * FROM run_collections ORDER BY run_id, collection').all(),
-    seriesTests: db.prepare('SELECT * FROM series_tests ORDER BY series_id, collection, test').all(),
-    outcomeSets: (db.prepare('SELECT version_id, machine_id, cells FROM outcome_sets ORDER BY version_id, machine_id').all() as Array<{ version_id: number, machine_id: number, cells: Buffer }>)
-      .map(row => ({ ...row, cells: [...decodeOutcomeSet(row.cells)] })),
-  }
-}
-
-/**
- * The same, recounted from the results table itself. Whether a collection of a run finished is not in
- * its results: `stopped` names those that did not (`runId/collection`), with the tests their plan
- * promised that never ran; every other one finished.
- */
-function recount (db: Database, stopped: Record<string, number> = {}) {
-  const caseStats = db.prepare(`
-    SELECT ru.version_id, ru.machine_id, r.case_id, ${STATUS_SUMS}, ${TROUBLE_SUM}, ${INFRASTRUCTURE_SUM}
-    FROM results r JOIN runs ru ON ru.id = r.run_id GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`).all() as Array<Record<string, number>>
-  const outcomeSets = new Map<string, { version_id: number, machine_id: number, cells: number[] }>()
-  for (const cell of caseStats) {
-    const key = `${cell.version_id}/${cell.machine_id}`
-    if (!outcomeSets.has(key)) outcomeSets.set(key, { version_id: cell.version_id!, machine_id: cell.machine_id!, cells: [] })
-    const passed = cell.pass! + cell.xfail! > 0 ? 1 : 0
-    const failed = cell.fail! + cell.xpass! + cell.timeout! + cell.error! > 0 ? 2 : 0
-    const troubled = cell.trouble! > 0 ? 4 : 0
-    outcomeSets.get(key)!.cells.push(cell.case_id! * 8 + passed + failed + troubled)
-  }
-  return {
-    caseStats,
-    runCollections: (db.prepare(`
-      SELECT r.run_id, c.collection, ${STATUS_SUMS}
-      FROM results r JOIN cases c ON c.id = r.case_id WHERE r.parent_seq IS NULL GROUP BY 1, 2 ORDER BY 1, 2`).all() as Array<{ run_id: number, collection: string }>)
-      .map(row => {
-        const notRun = stopped[`${row.run_id}/${row.collection}`]
-        return { ...row, complete: notRun === undefined ? 1 : 0, not_run: notRun ?? 0 }
-      }),
-    seriesTests: db.prepare(`
-      SELECT DISTINCT v.series_id, c.collection, c.test, c.id AS case_id
-      FROM results r JOIN runs ru ON ru.id = r.run_id JOIN versions v ON v.id = ru.version_id JOIN cases c ON c.id = r.case_id
-      WHERE r.parent_seq IS NULL ORDER BY 1, 2, 3`).all(),
-    outcomeSets: [...outcomeSets.values()],
-  }
 }
 
 test('the aggregates kept by ingest equal a recount of the results, and each run\'s summary', async (t) => {
