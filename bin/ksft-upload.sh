@@ -30,9 +30,17 @@ Uploads a kselftest log (a file, or - / nothing for standard input) to a ksft-da
   --tree-name NAME    the tree the series applies to, e.g. kvm-x86/next
   --git-url URL       that tree's repository URL
   --patchset-hash SHA256  KCIDB's hash of the version's patches
+  --change-id ID      b4's change-id of the series (default: b4's tracking data)
+  --previous-message-ids LIST  comma list of earlier versions' cover-letter Message-IDs
+                      (default: b4's history)
   --tree DIR          the kernel git tree (env KSFT_TREE, default: the current directory)
+  --no-patches        do not send the series' patches (base..HEAD of the tree) after the log
   --dry-run           print what would be sent, send nothing
   -h, --help          this text
+
+The series' patches (subject, author, git patch-id --stable, files touched, the Message-ID a
+commit's trailers name) go to the server after the log, from the base commit to HEAD of a kernel
+tree; base has none.
 
 Environment: KSFT_RETRIES (retries after a network error, a 5xx or a 429; default 4),
 KSFT_RETRY_DELAY (seconds before the first retry, doubled each time; default 2),
@@ -41,6 +49,8 @@ EOF
 }
 
 B4_MARKER='--- b4-submit-tracking ---'
+# more commits than this from the base to HEAD is a wrong base, not a series
+MAX_PATCHES=1000
 
 say () { printf 'ksft-upload: %s\n' "$*" >&2; }
 die () { say "error: $*"; exit 1; }
@@ -117,10 +127,11 @@ detect_cpu () {
 
 # b4 prep keeps its tracking data (JSON with the series' revision) either under a marker in an
 # empty cover-letter commit (the default "commit" and the "tip-commit" strategies) or in the
-# branch's git config ("branch-description"). Sets b4_revision, b4_title and b4_base.
+# branch's git config ("branch-description"). Sets b4_revision, b4_title, b4_base, b4_change_id
+# and b4_history (the Message-IDs of the cover letters of the revisions sent before, comma list).
 read_b4_tracking () {
   top=$1
-  b4_json='' b4_title='' b4_base=''
+  b4_json='' b4_title='' b4_base='' b4_change_id='' b4_history=''
   branch=$(git -C "$top" symbolic-ref -q --short HEAD 2>/dev/null)
   if [ -n "$branch" ]; then
     b4_json=$(git -C "$top" config --get "branch.$branch.b4-tracking" 2>/dev/null)
@@ -138,8 +149,12 @@ read_b4_tracking () {
       b4_base=$(git -C "$top" rev-parse -q --verify "$cover^" 2>/dev/null)
     fi
   fi
-  b4_revision=$(printf '%s' "$b4_json" | tr -d '\n' \
-    | sed -n 's/.*"revision"[[:space:]]*:[[:space:]]*\([0-9][0-9]*\).*/\1/p')
+  b4_json=$(printf '%s' "$b4_json" | tr -d '\n')
+  b4_revision=$(printf '%s' "$b4_json" | sed -n 's/.*"revision"[[:space:]]*:[[:space:]]*\([0-9][0-9]*\).*/\1/p')
+  b4_change_id=$(printf '%s' "$b4_json" | sed -n 's/.*"change-id"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p')
+  # "history": {"v1": ["<msgid>", ...], "v2": [...]}: every string with an @ in it
+  b4_history=$(printf '%s' "$b4_json" | sed -n 's/.*"history"[[:space:]]*:[[:space:]]*{\([^}]*\)}.*/\1/p' | tr ',' '\n' \
+    | sed -n 's/.*"<\{0,1\}\([^"<>]*@[^"<>]*\)>\{0,1\}".*/\1/p' | tr '\n' ',' | sed 's/,$//')
   # b4's template title is a placeholder, never a series name
   case $b4_title in EDITME*) b4_title= ;; esac
 }
@@ -152,14 +167,68 @@ detect_git () {
   [ -f "$top/Kbuild" ] && [ -d "$top/tools/testing/selftests" ] || return 0
   head=$(git -C "$top" rev-parse -q --verify HEAD 2>/dev/null) || return 0
   [ -n "$commit" ] || commit=$head
-  b4_revision='' b4_title='' b4_base=''
-  if [ -z "$version" ] || [ -z "$series" ] || [ -z "$base_commit" ]; then read_b4_tracking "$top"; fi
+  b4_revision='' b4_title='' b4_base='' b4_change_id='' b4_history=''
+  read_b4_tracking "$top"
   if [ -z "$version" ] && [ -n "$b4_revision" ]; then
     version=v$b4_revision
     version_source="b4 tracking data in $top"
   fi
   [ -n "$series" ] || series=$b4_title
   [ -n "$base_commit" ] || base_commit=$b4_base
+  [ -n "$change_id" ] || change_id=$b4_change_id
+  [ -n "$previous_message_ids" ] || previous_message_ids=$b4_history
+  kernel_tree=$top
+}
+
+# A value as a JSON string. Git prints a subject on one line; other control characters, which no
+# name should hold (the server refuses them), are left out.
+json_string () {
+  printf '"%s"' "$(printf '%s' "$1" | tr '\t' ' ' | tr -d '\000-\037\177' | sed 's/\\/\\\\/g; s/"/\\"/g')"
+}
+
+# The Message-ID a commit's trailers name as the mail it came from: Message-Id: (git am
+# --message-id) or a Link: to lore or patch.msgid.link (b4 am -l); the last one wins.
+commit_message_id () {
+  git -C "$kernel_tree" log -1 --format=%B "$1" | sed -n \
+    -e 's/^[Mm][Ee][Ss][Ss][Aa][Gg][Ee]-[Ii][Dd]:[[:space:]]*<\{0,1\}\([^<>[:space:]]*\)>\{0,1\}[[:space:]]*$/\1/p' \
+    -e 's#^[Ll][Ii][Nn][Kk]:[[:space:]]*https\{0,1\}://lore\.kernel\.org/[^/[:space:]]*/\([^/[:space:]]*\)/\{0,1\}[[:space:]]*$#\1#p' \
+    -e 's#^[Ll][Ii][Nn][Kk]:[[:space:]]*https\{0,1\}://patch\.msgid\.link/\([^/[:space:]]*\)/\{0,1\}[[:space:]]*$#\1#p' \
+    | sed 's/%40/@/g' | grep '@' | sed -n '$p'
+}
+
+# The series' patches on the tested tree, as the JSON body of PUT /api/v1/runs/ID/patches: each
+# commit from the base to HEAD, oldest first, without merges and empty commits (b4's cover
+# letter). Writes to standard output; sets patch_count, or no_patches saying why there is no list.
+patch_list () {
+  patch_count=0
+  base_sha=$(git -C "$kernel_tree" rev-parse -q --verify "$base_commit^{commit}" 2>/dev/null)
+  if [ -z "$base_sha" ]; then no_patches="the base commit $base_commit is not in $kernel_tree"; return 1; fi
+  if ! git -C "$kernel_tree" merge-base --is-ancestor "$base_sha" HEAD 2>/dev/null; then
+    no_patches="the base commit $base_commit is not an ancestor of HEAD"; return 1
+  fi
+  commits=$(git -C "$kernel_tree" rev-list --reverse --no-merges "$base_sha..HEAD")
+  if [ "$(printf '%s\n' "$commits" | grep -c .)" -gt "$MAX_PATCHES" ]; then
+    no_patches="more than $MAX_PATCHES commits from the base commit to HEAD: is $base_commit the series' base?"; return 1
+  fi
+  # every patch-id at once: "<patch-id> <commit>" for each commit with a diff
+  git -C "$kernel_tree" log --no-merges -p --no-color --no-ext-diff --format='commit %H' "$base_sha..HEAD" \
+    | git -C "$kernel_tree" patch-id --stable > "$work/patch-ids"
+  printf '{"patches":['
+  for c in $commits; do
+    patch_id=$(sed -n "s/^\([0-9a-f]*\) $c\$/\1/p" "$work/patch-ids")
+    [ -n "$patch_id" ] || continue
+    [ "$patch_count" -eq 0 ] || printf ','
+    patch_count=$((patch_count + 1))
+    patch_message_id=$(commit_message_id "$c")
+    printf '{"subject":%s,"author":%s,"patchId":"%s","files":[' \
+      "$(json_string "$(git -C "$kernel_tree" log -1 --format=%s "$c")")" "$(json_string "$(git -C "$kernel_tree" log -1 --format='%an <%ae>' "$c")")" "$patch_id"
+    git -c core.quotePath=false -C "$kernel_tree" diff-tree --no-commit-id --name-only -r "$c" | {
+      sep=''
+      while IFS= read -r file; do printf '%s%s' "$sep" "$(json_string "$file")"; sep=','; done
+    }
+    if [ -n "$patch_message_id" ]; then printf '],"messageId":%s}' "$(json_string "$patch_message_id")"; else printf '],"messageId":null}'; fi
+  done
+  printf ']}\n'
 }
 
 detect_job_url () {
@@ -211,6 +280,7 @@ main () {
   server=${KSFT_SERVER-} token=${KSFT_TOKEN-} tree=${KSFT_TREE:-.}
   series='' version='' machine='' arch='' kernel='' cpu='' extra_flags='' commit='' base_commit='' job_url=''
   message_id='' started_at='' tree_name='' git_url='' patchset_hash='' dry_run='' log='' version_source=''
+  change_id='' previous_message_ids='' send_patches=1 kernel_tree='' no_patches='' patch_count=0
   cpuinfo=${KSFT_CPUINFO:-/proc/cpuinfo}
   sysfs=${KSFT_SYSFS_ROOT:-/sys}
   retries=${KSFT_RETRIES:-4}
@@ -223,13 +293,14 @@ main () {
     esac
     case $opt in
       --server|--token|--series|--version|--machine|--arch|--kernel|--cpu|--flags|--commit|\
-      --base-commit|--job-url|--message-id|--started-at|--tree|--tree-name|--git-url|--patchset-hash)
+      --base-commit|--job-url|--message-id|--started-at|--tree|--tree-name|--git-url|--patchset-hash|\
+      --change-id|--previous-message-ids)
         if [ -z "$inline" ]; then
           [ $# -ge 2 ] || usage_error "$opt needs a value"
           value=$2
           shift
         fi ;;
-      --dry-run|-h|--help)
+      --dry-run|--no-patches|-h|--help)
         [ -z "$inline" ] || usage_error "$opt takes no value" ;;
     esac
     case $opt in
@@ -250,7 +321,10 @@ main () {
       --tree-name) tree_name=$value ;;
       --git-url) git_url=$value ;;
       --patchset-hash) patchset_hash=$value ;;
+      --change-id) change_id=$value ;;
+      --previous-message-ids) previous_message_ids=$value ;;
       --tree) tree=$value ;;
+      --no-patches) send_patches='' ;;
       --dry-run) dry_run=1 ;;
       -h|--help) usage; exit 0 ;;
       --) shift; break ;;
@@ -302,11 +376,26 @@ main () {
   add_param tree_name "$tree_name"
   add_param git_url "$git_url"
   add_param patchset_hash "$patchset_hash"
+  add_param change_id "$change_id"
+  add_param previous_message_ids "$previous_message_ids"
 
   base=${server%/}
   url="$base/api/v1/runs?$query"
   source_name=$log
   [ "$log" != - ] || source_name='standard input'
+
+  work=$(mktemp -d "${TMPDIR:-/tmp}/ksft-upload.XXXXXX") || die 'cannot make a temp directory'
+  trap 'rm -rf "$work"' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+
+  # the series' patches: only from a kernel tree, from a known base, and never for base itself
+  if [ -z "$send_patches" ]; then no_patches='--no-patches'
+  elif [ -z "$kernel_tree" ]; then no_patches="no kernel tree in $tree"
+  elif [ "$(printf '%s' "$version" | tr 'BASE' 'base')" = base ]; then no_patches='the base version has no patches'
+  elif [ -z "$base_commit" ]; then no_patches='no base commit (give --base-commit, or use b4 prep)'
+  elif ! patch_list > "$work/patches.json"; then :
+  fi
 
   if [ -n "$dry_run" ]; then
     printf 'POST %s\n' "${base:-<KSFT_SERVER unset>}/api/v1/runs?$query"
@@ -316,11 +405,16 @@ main () {
     if [ "$log" = - ]; then printf 'body: standard input, gzipped (not read in a dry run)\n'
     else printf 'body: %s (%s bytes), gzipped\n' "$log" "$(wc -c < "$log" | tr -d ' ')"; fi
     printf '\n'
-    for key in series version machine arch kernel cpu flags commit base_commit job_url message_id started_at tree_name git_url patchset_hash; do
+    for key in series version machine arch kernel cpu flags commit base_commit job_url message_id started_at tree_name git_url patchset_hash change_id previous_message_ids; do
       eval "value=\$$key"
       [ -z "$value" ] || printf '%s=%s\n' "$key" "$value"
     done
     [ -z "$version_source" ] || printf '# version from %s\n' "$version_source"
+    if [ -n "$no_patches" ]; then printf '# no patch list: %s\n' "$no_patches"
+    else
+      printf '# then PUT /api/v1/runs/<id>/patches: %s patches from %s to HEAD\n' "$patch_count" "$base_commit"
+      cat "$work/patches.json"
+    fi
     exit 0
   fi
 
@@ -334,54 +428,90 @@ main () {
   command -v curl >/dev/null 2>&1 || die 'curl is missing'
   command -v gzip >/dev/null 2>&1 || die 'gzip is missing'
 
-  work=$(mktemp -d "${TMPDIR:-/tmp}/ksft-upload.XXXXXX") || die 'cannot make a temp directory'
-  trap 'rm -rf "$work"' EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
-
   # the log is compressed once, so that every retry sends the same bytes, even from a pipe
   if [ "$log" = - ]; then gzip -c > "$work/log.gz" || die 'cannot gzip standard input'
   else gzip -c < "$log" > "$work/log.gz" || die "cannot gzip $log"; fi
   say "uploading $source_name ($(wc -c < "$work/log.gz" | tr -d ' ') bytes gzipped) as \"$series\" $version on $machine to $base"
 
-  attempt=0
+  send POST "$url" "$work/log.gz" text/plain gzip || die "$problem"
+  case $status in
+    200|201) ;;
+    *) die "the server refused the upload ($status $(server_message "$work/response"))" ;;
+  esac
+  run_url=$(sed -n 's/.*"url":"\([^"]*\)".*/\1/p' "$work/response" | sed -n 1p)
+  [ -n "$run_url" ] || die "$base answered $status without a run: $(server_message "$work/response")"
+  if [ "$status" = 201 ]; then state='stored'; else state='already stored (same log and metadata)'; fi
+  say "run ${run_url##*/} $state: $(describe_summary "$work/response")"
+  # the answer's last field, when the run went to a series its title does not name exactly
+  series_note=$(sed -n 's/.*"seriesMatch":{.*"note":"\(.*\)"}}$/\1/p' "$work/response" | sed 's/\\"/"/g; s/\\\\/\\/g')
+  [ -z "$series_note" ] || say "$series_note"
+  if [ -n "$no_patches" ]; then
+    [ "$no_patches" = '--no-patches' ] || say "no patch list sent: $no_patches"
+  else
+    send_patch_list "${run_url##*/}"
+  fi
+  printf '%s%s\n' "$base" "$run_url"
+  exit 0
+}
+
+# The patch list after the log. The run is stored whatever happens here: a server too old to take
+# patch lists, or any other refusal, is said and does not fail the upload.
+send_patch_list () {
+  if ! send PUT "$base/api/v1/runs/$1/patches" "$work/patches.json" application/json ''; then
+    say "warning: the patch list was not sent: $problem"
+    return 0
+  fi
+  case $status in
+    200)
+      case $(sed -n 's/.*"report":{"state":"\([a-z]*\)".*/\1/p' "$work/response") in
+        stored) say "patch list of $patch_count patches stored as $version's" ;;
+        confirmed) say "patch list of $patch_count patches: the same as $version's" ;;
+        differs) say "patch list of $patch_count patches differs from the one $version has: kept apart" ;;
+        *) say "patch list of $patch_count patches sent" ;;
+      esac ;;
+    404) say "warning: the server keeps no patch lists (404 $(server_message "$work/response")); the run is stored without one" ;;
+    *) say "warning: the server refused the patch list ($status $(server_message "$work/response")); the run is stored without one" ;;
+  esac
+}
+
+# One request, retried after a network error, a 5xx or a 429 with backoff (and the server's
+# Retry-After). Returns 0 with the answer's status in $status and its body in $work/response, or
+# 1 with $problem when no answer came that is worth acting on.
+send () {
+  method=$1 target=$2 body=$3 encoding=$5
+  # the headers as this function's own arguments: "$@" keeps each one word
+  set -- -H "Content-Type: $4"
+  [ -z "$encoding" ] || set -- "$@" -H "Content-Encoding: $encoding"
+  attempt=0 pause_for=$delay
   while :; do
     attempt=$((attempt + 1))
     : > "$work/headers"
     # -q first: a user's ~/.curlrc (--fail, say) must not change what the answer looks like. The
     # token reaches curl as a config on its standard input (printf is the shell's own): on a
     # command line any user could read it in ps, and a file would outlive a SIGKILL of the hook
-    status=$(printf 'header = "Authorization: Bearer %s"\n' "$token" | curl -q -sS -X POST -T "$work/log.gz" -K - \
-      -H 'Content-Type: text/plain' -H 'Content-Encoding: gzip' -H 'Expect:' \
-      --connect-timeout 30 -D "$work/headers" -o "$work/response" -w '%{http_code}' \
-      "$url" 2> "$work/curl-error")
+    status=$(printf 'header = "Authorization: Bearer %s"\n' "$token" | curl -q -sS -X "$method" -T "$body" -K - \
+      "$@" -H 'Expect:' --connect-timeout 30 -D "$work/headers" -o "$work/response" -w '%{http_code}' \
+      "$target" 2> "$work/curl-error")
     rc=$?
     wait_for=''
     if [ $rc -ne 0 ]; then
       problem="cannot reach $base: $(sed -n 's/^curl: ([0-9]*) //p' "$work/curl-error" | sed -n 1p)"
-      transient_curl_error $rc || die "$problem"
+      transient_curl_error $rc || return 1
     else
       case $status in
-        200|201)
-          run_url=$(sed -n 's/.*"url":"\([^"]*\)".*/\1/p' "$work/response" | sed -n 1p)
-          [ -n "$run_url" ] || die "$base answered $status without a run: $(server_message "$work/response")"
-          if [ "$status" = 201 ]; then state='stored'; else state='already stored (same log and metadata)'; fi
-          say "run ${run_url##*/} $state: $(describe_summary "$work/response")"
-          printf '%s%s\n' "$base" "$run_url"
-          exit 0 ;;
-        # 429 is the rate limit: nothing was stored and the same upload is welcome later
+        # 429 is the rate limit: nothing was stored and the same request is welcome later
         5??|429)
           problem="the server answered $status ($(server_message "$work/response"))"
           wait_for=$(sed -n 's/^[Rr][Ee][Tt][Rr][Yy]-[Aa][Ff][Tt][Ee][Rr]:[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$work/headers" | sed -n 1p) ;;
-        *) die "the server refused the upload ($status $(server_message "$work/response"))" ;;
+        *) return 0 ;;
       esac
     fi
-    [ "$attempt" -le "$retries" ] || die "giving up after $attempt attempts: $problem"
+    if [ "$attempt" -gt "$retries" ]; then problem="giving up after $attempt attempts: $problem"; return 1; fi
     # a Retry-After from the server wins over the backoff, within reason
-    if [ -n "$wait_for" ] && [ "$wait_for" -le 300 ]; then pause=$wait_for; else pause=$delay; fi
+    if [ -n "$wait_for" ] && [ "$wait_for" -le 300 ]; then pause=$wait_for; else pause=$pause_for; fi
     say "$problem; retrying in ${pause}s ($attempt of $((retries + 1)) attempts made)"
     sleep "$pause"
-    delay=$((delay * 2))
+    pause_for=$((pause_for * 2))
   done
 }
 

@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { Readable, Transform } from 'node:stream'
@@ -7,12 +7,17 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { createGzip } from 'node:zlib'
 import type { Command } from 'commander'
 import { STATUSES } from '../../ingest/vocabulary.ts'
+import { BASE_VERSION, normalizeVersionLabel } from '../../server/domain/version-label.ts'
 import { ExitCode } from '../exit-code.ts'
 import { addMetadataOptions, rawMetadataOf, type MetadataFlags } from './options.ts'
 
 interface UploadFlags extends MetadataFlags {
   server?: string
   token?: string
+  tree?: string
+  /** commander's --no-patches: false when given */
+  patches: boolean
+  patchList?: string
 }
 
 /** How often and how patiently to try again; the hook reads the same variables. */
@@ -33,6 +38,9 @@ export function registerUpload (program: Command): void {
   addMetadataOptions(command)
     .option('--server <url>', 'the dashboard, e.g. http://dash:8080 (env KSFT_SERVER)')
     .option('--token <token>', 'an upload token (env KSFT_TOKEN, which keeps it out of ps)')
+    .option('--tree <dir>', "the kernel git tree whose series' patches (--base-commit..HEAD) are sent after the log (default: the current directory, when it is one)")
+    .option('--patch-list <file.json>', 'send this patch list instead ({"patches": [...]}, as PUT /api/v1/runs/:id/patches takes it)')
+    .option('--no-patches', "do not send the series' patches")
     .addHelpText('after', '\nKSFT_RETRIES (default 4) and KSFT_RETRY_DELAY (seconds, default 2, doubled each time) set\nthe retries after a network error, a 5xx or a 429; a 4xx is never retried.')
     .action(async (file: string, flags: UploadFlags) => {
       const server = flags.server ?? process.env.KSFT_SERVER
@@ -50,16 +58,64 @@ export function registerUpload (program: Command): void {
       const policy = retryPolicyFromEnv(process.env)
       const tty = process.stderr.isTTY ? process.stderr : null
 
+      const patches = await patchListOf(flags, raw)
       const spoolDir = file === '-' ? mkdtempSync(join(tmpdir(), 'ksft-upload-')) : null
       try {
         const body = spoolDir ? await spoolStdin(spoolDir, tty) : fileBody(file, tty)
         const answer = await uploadWithRetries(url, token, body, policy)
         process.stderr.write(`ksft: ${describeRun(answer)}\n`)
+        if (answer.seriesNote !== null) process.stderr.write(`ksft: ${answer.seriesNote}\n`)
+        if ('none' in patches) {
+          if (patches.none !== '') process.stderr.write(`ksft: no patch list sent: ${patches.none}\n`)
+        } else {
+          process.stderr.write(`ksft: ${await sendPatchList(new URL(`${base}/api/v1/runs/${answer.id}/patches`), token, patches.body, policy)}\n`)
+        }
         process.stdout.write(`${base}${answer.url}\n`)
       } finally {
         if (spoolDir) rmSync(spoolDir, { recursive: true, force: true })
       }
     })
+}
+
+/**
+ * What goes after the log: a list given in a file, else the series' patches of the kernel tree
+ * (bin/git-patches.ts) from the base commit; `none` says why nothing does ('' when asked not to).
+ */
+async function patchListOf (flags: UploadFlags, raw: Record<string, unknown>): Promise<{ body: string } | { none: string }> {
+  if (!flags.patches) return { none: '' }
+  if (flags.patchList !== undefined) {
+    try {
+      return { body: readFileSync(flags.patchList, 'utf8') }
+    } catch (err) {
+      throw new ExitCode(2, `error: cannot read ${flags.patchList}: ${readProblem(err)}`)
+    }
+  }
+  const { kernelTreeOf, seriesPatches } = await import('../git-patches.ts')
+  const tree = kernelTreeOf(flags.tree ?? process.cwd())
+  if (tree === null) return { none: flags.tree === undefined ? '' : `${flags.tree} is not a kernel git tree` }
+  if (normalizeVersionLabel(String(raw.version)) === BASE_VERSION) return { none: 'the base version has no patches' }
+  if (flags.baseCommit === undefined) return { none: 'no base commit (give --base-commit)' }
+  const found = seriesPatches(tree, flags.baseCommit)
+  return 'none' in found ? found : { body: JSON.stringify({ patches: found.patches }) }
+}
+
+/** The patch list after the log: the run is stored whatever happens here, so a refusal is said, not fatal. */
+async function sendPatchList (url: URL, token: string, json: string, policy: RetryPolicy): Promise<string> {
+  const body: UploadBody = { open: () => Readable.from([Buffer.from(json)]), length: Buffer.byteLength(json), progress: () => new Progress(null, '', null) }
+  let answer: Answer
+  try {
+    answer = await requestWithRetries(url, token, body, policy, { method: 'PUT', headers: { 'content-type': 'application/json' } })
+  } catch (err) {
+    return `warning: the patch list was not sent: ${(err as Error).message}`
+  }
+  if (answer.status === 404) return `warning: the server keeps no patch lists (404 ${serverMessage(answer.text)}); the run is stored without one`
+  if (answer.status !== 200) return `warning: the server refused the patch list (${answer.status} ${serverMessage(answer.text)}); the run is stored without one`
+  const reply = JSON.parse(answer.text) as { report?: { state?: string, patches?: number }, version?: { label?: string } }
+  const { state, patches } = reply.report ?? {}
+  const label = reply.version?.label ?? 'the version'
+  return state === 'stored' ? `patch list of ${patches} patches stored as ${label}'s`
+    : state === 'confirmed' ? `patch list of ${patches} patches: the same as ${label}'s`
+      : `patch list of ${patches} patches differs from the one ${label} has: kept apart`
 }
 
 export function retryPolicyFromEnv (env: NodeJS.ProcessEnv): RetryPolicy {
@@ -139,7 +195,17 @@ export interface UploadAnswer {
   id: number
   url: string
   summary: Record<string, number>
+  /** Where the run went, when its title does not name that series exactly (the answer's seriesMatch). */
+  seriesNote: string | null
 }
+
+/** The method and headers of a request beside its body. */
+interface RequestShape {
+  method: 'POST' | 'PUT'
+  headers: Record<string, string>
+}
+
+const LOG_UPLOAD: RequestShape = { method: 'POST', headers: { 'content-type': 'text/plain', 'content-encoding': 'gzip' } }
 
 /** An HTTP answer, whatever its status. */
 interface Answer {
@@ -155,19 +221,28 @@ class NetworkError extends Error {}
 class LocalError extends Error {}
 
 export async function uploadWithRetries (url: URL, token: string, body: UploadBody, policy: RetryPolicy): Promise<UploadAnswer> {
-  const where = url.origin + url.pathname.replace(/\/api\/v1\/runs$/, '')
+  const answer = await requestWithRetries(url, token, body, policy, LOG_UPLOAD)
+  if (answer.status === 200 || answer.status === 201) return runOf(answer, serverOf(url))
+  throw new Error(`the server refused the upload (${answer.status} ${serverMessage(answer.text)})`)
+}
+
+/** The server a request goes to, as the user named it: the URL without the API's path. */
+function serverOf (url: URL): string {
+  return url.origin + url.pathname.replace(/\/api\/v1\/runs(?:\/.*)?$/, '')
+}
+
+/** A request, retried after a network error, a 5xx or a 429; the first other answer is returned. */
+async function requestWithRetries (url: URL, token: string, body: UploadBody, policy: RetryPolicy, shape: RequestShape): Promise<Answer> {
+  const where = serverOf(url)
   let delay = policy.delaySeconds
   for (let attempt = 1; ; attempt++) {
     const progress = body.progress(attempt)
     let problem: string
     let pause = delay
     try {
-      const answer = await post(url, token, body)
-      if (answer.status === 200 || answer.status === 201) return runOf(answer, where)
-      // 429 is the rate limit: nothing was stored and the same upload is welcome later
-      if (answer.status < 500 && answer.status !== 429) {
-        throw new Error(`the server refused the upload (${answer.status} ${serverMessage(answer.text)})`)
-      }
+      const answer = await send(url, token, body, shape)
+      // 429 is the rate limit: nothing was stored and the same request is welcome later
+      if (answer.status < 500 && answer.status !== 429) return answer
       problem = `the server answered ${answer.status} (${serverMessage(answer.text)})`
       const retryAfter = Number(answer.retryAfter)
       if (answer.retryAfter !== undefined && Number.isFinite(retryAfter) && retryAfter >= 0 && retryAfter <= MAX_RETRY_AFTER_SECONDS) pause = retryAfter
@@ -184,7 +259,7 @@ export async function uploadWithRetries (url: URL, token: string, body: UploadBo
   }
 }
 
-async function post (url: URL, token: string, body: UploadBody): Promise<Answer> {
+async function send (url: URL, token: string, body: UploadBody, shape: RequestShape): Promise<Answer> {
   const source = body.open()
   let readError: Error | null = null
   source.on('error', (err) => { readError = err })
@@ -193,8 +268,8 @@ async function post (url: URL, token: string, body: UploadBody): Promise<Answer>
     // fetch (undici) rather than http.request: when the server refuses before the log is sent (a bad
     // token) and closes the connection, http.request loses the answer to EPIPE now and then
     response = await fetch(url, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain', 'content-encoding': 'gzip' },
+      method: shape.method,
+      headers: { authorization: `Bearer ${token}`, ...shape.headers },
       body: Readable.toWeb(source) as ReadableStream<Uint8Array>,
       duplex: 'half',
     } as RequestInit)
@@ -233,7 +308,7 @@ async function startOf (response: Response): Promise<string> {
 }
 
 function runOf (answer: Answer, where: string): UploadAnswer {
-  let json: { id?: unknown, url?: unknown, summary?: unknown }
+  let json: { id?: unknown, url?: unknown, summary?: unknown, seriesMatch?: { note?: unknown } }
   try {
     json = JSON.parse(answer.text)
   } catch {
@@ -243,7 +318,8 @@ function runOf (answer: Answer, where: string): UploadAnswer {
     throw new Error(`${where} answered ${answer.status} without a run: is it a ksft-dashboard? (${serverMessage(answer.text)})`)
   }
   const summary = typeof json.summary === 'object' && json.summary !== null ? json.summary as Record<string, number> : {}
-  return { status: answer.status, id: json.id, url: json.url, summary }
+  const note = json.seriesMatch?.note
+  return { status: answer.status, id: json.id, url: json.url, summary, seriesNote: typeof note === 'string' ? note : null }
 }
 
 /** `CODE: message` from the API's error shape, or the start of whatever else answered. */

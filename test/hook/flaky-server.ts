@@ -17,9 +17,11 @@ export interface SeenRequest {
 /**
  * A server on 127.0.0.1 that gives the canned answers first, one per request, then forwards every
  * later request to `target` (the real app), and records what it was sent. It stands in for a
- * dashboard behind a proxy that is restarting, or for a server that is not a dashboard at all.
+ * dashboard behind a proxy that is restarting, or for a server that is not a dashboard at all;
+ * with `answers`, for an older dashboard that lacks some routes (what it answers itself).
  */
-export async function startFlakyServer (t: TestContext, target: string | null, canned: CannedAnswer[]): Promise<{ url: string, seen: SeenRequest[] }> {
+export async function startFlakyServer (t: TestContext, target: string | null, canned: CannedAnswer[],
+  answers: (method: string, url: string) => CannedAnswer | null = () => null): Promise<{ url: string, seen: SeenRequest[] }> {
   const queue = [...canned]
   const seen: SeenRequest[] = []
   const server = createServer((req, res) => {
@@ -28,7 +30,7 @@ export async function startFlakyServer (t: TestContext, target: string | null, c
     req.on('end', () => {
       const body = Buffer.concat(chunks)
       seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body })
-      const answer = queue.shift() ?? (target === null ? { status: 404, body: 'nothing here' } : null)
+      const answer = queue.shift() ?? answers(req.method ?? '', req.url ?? '') ?? (target === null ? { status: 404, body: 'nothing here' } : null)
       if (answer) {
         res.writeHead(answer.status, answer.headers ?? { 'content-type': 'application/json' })
         res.end(answer.body ?? JSON.stringify({ error: { code: 'STORE_UNAVAILABLE', message: `canned ${answer.status}` } }))

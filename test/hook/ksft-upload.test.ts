@@ -1,63 +1,21 @@
 import assert from 'node:assert/strict'
-import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { hostname, machine, release } from 'node:os'
-import { dirname, join } from 'node:path'
-import { describe, test, type TestContext } from 'node:test'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
 import { gunzipSync } from 'node:zlib'
-import { buildTestApp } from '../helpers/app.ts'
 import { freePort } from '../helpers/cli.ts'
-import { PROJECT_ROOT, realFixturePath, realFixturesSkip } from '../helpers/fixtures.ts'
+import { realFixturePath, realFixturesSkip } from '../helpers/fixtures.ts'
 import { tempDir } from '../helpers/store.ts'
 import { startFlakyServer } from './flaky-server.ts'
+import { b4Cover, dashboard, dryRunMetadata, fakeMachine, git, HOOK, run, SHELLS, toolsSkip } from './hook-helpers.ts'
 
-const HOOK = join(PROJECT_ROOT, 'bin', 'ksft-upload.sh')
 // characters that break a hand-built query string: & = + % # / ? and a non-ASCII letter
 const SERIES = 'KVM: x86/mmu: a & b = c + 100% #2? Müller'
 // synthetic log written for these tests, used when the real logs are absent
 const SYNTHETIC = 'TAP version 13\n1..2\n# selftests: kvm: a\nok 1 selftests: kvm: a\n# selftests: kvm: b\nnot ok 2 selftests: kvm: b # exit=254\n'
 const REAL_LOG = 'real-kvm-pvm-subset-8-tests.txt'
-
-function missingCommand (name: string): string | false {
-  return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0 ? false : `${name} is not installed: the hook's tests under it are skipped`
-}
-
-const SHELLS = [
-  { name: 'dash', argv: ['dash'], skip: missingCommand('dash') },
-  { name: 'busybox sh', argv: ['busybox', 'sh'], skip: missingCommand('busybox') },
-]
-const toolsSkip = missingCommand('curl') || missingCommand('gzip') || missingCommand('git')
-
-interface HookResult { code: number, stdout: string, stderr: string, ms: number }
-
-function run (argv: string[], options: { env?: Record<string, string>, cwd?: string, input?: Buffer | string } = {}): Promise<HookResult> {
-  const started = Date.now()
-  return new Promise((resolve, reject) => {
-    // a clean environment: a CI_JOB_URL or a proxy variable of the machine running the tests must
-    // not leak into what the hook detects or where it connects
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: options.cwd, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...options.env } })
-    const out: Buffer[] = []
-    const err: Buffer[] = []
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk))
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), ms: Date.now() - started }))
-    child.stdin.end(options.input)
-  })
-}
-
-/** A machine as the hook sees it: a cpuinfo file and a sysfs tree of kvm module parameters. */
-function fakeMachine (dir: string, cpuinfo: string, params: Record<string, string> = {}): Record<string, string> {
-  mkdirSync(dir, { recursive: true })
-  writeFileSync(join(dir, 'cpuinfo'), cpuinfo)
-  for (const [path, value] of Object.entries(params)) {
-    const file = join(dir, 'sys', 'module', path)
-    mkdirSync(dirname(file), { recursive: true })
-    writeFileSync(file, `${value}\n`)
-  }
-  return { KSFT_CPUINFO: join(dir, 'cpuinfo'), KSFT_SYSFS_ROOT: join(dir, 'sys'), HOME: dir, KSFT_RETRY_DELAY: '0' }
-}
 
 function cpuinfo (model: string | null, flags: string): string {
   // two processors, as on any real machine: only the first block may be read
@@ -66,28 +24,6 @@ function cpuinfo (model: string | null, flags: string): string {
 }
 
 const AMD_FLAGS = 'fpu vme de pse tsc msr pae mce cx8 apic sep mtrr svm sme sev sev_es sev_snp'
-
-function git (cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd,
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH, HOME: cwd, GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@example.org', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@example.org' },
-  }).trim()
-}
-
-/** A b4 cover-letter commit message, as `b4 prep` writes it (b4/ez.py make_magic_json). */
-function b4Cover (title: string, revision: number): string {
-  const tracking = {
-    series: {
-      revision,
-      'change-id': '20240105-guest-memfd-0123456789ab',
-      'base-branch': 'master',
-      prefixes: [],
-      history: { v1: ['20240105-guest-memfd-v1-0-0123456789ab@example.org'], v2: ['20240201-guest-memfd-v2-0-0123456789ab@example.org'] },
-    },
-  }
-  return `${title}\n\nWhat the series does.\n\n--- b4-submit-tracking ---\n# This section is used internally by b4 prep for tracking purposes.\n${JSON.stringify(tracking, null, 2)}\n`
-}
 
 /** A git tree that looks like the kernel's, with a base commit, b4's cover letter and one patch. */
 function kernelTree (dir: string, options: { kernel?: boolean, title?: string, revision?: number } = {}): { top: string, base: string, head: string } {
@@ -112,31 +48,9 @@ function kernelTree (dir: string, options: { kernel?: boolean, title?: string, r
   return { top, base, head: git(top, 'rev-parse', 'HEAD') }
 }
 
-/** The real app on 127.0.0.1 with a fresh SQLite file and an upload token. */
-async function dashboard (t: TestContext) {
-  const { app, token } = await buildTestApp(t)
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
-  const get = async (path: string) => {
-    const res = await fetch(`${base}${path}`)
-    return { status: res.status, body: res.status === 200 && path.endsWith('.txt') ? Buffer.from(await res.arrayBuffer()) : await res.json() }
-  }
-  return { base, token, get }
-}
-
 function theLog (): { raw: Buffer, summary: RegExp } {
   if (realFixturesSkip) return { raw: Buffer.from(SYNTHETIC), summary: /2 tests: 1 pass, 1 fail/ }
   return { raw: readFileSync(realFixturePath(REAL_LOG)), summary: /8 tests: 4 pass, 2 fail, 2 skip/ }
-}
-
-/** The key=value lines of a dry run. */
-function dryRunMetadata (stdout: string): Record<string, string> {
-  const fields: Record<string, string> = {}
-  for (const line of stdout.split('\n')) {
-    const m = /^([a-z_]+)=(.*)$/.exec(line)
-    if (m) fields[m[1]!] = m[2]!
-  }
-  return fields
 }
 
 for (const shell of SHELLS) {
