@@ -5,12 +5,12 @@ import { passRate } from '../queries/verdict.ts'
 import { errorResponses } from '../schemas/common.ts'
 import {
   CollectionsSchema, FlakyQuerySchema, FlakySchema, MatrixQuerySchema, MatrixSchema, NotModifiedSchema, SERIES_PASS_RATES,
-  SeriesListQuerySchema, SeriesListSchema, SeriesParamsSchema, TrendQuerySchema, TrendSchema,
+  SeriesItemSchema, SeriesListQuerySchema, SeriesListSchema, SeriesParamsSchema, TrendQuerySchema, TrendSchema, type SeriesItem,
 } from '../schemas/trends.ts'
 import { decodeCursor, encodeCursor } from '../storage/cursor.ts'
 import { flakyPage, type FlakyKey } from '../queries/flaky.ts'
 import { matrixPage, type MatrixKey } from '../queries/matrix.ts'
-import type { TrendStore, MachineRef, SeriesRef, VersionRow } from '../storage/trend-store.ts'
+import type { TrendStore, MachineRef, SeriesRef, SeriesRow, VersionRow } from '../storage/trend-store.ts'
 
 const TAGS = ['series']
 
@@ -38,6 +38,25 @@ export function findCollection (trends: TrendStore, collection: string | undefin
   return collection
 }
 
+/** A series as the list and its own route answer it. */
+function seriesItem (trends: TrendStore, row: SeriesRow): SeriesItem {
+  const latest = trends.versions(row.id).find(version => version.id === row.latestVersionId)!
+  return {
+    id: row.id,
+    name: row.name,
+    url: `/series/${row.id}`,
+    createdAt: row.createdAt,
+    versions: row.versions,
+    runs: row.runs,
+    machines: row.machines,
+    latestVersion: { ...versionRef(latest), ...trends.versionCounts(latest.id) },
+    passRates: trends.recentVersionCounts(row.id, SERIES_PASS_RATES).map(version => ({
+      id: version.versionId, label: version.label, passRate: passRate(version.summary, version.notRun), incompleteRuns: version.incompleteRuns,
+    })),
+    ...trends.seriesIdentity(row.id),
+  }
+}
+
 export const seriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const trends = app.trends
   const cached = { etag: true }
@@ -55,26 +74,20 @@ export const seriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const rows = trends.listSeries(request.query.limit + 1, before as number | null, request.query.q ?? null)
     const page = rows.slice(0, request.query.limit)
     return {
-      series: page.map(row => {
-        const latest = trends.versions(row.id).find(version => version.id === row.latestVersionId)!
-        return {
-          id: row.id,
-          name: row.name,
-          url: `/series/${row.id}`,
-          createdAt: row.createdAt,
-          versions: row.versions,
-          runs: row.runs,
-          machines: row.machines,
-          latestVersion: { ...versionRef(latest), ...trends.versionCounts(latest.id) },
-          passRates: trends.recentVersionCounts(row.id, SERIES_PASS_RATES).map(version => ({
-            id: version.versionId, label: version.label, passRate: passRate(version.summary, version.notRun), incompleteRuns: version.incompleteRuns,
-          })),
-          ...trends.seriesIdentity(row.id),
-        }
-      }),
+      series: page.map(row => seriesItem(trends, row)),
       nextCursor: rows.length > page.length ? encodeCursor([page.at(-1)!.id]) : null,
     }
   })
+
+  app.get('/api/v1/series/:id', {
+    config: cached,
+    schema: {
+      summary: 'One series as the list gives it: its names, change-ids, versions, runs, machines and latest version',
+      tags: TAGS,
+      params: SeriesParamsSchema,
+      response: { 200: SeriesItemSchema, 304: NotModifiedSchema, ...errorResponses('BAD_REQUEST', 'SERIES_NOT_FOUND') },
+    },
+  }, async (request) => seriesItem(trends, trends.seriesRow(findSeries(trends, request.params.id).id)!))
 
   app.get('/api/v1/series/:id/trend', {
     config: cached,

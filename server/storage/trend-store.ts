@@ -129,6 +129,12 @@ export class TrendStore {
     }
   }
 
+  /** The list's row of one series. */
+  seriesRow (id: number): SeriesRow | null {
+    const [row] = this.listSeries(1, id + 1)
+    return row?.id === id ? row : null
+  }
+
   /**
    * Series newest first, those with an id below `beforeId` when given; with `search`, only those
    * one of whose names holds it (in any case and spacing).

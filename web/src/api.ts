@@ -5,7 +5,7 @@
 import type { Static } from 'typebox'
 import type { LogSliceSchema, RunResultsSchema, RunResponse } from '../../server/schemas/runs.ts'
 import type {
-  CollectionsResponse, CompareResponse, FlakyResponse, HistoryResponse, MachinesSchema, MatrixResponse, SeriesListSchema, TrendResponse,
+  CollectionsResponse, CompareResponse, FlakyResponse, HistoryResponse, MachinesSchema, MatrixResponse, SeriesItem, SeriesListSchema, TrendResponse,
 } from '../../server/schemas/trends.ts'
 
 import type { IssueBody, IssueDetailSchema, IssueListSchema, IssueView, UntriagedSchema } from '../../server/schemas/issues.ts'
@@ -13,7 +13,7 @@ import type { IssueBody, IssueDetailSchema, IssueListSchema, IssueView, Untriage
 export type IssueList = Static<typeof IssueListSchema>
 export type IssueDetail = Static<typeof IssueDetailSchema>
 export type Untriaged = Static<typeof UntriagedSchema>
-export type { CollectionsResponse, CompareResponse, FlakyResponse, HistoryResponse, MatrixResponse, RunResponse, TrendResponse }
+export type { CollectionsResponse, CompareResponse, FlakyResponse, HistoryResponse, MatrixResponse, RunResponse, SeriesItem, TrendResponse }
 export type SeriesList = Static<typeof SeriesListSchema>
 export type MachineList = Static<typeof MachinesSchema>
 export type RunResults = Static<typeof RunResultsSchema>
@@ -56,15 +56,20 @@ async function errorOf (res: Response): Promise<ApiError> {
   return new ApiError(res.status, code, message)
 }
 
-/** Records a known issue (POST /api/v1/issues): the one write the dashboard makes, with an admin token the user typed. */
-export async function createIssue (body: IssueBody, token: string): Promise<IssueView> {
-  const res = await fetch('/api/v1/issues', {
+/** An admin's write (a known issue, a rename, a merge): a POST with the admin token the user typed. */
+export async function adminPost<T> (path: string, body: unknown, token: string): Promise<T> {
+  const res = await fetch(path, {
     method: 'POST',
     headers: { accept: 'application/json', 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify(body),
   })
   if (!res.ok) throw await errorOf(res)
-  return await res.json() as IssueView
+  return await res.json() as T
+}
+
+/** Records a known issue (POST /api/v1/issues). */
+export async function createIssue (body: IssueBody, token: string): Promise<IssueView> {
+  return await adminPost<IssueView>('/api/v1/issues', body, token)
 }
 
 async function json<T> (path: string, signal?: AbortSignal): Promise<T> {
@@ -76,6 +81,11 @@ const series = (id: string | number) => `/api/v1/series/${encodeURIComponent(Str
 /** The API twin of each page, by the same parameter names. */
 export const apiPaths = {
   seriesList: (params: Params = {}) => withQuery('/api/v1/series', params),
+  series: (id: string) => series(id),
+  seriesRename: (id: string) => `${series(id)}/rename`,
+  seriesMerge: (id: string) => `${series(id)}/merge`,
+  machineRename: (name: string) => `/api/v1/machines/${encodeURIComponent(name)}/rename`,
+  machineMerge: (name: string) => `/api/v1/machines/${encodeURIComponent(name)}/merge`,
   trend: (id: string, params: Params = {}) => withQuery(`${series(id)}/trend`, params),
   collections: (id: string) => `${series(id)}/collections`,
   compare: (id: string, params: Params) => withQuery(`${series(id)}/compare`, params),
@@ -96,6 +106,7 @@ export const apiPaths = {
 export function makeApi (signal: AbortSignal) {
   return {
     seriesList: (params?: Params) => json<SeriesList>(apiPaths.seriesList(params), signal),
+    series: (id: string) => json<SeriesItem>(apiPaths.series(id), signal),
     trend: (id: string, params?: Params) => json<TrendResponse>(apiPaths.trend(id, params), signal),
     collections: (id: string) => json<CollectionsResponse>(apiPaths.collections(id), signal),
     compare: (id: string, params: Params) => json<CompareResponse>(apiPaths.compare(id, params), signal),

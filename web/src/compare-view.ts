@@ -3,6 +3,7 @@ import type { CompareResponse } from './api.ts'
 import { h } from './dom.ts'
 import { INFRASTRUCTURE_GLYPH, KNOWN_GLYPH, MACHINE_SPECIFIC_GLYPH, NOT_RUN_GLYPH, TROUBLE_GLYPH, statusBadge, testTitle } from './format.ts'
 import { markKnownButton } from './known-issue-form.ts'
+import { suspectsNote } from './patch-delta-view.ts'
 
 type Entry = CompareResponse['entries'][number]
 export type Bucket = Entry['bucket']
@@ -73,7 +74,7 @@ export function compareTable (compare: CompareResponse, seriesId: number | strin
       h('td', { class: 'arrow', aria: { hidden: 'true' } }, '→'),
       h('td', null, side(entry.head), headRun ? h('a', { class: 'log-link small', href: headRun.url, title: `${compare.head.label} log lines ${headRun.lines[0]}-${headRun.lines[1]}` }, ' log') : null,
         troubleNote(entry)),
-      h('td', { class: 'reason small' }, entryWhy(entry) ?? '', triageCell(entry, compare, onTriaged)),
+      h('td', { class: 'reason small' }, entryWhy(entry) ?? '', triageCell(entry, compare, onTriaged), suspectsNote(entry, compare)),
     )
   })
   return h('div', { class: 'table-wrap' }, h('table', { class: 'compare' },

@@ -1,10 +1,8 @@
 import { CULPRITS, testPathOf } from '../../server/domain/known-issues.ts'
+import { adminTokenInput, rememberAdminToken } from './admin-token.ts'
 import { ApiError, createIssue } from './api.ts'
 import { h } from './dom.ts'
 import { KNOWN_GLYPH } from './format.ts'
-
-/** Where an admin token typed once lives: this tab only, gone when it closes. */
-const TOKEN_KEY = 'ksft-admin-token'
 
 export interface KnownIssueSeed {
   collection: string
@@ -35,7 +33,7 @@ export function markKnownButton (seed: KnownIssueSeed, onRecorded: () => void): 
   return holder
 }
 
-function field (label: string, input: HTMLElement): HTMLElement {
+export function field (label: string, input: HTMLElement): HTMLElement {
   return h('label', { class: 'field small' }, h('span', null, label), input)
 }
 
@@ -48,7 +46,7 @@ export function knownIssueForm (seed: KnownIssueSeed, onRecorded: () => void, on
   const url = h('input', { name: 'url', placeholder: 'https://… bug report or lore thread' })
   const machines = h('input', { name: 'machines', value: seed.machines.join(', '), placeholder: 'every machine' })
   const culprit = h('select', { name: 'culprit' }, ...CULPRITS.map(name => h('option', { value: name, selected: name === 'unknown' }, name)))
-  const token = h('input', { name: 'token', type: 'password', placeholder: 'admin token', value: sessionStorage.getItem(TOKEN_KEY) ?? '' })
+  const token = adminTokenInput()
   const status = h('p', { class: 'form-status small', role: 'status' })
   const form = h('form', { class: 'known-issue-form', data: { testPath } },
     field('Title', title), field('Test glob', glob), field('Reason regex', reasonRegex), field('URL', url),
@@ -59,7 +57,7 @@ export function knownIssueForm (seed: KnownIssueSeed, onRecorded: () => void, on
   form.addEventListener('submit', (event) => {
     event.preventDefault()
     const value = (input: HTMLInputElement | HTMLSelectElement) => input.value.trim()
-    sessionStorage.setItem(TOKEN_KEY, value(token))
+    rememberAdminToken(value(token))
     const machineList = value(machines).split(',').map(name => name.trim()).filter(name => name !== '')
     status.textContent = 'Recording…'
     createIssue({

@@ -1,6 +1,7 @@
 import { apiPaths } from '../api.ts'
 import { bucketChips, compareNotes, compareTable, type Bucket } from '../compare-view.ts'
 import { h, replace } from '../dom.ts'
+import { deltaBlock } from '../patch-delta-view.ts'
 import { pageHeader, setTitle, type PageContext } from '../page.ts'
 
 /** Every entry of one comparison, a bucket at a time if asked; the URL carries the API's own parameters. */
@@ -46,6 +47,8 @@ export async function comparePage (ctx: PageContext, match: RegExpExecArray): Pr
     compare.machine ? h('p', null, `Only ${compare.machine}. `, h('a', { href: href({ bucket: params.bucket, machine: undefined }) }, 'all machines')) : null,
     compare.arch ? h('p', null, `Only machines that ran it on ${compare.arch}. `, h('a', { href: href({ bucket: params.bucket, arch: undefined }) }, 'every architecture')) : null,
     compare.collection ? h('p', null, `Only the ${compare.collection} collection. `, h('a', { href: href({ bucket: params.bucket, collection: undefined }) }, 'every collection')) : null,
+    // what changed in the series, above the failures it may explain
+    compare.delta ? deltaBlock(compare.delta) : null,
     bucketChips(compare, bucket => href({ bucket: bucket ?? undefined }), (params.bucket as Bucket | undefined) ?? null),
     compareNotes(compare),
     compareTable(compare, seriesId, () => { void comparePage(ctx, match) }),

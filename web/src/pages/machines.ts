@@ -1,6 +1,7 @@
 import { apiPaths, type MachineList } from '../api.ts'
 import { h, replace } from '../dom.ts'
 import { plural, shortDate } from '../format.ts'
+import { identityPanel } from '../identity-form.ts'
 import { pageHeader, setTitle, type PageContext } from '../page.ts'
 import { firstRunGuide } from './series-list.ts'
 
@@ -21,7 +22,8 @@ export async function machinesPage (ctx: PageContext): Promise<void> {
     h('td', { class: 'small' }, m.kernel ?? '–'),
     h('td', { class: 'num', data: { field: 'runs' } }, m.runs),
     h('td', { class: 'small' }, shortDate(m.lastSeenAt), h('div', { class: 'muted' }, `since ${shortDate(m.firstSeenAt)}`)),
-    h('td', { class: 'versions' }, versionsRun(m))))
+    h('td', { class: 'versions' }, versionsRun(m),
+      identityPanel({ kind: 'machine', name: m.name }, () => { void machinesPage(ctx) }))))
   replace(ctx.main, header,
     h('div', { class: 'table-wrap' }, h('table', { class: 'machines' },
       h('thead', null, h('tr', null, ...['Machine', 'Arch', 'CPU', 'Flags', 'Latest kernel', 'Runs', 'Last upload', 'Versions run'].map(c =>

@@ -8,18 +8,21 @@ import { pageHeader, setTitle, type PageContext } from '../page.ts'
 
 export async function seriesListPage (ctx: PageContext): Promise<void> {
   setTitle('Series')
-  const params = { limit: ctx.url.searchParams.get('limit') ?? undefined, cursor: ctx.url.searchParams.get('cursor') ?? undefined }
+  const q = ctx.url.searchParams
+  const params = { limit: q.get('limit') ?? undefined, cursor: q.get('cursor') ?? undefined, q: q.get('q') ?? undefined }
   const list = await ctx.api.seriesList(params)
   const header = pageHeader('Patch series', apiPaths.seriesList(params))
-  if (list.series.length === 0 && !params.cursor) {
+  if (list.series.length === 0 && !params.cursor && !params.q) {
     ctx.main.replaceChildren(header, firstRunGuide())
     return
   }
   const rows = list.series.map((series) => {
     const latest = series.latestVersion
     const rate = passRate(latest.summary, latest.notRun)
+    const others = series.names.filter(name => name !== series.name)
     return h('tr', { data: { series: String(series.id) } },
       h('th', { scope: 'row' }, h('a', { href: series.url }, series.name),
+        others.length > 0 ? h('div', { class: 'muted small series-names' }, `also: ${others.join(' · ')}`) : null,
         h('div', { class: 'muted small' }, `${plural(series.versions, 'version')} · ${plural(series.runs, 'run')} · ${plural(series.machines, 'machine')} · since ${shortDate(series.createdAt).slice(0, 10)}`)),
       h('td', { data: { field: 'latest' } }, h('a', { href: series.url }, latest.label),
         h('div', { class: 'muted small' }, `${plural(latest.runs, 'run')} on ${plural(latest.machines, 'machine')}`),
@@ -31,13 +34,22 @@ export async function seriesListPage (ctx: PageContext): Promise<void> {
       h('td', null, countChips(latest.summary)),
     )
   })
-  replace(ctx.main, header,
+  const search = h('input', { type: 'search', name: 'q', value: params.q ?? '', placeholder: 'any title a series was uploaded under', aria: { label: 'search series by name' } })
+  const form = h('form', { class: 'filters series-search', method: 'get', action: '/' }, search, h('button', { type: 'submit' }, 'Search'),
+    params.q ? h('a', { href: '/' }, 'all series') : null)
+  form.addEventListener('submit', (event) => {
+    event.preventDefault()
+    const text = search.value.trim()
+    ctx.navigate(text === '' ? '/' : `/?q=${encodeURIComponent(text)}`)
+  })
+  replace(ctx.main, header, form,
+    list.series.length === 0 ? h('p', { class: 'muted' }, `No series has a name containing “${params.q}”.`) : null,
     h('div', { class: 'table-wrap' }, h('table', { class: 'series-list' },
       h('thead', null, h('tr', null,
         h('th', { scope: 'col' }, 'Series'), h('th', { scope: 'col' }, 'Latest'), h('th', { scope: 'col' }, 'Pass rate per version'),
         h('th', { scope: 'col', class: 'num' }, 'Latest pass rate'), h('th', { scope: 'col' }, 'Latest results'))),
       h('tbody', null, ...rows))),
-    list.nextCursor ? h('p', null, h('a', { href: `/?cursor=${encodeURIComponent(list.nextCursor)}` }, 'More series →')) : null,
+    list.nextCursor ? h('p', null, h('a', { href: `/?${new URLSearchParams({ ...(params.q ? { q: params.q } : {}), cursor: list.nextCursor }).toString()}` }, 'More series →')) : null,
   )
 }
 

@@ -5,6 +5,7 @@ import { copyText } from '../counts.ts'
 import { externalLink, h, replace } from '../dom.ts'
 import { INCOMPLETE_GLYPH, NOT_RUN_GLYPH, STATUSES, STATUS_GLYPH, percent, plural } from '../format.ts'
 import { MatrixView, matrixLegend } from '../matrix.ts'
+import { identityPanel } from '../identity-form.ts'
 import { errorBox, fill, isAbort, pageHeader, section, setTitle, type PageContext } from '../page.ts'
 import { flakyList } from './flaky.ts'
 
@@ -27,6 +28,7 @@ export async function seriesPage (ctx: PageContext, match: RegExpExecArray): Pro
   const base = pick(q.get('base'), labels, (head === null ? labels.length : labels.indexOf(head)) - 1)
   const runs = trend.versions.reduce((sum, v) => sum + v.runs, 0)
 
+  const identitySlot = h('div', { class: 'identity-slot' })
   const filterSlot = h('div', { class: 'filters-slot' })
   const compareSlot = h('div')
   const matrixSlot = h('div')
@@ -35,6 +37,7 @@ export async function seriesPage (ctx: PageContext, match: RegExpExecArray): Pro
     pageHeader(trend.series.name, apiPaths.trend(seriesId, filters)),
     h('p', { class: 'muted' }, `${plural(trend.versions.length, 'version')} · ${plural(runs, 'run')} counted`,
       activeFilters(filters) ? ` · filtered to ${activeFilters(filters)}` : ''),
+    identitySlot,
     filterSlot,
     section('Results per version', 'trend', trendChart(trend.versions, ctx.signal), incompleteNote(trend), trendTable(trend)),
     section('What changed', 'compare', comparePicker(ctx, seriesId, labels, base, head, filters), compareSlot),
@@ -47,6 +50,20 @@ export async function seriesPage (ctx: PageContext, match: RegExpExecArray): Pro
   const matrixParams: Params = { ...filters, limit: MATRIX_PAGE }
   const matrixLoad = ctx.api.matrix(seriesId, matrixParams)
   await Promise.all([
+    fill(identitySlot, async () => {
+      const item = await ctx.api.series(seriesId)
+      const others = item.names.filter(name => name !== item.name)
+      return [
+        others.length > 0 || item.changeIds.length > 0
+          ? h('p', { class: 'series-names muted small' },
+            others.length > 0 ? `Also uploaded as: ${others.map(name => `“${name}”`).join(', ')}` : '',
+            others.length > 0 && item.changeIds.length > 0 ? ' · ' : '',
+            item.changeIds.length > 0 ? `b4 change-id: ${item.changeIds.join(', ')}` : '')
+          : null,
+        // a rename stays on this page (drawn again); a merge goes to the series merged into
+        identityPanel({ kind: 'series', id: item.id, name: item.name }, href => { if (href === ctx.url.pathname) void seriesPage(ctx, match); else ctx.navigate(href) }),
+      ]
+    }),
     // the filters keep a version pair the reader chose, not the default one
     fill(filterSlot, async () => filterForm(ctx, seriesId, filters, q.get('base'), q.get('head'), (await machinesLoad).machines,
       (await collectionsLoad).collections.map(c => c.name))),
@@ -196,6 +213,9 @@ function compareSummary (ctx: PageContext, seriesId: string, compare: CompareRes
       h('a', { href: compareHref(null) }, 'full comparison'), ' · ',
       h('a', { href: apiPaths.compare(seriesId, params) }, '{ } JSON'), ' · ',
       h('a', { href: apiPaths.summaryText(seriesId, { base: compare.base.label, head: compare.head.label }) }, 'summary.txt')),
+    compare.delta
+      ? h('p', { class: 'delta-summary' }, `The series' patches: ${compare.delta.summary} `, h('a', { href: `${compareHref(null)}#patch-delta` }, 'which patches'))
+      : h('span'),
     bucketChips(compare, compareHref),
     compareNotes(compare) ?? h('span'),
     compareTable(compare, seriesId),
