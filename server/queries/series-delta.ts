@@ -29,21 +29,18 @@ export interface SeriesDelta {
 /** What the suspects of a failure need from its log: the lines of a result (1-based, inclusive), capped. */
 export type ResultLines = (runId: number, from: number, to: number) => string[]
 
-/** The version's patches: base is the unpatched tree, with none; other versions have what a run reported, or null. */
-function patchesOf (store: PatchStore, version: VersionSide): SeriesPatch[] | null {
-  if (version.label === BASE_VERSION) return []
-  return store.versionList(version.id)?.patches ?? null
-}
-
 export function seriesDelta (store: PatchStore, base: VersionSide, head: VersionSide): SeriesDelta {
-  const basePatches = patchesOf(store, base)
-  const headPatches = patchesOf(store, head)
+  // base is the unpatched tree, with no patches; other versions have what a run reported, or null
+  const reportedOf = (version: VersionSide) => version.label === BASE_VERSION ? null : store.versionList(version.id)?.patches ?? null
+  const [baseReported, headReported] = [reportedOf(base), reportedOf(head)]
+  const basePatches = base.label === BASE_VERSION ? [] : baseReported
+  const headPatches = head.label === BASE_VERSION ? [] : headReported
   const delta = basePatches === null || headPatches === null ? null : patchDelta(basePatches, headPatches)
   const missing = [basePatches === null ? base.label : null, headPatches === null ? head.label : null].filter(label => label !== null)
   const summary = delta !== null
     ? `${base.label}→${head.label}: ${deltaCounts(delta.counts)}`
     : `${base.label}→${head.label}: unknown, no run of ${missing.join(' or ')} reported the series' patches`
-  const reported = [base, head].some(version => version.label !== BASE_VERSION && store.versionList(version.id) !== null)
+  const reported = baseReported !== null || headReported !== null
   return { base: { label: base.label, patches: basePatches }, head: { label: head.label, patches: headPatches }, delta, summary, reported }
 }
 
