@@ -38,15 +38,21 @@ test('series: newest first, with versions, runs, machines and the latest version
         id: 2, name: 'mm: memfd: 123', url: '/series/2', createdAt: tick(11), versions: 1, runs: 1, machines: 1,
         latestVersion: { id: 6, label: 'v1', messageId: null, loreUrl: null, runs: 1, machines: 1, summary: counts({ pass: 1 }), ...WHOLE },
         passRates: [{ id: 6, label: 'v1', passRate: 1, incompleteRuns: 0 }],
+        names: ['mm: memfd: 123'],
+        changeIds: [],
       },
       {
         id: 1, name: SERIES, url: '/series/1', createdAt: tick(0), versions: 5, runs: 11, machines: 2,
         latestVersion: { ...VERSION_REFS[4], runs: 1, machines: 1, summary: counts({ pass: 6, fail: 2 }), ...WHOLE },
         passRates: VERSION_REFS.map((version, i) => ({ id: version.id, label: version.label, passRate: PASS_RATES[i], incompleteRuns: 0 })),
+        names: [SERIES],
+        changeIds: [],
       },
     ],
     nextCursor: null,
   })
+  // one series as the list gives it
+  assert.deepEqual((await s.get('/api/v1/series/2')).json, res.json.series[0])
   const first = await s.get('/api/v1/series?limit=1')
   assert.deepEqual(first.json.series, [res.json.series[0]])
   assert.notEqual(first.json.nextCursor, null)
