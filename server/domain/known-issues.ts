@@ -196,20 +196,28 @@ export function pathMatches (issue: CompiledIssue, ancestors: readonly string[])
 }
 
 export function issueMatches (issue: CompiledIssue, candidate: MatchCandidate, ancestors: readonly string[] = [candidate.path]): boolean {
+  return inScope(issue, candidate) && pathMatches(issue, ancestors) && evidenceMatches(issue, candidate)
+}
+
+/** Everything but the path and the text: set lookups and comparisons, the cheap part of a match. */
+function inScope (issue: CompiledIssue, candidate: MatchCandidate): boolean {
   if (!needsTriage(candidate.status, candidate.troubled)) return false
   if (issue.statuses.size > 0 && !issue.statuses.has(candidate.status)) return false
   if (issue.series.size > 0 && !issue.series.has(candidate.seriesId)) return false
   if (issue.machines.size > 0 && !issue.machines.has(candidate.machine)) return false
   if (issue.arch !== null && candidate.arch !== issue.arch) return false
-  if (issue.cpuFlags.some(flag => !candidate.cpuFlags.includes(flag))) return false
-  const { kernel, reason, log } = issue.regex
-  if (kernel !== null && (candidate.kernel === null || !kernel.test(candidate.kernel))) return false
+  for (const flag of issue.cpuFlags) if (!candidate.cpuFlags.includes(flag)) return false
   if (candidate.versionSortKey < issue.from || candidate.versionSortKey > issue.to) return false
   if (issue.exitCode !== null && candidate.exitCode !== issue.exitCode) return false
-  if (!pathMatches(issue, ancestors)) return false
+  const { kernel } = issue.regex
+  return kernel === null || (candidate.kernel !== null && kernel.test(candidate.kernel))
+}
+
+/** The reason and log regexes, last: the log is read from the store only when everything else matched. */
+function evidenceMatches (issue: CompiledIssue, candidate: MatchCandidate): boolean {
+  const { reason, log } = issue.regex
   if (reason !== null && (candidate.reason === null || !reason.test(candidate.reason))) return false
-  if (log !== null && !candidate.logLines().some(line => log.test(line))) return false
-  return true
+  return log === null || candidate.logLines().some(line => log.test(line))
 }
 
 /**
@@ -244,8 +252,16 @@ export class IssueIndex {
       if (length > candidate.path.length) break
       for (const issue of this.byPrefix.get(candidate.path.slice(0, length)) ?? []) tried.push(issue)
     }
+    // many issues share a glob (one test's issues on several machines, a collection's prefix with
+    // several reasons): its path is tried once per result
+    const onPath = new Map<string, boolean>()
     const matched: number[] = []
-    for (const issue of tried) if (issueMatches(issue, candidate, ancestors)) matched.push(issue.id)
+    for (const issue of tried) {
+      if (!inScope(issue, candidate)) continue
+      let pathMatched = onPath.get(issue.glob)
+      if (pathMatched === undefined) onPath.set(issue.glob, pathMatched = pathMatches(issue, ancestors))
+      if (pathMatched && evidenceMatches(issue, candidate)) matched.push(issue.id)
+    }
     return [...new Set(matched)].sort((a, b) => a - b)
   }
 }
