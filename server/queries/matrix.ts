@@ -46,12 +46,11 @@ export function matrixPage (store: TrendStore, options: MatrixOptions): MatrixPa
   const sets = new MachineSets(new Map(ran.map(cell => [cell.machineId, cell.machine])))
   const column = new Map(options.versionIds.map((id, index) => [id, index]))
   const cells = new Map<number, Array<CellCounts | null>>()
-  for (const c of cases) {
-    const found = store.matrixCells(c.id, options.versionIds, options.machineId, options.arch === null ? null : ran, ids => sets.numberOf(ids))
-    if (found.length === 0) continue
-    const row: Array<CellCounts | null> = options.versionIds.map(() => null)
-    for (const cell of found) row[column.get(cell.versionId)!] = cell.counts
-    cells.set(c.id, row)
+  const found = store.matrixCells(cases.map(c => c.id), options.versionIds, options.machineId, options.arch === null ? null : ran, ids => sets.numberOf(ids))
+  for (const cell of found) {
+    let row = cells.get(cell.caseId)
+    if (row === undefined) cells.set(cell.caseId, row = options.versionIds.map(() => null))
+    row[column.get(cell.versionId)!] = cell.counts
   }
 
   markKnown(store, options.versionIds, cells, new Set(ran.map(cell => `${cell.versionId}:${cell.machineId}`)), options.machineId)

@@ -279,20 +279,20 @@ export class TrendStore {
   }
 
   /**
-   * One case's results per version, summed over machines (or on one machine, or over the given
-   * version and machine pairs): a range of the covering index case_stats_by_case, already in
-   * version order, so no sorting. `machineSet` numbers SQLite's comma-separated list of the cell's
-   * machine ids.
+   * The cells of a page's cases: each case's results per version, summed over machines (or on one
+   * machine, or over the given version and machine pairs). One statement for the page: each case is
+   * a range of the covering index case_stats_by_case, already grouped by version. `machineSet`
+   * numbers SQLite's comma-separated list of the cell's machine ids.
    */
-  matrixCells (caseId: number, versionIds: number[], machineId: number | null, cells: VersionMachine[] | null,
+  matrixCells (caseIds: number[], versionIds: number[], machineId: number | null, cells: VersionMachine[] | null,
     machineSet: (ids: string) => number): MatrixCellRow[] {
     const rows = this.s.matrixCells.all({
-      case: caseId,
+      cases: JSON.stringify(caseIds),
       versions: JSON.stringify(versionIds),
       machine: machineId,
       cells: cells === null ? null : JSON.stringify(cells.map(cell => [cell.versionId, cell.machineId])),
-    }) as Array<[number, number, string, number, number, number, number, number, ...number[]]>
-    return rows.map(([versionId, machines, machineIds, trouble, failingMachines, passingMachines, mixedMachines, total, ...statuses]) => {
+    }) as Array<[number, number, number, string, number, number, number, number, number, ...number[]]>
+    return rows.map(([caseId, versionId, machines, machineIds, trouble, failingMachines, passingMachines, mixedMachines, total, ...statuses]) => {
       const counts = { total, machines, machineSet: machineSet(machineIds), trouble, failingMachines, passingMachines, mixedMachines, known: 0 } as CellCounts
       STATUSES.forEach((status, i) => { counts[status] = statuses[i]! })
       return { caseId, versionId, counts }
@@ -515,13 +515,13 @@ function prepare (db: Database) {
       SELECT c.id, c.collection, c.test, c.path FROM json_each(?) j
       JOIN cases c ON c.collection = j.value ->> 0 AND c.test = j.value ->> 1`),
     matrixCells: statement(`
-      SELECT version_id, count(*), group_concat(machine_id), sum(trouble),
+      SELECT case_id, version_id, count(*), group_concat(machine_id), sum(trouble),
         sum(${FAILED_SQL} > 0 AND ${PASSED_SQL} = 0), sum(${PASSED_SQL} > 0 AND ${FAILED_SQL} = 0), sum(${PASSED_SQL} > 0 AND ${FAILED_SQL} > 0),
         ${['total', ...STATUSES].map(column => `sum(${column})`).join(', ')}
-      FROM case_stats
-      WHERE case_id = @case AND version_id IN (SELECT value FROM json_each(@versions)) AND (@machine IS NULL OR machine_id = @machine)
+      FROM json_each(@cases) c CROSS JOIN case_stats s ON s.case_id = c.value
+      WHERE version_id IN (SELECT value FROM json_each(@versions)) AND (@machine IS NULL OR machine_id = @machine)
         AND (@cells IS NULL OR (version_id, machine_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(@cells)))
-      GROUP BY version_id`).raw(),
+      GROUP BY c.value, version_id`).raw(),
     outcomeCells: statement(`
       SELECT s.case_id AS caseId, s.machine_id AS machineId, s.version_id AS versionId, s.total,
         ${PASSED_SQL} AS passed, ${FAILED_SQL} AS failed, s.skip
