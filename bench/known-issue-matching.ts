@@ -121,7 +121,7 @@ function issueOf (i: number, paths: readonly string[], failingPaths: readonly st
     url: null,
     culprit: 'unknown',
     intermittent: false,
-    matcher: { testGlob: path, reasonRegex: null, logRegex: null, exitCode: null, statuses: [] },
+    matcher: { testGlob: path, reasonRegex: null, logRegex: null, exitCode: null, statuses: [], kernelTrouble: false },
     scope: { series: [], machines: [], arch: null, cpuFlags: [], kernelGlob: null, versionsFrom: null, versionsTo: null },
   }
   const kind = i % 100

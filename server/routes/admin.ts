@@ -26,7 +26,7 @@ const MergeBodySchema = Type.Object({
 
 /** What only an `admin` token may do: delete a run, merge two version labels. */
 export const adminRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = async (app, options) => {
-  const admin = new AdminStore(app.db)
+  const admin = new AdminStore(app.db, app.store.issues)
   const trends = app.trends
   const adminOnly = requireScope(options.tokens, 'admin')
 

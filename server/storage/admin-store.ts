@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3'
 import { STATUSES } from '../../ingest/index.ts'
+import type { IssueStore } from './issue-store.ts'
 import { INFRASTRUCTURE_RESULT_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
 
 export interface RemovedRun {
@@ -27,7 +28,8 @@ const COUNTS = ['total', ...STATUSES, 'trouble', 'infrastructure']
 export class AdminStore {
   private readonly s
 
-  constructor (private readonly db: Database) {
+  /** `issues`: the known issues to match again against runs a merge moves (known-issue scopes name versions). */
+  constructor (private readonly db: Database, private readonly issues: IssueStore | null = null) {
     this.s = {
       runRef: db.prepare(`
         SELECT r.id, r.version_id, r.machine_id, v.series_id, s.name AS series, v.label AS version, m.name AS machine,
@@ -51,6 +53,7 @@ export class AdminStore {
       dropEmptySeries: db.prepare('DELETE FROM series WHERE id = ? AND NOT EXISTS (SELECT 1 FROM versions WHERE series_id = ?)'),
       versionByLabel: db.prepare('SELECT id, message_id, base_commit FROM versions WHERE series_id = ? AND label = ?'),
       moveRuns: db.prepare('UPDATE runs SET version_id = ? WHERE version_id = ?'),
+      runsOfVersion: db.prepare('SELECT id FROM runs WHERE version_id = ? ORDER BY id').pluck(),
       mergeCaseStats: db.prepare(`
         INSERT INTO case_stats (version_id, machine_id, case_id, ${COUNTS.join(', ')})
         SELECT ?, machine_id, case_id, ${COUNTS.join(', ')} FROM case_stats WHERE version_id = ?
@@ -84,7 +87,9 @@ export class AdminStore {
       const source = this.s.versionByLabel.get(seriesId, from) as { id: number, message_id: string | null, base_commit: string | null } | undefined
       const target = this.s.versionByLabel.get(seriesId, into) as { id: number } | undefined
       if (!source || !target || source.id === target.id) return null
+      const movedRuns = this.s.runsOfVersion.all(source.id) as number[]
       const moved = this.s.moveRuns.run(target.id, source.id).changes
+      this.issues?.matchRunsAgain(movedRuns)
       this.s.mergeCaseStats.run(target.id, source.id)
       this.s.keepVersionFacts.run(source.message_id, source.base_commit, target.id)
       this.s.deleteVersion.run(source.id)

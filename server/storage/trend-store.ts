@@ -1,8 +1,8 @@
 import type { Database, Statement } from 'better-sqlite3'
-import { FAILING_STATUSES, STATUSES, type Flag, type Status, type Summary } from '../../ingest/index.ts'
+import { STATUSES, type Flag, type Status, type Summary } from '../../ingest/index.ts'
 import type { Culprit } from '../domain/known-issues.ts'
 import type { CellTriage } from '../queries/verdict.ts'
-import { decodeOutcomeSet, FAILED_SQL, OUTCOME_CELL_SQL, PASSED_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
+import { decodeOutcomeSet, FAILED_SQL, FAILING_STATUS_LIST_SQL, OUTCOME_CELL_SQL, PASSED_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
 
 /**
  * The read side of the trend API: every statement over the aggregates of
@@ -11,7 +11,6 @@ import { decodeOutcomeSet, FAILED_SQL, OUTCOME_CELL_SQL, PASSED_SQL, TROUBLED_RE
  * entries touch results, through an index.
  */
 
-const FAILING_LIST = FAILING_STATUSES.map(status => `'${status}'`).join(', ')
 const SUMS = ['total', ...STATUSES].map(column => `coalesce(sum(${column}), 0) AS ${column}`).join(', ')
 const runSums = (alias: string) => ['total', ...STATUSES].map(column => `coalesce(sum(${alias}.${column}), 0) AS ${column}`).join(', ')
 
@@ -55,6 +54,8 @@ export interface CellCounts extends Summary {
   mixedMachines: number
   /** Failing or troubled results an active known issue matched (filled by queries/matrix.ts). */
   known: number
+  /** Every failing and troubled result is explained by an active known issue (queries/matrix.ts). */
+  explained: boolean
 }
 export interface MatrixCellRow { caseId: number, versionId: number, counts: CellCounts }
 /** A machine that ran a version: the unit every aggregate below the run is kept in. */
@@ -293,7 +294,7 @@ export class TrendStore {
       cells: cells === null ? null : JSON.stringify(cells.map(cell => [cell.versionId, cell.machineId])),
     }) as Array<[number, number, number, string, number, number, number, number, number, ...number[]]>
     return rows.map(([caseId, versionId, machines, machineIds, trouble, failingMachines, passingMachines, mixedMachines, total, ...statuses]) => {
-      const counts = { total, machines, machineSet: machineSet(machineIds), trouble, failingMachines, passingMachines, mixedMachines, known: 0 } as CellCounts
+      const counts = { total, machines, machineSet: machineSet(machineIds), trouble, failingMachines, passingMachines, mixedMachines, known: 0, explained: false } as CellCounts
       STATUSES.forEach((status, i) => { counts[status] = statuses[i]! })
       return { caseId, versionId, counts }
     })
@@ -488,12 +489,13 @@ function prepare (db: Database) {
     issueRefs: statement('SELECT id, title, url, culprit, intermittent, resolved_at FROM known_issues WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id'),
     triageCells: statement(`
       WITH matched AS (
-        SELECT DISTINCT k.run_id, k.seq FROM runs ru JOIN known_issue_matches k ON k.run_id = ru.id
+        SELECT k.run_id, k.seq, max(i.kernel_trouble) AS explains_trouble FROM runs ru JOIN known_issue_matches k ON k.run_id = ru.id
         JOIN known_issues i ON i.id = k.issue_id AND i.resolved_at IS NULL
-        WHERE ru.version_id = @version),
+        WHERE ru.version_id = @version GROUP BY k.run_id, k.seq),
+      -- a result's kernel trouble is explained only by an issue that claims it (IssueMatcher.kernelTrouble)
       known AS (
         SELECT ru.machine_id, r.case_id, count(*) AS known,
-          sum(r.status IN (${FAILING_LIST})) AS known_failing, sum(r.flags <> '' AND ${TROUBLED_RESULT_SQL}) AS known_troubled
+          sum(r.status IN (${FAILING_STATUS_LIST_SQL})) AS known_failing, sum(m.explains_trouble AND r.flags <> '' AND ${TROUBLED_RESULT_SQL}) AS known_troubled
         FROM matched m JOIN results r ON r.run_id = m.run_id AND r.seq = m.seq JOIN runs ru ON ru.id = m.run_id
         GROUP BY ru.machine_id, r.case_id),
       cells AS (
