@@ -15,6 +15,10 @@ import { FAILING_STATUSES, type Status } from '../../ingest/vocabulary.ts'
 export const CULPRITS = ['kernel', 'test', 'infrastructure', 'unknown'] as const
 export type Culprit = (typeof CULPRITS)[number]
 
+/** What an audited change of an issue did. */
+export const AUDIT_ACTIONS = ['create', 'edit', 'resolve', 'reopen'] as const
+export type AuditAction = (typeof AUDIT_ACTIONS)[number]
+
 /**
  * How a test or subtest is written in a known issue's glob and on the issues page: the collection,
  * the test and each subtest joined by `/` (`kvm/cpuid_test`, `memfd/memfd_test/sub`). Collections and

@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox'
 import { FAILING_STATUSES } from '../../ingest/vocabulary.ts'
-import { CULPRITS, LIMITS } from '../domain/known-issues.ts'
+import { AUDIT_ACTIONS, CULPRITS, LIMITS } from '../domain/known-issues.ts'
 import { Nullable, StatusSchema } from './common.ts'
 
 /** The contract of the known-issues API (server/routes/issues.ts); the rules are server/domain/known-issues.ts. */
@@ -123,7 +123,7 @@ export const IssueDetailSchema = Type.Object({
   audit: Type.Array(Type.Object({
     at: Type.String(),
     actor: Type.String({ description: 'the name of the token that made the change' }),
-    action: Type.Enum(['create', 'edit', 'resolve', 'reopen'] as const),
+    action: Type.Enum(AUDIT_ACTIONS),
     changes: Type.Record(Type.String(), Type.Object({ from: Type.Unknown(), to: Type.Unknown() })),
   })),
 })

@@ -1,7 +1,7 @@
 import type { Database } from 'better-sqlite3'
 import type { Status } from '../../ingest/index.ts'
 import { compileIssue, IssueIndex, issueMatches, pathMatches } from '../domain/known-issue-matching.ts'
-import { namesKey, testPathOf, testPathsOf, type Culprit, type IssueDefinition, type MatchCandidate } from '../domain/known-issues.ts'
+import { namesKey, testPathsOf, type AuditAction, type Culprit, type IssueDefinition, type MatchCandidate } from '../domain/known-issues.ts'
 import { versionSortKey } from '../domain/version-label.ts'
 import { FAILED_SQL, FAILING_STATUS_LIST_SQL, PASSED_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
 import type { IssueRef } from './trend-store.ts'
@@ -35,7 +35,7 @@ export interface IssueListRow extends StoredIssue {
   matchedRuns: number
 }
 
-export interface IssueAuditRow { at: string, actor: string, action: 'create' | 'edit' | 'resolve' | 'reopen', changes: Record<string, { from: unknown, to: unknown }> }
+export interface IssueAuditRow { at: string, actor: string, action: AuditAction, changes: Record<string, { from: unknown, to: unknown }> }
 
 export interface IssueMatchRow {
   seriesId: number

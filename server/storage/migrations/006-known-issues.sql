@@ -51,7 +51,7 @@ CREATE TABLE known_issue_audit (
   issue_id INTEGER NOT NULL REFERENCES known_issues(id) ON DELETE CASCADE,
   at TEXT NOT NULL,
   actor TEXT NOT NULL,
-  action TEXT NOT NULL CHECK (action IN ('create', 'edit', 'resolve', 'reopen')),
+  action TEXT NOT NULL CHECK (action IN ({{AUDIT_ACTIONS}})),
   changes TEXT NOT NULL
 );
 CREATE INDEX known_issue_audit_by_issue ON known_issue_audit (issue_id, id);
