@@ -7,15 +7,16 @@
  * The first ingest after the issues changed builds their index (the issues read, the globs
  * indexed; regular expressions are compiled on first use): it is reported apart.
  *
- * The issues are the mix a lab accumulates, drawn from the log's own test paths: 40% name a test or
- * subtest that is in the log, scoped to another machine (tried and refused by scope); 30% name tests
+ * The issues are the mix a lab accumulates, drawn from the log's own test paths: 1% name a failing
+ * test or subtest of the log, unscoped (they match); 39% name a test or subtest that is in the log,
+ * scoped to another machine (tried and refused by scope); 30% name tests
  * the log does not have; 20% a collection prefix with a reason regex (`kvm/test_1*`); 9% a test with
  * an exit code; 1% a glob that starts with a wildcard, which every failing result is tried against.
  */
 import { join } from 'node:path'
 import { parseKselftestLog, type SubtestRecord } from '../ingest/index.ts'
 import { parseRunMetadata } from '../server/domain/run-metadata.ts'
-import { testPathOf, type IssueDefinition } from '../server/domain/known-issues.ts'
+import { needsTriage, testPathOf, type IssueDefinition } from '../server/domain/known-issues.ts'
 import { scaledLogSpec } from '../server/demo/log-generator.ts'
 import { ingestLog } from '../server/services/ingest-log.ts'
 import { openDatabase } from '../server/storage/database.ts'
@@ -43,17 +44,17 @@ export async function measureKnownIssueMatching (options: { issues: number, test
   }))
   const parsed = parseKselftestLog(readFileSync(log.path, 'utf8'))
   const paths: string[] = []
-  let failing = 0
+  const failingPaths: string[] = []
   const walk = (collection: string, test: string, trail: string[], subtests: SubtestRecord[]) => {
     for (const subtest of subtests) {
       paths.push(testPathOf(collection, test, [...trail, subtest.name]))
-      if (['fail', 'xpass', 'timeout', 'error'].includes(subtest.status)) failing++
+      if (needsTriage(subtest.status, false)) failingPaths.push(paths.at(-1)!)
       walk(collection, test, [...trail, subtest.name], subtest.subtests)
     }
   }
   for (const test of parsed.tests) {
     paths.push(testPathOf(test.collection, test.name))
-    if (['fail', 'xpass', 'timeout', 'error'].includes(test.status)) failing++
+    if (needsTriage(test.status, false)) failingPaths.push(paths.at(-1)!)
     walk(test.collection, test.name, [], test.subtests)
   }
 
@@ -71,8 +72,11 @@ export async function measureKnownIssueMatching (options: { issues: number, test
       await ingest('bench-warm-up')
       if (withIssues) {
         db.transaction(() => {
-          for (let i = 0; i < options.issues; i++) store.issues.create(issueOf(i, paths), 'bench', { match: false })
+          for (let i = 0; i < options.issues; i++) store.issues.create(issueOf(i, paths, failingPaths), 'bench', { match: false })
         })()
+        // a lab files its issues long before the uploads timed here: the issues' own writes are
+        // checkpointed out of the WAL first, or the timed ingests would pay for copying them
+        db.pragma('wal_checkpoint(TRUNCATE)')
       }
       // the first ingest after issues changed compiles their index (IssueStore.activeIndex): timed apart
       const first = performance.now()
@@ -106,10 +110,10 @@ export async function measureKnownIssueMatching (options: { issues: number, test
   }
   const ms = { withoutIssues: round(median(without), 1), withIssues: round(median(withIssues), 1), firstAfterChange: round(median(firsts), 1) }
   const ratio = round(ms.withIssues / ms.withoutIssues, 3)
-  return { issues: options.issues, results: paths.length, failingResults: failing, matchedResults, rounds: options.rounds, ms, ratio, met: ratio <= 1.1 }
+  return { issues: options.issues, results: paths.length, failingResults: failingPaths.length, matchedResults, rounds: options.rounds, ms, ratio, met: ratio <= 1.1 }
 }
 
-function issueOf (i: number, paths: readonly string[]): IssueDefinition {
+function issueOf (i: number, paths: readonly string[], failingPaths: readonly string[]): IssueDefinition {
   const path = paths[(i * 7919) % paths.length]!
   const collection = path.split('/', 1)[0]!
   const base: IssueDefinition = {
@@ -117,10 +121,11 @@ function issueOf (i: number, paths: readonly string[]): IssueDefinition {
     url: null,
     culprit: 'unknown',
     intermittent: false,
-    matcher: { testGlob: path, reasonRegex: null, logRegex: null, exitCode: null, statuses: [] },
+    matcher: { testGlob: path, reasonRegex: null, logRegex: null, exitCode: null, statuses: [], kernelTrouble: false },
     scope: { series: [], machines: [], arch: null, cpuFlags: [], kernelGlob: null, versionsFrom: null, versionsTo: null },
   }
   const kind = i % 100
+  if (kind === 0) return { ...base, matcher: { ...base.matcher, testGlob: failingPaths[i % failingPaths.length]! } }
   if (kind < 40) return { ...base, scope: { ...base.scope, machines: [`other-lab-${i % 13}`] } }
   if (kind < 70) return { ...base, matcher: { ...base.matcher, testGlob: `${collection}/no_such_test_${i}` } }
   if (kind < 90) return { ...base, matcher: { ...base.matcher, testGlob: `${path.slice(0, collection.length + 6)}*`, reasonRegex: `never seen ${i}` } }

@@ -49,7 +49,7 @@ const PLAN = quick
       httpSeconds: 5,
       uploads: { clients: 8, logsPerClient: 20, logBytes: 5e6, readers: 2 },
       // a 10 000-result upload against 10 000 known issues
-      knownIssues: { issues: 10_000, tests: 500, subtests: 19, rounds: 5 },
+      knownIssues: { issues: 10_000, tests: 500, subtests: 19, rounds: 7 },
     }
 
 function log (line: string): void {

@@ -16,6 +16,7 @@ export const ERROR_STATUS = {
   MACHINE_NOT_FOUND: 404,
   COLLECTION_NOT_FOUND: 404,
   TEST_NOT_FOUND: 404,
+  ISSUE_NOT_FOUND: 404,
   NO_RUNS: 404,
   NOT_FOUND: 404,
   /** A new name that already names another series or machine. */

@@ -22,6 +22,7 @@ interface AddFlags extends ServerFlags {
   reason?: string
   log?: string
   exitCode?: string
+  kernelTrouble?: boolean
   status?: string[]
   series?: string[]
   machine?: string[]
@@ -43,7 +44,7 @@ function describe (issue: IssueView): string {
   const m = issue.matcher
   const s = issue.scope
   const matcher = [m.testGlob, m.reasonRegex && `reason ~ /${m.reasonRegex}/`, m.logRegex && `log ~ /${m.logRegex}/`,
-    m.exitCode !== null && `exit ${m.exitCode}`, m.statuses.length > 0 && m.statuses.join('|')].filter(Boolean).join(', ')
+    m.exitCode !== null && `exit ${m.exitCode}`, m.statuses.length > 0 && m.statuses.join('|'), m.kernelTrouble && 'and its kernel trouble'].filter(Boolean).join(', ')
   const scope = [s.series.length > 0 && `series ${s.series.join(',')}`, s.machines.length > 0 && s.machines.join(','), s.arch,
     s.cpuFlags.length > 0 && `flags ${s.cpuFlags.join('+')}`, s.kernelGlob && `kernel ${s.kernelGlob}`,
     (s.versionsFrom !== null || s.versionsTo !== null) && `versions ${s.versionsFrom ?? ''}..${s.versionsTo ?? ''}`].filter(Boolean).join('; ')
@@ -76,6 +77,7 @@ export function registerIssue (program: Command): void {
     .option('--log <regex>', "a regular expression one of the test's log lines must contain a match of")
     .option('--exit-code <n>', 'only results with this exit code')
     .option('--status <status>', 'only this failing status (repeat for more)', collect)
+    .option('--kernel-trouble', 'also explain kernel trouble (WARNING, BUG, Oops) in what it matches; off, a new WARNING stays the series\' to answer for')
     .option('--series <id>', 'only this series (repeat for more)', collect)
     .option('--machine <name>', 'only this machine (repeat for more)', collect)
     .option('--arch <arch>', 'only machines of this architecture')
@@ -100,6 +102,7 @@ export function registerIssue (program: Command): void {
             ...(flags.log === undefined ? {} : { logRegex: flags.log }),
             ...(exitCode === undefined ? {} : { exitCode }),
             ...(flags.status === undefined ? {} : { statuses: flags.status }),
+            kernelTrouble: flags.kernelTrouble === true,
           },
           scope: {
             series,

@@ -175,7 +175,7 @@ export function compareVersions (store: TrendStore, options: CompareOptions): Co
       const head = describeSide(store, options.headVersionId, machine, caseId, headFinished.has(machine.id))
       const value = perCase.get(caseId) ?? 0
       const explained = bucket === 'fixed' ? base : head
-      const issueIds = [...new Set(explained.runs.flatMap(run => run.knownIssues))]
+      const knownIssues = store.issueRefs([...new Set(explained.runs.flatMap(run => run.knownIssues))])
       const failingHead = head.runs.find(run => run.status === head.status)
       return {
         bucket,
@@ -186,10 +186,11 @@ export function compareVersions (store: TrendStore, options: CompareOptions): Co
         sameMachine: true,
         machineSpecific: (value & HEAD_FAILED_SOMEWHERE) !== 0 && (value & HEAD_PASSED_SOMEWHERE) !== 0,
         newKernelTrouble: head.kernelTrouble.filter(flag => !base.kernelTrouble.includes(flag)),
-        knownIssues: store.issueRefs(issueIds),
+        knownIssues,
         triagedFrom: bucket !== untriaged && untriaged !== 'unchanged' ? untriaged : null,
         infrastructure: failingHead === undefined ? null : infrastructureEvidence(failingHead),
-        perhapsFixed: bucket === 'fixed' && issueIds.length > 0,
+        // an intermittent failure that passed once is not a fix
+        perhapsFixed: bucket === 'fixed' && knownIssues.some(issue => !issue.intermittent),
         base,
         head,
       }

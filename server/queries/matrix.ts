@@ -1,3 +1,4 @@
+import { FAILING_STATUSES } from '../../ingest/vocabulary.ts'
 import { comparePaths, compareStrings } from '../storage/cursor.ts'
 import type { CellCounts, TrendStore } from '../storage/trend-store.ts'
 
@@ -46,12 +47,11 @@ export function matrixPage (store: TrendStore, options: MatrixOptions): MatrixPa
   const sets = new MachineSets(new Map(ran.map(cell => [cell.machineId, cell.machine])))
   const column = new Map(options.versionIds.map((id, index) => [id, index]))
   const cells = new Map<number, Array<CellCounts | null>>()
-  for (const c of cases) {
-    const found = store.matrixCells(c.id, options.versionIds, options.machineId, options.arch === null ? null : ran, ids => sets.numberOf(ids))
-    if (found.length === 0) continue
-    const row: Array<CellCounts | null> = options.versionIds.map(() => null)
-    for (const cell of found) row[column.get(cell.versionId)!] = cell.counts
-    cells.set(c.id, row)
+  const found = store.matrixCells(cases.map(c => c.id), options.versionIds, options.machineId, options.arch === null ? null : ran, ids => sets.numberOf(ids))
+  for (const cell of found) {
+    let row = cells.get(cell.caseId)
+    if (row === undefined) cells.set(cell.caseId, row = options.versionIds.map(() => null))
+    row[column.get(cell.versionId)!] = cell.counts
   }
 
   markKnown(store, options.versionIds, cells, new Set(ran.map(cell => `${cell.versionId}:${cell.machineId}`)), options.machineId)
@@ -72,13 +72,27 @@ export function matrixPage (store: TrendStore, options: MatrixOptions): MatrixPa
   return { machineSets: sets.named, rows, next: more ? tests.at(-1)! : null }
 }
 
-/** Counts, in each cell, the failing or troubled results an active known issue matched. */
+/**
+ * Counts, in each cell, the failing or troubled results an active known issue matched, and whether
+ * they are all of them (`explained`, the rule of verdict.ts triagedBucket: every failing result
+ * matched, and every troubled one by an issue that claims kernel trouble).
+ */
 function markKnown (store: TrendStore, versionIds: number[], cells: Map<number, Array<CellCounts | null>>, counted: Set<string>, machineId: number | null): void {
   versionIds.forEach((versionId, column) => {
+    const explained = new Map<CellCounts, { failing: number, troubled: number }>()
     for (const cell of store.triageCells(versionId)) {
       if (cell.known === 0 || !counted.has(`${versionId}:${cell.machineId}`) || (machineId !== null && cell.machineId !== machineId)) continue
       const counts = cells.get(cell.caseId)?.[column]
-      if (counts) counts.known += cell.known
+      if (!counts) continue
+      counts.known += cell.known
+      const sums = explained.get(counts) ?? { failing: 0, troubled: 0 }
+      sums.failing += cell.knownFailing
+      sums.troubled += cell.knownTroubled
+      explained.set(counts, sums)
+    }
+    for (const [counts, sums] of explained) {
+      const failing = FAILING_STATUSES.reduce((total, status) => total + counts[status], 0)
+      counts.explained = sums.failing === failing && sums.troubled === counts.trouble
     }
   })
 }

@@ -103,6 +103,7 @@ export interface CellTriage {
   /** Results an active known issue matched (failing or troubled). */
   known: number
   knownFailing: number
+  /** Troubled results matched by an issue that claims kernel trouble (IssueMatcher.kernelTrouble). */
   knownTroubled: number
 }
 

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { parseIdentifier } from '../domain/run-metadata.ts'
@@ -44,11 +45,21 @@ function done<T extends object> (result: T | IdentityRefusal | null, what: 'seri
 
 /** What only an `admin` token may do: delete a run, merge two version labels, rename and merge series and machines. */
 export const adminRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = async (app, options) => {
-  const admin = new AdminStore(app.db)
-  const identity = new IdentityAdmin(app.db, app.store.issues)
+  const admin = new AdminStore(app.db, app.store.issues)
   const trends = app.trends
   const adminOnly = requireScope(options.tokens, 'admin')
   const actor = (request: { token: { name: string } | null }) => request.token?.name ?? 'admin'
+  // renames and merges go through the uploads' connection and queue, as known-issue writes do: after
+  // any upload in progress, never waiting on its lock with the event loop blocked; the known issues
+  // they rescope are matched again a step at a time
+  const { queue, writer, writeDb } = app.uploads
+  const identity = new IdentityAdmin(writeDb, writer.issues)
+  const matchAgain = async (issues: readonly number[]): Promise<void> => {
+    for (const id of issues) {
+      const steps = writer.issues.rematchSteps(id)
+      while (!(await queue.run(() => steps.next())).done) await nextTurn()
+    }
+  }
 
   app.delete('/api/v1/runs/:id', {
     preHandler: adminOnly,
@@ -102,7 +113,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = as
     },
   }, async (request) => {
     const series = findSeries(trends, request.params.id)
-    const renamed = done<NamedRef>(identity.renameSeries(series.id, parseIdentifier('series', request.body.name)), 'series')
+    const name = parseIdentifier('series', request.body.name)
+    const renamed = done<NamedRef>(await queue.run(() => identity.renameSeries(series.id, name)), 'series')
     request.log.info({ series: series.id, from: series.name, to: renamed.name, token: request.token?.name }, 'series renamed')
     return { renamed: { id: renamed.id, from: series.name, to: renamed.name } }
   })
@@ -121,7 +133,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = as
   }, async (request) => {
     const from = findSeries(trends, request.params.id)
     const into = findSeries(trends, request.body.into)
-    const merged = done(identity.mergeSeries(from.id, into.id, actor(request)), 'series')
+    const merged = done(await queue.run(() => identity.mergeSeries(from.id, into.id, actor(request), { match: false })), 'series')
+    await matchAgain(merged.issuesRematched)
     request.log.info({ from: from.id, into: into.id, runs: merged.runs, token: request.token?.name }, 'series merged')
     return { merged }
   })
@@ -138,7 +151,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = as
     },
   }, async (request) => {
     const machine = findMachine(trends, request.params.name)!
-    const renamed = done<NamedRef>(identity.renameMachine(machine.id, parseIdentifier('machine', request.body.name), actor(request)), 'machine')
+    const name = parseIdentifier('machine', request.body.name)
+    const renamed = done<NamedRef>(await queue.run(() => identity.renameMachine(machine.id, name, actor(request))), 'machine')
     request.log.info({ machine: machine.id, from: machine.name, to: renamed.name, token: request.token?.name }, 'machine renamed')
     return { renamed: { id: renamed.id, from: machine.name, to: renamed.name } }
   })
@@ -157,7 +171,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = as
   }, async (request) => {
     const from = findMachine(trends, request.params.name)!
     const into = findMachine(trends, request.body.into)!
-    const merged = done(identity.mergeMachines(from.id, into.id, actor(request)), 'machine')
+    const merged = done(await queue.run(() => identity.mergeMachines(from.id, into.id, actor(request), { match: false })), 'machine')
+    await matchAgain(merged.issuesRematched)
     request.log.info({ from: from.id, into: into.id, runs: merged.runs, token: request.token?.name }, 'machines merged')
     return { merged }
   })

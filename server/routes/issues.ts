@@ -1,7 +1,8 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { globProblem, regexProblem, type IssueDefinition } from '../domain/known-issues.ts'
+import { globProblem, regexProblem } from '../domain/known-issue-matching.ts'
+import type { IssueDefinition } from '../domain/known-issues.ts'
 import { normalizeVersionLabel, versionLabelProblem, versionSortKey } from '../domain/version-label.ts'
 import { KsftError } from '../errors.ts'
 import { requireScope } from '../plugins/auth.ts'
@@ -25,8 +26,31 @@ const TAGS = ['issues']
  */
 export const issueRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = async (app, options) => {
   const issues = app.store.issues
+  // writes go through the uploads' connection and queue, after any upload in progress, never
+  // waiting on its lock with the event loop blocked
+  const { queue, writer } = app.uploads
+  const write = <T>(work: (store: IssueStore) => T): Promise<T> => queue.run(() => work(writer.issues))
+  const matchInSteps = async (id: number): Promise<void> => {
+    const steps = writer.issues.rematchSteps(id)
+    while (!(await queue.run(() => steps.next())).done) await nextTurn()
+  }
   const trends = app.trends
   const adminOnly = requireScope(options.tokens, 'admin')
+
+  // a rematch cut short by a crash or a restart: caught up in the background, one step at a time
+  let closing = false
+  app.addHook('onClose', async () => { closing = true })
+  app.addHook('onReady', async () => {
+    const pending = issues.pendingRematches()
+    if (pending.length === 0) return
+    void (async () => {
+      for (const id of pending) {
+        if (closing) return
+        await matchInSteps(id)
+      }
+      app.log.info({ issues: pending }, 'known issues matched again after an interrupted rematch')
+    })().catch(err => app.log.error({ err }, 'could not catch up interrupted known-issue matching'))
+  })
 
   app.get('/api/v1/issues', {
     schema: {
@@ -42,7 +66,7 @@ export const issueRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = as
       summary: 'A known issue: where it matched per version and machine, where it is perhaps fixed, and who changed it',
       tags: TAGS,
       params: IdParamsSchema,
-      response: { 200: IssueDetailSchema, ...errorResponses('NOT_FOUND') },
+      response: { 200: IssueDetailSchema, ...errorResponses('ISSUE_NOT_FOUND') },
     },
   }, async (request) => {
     const issue = listed(issues, request.params.id)
@@ -61,8 +85,8 @@ export const issueRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = as
     },
   }, async (request, reply) => {
     const definition = definitionOf(trends, request.body)
-    const created = issues.create(definition, actorOf(request.token), { match: false })
-    await matchInSteps(issues, created.id)
+    const created = await write(store => store.create(definition, actorOf(request.token), { match: false }))
+    await matchInSteps(created.id)
     request.log.info({ issue: created.id, token: request.token?.name }, 'known issue created')
     return reply.code(201).send(view(listed(issues, created.id)))
   })
@@ -76,19 +100,20 @@ export const issueRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = as
       security: [{ bearer: [] }],
       params: IdParamsSchema,
       body: IssuePatchSchema,
-      response: { 200: IssueSchema, ...errorResponses('UNAUTHORIZED', 'FORBIDDEN', 'BAD_REQUEST', 'NOT_FOUND') },
+      response: { 200: IssueSchema, ...errorResponses('UNAUTHORIZED', 'FORBIDDEN', 'BAD_REQUEST', 'ISSUE_NOT_FOUND') },
     },
   }, async (request) => {
     const id = request.params.id
     const before = listed(issues, id)
     const actor = actorOf(request.token)
     const patch = patchOf(trends, request.body, before)
-    const updated = issues.update(id, patch, actor, { match: false })!
-    if (updated.rematch) await matchInSteps(issues, id)
+    const updated = (await write(store => store.update(id, patch, actor, { match: false })))!
+    let rematch = updated.rematch
     if (request.body.active !== undefined) {
-      issues.setActive(id, request.body.active, actor, { match: false })
-      if (request.body.active && before.resolvedAt !== null) await matchInSteps(issues, id)
+      await write(store => store.setActive(id, request.body.active!, actor, { match: false }))
+      rematch ||= request.body.active && before.resolvedAt !== null
     }
+    if (rematch) await matchInSteps(id)
     request.log.info({ issue: id, token: request.token?.name }, 'known issue changed')
     return view(listed(issues, id))
   })
@@ -113,14 +138,9 @@ export const issueRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = as
   })
 }
 
-/** Retroactive matching, one short write transaction at a time, letting other requests in between. */
-async function matchInSteps (issues: IssueStore, id: number): Promise<void> {
-  for (const _ of issues.rematchSteps(id)) await nextTurn()
-}
-
 function listed (issues: IssueStore, id: number): IssueListRow {
-  const issue = issues.list().find(candidate => candidate.id === id)
-  if (issue === undefined) throw new KsftError('NOT_FOUND', `no known issue ${id}`)
+  const issue = issues.listed(id)
+  if (issue === null) throw new KsftError('ISSUE_NOT_FOUND', `no known issue ${id}`)
   return issue
 }
 
@@ -151,6 +171,10 @@ function checkedMatcher (matcher: Partial<IssueDefinition['matcher']>): void {
 
 function checkedScope (trends: TrendStore, scope: Partial<IssueDefinition['scope']>): Partial<IssueDefinition['scope']> {
   const out = { ...scope }
+  if (scope.kernelGlob !== undefined && scope.kernelGlob !== null) {
+    const problem = globProblem(scope.kernelGlob)
+    if (problem) throw bad('scope.kernelGlob', problem)
+  }
   for (const id of scope.series ?? []) {
     if (trends.seriesById(id) === null) throw bad('scope.series', `names series ${id}, which does not exist`)
   }
@@ -184,6 +208,7 @@ function definitionOf (trends: TrendStore, body: IssueBody): IssueDefinition {
       logRegex: body.matcher.logRegex ?? null,
       exitCode: body.matcher.exitCode ?? null,
       statuses: [...new Set(body.matcher.statuses ?? [])].sort(),
+      kernelTrouble: body.matcher.kernelTrouble ?? false,
     },
     scope: {
       series: scope.series ?? [],

@@ -1,7 +1,7 @@
 import { Type, type Static } from 'typebox'
 import { FAILING_STATUSES } from '../../ingest/vocabulary.ts'
-import { CULPRITS, LIMITS } from '../domain/known-issues.ts'
-import { Nullable } from './common.ts'
+import { AUDIT_ACTIONS, CULPRITS, LIMITS } from '../domain/known-issues.ts'
+import { Nullable, StatusSchema } from './common.ts'
 
 /** The contract of the known-issues API (server/routes/issues.ts); the rules are server/domain/known-issues.ts. */
 
@@ -23,10 +23,13 @@ const list = (item: ReturnType<typeof Type.String>, description: string) => Type
 
 export const IssueMatcherSchema = Type.Object({
   testGlob: text(LIMITS.glob, 'glob on the test path `collection/test[/subtest...]` (`kvm/cpuid_test`, `memfd/*`): `*` any run of characters, `?` one; a test\'s glob also covers its subtests'),
-  reasonRegex: Type.Optional(Nullable(text(LIMITS.regex, 'a regular expression (JavaScript, no back-references or nested repetition) the reason must contain a match of'))),
-  logRegex: Type.Optional(Nullable(text(LIMITS.regex, "a regular expression one of the test's log lines must contain a match of"))),
+  reasonRegex: Type.Optional(Nullable(text(LIMITS.regex, 'a regular expression (JavaScript syntax, matched in linear time: no back-references or lookarounds) the reason must contain a match of'))),
+  logRegex: Type.Optional(Nullable(text(LIMITS.regex, "a regular expression (as reasonRegex) one of the test's log lines must contain a match of"))),
   exitCode: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 255 }))),
-  statuses: Type.Optional(Type.Array(Type.Enum(FAILING_STATUSES), { maxItems: FAILING_STATUSES.length, description: 'failing statuses the issue is about; empty for any failure or kernel trouble' })),
+  statuses: Type.Optional(Type.Array(Type.Enum(FAILING_STATUSES), { maxItems: FAILING_STATUSES.length, description: 'failing statuses the issue is about; empty for any failure' })),
+  kernelTrouble: Type.Optional(Type.Boolean({
+    description: 'the issue also explains kernel trouble (WARNING, BUG, Oops, a false pass) in the results it matches; false by default, so that an issue filed for a failure never hides a new WARNING in the same test',
+  })),
 }, { additionalProperties: false })
 
 export const IssueScopeSchema = Type.Object({
@@ -66,6 +69,7 @@ const FullMatcherSchema = Type.Object({
   logRegex: Nullable(Type.String()),
   exitCode: Nullable(Type.Integer()),
   statuses: Type.Array(Type.Enum(FAILING_STATUSES)),
+  kernelTrouble: Type.Boolean(),
 })
 
 const FullScopeSchema = Type.Object({
@@ -119,7 +123,7 @@ export const IssueDetailSchema = Type.Object({
   audit: Type.Array(Type.Object({
     at: Type.String(),
     actor: Type.String({ description: 'the name of the token that made the change' }),
-    action: Type.Enum(['create', 'edit', 'resolve', 'reopen'] as const),
+    action: Type.Enum(AUDIT_ACTIONS),
     changes: Type.Record(Type.String(), Type.Object({ from: Type.Unknown(), to: Type.Unknown() })),
   })),
 })
@@ -138,7 +142,7 @@ export const UntriagedSchema = Type.Object({
     path: Type.Array(Type.String()),
     testPath: Type.String({ description: 'as a known issue\'s glob writes it' }),
     machine: Type.String(),
-    status: Type.String(),
+    status: StatusSchema,
     reason: Nullable(Type.String()),
     infrastructure: Nullable(Type.String({ description: 'evidence that the harness or lab failed, not the kernel' })),
     firstSeen: Type.Object({ version: Type.String(), machine: Type.String() }, { description: 'the first version (and a machine) where it failed in this series' }),

@@ -305,6 +305,7 @@ export const MatrixCellSchema = Type.Object({
   passingMachines: Type.Integer({ description: 'machines whose results here only passed (pass or xfail)' }),
   mixedMachines: Type.Integer({ description: 'machines whose runs here disagree: flaky. failingMachines and passingMachines both above 0 is machine-specific instead' }),
   known: Type.Integer({ description: 'failing or troubled results that an active known issue matched' }),
+  explained: Type.Boolean({ description: 'every failing and troubled result here is explained by an active known issue (the comparison would call it known); false when only some are' }),
 }, { description: 'results counted per status over the runs and machines of one version; total is the number of results' })
 
 export const MatrixRowSchema = Type.Object({

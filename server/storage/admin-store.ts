@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3'
 import { STATUSES } from '../../ingest/index.ts'
+import type { IssueStore } from './issue-store.ts'
 import { INFRASTRUCTURE_RESULT_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
 
 export interface RemovedRun {
@@ -28,7 +29,8 @@ export const COUNTS = ['total', ...STATUSES, 'trouble', 'infrastructure']
 export class AdminStore {
   private readonly s
 
-  constructor (private readonly db: Database) {
+  /** `issues`: the known issues to match again against runs a merge moves (known-issue scopes name versions). */
+  constructor (private readonly db: Database, private readonly issues: IssueStore | null = null) {
     this.s = {
       runRef: db.prepare(`
         SELECT r.id, r.version_id, r.machine_id, v.series_id, s.name AS series, v.label AS version, m.name AS machine,
@@ -64,6 +66,7 @@ export class AdminStore {
         UPDATE version_patch_lists SET version_id = @target
         WHERE version_id = @source AND NOT EXISTS (SELECT 1 FROM version_patch_lists WHERE version_id = @target)`),
       moveRuns: db.prepare('UPDATE runs SET version_id = ? WHERE version_id = ?'),
+      runsOfVersion: db.prepare('SELECT id FROM runs WHERE version_id = ? ORDER BY id').pluck(),
       mergeCaseStats: db.prepare(`
         INSERT INTO case_stats (version_id, machine_id, case_id, ${COUNTS.join(', ')})
         SELECT ?, machine_id, case_id, ${COUNTS.join(', ')} FROM case_stats WHERE version_id = ?
@@ -113,7 +116,9 @@ export class AdminStore {
     const versions = { source: sourceId, target: targetId }
     this.s.keepDifferingReports.run(versions)
     this.s.movePatchList.run(versions)
+    const movedRuns = this.s.runsOfVersion.all(sourceId) as number[]
     const moved = this.s.moveRuns.run(targetId, sourceId).changes
+    this.issues?.matchRunsAgain(movedRuns)
     this.s.mergeCaseStats.run(targetId, sourceId)
     this.s.keepVersionFacts.run(source.message_id, source.base_commit, targetId)
     this.s.deleteVersion.run(sourceId)

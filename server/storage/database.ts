@@ -50,7 +50,9 @@ export function openDatabase (path: string, options: OpenOptions = {}): Database
 
 /**
  * The verdict rules the aggregates need inside SQL, from their one definition: every connection has
- * them, so that ingest, the admin's recounts and the migrations count alike.
+ * them, so that ingest, the admin's recounts and the migrations count alike. The counts are kept:
+ * a change of a rule (INFRASTRUCTURE_REASONS, say) needs a migration that counts the stored
+ * results again, as backfills.ts does for 006, or the aggregates and the live evidence disagree.
  */
 function registerFunctions (db: Database): void {
   // 1 for a failing result whose evidence says the harness or the lab failed (queries/verdict.ts)

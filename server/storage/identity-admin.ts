@@ -44,7 +44,7 @@ export class IdentityAdmin {
 
   constructor (private readonly db: Database, private readonly issues: IssueStore, private readonly clock: () => Date = () => new Date()) {
     this.s = prepare(db)
-    this.admin = new AdminStore(db)
+    this.admin = new AdminStore(db, issues)
   }
 
   /** Gives a series a new name; its old names stay names. */
@@ -63,8 +63,12 @@ export class IdentityAdmin {
     }).immediate()
   }
 
-  /** Series `fromId` into series `intoId`, which stays; `from` is gone afterwards. */
-  mergeSeries (fromId: number, intoId: number, actor: string): SeriesMergeReport | IdentityRefusal | null {
+  /**
+   * Series `fromId` into series `intoId`, which stays; `from` is gone afterwards. The known issues
+   * scoped to either are matched again, or with `match: false` left to the caller (rematchSteps),
+   * which a server runs between its event loop's turns: they are pending until then, also after a crash.
+   */
+  mergeSeries (fromId: number, intoId: number, actor: string, options: { match?: boolean } = {}): SeriesMergeReport | IdentityRefusal | null {
     const now = this.clock().toISOString()
     const report = this.db.transaction((): SeriesMergeReport | IdentityRefusal | null => {
       const from = this.s.seriesById.get(fromId) as NamedRef | undefined
@@ -98,8 +102,13 @@ export class IdentityAdmin {
       this.s.bumpCounter.run()
       return { from, into, versionsMoved, versionsMerged, runs, issuesRematched }
     }).immediate()
-    if (report !== null && 'from' in report) for (const issue of report.issuesRematched) this.issues.rematch(issue)
+    this.matchAgain(report, options)
     return report
+  }
+
+  private matchAgain (report: { issuesRematched: number[] } | IdentityRefusal | null, options: { match?: boolean }): void {
+    if (report === null || 'refused' in report || options.match === false) return
+    for (const issue of report.issuesRematched) this.issues.rematch(issue)
   }
 
   /** Gives a machine a new name; uploads under the old one land on it still. */
@@ -115,15 +124,15 @@ export class IdentityAdmin {
       this.s.addOldName.run(machine.name, id, now)
       this.s.renameMachine.run(name, id)
       // the same results, under the new name: nothing to match again
-      this.issues.renameInScopes('machines', machine.name, name, actor)
+      this.issues.renameInScopes('machines', machine.name, name, actor, { merge: false })
       this.s.bumpCounter.run()
       return { machine: { id, name }, old: machine.name }
     }).immediate()
     return renamed !== null && 'machine' in renamed ? renamed.machine : renamed
   }
 
-  /** Machine `fromId` into machine `intoId`, which stays; its runs and their aggregates go along. */
-  mergeMachines (fromId: number, intoId: number, actor: string): MachineMergeReport | IdentityRefusal | null {
+  /** Machine `fromId` into machine `intoId`, which stays; its runs and their aggregates go along. Known issues as mergeSeries. */
+  mergeMachines (fromId: number, intoId: number, actor: string, options: { match?: boolean } = {}): MachineMergeReport | IdentityRefusal | null {
     const now = this.clock().toISOString()
     const report = this.db.transaction((): MachineMergeReport | IdentityRefusal | null => {
       const from = this.s.machineById.get(fromId) as NamedRef | undefined
@@ -144,7 +153,7 @@ export class IdentityAdmin {
       this.s.bumpCounter.run()
       return { from, into, runs, issuesRematched }
     }).immediate()
-    if (report !== null && 'from' in report) for (const issue of report.issuesRematched) this.issues.rematch(issue)
+    this.matchAgain(report, options)
     return report
   }
 }

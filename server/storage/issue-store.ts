@@ -1,16 +1,12 @@
 import type { Database } from 'better-sqlite3'
-import { FAILING_STATUSES, type Status } from '../../ingest/index.ts'
-import {
-  ancestorPaths, compileIssue, CULPRITS, IssueIndex, issueMatches, namesKey, pathMatches, testPathOf,
-  type Culprit, type IssueDefinition, type MatchCandidate,
-} from '../domain/known-issues.ts'
+import type { Status } from '../../ingest/index.ts'
+import { compileIssue, IssueIndex, issueMatches, pathMatches } from '../domain/known-issue-matching.ts'
+import { namesKey, testPathsOf, type AuditAction, type Culprit, type IssueDefinition, type MatchCandidate } from '../domain/known-issues.ts'
 import { versionSortKey } from '../domain/version-label.ts'
-import { FAILED_SQL, PASSED_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
+import { FAILED_SQL, FAILING_STATUS_LIST_SQL, PASSED_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
 import type { IssueRef } from './trend-store.ts'
 
 export type { IssueRef }
-
-export { CULPRITS }
 
 export interface StoredIssue extends IssueDefinition {
   id: number
@@ -39,7 +35,7 @@ export interface IssueListRow extends StoredIssue {
   matchedRuns: number
 }
 
-export interface IssueAuditRow { at: string, actor: string, action: 'create' | 'edit' | 'resolve' | 'reopen', changes: Record<string, { from: unknown, to: unknown }> }
+export interface IssueAuditRow { at: string, actor: string, action: AuditAction, changes: Record<string, { from: unknown, to: unknown }> }
 
 export interface IssueMatchRow {
   seriesId: number
@@ -67,8 +63,29 @@ export interface RunContext {
   kernel: string | null
 }
 
-/** Cases tried per retroactive step: a step is one short write transaction. */
-const REMATCH_CASES_PER_STEP = 200
+/**
+ * Results read per retroactive step (a case with more is a step of its own): a step is one short
+ * write transaction, and a server answers other requests between steps.
+ */
+const REMATCH_RESULTS_PER_STEP = 20_000
+/** Cases whose path is tried against the glob between two turns of the event loop. */
+const CASES_SCANNED_PER_STEP = 5_000
+
+/** Cases (with their stored result counts) in batches of about REMATCH_RESULTS_PER_STEP results. */
+function * resultBatches (cases: ReadonlyArray<[caseId: number, results: number]>): Generator<number[]> {
+  let batch: number[] = []
+  let results = 0
+  for (const [caseId, count] of cases) {
+    if (batch.length > 0 && results + count > REMATCH_RESULTS_PER_STEP) {
+      yield batch
+      batch = []
+      results = 0
+    }
+    batch.push(caseId)
+    results += count
+  }
+  if (batch.length > 0) yield batch
+}
 
 interface IssueRow {
   id: number
@@ -81,6 +98,7 @@ interface IssueRow {
   log_regex: string | null
   exit_code: number | null
   statuses: string
+  kernel_trouble: number
   series: string
   machines: string
   arch: string | null
@@ -92,6 +110,8 @@ interface IssueRow {
   created_by: string
   updated_at: string
   resolved_at: string | null
+  generation: number
+  matched_generation: number
 }
 
 interface CandidateRow {
@@ -152,9 +172,12 @@ export class IssueStore {
       .filter(issue => options.active === undefined || (issue.resolvedAt === null) === options.active)
   }
 
-  refs (ids: readonly number[]): IssueRef[] {
-    if (ids.length === 0) return []
-    return (this.s.refs.all(JSON.stringify([...new Set(ids)])) as IssueRow[]).map(refOf)
+  /** One issue with its match counts (list() counts every issue's). */
+  listed (id: number): IssueListRow | null {
+    const issue = this.get(id)
+    if (issue === null) return null
+    const { results, runs } = this.s.matchCounts.get(id) as { results: number, runs: number }
+    return { ...issue, matchedResults: results, matchedRuns: runs }
   }
 
   audit (id: number): IssueAuditRow[] {
@@ -170,9 +193,11 @@ export class IssueStore {
   /**
    * Series and machines where the issue matched in an earlier version but not in the newest one
    * the machine ran, and every case it matched there now passes: "perhaps fixed". A hint; the
-   * issue stays active until someone resolves it.
+   * issue stays active until someone resolves it. Never for an intermittent issue.
    */
   perhapsFixed (id: number): PerhapsFixed[] {
+    // an intermittent failure that passed once is not a fix
+    if (this.get(id)?.intermittent !== false) return []
     return this.s.perhapsFixed.all({ issue: id }) as PerhapsFixed[]
   }
 
@@ -266,9 +291,10 @@ export class IssueStore {
    * An admin merged or renamed a series (`series`, by id) or a machine (`machines`, by name): every
    * issue scoped to `from` is scoped to `to` instead, an edit audited as `actor`'s. Inside the
    * caller's transaction. Returns the issues scoped to either, whose matches the caller renews
-   * (rematch) once the transaction is committed: results came into their scope.
+   * (rematch) once the transaction is committed: results came into their scope. A rename
+   * (`merge: false`) brings no result into any scope: its issues need no new matching.
    */
-  renameInScopes (field: 'series' | 'machines', from: number | string, to: number | string, actor: string): number[] {
+  renameInScopes (field: 'series' | 'machines', from: number | string, to: number | string, actor: string, options: { merge?: boolean } = {}): number[] {
     const now = this.clock().toISOString()
     const affected: number[] = []
     for (const row of this.s.scopes.all() as Array<{ id: number, series: string, machines: string }>) {
@@ -277,7 +303,7 @@ export class IssueStore {
       affected.push(row.id)
       if (!scope.includes(from)) continue
       const renamed = [...new Set(scope.map(item => item === from ? to : item))]
-      this.s.setScope.run({ id: row.id, field, scope: JSON.stringify(renamed), now })
+      this.s.setScope.run({ id: row.id, field, scope: JSON.stringify(renamed), now, changed: options.merge === false ? 0 : 1 })
       this.s.insertAudit.run(row.id, now, actor, 'edit', JSON.stringify({ [`scope.${field}`]: { from: scope, to: renamed } }))
     }
     if (affected.length > 0) {
@@ -297,16 +323,29 @@ export class IssueStore {
     const sortKey = versionSortKey(run.versionLabel)
     let matched = 0
     for (const row of this.s.runCandidates.all(runId) as CandidateRow[]) {
-      const subtests = JSON.parse(row.path) as string[]
-      const candidate = candidateOf(row, subtests, {
+      const candidate = candidateOf(row, {
         seriesId: run.seriesId, versionSortKey: sortKey, machine: run.machine, arch: run.arch, cpuFlags: run.cpuFlags, kernel: run.kernel,
       }, this.readLog)
-      for (const issueId of index.match(candidate, subtests.length)) {
+      for (const issueId of index.match(candidate)) {
         this.s.insertMatch.run(row.run_id, row.seq, issueId)
         matched++
       }
     }
     return matched
+  }
+
+  /**
+   * Matches the active issues again against runs that moved (a version merged into another, so a
+   * version range scopes them differently). In the caller's transaction. A resolved issue's
+   * matches stay as they were: its history.
+   */
+  matchRunsAgain (runIds: readonly number[]): void {
+    for (const runId of runIds) {
+      const run = this.s.runContext.get(runId) as (Omit<RunContext, 'cpuFlags'> & { flags: string }) | undefined
+      if (run === undefined) continue
+      this.s.deleteActiveRunMatches.run(runId)
+      this.matchRun(runId, { ...run, cpuFlags: splitList(run.flags) })
+    }
   }
 
   /** Matches one issue again over every stored result, in short transactions. Returns the results matched. */
@@ -318,33 +357,39 @@ export class IssueStore {
 
   /**
    * The same in steps (one write transaction each), yielding the running count between them: a
-   * server lets its event loop run between steps (routes/issues.ts).
+   * server lets its event loop run between steps (routes/issues.ts). Every change of an issue moves
+   * its generation; a rematch whose issue changed under it stops, and the newer one does the work.
+   * When the last step ran, the issue's matches are of its current generation; until then the
+   * issue is pending (pendingRematches), also after a crash.
    */
   * rematchSteps (id: number): Generator<number> {
     const issue = this.get(id)
     if (issue === null) return
+    const generation = (this.s.generation.get(id) as { generation: number }).generation
+    const current = () => (this.s.generation.get(id) as { generation: number } | undefined)?.generation === generation
+    // a resolved issue keeps the matches it had, as its history; reopening matches it again
+    if (issue.resolvedAt !== null) return
     this.db.transaction(() => {
       this.s.deleteMatches.run(id)
       this.s.bumpWriteCounter.run()
     }).immediate()
-    if (issue.resolvedAt !== null) return
     const compiled = compileIssue(id, issue, versionSortKey)
     // the cases whose path (or an ancestor's) the glob matches: only their results can match
     const cases: number[] = []
+    let scanned = 0
     for (const row of this.s.allCases.iterate() as Iterable<{ id: number, collection: string, test: string, path: string }>) {
-      const subtests = JSON.parse(row.path) as string[]
-      if (pathMatches(compiled, ancestorPaths(testPathOf(row.collection, row.test, subtests), subtests.length))) cases.push(row.id)
+      if (pathMatches(compiled, testPathsOf(row.collection, row.test, JSON.parse(row.path) as string[]))) cases.push(row.id)
+      if (++scanned % CASES_SCANNED_PER_STEP === 0) yield 0
     }
     let matched = 0
-    for (let at = 0; at < cases.length; at += REMATCH_CASES_PER_STEP) {
-      const batch = JSON.stringify(cases.slice(at, at + REMATCH_CASES_PER_STEP))
+    for (const batch of resultBatches(this.s.caseResults.all(JSON.stringify(cases)) as Array<[number, number]>)) {
+      if (!current()) return
       this.db.transaction(() => {
-        for (const row of this.s.caseCandidates.all(batch) as RetroRow[]) {
-          const subtests = JSON.parse(row.path) as string[]
-          const candidate = candidateOf(row, subtests, {
+        for (const row of this.s.caseCandidates.all(JSON.stringify(batch)) as RetroRow[]) {
+          const candidate = candidateOf(row, {
             seriesId: row.series_id, versionSortKey: row.sort_key, machine: row.machine, arch: row.arch, cpuFlags: splitList(row.flags), kernel: row.kernel,
           }, this.readLog)
-          if (issueMatches(compiled, candidate, ancestorPaths(candidate.path, subtests.length))) {
+          if (issueMatches(compiled, candidate)) {
             this.s.insertMatch.run(row.run_id, row.seq, id)
             matched++
           }
@@ -353,7 +398,13 @@ export class IssueStore {
       }).immediate()
       yield matched
     }
+    if (current()) this.s.matchedGeneration.run(generation, id)
     yield matched
+  }
+
+  /** Active issues whose matching was interrupted (a crash, a restart mid-rematch): a server catches them up at start. */
+  pendingRematches (): number[] {
+    return this.s.pending.all() as number[]
   }
 
   /** The compiled active issues, rebuilt when any issue changed (a revision in the database, so other connections' edits count). */
@@ -367,10 +418,12 @@ export class IssueStore {
   }
 }
 
-function candidateOf (row: CandidateRow, subtests: string[], where: Omit<MatchCandidate, 'path' | 'status' | 'troubled' | 'reason' | 'exitCode' | 'logLines'>, readLog: IssueStoreOptions['readLog']): MatchCandidate {
+function candidateOf (row: CandidateRow, where: Omit<MatchCandidate, 'path' | 'ancestors' | 'status' | 'troubled' | 'reason' | 'exitCode' | 'logLines'>, readLog: IssueStoreOptions['readLog']): MatchCandidate {
   let lines: string[] | null = null
+  const ancestors = testPathsOf(row.collection, row.test, JSON.parse(row.path) as string[])
   return {
-    path: testPathOf(row.collection, row.test, subtests),
+    path: ancestors[0]!,
+    ancestors,
     status: row.status,
     troubled: row.troubled === 1,
     reason: row.reason,
@@ -397,6 +450,7 @@ function issueOf (row: IssueRow): StoredIssue {
       logRegex: row.log_regex,
       exitCode: row.exit_code,
       statuses: splitList(row.statuses) as Status[],
+      kernelTrouble: row.kernel_trouble === 1,
     },
     scope: {
       series: JSON.parse(row.series) as number[],
@@ -435,6 +489,7 @@ function columnsOf (definition: IssueDefinition): Record<string, unknown> {
     log_regex: matcher.logRegex,
     exit_code: matcher.exitCode,
     statuses: matcher.statuses.join(','),
+    kernel_trouble: matcher.kernelTrouble ? 1 : 0,
     series: JSON.stringify(scope.series),
     machines: JSON.stringify(scope.machines),
     arch: scope.arch,
@@ -464,8 +519,7 @@ function diff (before: IssueDefinition | null, after: IssueDefinition): Record<s
   return changes
 }
 
-const ISSUE_COLUMNS = 'title, url, culprit, intermittent, test_glob, reason_regex, log_regex, exit_code, statuses, series, machines, arch, cpu_flags, kernel_glob, versions_from, versions_to'
-const FAILING_SQL = FAILING_STATUSES.map(status => `'${status}'`).join(', ')
+const ISSUE_COLUMNS = 'title, url, culprit, intermittent, test_glob, reason_regex, log_regex, exit_code, statuses, kernel_trouble, series, machines, arch, cpu_flags, kernel_glob, versions_from, versions_to'
 
 function prepare (db: Database) {
   const statement = (sql: string) => db.prepare(sql)
@@ -476,14 +530,21 @@ function prepare (db: Database) {
       LEFT JOIN (SELECT issue_id, count(*) AS results, count(DISTINCT run_id) AS runs FROM known_issue_matches GROUP BY issue_id) m ON m.issue_id = k.id
       ORDER BY k.resolved_at IS NOT NULL, k.id DESC`),
     active: statement('SELECT * FROM known_issues WHERE resolved_at IS NULL ORDER BY id'),
-    refs: statement('SELECT * FROM known_issues WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id'),
+    matchCounts: statement('SELECT count(*) AS results, count(DISTINCT run_id) AS runs FROM known_issue_matches WHERE issue_id = ?'),
     insert: statement(`INSERT INTO known_issues (${ISSUE_COLUMNS}, created_at, created_by, updated_at)
       VALUES (${ISSUE_COLUMNS.split(', ').map(column => `@${column}`).join(', ')}, @created_at, @created_by, @updated_at)`),
-    update: statement(`UPDATE known_issues SET ${ISSUE_COLUMNS.split(', ').map(column => `${column} = @${column}`).join(', ')}, updated_at = @updated_at WHERE id = @id`),
-    setResolved: statement('UPDATE known_issues SET resolved_at = ?, updated_at = ? WHERE id = ?'),
+    update: statement(`UPDATE known_issues SET ${ISSUE_COLUMNS.split(', ').map(column => `${column} = @${column}`).join(', ')}, updated_at = @updated_at,
+      generation = generation + 1 WHERE id = @id`),
+    setResolved: statement('UPDATE known_issues SET resolved_at = ?, updated_at = ?, generation = generation + 1 WHERE id = ?'),
     scopes: statement('SELECT id, series, machines FROM known_issues ORDER BY id'),
+    // a scope a merge widened is a change like an edit's: the issue is pending until it is matched again
     setScope: statement(`UPDATE known_issues SET series = CASE WHEN @field = 'series' THEN @scope ELSE series END,
-      machines = CASE WHEN @field = 'machines' THEN @scope ELSE machines END, updated_at = @now WHERE id = @id`),
+      machines = CASE WHEN @field = 'machines' THEN @scope ELSE machines END, updated_at = @now, generation = generation + @changed WHERE id = @id`),
+    generation: statement('SELECT generation FROM known_issues WHERE id = ?'),
+    matchedGeneration: statement('UPDATE known_issues SET matched_generation = ? WHERE id = ?'),
+    pending: statement('SELECT id FROM known_issues WHERE resolved_at IS NULL AND matched_generation < generation ORDER BY id').pluck(),
+    caseResults: statement(`
+      SELECT j.value, coalesce((SELECT sum(total) FROM case_stats s WHERE s.case_id = j.value), 0) FROM json_each(?) j`).raw(),
     insertAudit: statement('INSERT INTO known_issue_audit (issue_id, at, actor, action, changes) VALUES (?, ?, ?, ?, ?)'),
     audit: statement('SELECT at, actor, action, changes FROM known_issue_audit WHERE issue_id = ? ORDER BY id'),
     // the store's write counter moves with every issue change (ETags), and so does the revision the
@@ -493,12 +554,16 @@ function prepare (db: Database) {
     bumpWriteCounter: statement("UPDATE store_state SET value = value + 1 WHERE key = 'write_counter'"),
     revision: statement("SELECT value FROM store_state WHERE key = 'known_issues_revision'"),
     deleteMatches: statement('DELETE FROM known_issue_matches WHERE issue_id = ?'),
+    deleteActiveRunMatches: statement('DELETE FROM known_issue_matches WHERE run_id = ? AND issue_id IN (SELECT id FROM known_issues WHERE resolved_at IS NULL)'),
+    runContext: statement(`
+      SELECT v.series_id AS seriesId, v.label AS versionLabel, m.name AS machine, ru.arch, ru.flags, ru.kernel
+      FROM runs ru JOIN versions v ON v.id = ru.version_id JOIN machines m ON m.id = ru.machine_id WHERE ru.id = ?`),
     insertMatch: statement('INSERT OR IGNORE INTO known_issue_matches (run_id, seq, issue_id) VALUES (?, ?, ?)'),
     runCandidates: statement(`
       SELECT r.run_id, r.seq, c.collection, c.test, c.path, r.status, r.exit_code, r.reason, r.line_from, r.line_to,
         CASE WHEN r.flags <> '' AND ${TROUBLED_RESULT_SQL} THEN 1 ELSE 0 END AS troubled
       FROM results r JOIN cases c ON c.id = r.case_id
-      WHERE r.run_id = ? AND (r.status IN (${FAILING_SQL}) OR (r.flags <> '' AND ${TROUBLED_RESULT_SQL}))`),
+      WHERE r.run_id = ? AND (r.status IN (${FAILING_STATUS_LIST_SQL}) OR (r.flags <> '' AND ${TROUBLED_RESULT_SQL}))`),
     allCases: statement('SELECT id, collection, test, path FROM cases'),
     caseCandidates: statement(`
       SELECT r.run_id, r.seq, c.collection, c.test, c.path, r.status, r.exit_code, r.reason, r.line_from, r.line_to,
@@ -507,7 +572,7 @@ function prepare (db: Database) {
       FROM json_each(?) j CROSS JOIN cases c ON c.id = j.value
       CROSS JOIN results r INDEXED BY results_by_case ON r.case_id = c.id
       JOIN runs ru ON ru.id = r.run_id JOIN versions v ON v.id = ru.version_id JOIN machines m ON m.id = ru.machine_id
-      WHERE r.status IN (${FAILING_SQL}) OR (r.flags <> '' AND ${TROUBLED_RESULT_SQL})`),
+      WHERE r.status IN (${FAILING_STATUS_LIST_SQL}) OR (r.flags <> '' AND ${TROUBLED_RESULT_SQL})`),
     runMatches: statement(`
       SELECT c.collection, c.test, c.path, k.issue_id FROM known_issue_matches k
       JOIN known_issues i ON i.id = k.issue_id AND i.resolved_at IS NULL

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Database } from 'better-sqlite3'
 import { STATUSES } from '../../ingest/vocabulary.ts'
-import { CULPRITS } from '../domain/known-issues.ts'
+import { AUDIT_ACTIONS, CULPRITS } from '../domain/known-issues.ts'
 import { BACKFILLS } from './backfills.ts'
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations')
@@ -18,6 +18,7 @@ export interface Migration {
 const PLACEHOLDERS: Record<string, string> = {
   STATUSES: STATUSES.map(status => `'${status}'`).join(', '),
   CULPRITS: CULPRITS.map(culprit => `'${culprit}'`).join(', '),
+  AUDIT_ACTIONS: AUDIT_ACTIONS.map(action => `'${action}'`).join(', '),
 }
 
 export function loadMigrations (dir = MIGRATIONS_DIR): Migration[] {

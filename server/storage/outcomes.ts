@@ -38,7 +38,9 @@ export function cellOf (caseId: number, bits: number): number {
 export const TROUBLED_RESULT_SQL = `(${TROUBLE_FLAGS.map(flag => `instr(',' || r.flags || ',', ',${flag},') > 0`).join(' OR ')})`
 
 /** True for a results row (alias `r`) that failed for infrastructure (database.ts registers the function). */
-export const INFRASTRUCTURE_RESULT_SQL = `(r.status IN (${FAILING_STATUSES.map(status => `'${status}'`).join(', ')}) AND ksft_infrastructure(r.status, r.exit_code, r.reason) = 1)`
+/** The failing statuses as an SQL list, for `status IN (...)`. */
+export const FAILING_STATUS_LIST_SQL = FAILING_STATUSES.map(status => `'${status}'`).join(', ')
+export const INFRASTRUCTURE_RESULT_SQL = `(r.status IN (${FAILING_STATUS_LIST_SQL}) AND ksft_infrastructure(r.status, r.exit_code, r.reason) = 1)`
 
 const LITTLE_ENDIAN = endianness() === 'LE'
 

@@ -79,7 +79,7 @@ const RESULT_COLUMNS = 12
 /** Results counted into the aggregates per statement: a few ms each. */
 const AGGREGATE_STEP = 20_000
 /** How much of a test's log a known issue's log regex reads: a runaway test's megabytes are not scanned. */
-const LOG_LINES_FOR_MATCHING = 1 << 20
+const LOG_BYTES_FOR_MATCHING = 1 << 20
 /** Cached case ids: a run's worth of new names must not grow the cache without bound. */
 const MAX_CACHED_CASES = 500_000
 
@@ -102,7 +102,7 @@ export class RunStore {
     this.identity = new IdentityStore(db)
     this.issues = new IssueStore(db, {
       clock: this.clock,
-      readLog: (runId, from, to) => this.getLogLines(runId, from, to, { maxBytes: LOG_LINES_FOR_MATCHING, maxLineBytes: 16_384 })?.lines ?? [],
+      readLog: (runId, from, to) => this.getLogLines(runId, from, to, { maxBytes: LOG_BYTES_FOR_MATCHING, maxLineBytes: 16_384 })?.lines ?? [],
     })
   }
 

@@ -1,9 +1,9 @@
 import type { Database, Statement } from 'better-sqlite3'
-import { FAILING_STATUSES, STATUSES, type Flag, type Status, type Summary } from '../../ingest/index.ts'
+import { STATUSES, type Flag, type Status, type Summary } from '../../ingest/index.ts'
 import type { Culprit } from '../domain/known-issues.ts'
 import { seriesNameKey } from '../domain/series-identity.ts'
 import type { CellTriage } from '../queries/verdict.ts'
-import { decodeOutcomeSet, FAILED_SQL, OUTCOME_CELL_SQL, PASSED_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
+import { decodeOutcomeSet, FAILED_SQL, FAILING_STATUS_LIST_SQL, OUTCOME_CELL_SQL, PASSED_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
 
 /**
  * The read side of the trend API: every statement over the aggregates of
@@ -12,7 +12,6 @@ import { decodeOutcomeSet, FAILED_SQL, OUTCOME_CELL_SQL, PASSED_SQL, TROUBLED_RE
  * entries touch results, through an index.
  */
 
-const FAILING_LIST = FAILING_STATUSES.map(status => `'${status}'`).join(', ')
 const SUMS = ['total', ...STATUSES].map(column => `coalesce(sum(${column}), 0) AS ${column}`).join(', ')
 const runSums = (alias: string) => ['total', ...STATUSES].map(column => `coalesce(sum(${alias}.${column}), 0) AS ${column}`).join(', ')
 
@@ -58,6 +57,8 @@ export interface CellCounts extends Summary {
   mixedMachines: number
   /** Failing or troubled results an active known issue matched (filled by queries/matrix.ts). */
   known: number
+  /** Every failing and troubled result is explained by an active known issue (queries/matrix.ts). */
+  explained: boolean
 }
 export interface MatrixCellRow { caseId: number, versionId: number, counts: CellCounts }
 /** A machine that ran a version: the unit every aggregate below the run is kept in. */
@@ -301,21 +302,21 @@ export class TrendStore {
   }
 
   /**
-   * One case's results per version, summed over machines (or on one machine, or over the given
-   * version and machine pairs): a range of the covering index case_stats_by_case, already in
-   * version order, so no sorting. `machineSet` numbers SQLite's comma-separated list of the cell's
-   * machine ids.
+   * The cells of a page's cases: each case's results per version, summed over machines (or on one
+   * machine, or over the given version and machine pairs). One statement for the page: each case is
+   * a range of the covering index case_stats_by_case, already grouped by version. `machineSet`
+   * numbers SQLite's comma-separated list of the cell's machine ids.
    */
-  matrixCells (caseId: number, versionIds: number[], machineId: number | null, cells: VersionMachine[] | null,
+  matrixCells (caseIds: number[], versionIds: number[], machineId: number | null, cells: VersionMachine[] | null,
     machineSet: (ids: string) => number): MatrixCellRow[] {
     const rows = this.s.matrixCells.all({
-      case: caseId,
+      cases: JSON.stringify(caseIds),
       versions: JSON.stringify(versionIds),
       machine: machineId,
       cells: cells === null ? null : JSON.stringify(cells.map(cell => [cell.versionId, cell.machineId])),
-    }) as Array<[number, number, string, number, number, number, number, number, ...number[]]>
-    return rows.map(([versionId, machines, machineIds, trouble, failingMachines, passingMachines, mixedMachines, total, ...statuses]) => {
-      const counts = { total, machines, machineSet: machineSet(machineIds), trouble, failingMachines, passingMachines, mixedMachines, known: 0 } as CellCounts
+    }) as Array<[number, number, number, string, number, number, number, number, number, ...number[]]>
+    return rows.map(([caseId, versionId, machines, machineIds, trouble, failingMachines, passingMachines, mixedMachines, total, ...statuses]) => {
+      const counts = { total, machines, machineSet: machineSet(machineIds), trouble, failingMachines, passingMachines, mixedMachines, known: 0, explained: false } as CellCounts
       STATUSES.forEach((status, i) => { counts[status] = statuses[i]! })
       return { caseId, versionId, counts }
     })
@@ -517,12 +518,13 @@ function prepare (db: Database) {
     issueRefs: statement('SELECT id, title, url, culprit, intermittent, resolved_at FROM known_issues WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id'),
     triageCells: statement(`
       WITH matched AS (
-        SELECT DISTINCT k.run_id, k.seq FROM runs ru JOIN known_issue_matches k ON k.run_id = ru.id
+        SELECT k.run_id, k.seq, max(i.kernel_trouble) AS explains_trouble FROM runs ru JOIN known_issue_matches k ON k.run_id = ru.id
         JOIN known_issues i ON i.id = k.issue_id AND i.resolved_at IS NULL
-        WHERE ru.version_id = @version),
+        WHERE ru.version_id = @version GROUP BY k.run_id, k.seq),
+      -- a result's kernel trouble is explained only by an issue that claims it (IssueMatcher.kernelTrouble)
       known AS (
         SELECT ru.machine_id, r.case_id, count(*) AS known,
-          sum(r.status IN (${FAILING_LIST})) AS known_failing, sum(r.flags <> '' AND ${TROUBLED_RESULT_SQL}) AS known_troubled
+          sum(r.status IN (${FAILING_STATUS_LIST_SQL})) AS known_failing, sum(m.explains_trouble AND r.flags <> '' AND ${TROUBLED_RESULT_SQL}) AS known_troubled
         FROM matched m JOIN results r ON r.run_id = m.run_id AND r.seq = m.seq JOIN runs ru ON ru.id = m.run_id
         GROUP BY ru.machine_id, r.case_id),
       cells AS (
@@ -544,13 +546,13 @@ function prepare (db: Database) {
       SELECT c.id, c.collection, c.test, c.path FROM json_each(?) j
       JOIN cases c ON c.collection = j.value ->> 0 AND c.test = j.value ->> 1`),
     matrixCells: statement(`
-      SELECT version_id, count(*), group_concat(machine_id), sum(trouble),
+      SELECT case_id, version_id, count(*), group_concat(machine_id), sum(trouble),
         sum(${FAILED_SQL} > 0 AND ${PASSED_SQL} = 0), sum(${PASSED_SQL} > 0 AND ${FAILED_SQL} = 0), sum(${PASSED_SQL} > 0 AND ${FAILED_SQL} > 0),
         ${['total', ...STATUSES].map(column => `sum(${column})`).join(', ')}
-      FROM case_stats
-      WHERE case_id = @case AND version_id IN (SELECT value FROM json_each(@versions)) AND (@machine IS NULL OR machine_id = @machine)
+      FROM json_each(@cases) c CROSS JOIN case_stats s ON s.case_id = c.value
+      WHERE version_id IN (SELECT value FROM json_each(@versions)) AND (@machine IS NULL OR machine_id = @machine)
         AND (@cells IS NULL OR (version_id, machine_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(@cells)))
-      GROUP BY version_id`).raw(),
+      GROUP BY c.value, version_id`).raw(),
     outcomeCells: statement(`
       SELECT s.case_id AS caseId, s.machine_id AS machineId, s.version_id AS versionId, s.total,
         ${PASSED_SQL} AS passed, ${FAILED_SQL} AS failed, s.skip

@@ -36,9 +36,9 @@ test('ksft issue: triage from the command line, with the exit codes of the other
   assert.equal(added.code, 0, added.stderr)
   assert.match(added.stdout, /^recorded #1 active infrastructure: CPUID nent mismatch on PVM hosts\n {4}matches kvm\/cpuid_test, reason ~ \/CPUID nent mismatch\/ on flags sev_snp; versions v1\.\.; 2 results in 2 runs\n {4}https:\/\/bugzilla/)
 
-  const bad = await ksft(['add', '--title', 'x', '--glob', 'kvm/*', '--reason', '(a*)*b'], { KSFT_TOKEN: admin })
+  const bad = await ksft(['add', '--title', 'x', '--glob', 'kvm/*', '--reason', '(a)\\1'], { KSFT_TOKEN: admin })
   assert.equal(bad.code, 1)
-  assert.match(bad.stderr, /repeats a group/)
+  assert.match(bad.stderr, /cannot be matched in linear time/)
   assert.equal((await ksft(['add', '--title', 'x', '--glob', 'kvm/*', '--versions', 'v3'], { KSFT_TOKEN: admin })).code, 2, 'a wrong call is 2')
 
   const after = await ksft(['untriaged', '--series', 'cli triage'])
@@ -60,5 +60,5 @@ test('ksft issue: triage from the command line, with the exit codes of the other
   assert.match(show.stdout, /\nhistory:\n {2}\S+ lab-admin create\n {2}\S+ lab-admin resolve\n {2}\S+ lab-admin reopen\n/)
   const missing = await ksft(['show', '9'])
   assert.equal(missing.code, 1)
-  assert.match(missing.stderr, /no known issue 9 \(NOT_FOUND\)/)
+  assert.match(missing.stderr, /no known issue 9 \(ISSUE_NOT_FOUND\)/)
 })

@@ -7,7 +7,7 @@ import { chromiumSkip, getJson, inViewport, launchBrowser, open, screenshot, set
 
 const STATUSES = ['pass', 'fail', 'skip', 'xfail', 'xpass', 'timeout', 'error'] as const
 const SEVERITY = ['error', 'timeout', 'fail', 'xpass', 'skip', 'xfail', 'pass'] as const
-const worst = (cell: Record<string, number>) => SEVERITY.find(s => cell[s]! > 0)!
+const worst = (cell: Record<(typeof SEVERITY)[number], number>) => SEVERITY.find(s => cell[s] > 0)!
 
 /** The API paths (with their query) a page asks for from now on. */
 function apiRequests (page: Page): string[] {

@@ -1,7 +1,7 @@
 import { COMPARE_BUCKETS, entryWhy, TRIAGED_BUCKETS } from '../../server/queries/verdict.ts'
 import type { CompareResponse } from './api.ts'
 import { h } from './dom.ts'
-import { INFRASTRUCTURE_GLYPH, KNOWN_GLYPH, MACHINE_SPECIFIC_GLYPH, NOT_RUN_GLYPH, TROUBLE_GLYPH, statusBadge, testTitle } from './format.ts'
+import { INFRASTRUCTURE_GLYPH, KNOWN_GLYPH, MACHINE_SPECIFIC_GLYPH, NOT_RUN_GLYPH, TROUBLE_GLYPH, isFailing, statusBadge, testTitle } from './format.ts'
 import { markKnownButton } from './known-issue-form.ts'
 import { suspectsNote } from './patch-delta-view.ts'
 
@@ -104,7 +104,10 @@ function triageCell (entry: Entry, compare: CompareResponse, onTriaged: () => vo
   if (parts.length === 0 && !untriaged) return null
   return h('div', { class: 'triage small', data: { triage: entry.bucket } }, ...parts,
     untriaged
-      ? markKnownButton({ collection: entry.collection, test: entry.test, path: entry.path, reason: entryWhy(entry), machines: [entry.machine], seriesId: compare.series.id }, onTriaged)
+      ? markKnownButton({
+        collection: entry.collection, test: entry.test, path: entry.path, reason: entryWhy(entry), machines: [entry.machine], seriesId: compare.series.id,
+        troubleOnly: entry.head.status !== null && !isFailing(entry.head.status),
+      }, onTriaged)
       : null)
 }
 

@@ -23,6 +23,7 @@ export interface Attrs {
   hidden?: boolean
   disabled?: boolean
   selected?: boolean
+  checked?: boolean
   colspan?: number
   scope?: string
   /** aria-* and data-* attributes, without their prefix */

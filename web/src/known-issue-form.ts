@@ -12,6 +12,8 @@ export interface KnownIssueSeed {
   reason: string | null
   machines: readonly string[]
   seriesId: number
+  /** The result did not fail, only showed kernel trouble: the issue must claim it to match anything. */
+  troubleOnly: boolean
 }
 
 /**
@@ -45,12 +47,15 @@ export function knownIssueForm (seed: KnownIssueSeed, onRecorded: () => void, on
   const reasonRegex = h('input', { name: 'reasonRegex', placeholder: 'optional regular expression on the reason' })
   const url = h('input', { name: 'url', placeholder: 'https://… bug report or lore thread' })
   const machines = h('input', { name: 'machines', value: seed.machines.join(', '), placeholder: 'every machine' })
+  const kernelTrouble = h('input', { name: 'kernelTrouble', type: 'checkbox', checked: seed.troubleOnly })
   const culprit = h('select', { name: 'culprit' }, ...CULPRITS.map(name => h('option', { value: name, selected: name === 'unknown' }, name)))
   const token = adminTokenInput()
   const status = h('p', { class: 'form-status small', role: 'status' })
   const form = h('form', { class: 'known-issue-form', data: { testPath } },
     field('Title', title), field('Test glob', glob), field('Reason regex', reasonRegex), field('URL', url),
-    field('Machines', machines), field('Culprit', culprit), field('Admin token', token),
+    field('Machines', machines), field('Culprit', culprit),
+    field('Kernel trouble', h('span', null, kernelTrouble, ' also explains WARNING, BUG, Oops in these results (unchecked, a new one stays the series\' to answer for)')),
+    field('Admin token', token),
     h('button', { type: 'submit' }, 'Record known issue'), ' ',
     h('button', { type: 'button', on: { click: onCancel } }, 'Cancel'),
     status)
@@ -64,7 +69,7 @@ export function knownIssueForm (seed: KnownIssueSeed, onRecorded: () => void, on
       title: value(title),
       url: value(url) || null,
       culprit: value(culprit) as (typeof CULPRITS)[number],
-      matcher: { testGlob: value(glob), reasonRegex: value(reasonRegex) || null },
+      matcher: { testGlob: value(glob), reasonRegex: value(reasonRegex) || null, kernelTrouble: kernelTrouble.checked },
       scope: { series: [seed.seriesId], machines: machineList },
     }, value(token)).then(issue => {
       status.textContent = `Recorded known issue #${issue.id}: it matched ${issue.matchedResults} ${issue.matchedResults === 1 ? 'result' : 'results'}.`

@@ -36,7 +36,7 @@ function cellTitle (row: Row, version: string, cell: Cell, machines: readonly st
     cell.mixedMachines > 0 ? `flaky: runs on ${cell.mixedMachines} ${cell.mixedMachines === 1 ? 'machine' : 'machines'} disagree` : '',
     cell.mixedMachines === 0 && cell.failingMachines > 0 && cell.passingMachines > 0 ? `machine-specific: fails on ${cell.failingMachines} of ${cell.machines} machines` : '',
     cell.trouble > 0 ? `kernel trouble or a false pass in ${cell.trouble} ${cell.trouble === 1 ? 'result' : 'results'}` : '',
-    cell.known > 0 ? `a known issue explains ${cell.known} ${cell.known === 1 ? 'result' : 'results'}` : '',
+    cell.known > 0 ? `${cell.explained ? 'known: ' : 'partly known: '}a known issue explains ${cell.known} ${cell.known === 1 ? 'result' : 'results'}` : '',
   ].filter(Boolean)
   return `${name} in ${version}: ${cell.total} ${cell.total === 1 ? 'result' : 'results'} on ${cell.machines} ${cell.machines === 1 ? 'machine' : 'machines'} (${machines.join(', ')}): ${counts}${notes.map(note => `; ${note}`).join('')}`
 }
@@ -125,18 +125,20 @@ export class MatrixView {
     const title = cellTitle(row, version, cell, machines)
     const worst: Status = worstOf(cell)!
     const troubled = cell.trouble > 0
-    const known = cell.known > 0
+    // partly known: some of the cell's failures are explained, and the rest still wants triage
+    const known = cell.explained
+    const partlyKnown = cell.known > 0 && !cell.explained
     const failing = isFailing(worst) || cell.failingMachines + cell.mixedMachines > 0
-    return h('td', { class: `cell ${look.cls}${failing ? ' failing' : ''}${troubled ? ' troubled' : ''}${known ? ' known' : ''}`, title, data: { total: String(cell.total), worst, trouble: String(cell.trouble), known: String(cell.known) } },
+    return h('td', { class: `cell ${look.cls}${failing ? ' failing' : ''}${troubled ? ' troubled' : ''}${known ? ' known' : ''}${partlyKnown ? ' partly-known' : ''}`, title, data: { total: String(cell.total), worst, trouble: String(cell.trouble), known: String(cell.known) } },
       h('a', { href: testPageHref(this.seriesId, row), aria: { label: title } }, look.glyph,
         troubled ? h('span', { class: 'trouble-mark', aria: { hidden: 'true' } }, TROUBLE_GLYPH) : null,
-        known ? h('span', { class: 'known-mark', aria: { hidden: 'true' } }, KNOWN_GLYPH) : null,
+        known || partlyKnown ? h('span', { class: 'known-mark', aria: { hidden: 'true' } }, KNOWN_GLYPH) : null,
         look.count ? h('span', { class: 'n' }, look.count) : null),
-      (failing || troubled) && !known ? this.markKnown(row, version, machines) : null)
+      (failing || troubled) && !known ? this.markKnown(row, version, machines, troubled && !failing) : null)
   }
 
   /** A small button on a failing cell that opens, under the matrix, a known-issue form prefilled from it. */
-  private markKnown (row: Row, version: string, machines: readonly string[]): HTMLElement {
+  private markKnown (row: Row, version: string, machines: readonly string[], troubleOnly: boolean): HTMLElement {
     return h('button', {
       type: 'button',
       class: 'mark-known-cell',
@@ -145,7 +147,7 @@ export class MatrixView {
       data: { action: 'mark-known' },
       on: {
         click: () => {
-          const seed = { collection: row.collection, test: row.test, path: row.path, reason: null, machines, seriesId: Number(this.seriesId) }
+          const seed = { collection: row.collection, test: row.test, path: row.path, reason: null, machines, seriesId: Number(this.seriesId), troubleOnly }
           this.triagePanel.replaceChildren(h('h3', null, `Mark as known: ${row.collection}: ${[row.test, ...row.path].join(' › ')} (${version})`),
             knownIssueForm(seed, () => window.location.reload(), () => this.triagePanel.replaceChildren()))
           this.triagePanel.scrollIntoView({ block: 'nearest' })

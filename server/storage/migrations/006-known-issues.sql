@@ -14,6 +14,8 @@ CREATE TABLE known_issues (
   log_regex TEXT,
   exit_code INTEGER,
   statuses TEXT NOT NULL DEFAULT '',
+  -- whether the issue also explains kernel trouble (WARNING, BUG...) in what it matches
+  kernel_trouble INTEGER NOT NULL DEFAULT 0 CHECK (kernel_trouble IN (0, 1)),
   -- the scope: JSON arrays (empty for all) and optional patterns
   series TEXT NOT NULL DEFAULT '[]',
   machines TEXT NOT NULL DEFAULT '[]',
@@ -26,7 +28,11 @@ CREATE TABLE known_issues (
   created_by TEXT NOT NULL,
   updated_at TEXT NOT NULL,
   -- NULL while active; a resolved issue keeps its matches but no longer triages them
-  resolved_at TEXT
+  resolved_at TEXT,
+  -- moves with every change of the issue; its matches are complete for matched_generation (a
+  -- rematch interrupted by a crash leaves it behind, and the server catches up at start)
+  generation INTEGER NOT NULL DEFAULT 1,
+  matched_generation INTEGER NOT NULL DEFAULT 0
 );
 
 -- Results (run_id, seq) an issue matched: at ingest for active issues, and over every stored
@@ -45,7 +51,7 @@ CREATE TABLE known_issue_audit (
   issue_id INTEGER NOT NULL REFERENCES known_issues(id) ON DELETE CASCADE,
   at TEXT NOT NULL,
   actor TEXT NOT NULL,
-  action TEXT NOT NULL CHECK (action IN ('create', 'edit', 'resolve', 'reopen')),
+  action TEXT NOT NULL CHECK (action IN ({{AUDIT_ACTIONS}})),
   changes TEXT NOT NULL
 );
 CREATE INDEX known_issue_audit_by_issue ON known_issue_audit (issue_id, id);

@@ -256,7 +256,7 @@ test('known issues export as KCIDB issues, and each test they matched as an inci
   const { runId } = await ingestText(store, readFileSync(realFixturePath('real-kvm-pvm-subset-8-tests.txt'), 'utf8'), { ...META, version: 'v1' })
   const issue = (title: string, testGlob: string, culprit: 'kernel' | 'infrastructure' | 'unknown', url: string | null = null) => store.issues.create({
     title, url, culprit, intermittent: false,
-    matcher: { testGlob, reasonRegex: null, logRegex: null, exitCode: null, statuses: [] },
+    matcher: { testGlob, reasonRegex: null, logRegex: null, exitCode: null, statuses: [], kernelTrouble: false },
     scope: { series: [], machines: [], arch: null, cpuFlags: [], kernelGlob: null, versionsFrom: null, versionsTo: null },
   }, 'tester')
   const cpuid = issue('CPUID nent mismatch on PVM', 'kvm/cpuid_test', 'infrastructure', 'https://bugzilla.kernel.org/show_bug.cgi?id=218000')

@@ -29,7 +29,7 @@ function issue (series: number, machine: string): IssueDefinition {
     url: null,
     culprit: 'kernel',
     intermittent: false,
-    matcher: { testGlob: 'kvm/set_memory_region_test', reasonRegex: null, logRegex: null, exitCode: null, statuses: [] },
+    matcher: { testGlob: 'kvm/set_memory_region_test', reasonRegex: null, logRegex: null, exitCode: null, statuses: [], kernelTrouble: false },
     scope: { series: [series], machines: [machine], arch: null, cpuFlags: [], kernelGlob: null, versionsFrom: null, versionsTo: null },
   }
 }

@@ -157,7 +157,7 @@ const MACHINE_SETS = [[ARM, TDX], [TDX]]
  * kernel trouble.
  */
 const cell = (machines: number, given: Parameters<typeof counts>[0], { failing = 0, passing = 0, mixed = 0 } = {}) =>
-  ({ ...counts(given), machines, machineSet: machines === 2 ? 0 : 1, trouble: 0, failingMachines: failing, passingMachines: passing, mixedMachines: mixed, known: 0 })
+  ({ ...counts(given), machines, machineSet: machines === 2 ? 0 : 1, trouble: 0, failingMachines: failing, passingMachines: passing, mixedMachines: mixed, known: 0, explained: false })
 /** Passed on each of its machines. */
 const passed = (machines: number, pass: number) => cell(machines, { pass }, { passing: machines })
 const everywherePass = [passed(2, 2), passed(2, 2), passed(2, 4), passed(2, 2), passed(1, 1)]
@@ -212,7 +212,7 @@ test('matrix filters: a collection, and a machine or an architecture whose cells
   assert.deepEqual(arm.json.machineSets, [[ARM]])
   // one machine, one run: it failed, passed, or (a skip) neither
   const one = (given: NonNullable<Parameters<typeof counts>[0]>) =>
-    ({ ...counts(given), machines: 1, machineSet: 0, trouble: 0, failingMachines: given.fail ? 1 : 0, passingMachines: given.pass ? 1 : 0, mixedMachines: 0, known: 0 })
+    ({ ...counts(given), machines: 1, machineSet: 0, trouble: 0, failingMachines: given.fail ? 1 : 0, passingMachines: given.pass ? 1 : 0, mixedMachines: 0, known: 0, explained: false })
   const byArch = await s.get('/api/v1/series/1/matrix?arch=aarch64&collection=kvm')
   assert.deepEqual(byArch.json, arm.json, 'arm64-host-1 is the only aarch64 machine')
   const x86 = await s.get('/api/v1/series/1/matrix?arch=x86_64')

@@ -1,0 +1,194 @@
+import { setFlagsFromString } from 'node:v8'
+import { FAILING_STATUSES, type Status } from '../../ingest/vocabulary.ts'
+import { LIMITS, needsTriage, type IssueDefinition, type MatchCandidate } from './known-issues.ts'
+
+/**
+ * The matching rule of known issues (domain/known-issues.ts has the vocabulary): a user's globs and
+ * regular expressions run on every failing result the server stores, inside ingest's transaction,
+ * so none of them may take more than linear time. They run on V8's linear-time engine (the `l`
+ * flag): no backtracking, whatever the pattern, and what that engine cannot run (back-references,
+ * lookarounds) is refused when the issue is written. The flag must be on before the first such
+ * expression is compiled, and changes nothing for the others.
+ */
+setFlagsFromString('--enable-experimental-regexp-engine')
+
+/** Compiles a user's pattern for linear-time matching; throws what a refusal says. */
+function linearRegExp (source: string, flags = ''): RegExp {
+  return new RegExp(source, `${flags}l`)
+}
+
+/** Why a user's regular expression is refused: too long, invalid, or not runnable in linear time. */
+export function regexProblem (source: string): string | null {
+  if (source.length > LIMITS.regex) return `is longer than ${LIMITS.regex} characters`
+  try {
+    new RegExp(source) // eslint-disable-line no-new
+  } catch (err) {
+    return `is not a valid regular expression (${(err as Error).message})`
+  }
+  try {
+    linearRegExp(source)
+  } catch {
+    return 'cannot be matched in linear time (back-references and lookarounds are refused)'
+  }
+  return null
+}
+
+export function globProblem (glob: string): string | null {
+  if (glob.trim() === '') return 'is empty'
+  if (glob.length > LIMITS.glob) return `is longer than ${LIMITS.glob} characters`
+  return null
+}
+
+/** A glob as an anchored regular expression: `*` any run of characters, `?` one, the rest literal. */
+export function globToRegExp (glob: string): RegExp {
+  let source = ''
+  for (const ch of glob) {
+    if (ch === '*') source += '.*'
+    else if (ch === '?') source += '.'
+    else source += ch.replace(/[.+^${}()|[\]\\/-]/g, '\\$&')
+  }
+  return linearRegExp(`^${source}$`, 's')
+}
+
+/** The part of a glob before its first wildcard: what an index can look it up by. */
+export function literalPrefix (glob: string): string {
+  const at = glob.search(/[*?]/)
+  return at === -1 ? glob : glob.slice(0, at)
+}
+
+/**
+ * An issue ready to match. Its regular expressions are compiled on first use: with ten thousand
+ * issues, a result meets only the few the index picks, and compiling all of them at every change of
+ * an issue would cost more than matching a whole upload.
+ */
+export class CompiledIssue {
+  readonly glob: string
+  /** The glob without wildcards, when it has none: a test path compared with ===. */
+  readonly exactPath: string | null
+  readonly exitCode: number | null
+  readonly kernelTrouble: boolean
+  readonly statuses: ReadonlySet<Status>
+  readonly series: ReadonlySet<number>
+  readonly machines: ReadonlySet<string>
+  readonly arch: string | null
+  readonly cpuFlags: readonly string[]
+  readonly from: number
+  readonly to: number
+  private compiled: { path: RegExp, reason: RegExp | null, log: RegExp | null, kernel: RegExp | null } | null = null
+
+  constructor (readonly id: number, private readonly definition: IssueDefinition, sortKeyOf: (label: string) => number) {
+    const { matcher, scope } = definition
+    this.glob = matcher.testGlob
+    this.exactPath = /[*?]/.test(matcher.testGlob) ? null : matcher.testGlob
+    this.exitCode = matcher.exitCode
+    this.kernelTrouble = matcher.kernelTrouble
+    this.statuses = new Set(matcher.statuses)
+    this.series = new Set(scope.series)
+    this.machines = new Set(scope.machines)
+    this.arch = scope.arch
+    this.cpuFlags = scope.cpuFlags
+    this.from = scope.versionsFrom === null ? -Infinity : sortKeyOf(scope.versionsFrom)
+    this.to = scope.versionsTo === null ? Infinity : sortKeyOf(scope.versionsTo)
+  }
+
+  get regex () {
+    if (this.compiled === null) {
+      const { matcher, scope } = this.definition
+      this.compiled = {
+        path: globToRegExp(matcher.testGlob),
+        reason: matcher.reasonRegex === null ? null : linearRegExp(matcher.reasonRegex),
+        log: matcher.logRegex === null ? null : linearRegExp(matcher.logRegex),
+        kernel: scope.kernelGlob === null ? null : globToRegExp(scope.kernelGlob),
+      }
+    }
+    return this.compiled
+  }
+}
+
+export function compileIssue (id: number, definition: IssueDefinition, sortKeyOf: (label: string) => number): CompiledIssue {
+  return new CompiledIssue(id, definition, sortKeyOf)
+}
+
+/** Whether the issue's glob matches a path or one of its ancestors (known-issues.ts testPathsOf). */
+export function pathMatches (issue: CompiledIssue, ancestors: readonly string[]): boolean {
+  return ancestors.some(path => issue.exactPath === null ? issue.regex.path.test(path) : issue.exactPath === path)
+}
+
+export function issueMatches (issue: CompiledIssue, candidate: MatchCandidate): boolean {
+  return inScope(issue, candidate) && pathMatches(issue, candidate.ancestors) && evidenceMatches(issue, candidate)
+}
+
+/** Everything but the path and the text: set lookups and comparisons, the cheap part of a match. */
+function inScope (issue: CompiledIssue, candidate: MatchCandidate): boolean {
+  if (!needsTriage(candidate.status, candidate.troubled)) return false
+  // a result that did not fail is triaged only for its kernel trouble, which the issue must claim
+  if (!issue.kernelTrouble && !FAILING_STATUSES.includes(candidate.status)) return false
+  if (issue.statuses.size > 0 && !issue.statuses.has(candidate.status)) return false
+  if (issue.series.size > 0 && !issue.series.has(candidate.seriesId)) return false
+  if (issue.machines.size > 0 && !issue.machines.has(candidate.machine)) return false
+  if (issue.arch !== null && candidate.arch !== issue.arch) return false
+  for (const flag of issue.cpuFlags) if (!candidate.cpuFlags.includes(flag)) return false
+  if (candidate.versionSortKey < issue.from || candidate.versionSortKey > issue.to) return false
+  if (issue.exitCode !== null && candidate.exitCode !== issue.exitCode) return false
+  const { kernel } = issue.regex
+  return kernel === null || (candidate.kernel !== null && kernel.test(candidate.kernel))
+}
+
+/** The reason and log regexes, last: the log is read from the store only when everything else matched. */
+function evidenceMatches (issue: CompiledIssue, candidate: MatchCandidate): boolean {
+  const { reason, log } = issue.regex
+  if (reason !== null && (candidate.reason === null || !reason.test(candidate.reason))) return false
+  return log === null || candidate.logLines().some(line => log.test(line))
+}
+
+/**
+ * The active issues, indexed by their globs' literal start (the text before the first wildcard), so
+ * that a result is tried only against issues whose glob could match its path: a glob can match a
+ * path (or an ancestor, itself a prefix of the path) only if the path starts with that literal.
+ * Ten thousand issues cost a few dozen map lookups per failing result.
+ */
+export class IssueIndex {
+  private readonly exact = new Map<string, CompiledIssue[]>()
+  private readonly byPrefix = new Map<string, CompiledIssue[]>()
+  /** The lengths of the literal prefixes present, ascending: the only ones worth looking up. */
+  private readonly prefixLengths: number[]
+  readonly size: number
+
+  constructor (issues: readonly CompiledIssue[]) {
+    this.size = issues.length
+    for (const issue of issues) {
+      if (issue.exactPath !== null) push(this.exact, issue.exactPath, issue)
+      else push(this.byPrefix, literalPrefix(issue.glob), issue)
+    }
+    this.prefixLengths = [...new Set([...this.byPrefix.keys()].map(prefix => prefix.length))].sort((a, b) => a - b)
+  }
+
+  /** The ids of the issues that match, in id order. */
+  match (candidate: MatchCandidate): number[] {
+    if (this.size === 0 || !needsTriage(candidate.status, candidate.troubled)) return []
+    const { ancestors } = candidate
+    const tried: CompiledIssue[] = []
+    for (const path of ancestors) for (const issue of this.exact.get(path) ?? []) tried.push(issue)
+    for (const length of this.prefixLengths) {
+      if (length > candidate.path.length) break
+      for (const issue of this.byPrefix.get(candidate.path.slice(0, length)) ?? []) tried.push(issue)
+    }
+    // many issues share a glob (one test's issues on several machines, a collection's prefix with
+    // several reasons): its path is tried once per result
+    const onPath = new Map<string, boolean>()
+    const matched: number[] = []
+    for (const issue of tried) {
+      if (!inScope(issue, candidate)) continue
+      let pathMatched = onPath.get(issue.glob)
+      if (pathMatched === undefined) onPath.set(issue.glob, pathMatched = pathMatches(issue, ancestors))
+      if (pathMatched && evidenceMatches(issue, candidate)) matched.push(issue.id)
+    }
+    return [...new Set(matched)].sort((a, b) => a - b)
+  }
+}
+
+function push<K, V> (map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key)
+  if (list) list.push(value)
+  else map.set(key, [value])
+}
