@@ -412,7 +412,7 @@ main () {
     [ -z "$version_source" ] || printf '# version from %s\n' "$version_source"
     if [ -n "$no_patches" ]; then printf '# no patch list: %s\n' "$no_patches"
     else
-      printf '# then PUT /api/v1/runs/<id>/patches: %s patches from %s to HEAD\n' "$patch_count" "$base_commit"
+      printf '# then PUT /api/v1/runs/<id>/patches: %s from %s to HEAD\n' "$(patches_counted "$patch_count")" "$base_commit"
       cat "$work/patches.json"
     fi
     exit 0
@@ -454,6 +454,9 @@ main () {
   exit 0
 }
 
+# "1 patch", "3 patches"
+patches_counted () { if [ "$1" -eq 1 ]; then printf '1 patch'; else printf '%s patches' "$1"; fi; }
+
 # The patch list after the log. The run is stored whatever happens here: a server too old to take
 # patch lists, or any other refusal, is said and does not fail the upload.
 send_patch_list () {
@@ -464,10 +467,10 @@ send_patch_list () {
   case $status in
     200)
       case $(sed -n 's/.*"report":{"state":"\([a-z]*\)".*/\1/p' "$work/response") in
-        stored) say "patch list of $patch_count patches stored as $version's" ;;
-        confirmed) say "patch list of $patch_count patches: the same as $version's" ;;
-        differs) say "patch list of $patch_count patches differs from the one $version has: kept apart" ;;
-        *) say "patch list of $patch_count patches sent" ;;
+        stored) say "patch list of $(patches_counted "$patch_count") stored as $version's" ;;
+        confirmed) say "patch list of $(patches_counted "$patch_count"): the same as $version's" ;;
+        differs) say "patch list of $(patches_counted "$patch_count") differs from the one $version has: kept apart" ;;
+        *) say "patch list of $(patches_counted "$patch_count") sent" ;;
       esac ;;
     404) say "warning: the server keeps no patch lists (404 $(server_message "$work/response")); the run is stored without one" ;;
     *) say "warning: the server refused the patch list ($status $(server_message "$work/response")); the run is stored without one" ;;

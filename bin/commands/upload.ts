@@ -113,9 +113,10 @@ async function sendPatchList (url: URL, token: string, json: string, policy: Ret
   const reply = JSON.parse(answer.text) as { report?: { state?: string, patches?: number }, version?: { label?: string } }
   const { state, patches } = reply.report ?? {}
   const label = reply.version?.label ?? 'the version'
-  return state === 'stored' ? `patch list of ${patches} patches stored as ${label}'s`
-    : state === 'confirmed' ? `patch list of ${patches} patches: the same as ${label}'s`
-      : `patch list of ${patches} patches differs from the one ${label} has: kept apart`
+  const counted = `${patches} ${patches === 1 ? 'patch' : 'patches'}`
+  return state === 'stored' ? `patch list of ${counted} stored as ${label}'s`
+    : state === 'confirmed' ? `patch list of ${counted}: the same as ${label}'s`
+      : `patch list of ${counted} differs from the one ${label} has: kept apart`
 }
 
 export function retryPolicyFromEnv (env: NodeJS.ProcessEnv): RetryPolicy {
