@@ -49,9 +49,10 @@ export function readPlainTap (texts: readonly string[]): TapEvents | null {
   let postPlan = false
   for (let i = 0; i < texts.length; i++) {
     const raw = texts[i]!
-    // tap-parser's line splitter breaks at these, and nested-tap.ts has always handed them over as spaces
+    if (raw === '' || !mayMatter(raw.charCodeAt(0))) continue
+    // tap-parser's line splitter breaks at these, and nested-tap.ts has always handed them over as
+    // spaces; they can change what a line is only in a line that could be TAP to begin with
     const line = LINE_BREAKING.test(raw) ? raw.replace(LINE_BREAKING_ALL, ' ') : raw
-    if (line === '') continue
     const first = line.charCodeAt(0)
     if (first === 32 || first === 9) {
       if (needsTapParserIndented(line)) return null
@@ -101,6 +102,21 @@ export function readPlainTap (texts: readonly string[]): TapEvents | null {
     skipAll = true
   }
   return { points, bailout: null, planEnd: planEnd >= 0 ? planEnd : null, skipAll, skipReason: skipAll ? planComment : '' }
+}
+
+/**
+ * Whether a line starting with this character can be anything but a comment or text to tap-parser,
+ * once its line-breaking characters are spaces: white space (YAML, children), braces, `ok`, `not ok`,
+ * `pragma`, `Bail out!`, `# Subtest`, a plan.
+ */
+function mayMatter (first: number): boolean {
+  switch (first) {
+    case 32: case 9: case 13: case 0x2028: case 0x2029:
+    case 123: case 125: case 111: case 110: case 112: case 98: case 66: case 35:
+      return true
+    default:
+      return first >= 48 && first <= 57
+  }
 }
 
 /**

@@ -1,9 +1,9 @@
 import { Parser } from 'tap-parser'
-import type { OutputLine } from './output-lines.ts'
+import { ownOutput, type OwnLines } from './output-lines.ts'
 import { findReason } from './reasons.ts'
 import type { SubtestRecord } from './records.ts'
 import { LINE_BREAKING, LINE_BREAKING_ALL, readPlainTap, type TapEvents, type TapPoint } from './nested-tap-reader.ts'
-import { interpretTapResult } from './runner-lines.ts'
+import { interpretTapResult, isWordChar, skipSpace } from './runner-lines.ts'
 import { worseStatus } from './vocabulary.ts'
 
 /** Deeper `# # # #` levels are kept as output, not parsed: no real log nests past three. */
@@ -18,7 +18,6 @@ export interface NestedBlock {
   warnings: string[]
 }
 
-const RESULT = /^(?:not )?ok\b(?:\s+(\d+))?/
 const TAP_MARK = /^(?:(?:not )?ok\b|1\.\.\d|Bail out!|K?TAP version)/
 /** A TAP mark one nesting level further down, read in place: `# ok 1 x`. */
 const DEEPER_TAP_MARK = /^# (?:(?:not )?ok\b|1\.\.\d|Bail out!|K?TAP version)/
@@ -30,22 +29,21 @@ const DEEPER_TAP_MARK = /^# (?:(?:not )?ok\b|1\.\.\d|Bail out!|K?TAP version)/
  * both report the same events. The runner's own stream is never given to tap-parser: it stops
  * after a trailing plan and fails on restarted numbering.
  */
-export function parseNestedBlock (lines: OutputLine[], depth = 1): NestedBlock | null {
+export function parseNestedBlock (own: OwnLines, depth = 1): NestedBlock | null {
+  const { texts, nos } = own
   // index of each result line and the number it prints
   const resultAt: number[] = []
   const resultNumber: Array<number | null> = []
   let marked = false
-  const texts: string[] = new Array(lines.length)
-  for (let i = 0; i < lines.length; i++) {
-    const text = lines[i]!.text
-    texts[i] = text
+  for (let i = 0; i < texts.length; i++) {
+    const text = texts[i]!
     const first = text.charCodeAt(0)
     // only lines that start with o, n, 1, B, K or T can be TAP marks
     if (first === 111 || first === 110) {
-      const m = RESULT.exec(text)
-      if (m) {
+      const printed = printedNumber(text)
+      if (printed !== undefined) {
         resultAt.push(i)
-        resultNumber.push(m[1] === undefined ? null : Number(m[1]))
+        resultNumber.push(printed)
         marked = true
       }
     } else if (!marked && (first === 49 || first === 66 || first === 75 || first === 84) && TAP_MARK.test(text)) marked = true
@@ -60,8 +58,8 @@ export function parseNestedBlock (lines: OutputLine[], depth = 1): NestedBlock |
   let cursor = 0
   // where each printed number occurs among the result lines, and how far each list has been used,
   // made at the first point that is not on the next result line: a scan from the cursor for a
-  // number that never comes (tap-parser numbers `ok` lines it reads without one 0) made a block
-  // of such lines quadratic
+  // number that never comes (tap-parser gives an `ok` line without a number the number 0) made a
+  // block of such lines quadratic
   let byNumber: Map<number | null, { at: number[], next: number }> | null = null
   let previousEnd = 0
   for (const point of events.points) {
@@ -82,29 +80,30 @@ export function parseNestedBlock (lines: OutputLine[], depth = 1): NestedBlock |
       cursor = found + 1
     }
     const result = interpretTapResult(point.ok, number, point.name, point.skip, point.todo)
-    const end = lineIndex >= 0 ? lineIndex : lines.length - 1
+    const end = lineIndex >= 0 ? lineIndex : texts.length - 1
     const from = previousEnd
     previousEnd = end + 1
     // the subtest's own lines (from the previous result line to its own) are looked at only when
     // they hold a deeper level or can explain the result: most subtests are a plain pass
     const deeper = depth < MAX_NESTING && hasDeeperTap(texts, from, end)
-    const own = deeper || result.status !== 'pass' || result.reason !== null ? lines.slice(from, end) : NO_LINES
-    const inner = deeper ? parseNestedBlock(stripOneLevel(own), depth + 1) : null
+    const inner = deeper ? parseNestedBlock(stripOneLevel(own, from, end), depth + 1) : null
     if (inner) block.warnings.push(...inner.warnings)
     const subtests = inner?.subtests ?? []
     const status = result.status
     const subtest: SubtestRecord = {
       name: result.name,
       status,
-      reason: findReason({
-        status,
-        output: own,
-        directive: result.reason,
-        bailout: inner?.bailout ?? null,
-        nestedSkip: inner?.skipAll ?? null,
-        subtests,
-      }),
-      lines: [from < end ? lines[from]!.no : lines[end]!.no, lines[end]!.no],
+      reason: status === 'pass' && result.reason === null
+        ? null
+        : findReason({
+          status,
+          output: ownOutput(own, from, end),
+          directive: result.reason,
+          bailout: inner?.bailout ?? null,
+          nestedSkip: inner?.skipAll ?? null,
+          subtests,
+        }),
+      lines: [from < end ? nos[from]! : nos[end]!, nos[end]!],
       subtests,
     }
     collected.add(subtest, result.number)
@@ -112,13 +111,11 @@ export function parseNestedBlock (lines: OutputLine[], depth = 1): NestedBlock |
   block.subtests = collected.items
   const ran = block.subtests.length
   if (block.planned !== null && block.planned > ran && !block.skipAll) {
-    const first = lines[0]!.no
+    const first = nos[0]!
     block.warnings.push(`line ${first}: nested plan 1..${block.planned} but ${ran} result${ran === 1 ? '' : 's'}${block.bailout ? ' (bailed out)' : ''}`)
   }
   return block
 }
-
-const NO_LINES: OutputLine[] = []
 
 function indexByNumber (numbers: Array<number | null>): Map<number | null, { at: number[], next: number }> {
   const byNumber = new Map<number | null, { at: number[], next: number }>()
@@ -128,6 +125,21 @@ function indexByNumber (numbers: Array<number | null>): Map<number | null, { at:
     entry.at.push(i)
   })
   return byNumber
+}
+
+/**
+ * For a result line (`ok`, `not ok`, then the end or a character that is not a word's), the number
+ * it prints after white space, or null; undefined for any other line. By hand, as the pattern
+ * `^(?:not )?ok\b(?:\s+(\d+))?` it replaces read it.
+ */
+function printedNumber (text: string): number | null | undefined {
+  const at = text.startsWith('ok') ? 2 : text.startsWith('not ok') ? 6 : -1
+  if (at === -1 || isWordChar(text.charCodeAt(at))) return undefined
+  const digits = skipSpace(text, at)
+  if (digits === at) return null
+  let end = digits
+  while (end < text.length && text.charCodeAt(end) >= 48 && text.charCodeAt(end) <= 57) end++
+  return end === digits ? null : Number(text.slice(digits, end))
 }
 
 /** Whether lines `from` to `to` (exclusive) hold TAP one level down: what stripOneLevel would pass on. */
@@ -200,12 +212,15 @@ function mattersToTap (text: string): boolean {
   return LINE_BREAKING.test(text)
 }
 
-/** The lines of one nesting level further down: `# ok 1 x` becomes `ok 1 x`. */
-function stripOneLevel (lines: OutputLine[]): OutputLine[] {
-  const inner: OutputLine[] = []
-  for (const line of lines) {
-    if (line.text.startsWith('# ')) inner.push({ no: line.no, text: line.text.slice(2), prefixed: true })
-    else if (line.text === '#') inner.push({ no: line.no, text: '', prefixed: true })
+/** Lines `from` to `to` (exclusive) one nesting level further down: `# ok 1 x` becomes `ok 1 x`. */
+function stripOneLevel (own: OwnLines, from: number, to: number): OwnLines {
+  const inner: OwnLines = { texts: [], nos: [] }
+  for (let i = from; i < to; i++) {
+    const text = own.texts[i]!
+    if (text.startsWith('# ')) inner.texts.push(text.slice(2))
+    else if (text === '#') inner.texts.push('')
+    else continue
+    inner.nos.push(own.nos[i]!)
   }
   return inner
 }
