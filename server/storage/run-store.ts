@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { inflateSync } from 'node:zlib'
 import type { Database, Statement } from 'better-sqlite3'
-import { runCompleteness, STATUSES, summarize, type Flag, type Status, type SubtestRecord, type TestRecord } from '../../ingest/index.ts'
+import { runCompleteness, STATUSES, summarize, type Flag, type Status, type SubtestRecord, type Summary, type TestRecord } from '../../ingest/index.ts'
 import { versionSortKey } from '../domain/version-label.ts'
 import { IssueStore } from './issue-store.ts'
 import { INFRASTRUCTURE_RESULT_SQL, OUTCOME_CELL_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
@@ -74,7 +74,8 @@ interface CaseNode {
 
 /** Results per multi-row INSERT: one statement call per row cost more than SQLite's own work for it. */
 const RESULT_BATCH = 50
-const RESULT_COLUMNS = 12
+const TEST_COLUMNS = 11
+const SUBTEST_COLUMNS = 8
 /** Results counted into the aggregates per statement: a few ms each. */
 const AGGREGATE_STEP = 20_000
 /** How much of a test's log a known issue's log regex reads: a runaway test's megabytes are not scanned. */
@@ -112,6 +113,7 @@ export class RunStore {
    * again returns the run stored the first time.
    */
   ingestRun (meta: RunMetadata, parsed: ParsedRun, log: StoredLog): IngestOutcome {
+    const restore = this.suspendForeignKeyChecks()
     try {
       // IMMEDIATE: the write lock is taken, waiting through the busy timeout, before the first read.
       // A deferred transaction that read first and then wrote while another process (a server
@@ -127,6 +129,8 @@ export class RunStore {
       // the ids of cases inserted by the rolled-back transaction are gone, and SQLite hands them out again
       this.forgetCases()
       throw err
+    } finally {
+      restore()
     }
   }
 
@@ -139,7 +143,13 @@ export class RunStore {
    * process's write lock is waited for asynchronously, up to `busyWaitMs`.
    */
   async ingestRunInSteps (meta: RunMetadata, parsed: ParsedRun, log: StoredLog, options: StepOptions): Promise<IngestOutcome> {
-    await beginImmediate(this.db, options)
+    const restore = this.suspendForeignKeyChecks()
+    try {
+      await beginImmediate(this.db, options)
+    } catch (err) {
+      restore()
+      throw err
+    }
     try {
       const steps = this.storeSteps(meta, parsed, log)
       let since = performance.now()
@@ -158,7 +168,23 @@ export class RunStore {
       if (this.db.inTransaction) this.db.exec('ROLLBACK')
       this.forgetCases()
       throw err
+    } finally {
+      restore()
     }
+  }
+
+  /**
+   * Foreign keys off for the run's own transaction: every id it writes comes from a row it just
+   * inserted or found (runs, versions, machines, cases, which nothing deletes), and checking them
+   * looked each one up again, five lookups per result. SQLite takes the pragma only outside a
+   * transaction; the returned function puts it back. test/server/storage/run-store.test.ts checks
+   * that stored runs pass PRAGMA foreign_key_check.
+   */
+  private suspendForeignKeyChecks (): () => void {
+    const was = this.db.pragma('foreign_keys', { simple: true }) as number
+    if (was === 0) return () => {}
+    this.db.pragma('foreign_keys = OFF')
+    return () => { this.db.pragma('foreign_keys = ON') }
   }
 
   /** The writes of one run, yielding between bounded pieces of work; the caller owns the transaction. */
@@ -209,46 +235,52 @@ export class RunStore {
       yield
     }
 
+    // result rows in `seq` order (a test, then its subtests depth first), RESULT_BATCH to a
+    // statement; the generator yields after each batch (see below). A subtest's row binds only the
+    // columns a subtest has: a third of the values each result bound were its NULLs.
+    const testRows = new RowBatch(TEST_COLUMNS, s.insertTestResults, s.insertTestResult)
+    const subtestRows = new RowBatch(SUBTEST_COLUMNS, s.insertSubtestResults, s.insertSubtestResult)
     let resultSeq = 0
-    const rows: unknown[] = []
-    // a batch is written as soon as it is full; the generator yields after each (see below)
-    const addRow = (...row: unknown[]): boolean => {
-      rows.push(...row)
-      if (rows.length < RESULT_BATCH * RESULT_COLUMNS) return false
-      s.insertResults.run(rows)
-      rows.length = 0
-      return true
-    }
-    // `path` is the names from the test down to `subtests`, grown and shrunk in place
-    const store = this
-    function * insertTree (test: TestRecord, parent: CaseNode, subtests: SubtestRecord[], path: string[], parentSeq: number): Generator<void> {
-      for (const subtest of subtests) {
+    // the subtests still to write: each level's list, where it is in it, and its parent's case and seq
+    const levels: Array<{ subtests: SubtestRecord[], next: number, parent: CaseNode, parentSeq: number }> = []
+    // the names from the test down to the subtest being written, for the case of a new subtest
+    const path: string[] = []
+    for (const test of parsed.tests) {
+      const testNode = this.testCase(test)
+      const testSeq = resultSeq++
+      putTestRow(testRows, runId, testSeq, testNode.id, test)
+      if (testRows.next()) yield
+      if (test.subtests.length > 0) levels.push({ subtests: test.subtests, next: 0, parent: testNode, parentSeq: testSeq })
+      while (levels.length > 0) {
+        const level = levels[levels.length - 1]!
+        if (level.next === level.subtests.length) {
+          levels.pop()
+          continue
+        }
+        const subtest = level.subtests[level.next++]!
+        path.length = levels.length - 1
         path.push(subtest.name)
-        const node = store.subtestCase(parent, test, path)
-        const mySeq = resultSeq++
-        if (addRow(runId, mySeq, parentSeq, node.id, subtest.status, null, null, null, subtest.reason, '', subtest.lines[0], subtest.lines[1])) yield
-        yield * insertTree(test, node, subtest.subtests, path, mySeq)
-        path.pop()
+        const node = this.subtestCase(level.parent, test, path)
+        const seq = resultSeq++
+        putSubtestRow(subtestRows, runId, seq, level.parentSeq, node.id, subtest)
+        if (subtestRows.next()) yield
+        if (subtest.subtests.length > 0) levels.push({ subtests: subtest.subtests, next: 0, parent: node, parentSeq: seq })
       }
     }
-    for (const test of parsed.tests) {
-      const node = this.testCase(test)
-      const mySeq = resultSeq++
-      if (addRow(runId, mySeq, null, node.id, test.status, test.number, test.exitCode, test.timeoutSeconds, test.reason,
-        test.flags.join(','), test.lines[0], test.lines[1])) yield
-      if (test.subtests.length > 0) yield * insertTree(test, node, test.subtests, [], mySeq)
-    }
-    for (let at = 0; at < rows.length; at += RESULT_COLUMNS) s.insertResult.run(rows.slice(at, at + RESULT_COLUMNS))
+    testRows.finish()
+    subtestRows.finish()
     // the trend queries read these instead of the results: see migrations/003-trend-aggregates.sql.
     // Counted a range of results at a time (each statement is additive), so that a step stays short.
     for (let from = 0; from < resultSeq; from += AGGREGATE_STEP) {
       s.addCaseStats.run(versionId, machineId, runId, from, from + AGGREGATE_STEP)
-      s.insertRunCollections.run(runId, from, from + AGGREGATE_STEP)
       s.addSeriesTests.run(seriesId, runId, from, from + AGGREGATE_STEP)
       yield
     }
-    for (const collection of completeness.collections) {
-      if (!collection.complete) s.markCollectionIncomplete.run(collection.notRun, runId, collection.collection)
+    // the run's tests per collection, from the parse: a few rows, each with its collection's completeness
+    const incomplete = new Map(completeness.collections.filter(collection => !collection.complete).map(collection => [collection.collection, collection.notRun]))
+    for (const [collection, summary] of summariesByCollection(parsed.tests)) {
+      const notRun = incomplete.get(collection)
+      s.insertRunCollection.run({ run: runId, collection, ...summary, complete: notRun === undefined ? 1 : 0, not_run: notRun ?? 0 })
     }
     // in the run's transaction: a run is never visible without its known-issue matches
     this.issues.matchRun(runId, { seriesId, versionLabel: meta.version, machine: meta.machine, arch: meta.arch, cpuFlags: meta.flags, kernel: meta.kernel })
@@ -404,6 +436,74 @@ export class RunStore {
   }
 }
 
+/** Rows of one shape, written RESULT_BATCH to a statement: one statement call per row cost more than SQLite's own work for it. */
+class RowBatch {
+  readonly values: unknown[]
+  /** Where the row being written starts in `values`. */
+  at = 0
+
+  constructor (private readonly columns: number, private readonly many: Statement, private readonly one: Statement) {
+    this.values = new Array(RESULT_BATCH * columns)
+  }
+
+  /** The row at `at` is written: true when that filled the batch and the batch went to SQLite. */
+  next (): boolean {
+    this.at += this.columns
+    if (this.at < this.values.length) return false
+    this.many.run(this.values)
+    this.at = 0
+    return true
+  }
+
+  /** The rows of a last batch that is not full, one statement each. */
+  finish (): void {
+    for (let from = 0; from < this.at; from += this.columns) this.one.run(this.values.slice(from, from + this.columns))
+    this.at = 0
+  }
+}
+
+/** A test's row, in the order of insertTestResults' columns. */
+function putTestRow (rows: RowBatch, runId: number, seq: number, caseId: number, test: TestRecord): void {
+  const v = rows.values
+  const at = rows.at
+  v[at] = runId
+  v[at + 1] = seq
+  v[at + 2] = caseId
+  v[at + 3] = test.status
+  v[at + 4] = test.number
+  v[at + 5] = test.exitCode
+  v[at + 6] = test.timeoutSeconds
+  v[at + 7] = test.reason
+  v[at + 8] = test.flags.length === 0 ? '' : test.flags.join(',')
+  v[at + 9] = test.lines[0]
+  v[at + 10] = test.lines[1]
+}
+
+/** A subtest's row, in the order of insertSubtestResults' columns. */
+function putSubtestRow (rows: RowBatch, runId: number, seq: number, parentSeq: number, caseId: number, subtest: SubtestRecord): void {
+  const v = rows.values
+  const at = rows.at
+  v[at] = runId
+  v[at + 1] = seq
+  v[at + 2] = parentSeq
+  v[at + 3] = caseId
+  v[at + 4] = subtest.status
+  v[at + 5] = subtest.reason
+  v[at + 6] = subtest.lines[0]
+  v[at + 7] = subtest.lines[1]
+}
+
+/** The tests of a run counted per status, per collection. */
+function summariesByCollection (tests: TestRecord[]): Map<string, Summary> {
+  const byCollection = new Map<string, Status[]>()
+  for (const test of tests) {
+    let statuses = byCollection.get(test.collection)
+    if (statuses === undefined) byCollection.set(test.collection, (statuses = []))
+    statuses.push(test.status)
+  }
+  return new Map([...byCollection].map(([collection, statuses]) => [collection, summarize(statuses)]))
+}
+
 export interface StepOptions {
   /** How long one step may hold the event loop, in ms. */
   stepMs: number
@@ -539,6 +639,13 @@ function runView (row: RunRow): RunView {
   }
 }
 
+// a test's result row and a subtest's (which has no number, exit code, timeout or flags)
+const INSERT_TEST_RESULTS = `INSERT INTO results (run_id, seq, parent_seq, case_id, status, number, exit_code, timeout_seconds, reason, flags, line_from, line_to)
+  VALUES`
+const TEST_ROW = `(${['?', '?', 'NULL', ...Array.from({ length: TEST_COLUMNS - 2 }, () => '?')].join(', ')})`
+const INSERT_SUBTEST_RESULTS = 'INSERT INTO results (run_id, seq, parent_seq, case_id, status, reason, line_from, line_to) VALUES'
+const SUBTEST_ROW = `(${Array.from({ length: SUBTEST_COLUMNS }, () => '?').join(', ')})`
+
 function prepare (db: Database) {
   const statement = (sql: string): Statement => db.prepare(sql)
   return {
@@ -577,12 +684,10 @@ function prepare (db: Database) {
     insertChunk: statement('INSERT INTO log_chunks (run_id, seq, first_line, line_count, content) VALUES (?, ?, ?, ?, ?)'),
     insertCase: statement('INSERT INTO cases (collection, test, path) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
     findCase: statement('SELECT id FROM cases WHERE collection = ? AND test = ? AND path = ?'),
-    insertResult: statement(`
-      INSERT INTO results (run_id, seq, parent_seq, case_id, status, number, exit_code, timeout_seconds, reason, flags, line_from, line_to)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    insertResults: statement(`
-      INSERT INTO results (run_id, seq, parent_seq, case_id, status, number, exit_code, timeout_seconds, reason, flags, line_from, line_to)
-      VALUES ${Array.from({ length: RESULT_BATCH }, () => `(${Array.from({ length: RESULT_COLUMNS }, () => '?').join(', ')})`).join(', ')}`),
+    insertTestResult: statement(`${INSERT_TEST_RESULTS} ${TEST_ROW}`),
+    insertTestResults: statement(`${INSERT_TEST_RESULTS} ${Array.from({ length: RESULT_BATCH }, () => TEST_ROW).join(', ')}`),
+    insertSubtestResult: statement(`${INSERT_SUBTEST_RESULTS} ${SUBTEST_ROW}`),
+    insertSubtestResults: statement(`${INSERT_SUBTEST_RESULTS} ${Array.from({ length: RESULT_BATCH }, () => SUBTEST_ROW).join(', ')}`),
     // the results just inserted, counted into the aggregates in one statement each (no row crosses into JS)
     addCaseStats: statement(`
       INSERT INTO case_stats (version_id, machine_id, case_id, total, ${STATUSES.join(', ')}, trouble, infrastructure)
@@ -597,15 +702,9 @@ function prepare (db: Database) {
       SELECT @version, @machine, unhex(group_concat(${OUTCOME_CELL_SQL}, '' ORDER BY case_id))
       FROM case_stats WHERE version_id = @version AND machine_id = @machine
       ON CONFLICT (version_id, machine_id) DO UPDATE SET cells = excluded.cells`),
-    insertRunCollections: statement(`
-      INSERT INTO run_collections (run_id, collection, total, ${STATUSES.join(', ')})
-      SELECT r.run_id, c.collection, count(*), ${STATUSES.map(status => `sum(r.status = '${status}')`).join(', ')}
-      FROM results r JOIN cases c ON c.id = r.case_id
-      WHERE r.run_id = ? AND r.seq >= ? AND r.seq < ? AND r.parent_seq IS NULL
-      GROUP BY c.collection
-      ON CONFLICT (run_id, collection) DO UPDATE SET
-        total = total + excluded.total, ${STATUSES.map(status => `${status} = ${status} + excluded.${status}`).join(', ')}`),
-    markCollectionIncomplete: statement('UPDATE run_collections SET complete = 0, not_run = ? WHERE run_id = ? AND collection = ?'),
+    insertRunCollection: statement(`
+      INSERT INTO run_collections (run_id, collection, total, ${STATUSES.join(', ')}, complete, not_run)
+      VALUES (@run, @collection, @total, ${STATUSES.map(status => `@${status}`).join(', ')}, @complete, @not_run)`),
     addSeriesTests: statement(`
       INSERT OR IGNORE INTO series_tests (series_id, collection, test, case_id)
       SELECT ?, c.collection, c.test, c.id
