@@ -82,6 +82,8 @@ const AGGREGATE_STEP = 20_000
 const LOG_LINES_FOR_MATCHING = 1 << 20
 /** Cached case ids: a run's worth of new names must not grow the cache without bound. */
 const MAX_CACHED_CASES = 500_000
+/** Cases looked up or inserted between two steps of a run's transaction. */
+const CASE_STEP = 5_000
 
 /** The runs, their results and their raw logs. Every statement is prepared once, here. */
 export class RunStore {
@@ -89,6 +91,8 @@ export class RunStore {
   /** Case ids by collection and test, subtests under their test: no key string built per result. */
   private readonly testCases = new Map<string, CaseNode>()
   private cachedCases = 0
+  /** Whether the last case the cache did not know was in the table already (see casesOf). */
+  private lastCaseFound = true
   private readonly clock: () => Date
 
   /** Matches the active known issues against each run as it is stored. */
@@ -229,42 +233,29 @@ export class RunStore {
       not_run: completeness.notRun,
     }).lastInsertRowid)
 
-    let seq = 0
+    let chunkSeq = 0
     for (const chunk of log.chunks) {
-      s.insertChunk.run(runId, seq++, chunk.firstLine, chunk.lineCount, chunk.content)
+      s.insertChunk.run(runId, chunkSeq++, chunk.firstLine, chunk.lineCount, chunk.content)
       yield
     }
 
-    // result rows in `seq` order (a test, then its subtests depth first), RESULT_BATCH to a
-    // statement; the generator yields after each batch (see below). A subtest's row binds only the
-    // columns a subtest has: a third of the values each result bound were its NULLs.
+    // every result of the run in `seq` order (a test, then its subtests depth first), with its case
+    const results = flattenResults(parsed.tests)
+    const cases = yield * this.casesOf(results)
+    // result rows RESULT_BATCH to a statement; the generator yields after each batch (see below). A
+    // subtest's row binds only the columns a subtest has: a third of the values each result bound
+    // were its NULLs.
     const testRows = new RowBatch(TEST_COLUMNS, s.insertTestResults, s.insertTestResult)
     const subtestRows = new RowBatch(SUBTEST_COLUMNS, s.insertSubtestResults, s.insertSubtestResult)
-    let resultSeq = 0
-    // the subtests still to write: each level's list, where it is in it, and its parent's case and seq
-    const levels: Array<{ subtests: SubtestRecord[], next: number, parent: CaseNode, parentSeq: number }> = []
-    // the names from the test down to the subtest being written, for the case of a new subtest
-    const path: string[] = []
-    for (const test of parsed.tests) {
-      const testNode = this.testCase(test)
-      const testSeq = resultSeq++
-      putTestRow(testRows, runId, testSeq, testNode.id, test)
-      if (testRows.next()) yield
-      if (test.subtests.length > 0) levels.push({ subtests: test.subtests, next: 0, parent: testNode, parentSeq: testSeq })
-      while (levels.length > 0) {
-        const level = levels[levels.length - 1]!
-        if (level.next === level.subtests.length) {
-          levels.pop()
-          continue
-        }
-        const subtest = level.subtests[level.next++]!
-        path.length = levels.length - 1
-        path.push(subtest.name)
-        const node = this.subtestCase(level.parent, test, path)
-        const seq = resultSeq++
-        putSubtestRow(subtestRows, runId, seq, level.parentSeq, node.id, subtest)
+    const resultSeq = results.records.length
+    for (let seq = 0; seq < resultSeq; seq++) {
+      const parentSeq = results.parentSeq[seq]!
+      if (parentSeq === -1) {
+        putTestRow(testRows, runId, seq, cases[seq]!.id, results.records[seq] as TestRecord)
+        if (testRows.next()) yield
+      } else {
+        putSubtestRow(subtestRows, runId, seq, parentSeq, cases[seq]!.id, results.records[seq]!)
         if (subtestRows.next()) yield
-        if (subtest.subtests.length > 0) levels.push({ subtests: subtest.subtests, next: 0, parent: node, parentSeq: seq })
       }
     }
     testRows.finish()
@@ -287,6 +278,8 @@ export class RunStore {
     yield
     s.writeOutcomeSet.run({ version: versionId, machine: machineId })
     s.bumpCounter.run()
+    // a run's worth of new names must not grow the cache without bound
+    if (this.cachedCases > MAX_CACHED_CASES) this.forgetCases()
     return { runId, created: true }
   }
 
@@ -402,31 +395,59 @@ export class RunStore {
     }
   }
 
-  private testCase (test: TestRecord): CaseNode {
-    const key = `${test.collection}\u0000${test.name}`
-    let node = this.testCases.get(key)
-    if (node === undefined) {
-      node = { id: this.caseId(test.collection, test.name, '[]'), subtests: null }
-      this.testCases.set(key, node)
+  /**
+   * The case of each of the run's results, by `seq`, from the cache (a tree: no key string per
+   * result) or else the cases table. A case the cache does not know is looked up first when the
+   * last such one was there (a store that restarted, another process's cases), and inserted first
+   * when it was not (a new store, new tests): one statement a case either way, mostly.
+   */
+  private * casesOf (results: FlatResults): Generator<void, CaseNode[]> {
+    const { records, parentSeq, testSeq } = results
+    const nodes: CaseNode[] = new Array(records.length)
+    // a step of the transaction every CASE_STEP cases the cache did not know
+    let stepFrom = this.cachedCases
+    for (let seq = 0; seq < records.length; seq++) {
+      const parent = parentSeq[seq]!
+      const test = records[testSeq[seq]!] as TestRecord
+      let node: CaseNode | undefined
+      if (parent === -1) {
+        const key = `${test.collection}\u0000${test.name}`
+        node = this.testCases.get(key)
+        if (node === undefined) this.testCases.set(key, (node = { id: this.caseId(test.collection, test.name, '[]'), subtests: null }))
+      } else {
+        const above = nodes[parent]!
+        const name = records[seq]!.name
+        node = above.subtests?.get(name)
+        if (node === undefined) {
+          node = { id: this.caseId(test.collection, test.name, JSON.stringify(namesDownTo(results, seq))), subtests: null }
+          ;(above.subtests ??= new Map()).set(name, node)
+        }
+      }
+      nodes[seq] = node
+      if (this.cachedCases - stepFrom >= CASE_STEP) {
+        stepFrom = this.cachedCases
+        yield
+      }
     }
-    return node
+    return nodes
   }
 
-  /** The case of the subtest at `path` under `test`, whose parent's case is `parent`. */
-  private subtestCase (parent: CaseNode, test: TestRecord, path: string[]): CaseNode {
-    const name = path[path.length - 1]!
-    let node = parent.subtests?.get(name)
-    if (node === undefined) {
-      node = { id: this.caseId(test.collection, test.name, JSON.stringify(path)), subtests: null }
-      ;(parent.subtests ??= new Map()).set(name, node)
-    }
-    return node
-  }
-
-  private caseId (collection: string, test: string, pathJson: string): number {
-    this.statements.insertCase.run(collection, test, pathJson)
-    const id = (this.statements.findCase.get(collection, test, pathJson) as { id: number }).id
-    if (++this.cachedCases > MAX_CACHED_CASES) this.forgetCases()
+  /** The id of a case the cache does not know, which the cache then counts. */
+  private caseId (collection: string, test: string, path: string): number {
+    const s = this.statements
+    let id: number | undefined
+    if (this.lastCaseFound) id = s.findCase.get(collection, test, path) as number | undefined
+    if (id === undefined) {
+      const inserted = s.insertCase.run(collection, test, path)
+      if (inserted.changes === 1) {
+        id = Number(inserted.lastInsertRowid)
+        this.lastCaseFound = false
+      } else {
+        id = s.findCase.get(collection, test, path) as number
+        this.lastCaseFound = true
+      }
+    } else this.lastCaseFound = true
+    this.cachedCases++
     return id
   }
 
@@ -434,6 +455,45 @@ export class RunStore {
     this.testCases.clear()
     this.cachedCases = 0
   }
+}
+
+/** A run's results in `seq` order: a test, then its subtests depth first. */
+interface FlatResults {
+  records: Array<TestRecord | SubtestRecord>
+  /** The parent's seq, -1 for a test. */
+  parentSeq: Int32Array
+  /** The seq of the test a result belongs to (its own for a test). */
+  testSeq: Int32Array
+}
+
+function flattenResults (tests: TestRecord[]): FlatResults {
+  const records: Array<TestRecord | SubtestRecord> = []
+  const parents: number[] = []
+  const owners: number[] = []
+  const add = (subtests: SubtestRecord[], parent: number, owner: number): void => {
+    for (const subtest of subtests) {
+      const seq = records.length
+      records.push(subtest)
+      parents.push(parent)
+      owners.push(owner)
+      if (subtest.subtests.length > 0) add(subtest.subtests, seq, owner)
+    }
+  }
+  for (const test of tests) {
+    const seq = records.length
+    records.push(test)
+    parents.push(-1)
+    owners.push(seq)
+    add(test.subtests, seq, seq)
+  }
+  return { records, parentSeq: Int32Array.from(parents), testSeq: Int32Array.from(owners) }
+}
+
+/** The names from the test down to the subtest at `seq` (its case's path). */
+function namesDownTo (results: FlatResults, seq: number): string[] {
+  const names: string[] = []
+  for (let at = seq; results.parentSeq[at] !== -1; at = results.parentSeq[at]!) names.push(results.records[at]!.name)
+  return names.reverse()
 }
 
 /** Rows of one shape, written RESULT_BATCH to a statement: one statement call per row cost more than SQLite's own work for it. */
@@ -683,7 +743,7 @@ function prepare (db: Database) {
         @complete, @incomplete_reasons, @not_run)`),
     insertChunk: statement('INSERT INTO log_chunks (run_id, seq, first_line, line_count, content) VALUES (?, ?, ?, ?, ?)'),
     insertCase: statement('INSERT INTO cases (collection, test, path) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
-    findCase: statement('SELECT id FROM cases WHERE collection = ? AND test = ? AND path = ?'),
+    findCase: statement('SELECT id FROM cases WHERE collection = ? AND test = ? AND path = ?').pluck(),
     insertTestResult: statement(`${INSERT_TEST_RESULTS} ${TEST_ROW}`),
     insertTestResults: statement(`${INSERT_TEST_RESULTS} ${Array.from({ length: RESULT_BATCH }, () => TEST_ROW).join(', ')}`),
     insertSubtestResult: statement(`${INSERT_SUBTEST_RESULTS} ${SUBTEST_ROW}`),

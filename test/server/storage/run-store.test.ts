@@ -159,6 +159,12 @@ test('a run is stored with foreign keys unchecked: nothing dangles, and the conn
   const stored = await store.ingestRunInSteps(parseRunMetadata({ ...META, version: 'v8' }), parsed,
     { sha256: 'b'.repeat(64), bytes: LOG.length, lines: 12, chunks: [{ firstLine: 1, lineCount: 12, content: Buffer.from(LOG) }] }, steps)
   assert.equal(stored.created, true)
+  // a store that starts cold (a restart, another process) finds the cases there are
+  const cases = () => (db.prepare('SELECT count(*) AS n FROM cases').get() as { n: number }).n
+  const before = cases()
+  const cold = await ingestText(new RunStore(db), LOG, { ...META, machine: 'cold-host' })
+  assert.equal(cases(), before)
+  assert.deepEqual(new RunStore(db).getRunTests(cold.runId), parsed.tests)
   assert.deepEqual(db.pragma('foreign_key_check'), [])
   assert.equal(db.pragma('foreign_keys', { simple: true }), 1)
 
