@@ -1,4 +1,3 @@
-import { parseDirective } from 'tap-parser'
 import { isSpace } from './runner-lines.ts'
 
 /**
@@ -165,12 +164,27 @@ function readPoint (line: string): TapPoint | null {
   if (hash !== -1) {
     name = rest.slice(0, hash)
     const tail = rest.slice(hash + 1)
-    const directive = parseDirective(tail.trim())
-    if (directive === false) name += tail ? `#${tail}` : ''
-    else if (directive[0] === 'skip') skip = directive[1] as string | true
-    else if (directive[0] === 'todo') todo = directive[1] as string | true
+    const directive = tapDirective(tail.trim())
+    if (directive === null) name += tail ? `#${tail}` : ''
+    else if (directive.kind === 'skip') skip = directive.text
+    else if (directive.kind === 'todo') todo = directive.text
   }
   return { ok, id, name: name.trim(), skip, todo }
+}
+
+/**
+ * tap-parser's parseDirective (18.3), for a directive without a `{` (such lines go to tap-parser):
+ * a duration (`time=12ms`, `duration_ms 12`), or `todo`/`skip` in any case with what follows the
+ * word, true when nothing does; null for anything else, which stays part of the name. Written out
+ * here so that a log of plain results does not load tap-parser and the YAML library under it.
+ */
+function tapDirective (text: string): { kind: 'time' } | { kind: 'todo' | 'skip', text: string | true } | null {
+  if (text === '') return null
+  const line = text.replace(/^duration_ms ([0-9.]+)$/, 'time=$1ms')
+  if (/^time=(?:[1-9][0-9]*|0)(?:\.[0-9]+)?(?:ms|s)$/i.test(line)) return { kind: 'time' }
+  const m = /^(todo|skip)(?:\S*)\b(.*)$/i.exec(line)
+  if (m === null) return null
+  return { kind: m[1]!.toLowerCase() as 'todo' | 'skip', text: m[2]!.trim() || true }
 }
 
 /** The first `#` after white space: where tap-parser splits a description from its directive. */

@@ -1,4 +1,5 @@
-import { Parser } from 'tap-parser'
+import { createRequire } from 'node:module'
+import type { Parser as TapParser } from 'tap-parser'
 import { ownOutput, type OwnLines } from './output-lines.ts'
 import { findReason } from './reasons.ts'
 import type { SubtestRecord } from './records.ts'
@@ -157,7 +158,7 @@ function hasDeeperTap (texts: string[], from: number, to: number): boolean {
  */
 function readWithTapParser (texts: string[]): TapEvents {
   const events: TapEvents = { points: [], bailout: null, planEnd: null, skipAll: false, skipReason: '' }
-  const parser = new Parser()
+  const parser = new (tapParser())()
   parser.on('assert', (a: TapPoint) => { events.points.push(a) })
   parser.on('bailout', (reason: string) => { events.bailout = reason || 'no reason given' })
   parser.on('complete', (summary: { plan: { end: number | null, skipAll: boolean, skipReason: string } }) => {
@@ -174,6 +175,16 @@ function readWithTapParser (texts: string[]): TapEvents {
   parser.end()
   return events
 }
+
+/**
+ * tap-parser, loaded the first time a block needs it: it and the YAML library it loads took 80 ms
+ * of the start of every `ksft ingest`, and most logs have no block that needs them.
+ */
+function tapParser (): typeof TapParser {
+  tapParserClass ??= (createRequire(import.meta.url)('tap-parser') as { Parser: typeof TapParser }).Parser
+  return tapParserClass
+}
+let tapParserClass: typeof TapParser | undefined
 
 /**
  * False for a line tap-parser (18.x) would only report as a comment or as non-TAP text: such a line
