@@ -620,13 +620,18 @@ export class KselftestLogParser {
     const marks = open?.marks ?? marksOf(output!)
     const own = !marks.nested && !marks.testLines ? null : output === null ? ownLinesOf(open!) : ownLinesIn(output)
     const nested = marks.nested ? parseNestedBlock(own!) : null
-    const subtests = new SubtestList()
-    for (const subtest of nested?.subtests ?? []) subtests.add(subtest, null)
-    if (marks.testLines) for (const subtest of testLineResults(ownOutput(own!))) subtests.add(subtest, null)
+    // the nested block's subtests are one per name already: only `TEST:` lines can add a twin
+    let subtests = nested?.subtests ?? []
+    if (marks.testLines) {
+      const merged = new SubtestList()
+      for (const subtest of subtests) merged.add(subtest, null)
+      for (const subtest of testLineResults(ownOutput(own!))) merged.add(subtest, null)
+      subtests = merged.items
+    }
     for (const warning of nested?.warnings ?? []) this.warn('nested', () => `${collection}: ${result.name}: ${warning}`)
     const status = result.status
     // a test cut short says why it has no result, then what its output had shown before
-    const shown = cutShort ? explanation({ bailout: nested?.bailout ?? null, output: output!, subtests: subtests.items }) : null
+    const shown = cutShort ? explanation({ bailout: nested?.bailout ?? null, output: output!, subtests }) : null
     const reason = cutShort
       ? clip(shown ? `${cutShort}; before that: ${shown}` : cutShort)
       : findReason({
@@ -636,7 +641,7 @@ export class KselftestLogParser {
         directive: result.reason,
         bailout: nested?.bailout ?? null,
         nestedSkip: nested?.skipAll ?? null,
-        subtests: subtests.items,
+        subtests,
       })
     if (status === 'pass' && FALSE_PASS_SIGNS.some(flag => flags.has(flag))) flags.add('false_pass')
     return {
@@ -649,7 +654,7 @@ export class KselftestLogParser {
       reason,
       flags: FLAGS.filter(flag => flags.has(flag)),
       lines,
-      subtests: subtests.items,
+      subtests,
     }
   }
 
