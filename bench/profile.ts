@@ -1,8 +1,9 @@
 /**
  * `npm run bench:profile`: where ingest's time goes, from V8's CPU profiler (what `node --cpu-prof`
- * records), grouped by the part of the pipeline each function belongs to. Two cases: the 100 MB
- * log of the throughput measurement into a store that knows its tests, and 10 000-result runs into
- * a copy of the big store (when `npm run bench` has built it). Prints a table per case.
+ * records), grouped by the part of the pipeline each function belongs to. Two cases: the logs of
+ * the throughput measurements (the sparse 100 MB one and the two dense 60 MB ones) into a store that
+ * knows their tests, and 10 000-result runs into a copy of the big store (when `npm run bench` has
+ * built it). Prints a table per case, with the time per result.
  */
 import { copyFileSync, existsSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
@@ -13,7 +14,8 @@ import { ingestLog } from '../server/services/ingest-log.ts'
 import { openDatabase } from '../server/storage/database.ts'
 import { RunStore } from '../server/storage/run-store.ts'
 import { STORE_SERIES, runPlan, type StoreShape } from './store-shape.ts'
-import { OUT_DIR, benchMetadata, fullRunSpec, logFile, readLog, removeDatabase, storeRunSpec } from './workloads.ts'
+import { countResults } from './ingest-throughput.ts'
+import { OUT_DIR, benchMetadata, fullRunSpec, logFile, readLog, removeDatabase, shapeSpec, storeRunSpec } from './workloads.ts'
 
 interface ProfileNode {
   id: number
@@ -55,6 +57,9 @@ function partOf (node: ProfileNode, parents: Map<number, ProfileNode>): string {
   }
   const { functionName, url } = (at ?? node).callFrame
   const name = `${functionName} ${url}`
+  // the store's own JavaScript (its walk of the results, the case cache, the rows it binds) apart
+  // from what SQLite does with them
+  if (at === node && /storage\/run-store/.test(url)) return "the store's JavaScript (rows, case cache)"
   for (const [pattern, part] of PARTS) if (pattern.test(name)) return part
   return 'everything else'
 }
@@ -71,7 +76,7 @@ async function profiled (work: () => Promise<void>): Promise<Profile> {
   return profile
 }
 
-function report (title: string, profile: Profile): void {
+function report (title: string, profile: Profile, results?: number): void {
   const byId = new Map(profile.nodes.map(node => [node.id, node]))
   const parents = new Map<number, ProfileNode>()
   for (const node of profile.nodes) for (const child of node.children ?? []) parents.set(child, node)
@@ -89,30 +94,36 @@ function report (title: string, profile: Profile): void {
     const key = `${node.callFrame.functionName || '(anonymous)'} ${where}${where ? `:${node.callFrame.lineNumber + 1}` : ''}`
     functions.set(key, (functions.get(key) ?? 0) + micros)
   }
-  const line = (micros: number, label: string) => `  ${(micros / 1000).toFixed(0).padStart(7)} ms ${(100 * micros / total).toFixed(1).padStart(5)}%  ${label}`
+  const perResult = (micros: number) => results ? ` ${(micros / results).toFixed(2).padStart(6)} µs/result` : ''
+  const line = (micros: number, label: string) => `  ${(micros / 1000).toFixed(0).padStart(7)} ms ${(100 * micros / total).toFixed(1).padStart(5)}%${perResult(micros)}  ${label}`
   process.stdout.write(`\n${title}: ${(total / 1000).toFixed(0)} ms of main-thread samples\n`)
   for (const [part, micros] of [...parts].sort((a, b) => b[1] - a[1])) process.stdout.write(`${line(micros, part)}\n`)
   process.stdout.write('  the top functions:\n')
   for (const [name, micros] of [...functions].sort((a, b) => b[1] - a[1]).slice(0, 12)) process.stdout.write(`${line(micros, name)}\n`)
 }
 
-// 1: the throughput measurement's log, three times, into a store that has seen its tests once
-{
-  const log = await logFile('throughput-100000000-3000', () => fullRunSpec({ seed: 1, targetBytes: 100e6, tests: 3000 }))
+// 1: the throughput measurement's logs (sparse, and as dense in results as real full runs), each
+// three times into a store that has seen its tests once
+for (const [name, spec] of [
+  ['throughput-100000000-3000', () => fullRunSpec({ seed: 1, targetBytes: 100e6, tests: 3000 })],
+  ['throughput-dense-1k-60000000', () => shapeSpec('dense-1k', { seed: 1, targetBytes: 60e6, tests: 0 })],
+  ['throughput-dense-250-60000000', () => shapeSpec('dense-250', { seed: 1, targetBytes: 60e6, tests: 0 })],
+] as const) {
+  const log = await logFile(name, spec)
   const dbPath = join(OUT_DIR, 'profile-throughput.db')
   removeDatabase(dbPath)
   const db = openDatabase(dbPath)
   const store = new RunStore(db)
   const ingest = async (machine: string) => {
-    await ingestLog(readLog(log.path), parseRunMetadata(benchMetadata({ version: 'v1', machine })), store, { maxBytes: Number.MAX_SAFE_INTEGER, spoolDir: OUT_DIR })
+    return ingestLog(readLog(log.path), parseRunMetadata(benchMetadata({ version: 'v1', machine })), store, { maxBytes: Number.MAX_SAFE_INTEGER, spoolDir: OUT_DIR })
   }
-  await ingest('profile-warm-up')
+  const results = countResults((await ingest('profile-warm-up')).parse.tests)
   const profile = await profiled(async () => {
     for (let round = 1; round <= 3; round++) await ingest(`profile-${round}`)
   })
   db.close()
   removeDatabase(dbPath)
-  report(`ingest of a ${(log.bytes / 1e6).toFixed(0)} MB log, 3 times`, profile)
+  report(`ingest of a ${(log.bytes / 1e6).toFixed(0)} MB log with ${results.toLocaleString('en-US')} results, 3 times`, profile, results * 3)
 }
 
 // 2: runs of 10 000 results into a copy of the big store

@@ -1,7 +1,8 @@
 import { parseNestedBlock, SubtestList } from './nested-tap.ts'
 import { detectPrefixFamily, type PrefixFamily } from './line-prefixes.ts'
-import { marksOf, noteMarks, outputOf, testLineResults, userspaceTroubleOf, type OpenTest, type OutputMarks } from './open-test.ts'
-import type { OutputLine } from './output-lines.ts'
+import { marksOf, noteMarkOf, noteMarks, outputOf, ownLinesIn, ownLinesOf, testLineResults, userspaceTroubleOf, type OpenTest } from './open-test.ts'
+import { ownOutput, type OutputLine } from './output-lines.ts'
+import { PlainLineScan } from './plain-lines.ts'
 import { clip, explanation, findReason } from './reasons.ts'
 import type { LineRange, ParseResult, PlanRecord, SubtestRecord, TestRecord, UnfinishedCause, UnfinishedTest } from './records.ts'
 import {
@@ -85,7 +86,7 @@ export class KselftestLogParser {
   private overlong = false
   private lineNo = 0
   private readonly tests: TestRecord[] = []
-  private readonly byKey = new Map<string, TestRecord>()
+  private readonly byName = new TestsByName()
   private readonly plans: PlanRecord[] = []
   private readonly unfinished: UnfinishedTest[] = []
   private readonly warnings = new WarningList()
@@ -140,10 +141,13 @@ export class KselftestLogParser {
     const text = this.carry === '' ? chunk : this.carry + chunk.slice(start)
     this.source = text
     this.sourceSeq++
+    const scan = new PlainLineScan(text)
     let newline = text.indexOf('\n', start)
     while (newline !== -1) {
-      this.lineStart = start
-      this.line(text.slice(start, newline))
+      if (!this.plainOutputLine(text, start, newline, scan)) {
+        this.lineStart = start
+        this.line(text.slice(start, newline))
+      }
       start = newline + 1
       newline = text.indexOf('\n', start)
     }
@@ -206,6 +210,35 @@ export class KselftestLogParser {
       lineCount: this.lineNo,
       recognized: this.recognized,
     }
+  }
+
+  /**
+   * The line text[start, newline) when it is a running test's plain `# ` output, read in place: it
+   * is kept as an offset and marked as output() would, without the string, the kernel-stamp
+   * search and the trouble patterns, which it cannot match (scan says it holds no `[`, no `\r`
+   * before its line end and no sign of trouble). Most lines of a log are such lines. False, and
+   * nothing done, for any other line: line() reads it.
+   */
+  private plainOutputLine (text: string, start: number, newline: number, scan: PlainLineScan): boolean {
+    const open = this.open
+    if (open === null || text.charCodeAt(start) !== 35 /* # */ || text.charCodeAt(start + 1) !== 32) return false
+    // what line(), segment() and runnerLine() look at before output(): a prefix to strip, a held
+    // `TAP version`, a cut line, a bare header waiting for the line after it
+    if (this.prefixFamily !== null || this.heldTap !== null || this.cutHead !== null || this.bareHeaderAt !== 0) return false
+    if (newline - start > MAX_LINE_CHARS || open.raw.length >= this.maxOutputLines) return false
+    let end = newline
+    while (end > start && text.charCodeAt(end - 1) === 13) end--
+    const third = text.charCodeAt(start + 2)
+    // `# selftests: C: T` is a header; `# ok`, `# not ok` may be a waiting test's result
+    if (third === 115 /* s */ || ((third === 111 /* o */ || third === 110 /* n */) && this.waiting.size > 0)) return false
+    if (!scan.isPlain(start, end)) return false
+    this.lineNo++
+    noteMarkOf(third, open.marks)
+    if ((third === 84 /* T */ || third === 32) && scan.hasTestLine(start + 2, end)) open.marks.testLines = true
+    this.lineStart = start
+    open.raw.push(this.sourceOffset(open))
+    open.rawLine = this.lineNo
+    return true
   }
 
   private line (whole: string): void {
@@ -401,7 +434,7 @@ export class KselftestLogParser {
     if (open && open.header.collection === collection && open.header.name === result.name) {
       this.open = null
       this.direct = []
-      this.addTest(this.buildTest(collection, result, [open.headerLine, this.lineNo], () => outputOf(open), open.flags, open.marks))
+      this.addTest(this.buildTest(collection, result, [open.headerLine, this.lineNo], open, open.flags))
       return
     }
     const waiting = this.waiting.get(`${collection}\u0000${result.name}`)
@@ -486,7 +519,7 @@ export class KselftestLogParser {
       reason: null,
     }
     const lines: LineRange = [open.headerLine, Math.max(open.headerLine, lastLine)]
-    return this.buildTest(open.header.collection, result, lines, () => outputOf(open), new Set(open.flags), open.marks, `no result line: ${why}${cause}`)
+    return this.buildTest(open.header.collection, result, lines, open, new Set(open.flags), `no result line: ${why}${cause}`)
   }
 
   /**
@@ -502,22 +535,22 @@ export class KselftestLogParser {
     this.resolved.add(waiting.unfinished)
     if (this.parallelAt === 0) this.parallelAt = this.lineNo
     this.direct = []
-    const test = this.buildTest(collection, result, [waiting.open.headerLine, this.lineNo], () => outputOf(waiting.open), waiting.open.flags, waiting.open.marks)
+    const test = this.buildTest(collection, result, [waiting.open.headerLine, this.lineNo], waiting.open, waiting.open.flags)
     detachRecord(test)
     this.tests[waiting.index] = test
-    this.byKey.set(key, test)
+    this.byName.set(test)
   }
 
   /** At the end of a parallel run, tests still waiting for their result were cut short by its end. */
   private endParallel (): void {
     const lineNo = this.parallelAt
     this.warn('format', () => `line ${lineNo}: results came after other tests had started: the tests ran in parallel (run_kselftest.sh -n, per-test logs); each test is read from its header to its result, and output printed while several ran is given to the test started last`)
-    for (const [key, waiting] of this.waiting) {
+    for (const waiting of this.waiting.values()) {
       const before = this.tests[waiting.index]!
       const test = this.unfinishedRecord(waiting.open, 'the log ends before its result line', before.lines[1])
       detachRecord(test)
       this.tests[waiting.index] = test
-      this.byKey.set(key, test)
+      this.byName.set(test)
       waiting.unfinished.cause = 'end_of_log'
     }
     this.waiting.clear()
@@ -579,29 +612,36 @@ export class KselftestLogParser {
   }
 
   /** `cutShort` says why a test has no result line; such a test is an `error`. */
-  private buildTest (collection: string, result: ResultLine, lines: LineRange, outputLines: OutputLine[] | (() => OutputLine[]), flags: Set<Flag>, marks?: OutputMarks, cutShort?: string): TestRecord {
-    // a plain pass needs no second look at its output: most tests of a big log are that
-    const needsOutput = marks === undefined || marks.nested || marks.testLines || result.status !== 'pass' || cutShort !== undefined
-    const output = !needsOutput ? [] : typeof outputLines === 'function' ? outputLines() : outputLines
-    marks ??= marksOf(output)
-    const own = marks.nested || marks.testLines ? output.filter(line => line.prefixed) : []
-    const nested = marks.nested ? parseNestedBlock(own) : null
-    const subtests = new SubtestList()
-    for (const subtest of nested?.subtests ?? []) subtests.add(subtest, null)
-    if (marks.testLines) for (const subtest of testLineResults(own)) subtests.add(subtest, null)
+  private buildTest (collection: string, result: ResultLine, lines: LineRange, from: OutputLine[] | OpenTest, flags: Set<Flag>, cutShort?: string): TestRecord {
+    const open = Array.isArray(from) ? null : from
+    // a plain pass needs no second look at its output, and one with nested results only its own
+    // lines: most tests of a big log are one of the two
+    const output = open === null ? from as OutputLine[] : result.status !== 'pass' || cutShort !== undefined ? outputOf(open) : null
+    const marks = open?.marks ?? marksOf(output!)
+    const own = !marks.nested && !marks.testLines ? null : output === null ? ownLinesOf(open!) : ownLinesIn(output)
+    const nested = marks.nested ? parseNestedBlock(own!) : null
+    // the nested block's subtests are one per name already: only `TEST:` lines can add a twin
+    let subtests = nested?.subtests ?? []
+    if (marks.testLines) {
+      const merged = new SubtestList()
+      for (const subtest of subtests) merged.add(subtest, null)
+      for (const subtest of testLineResults(ownOutput(own!))) merged.add(subtest, null)
+      subtests = merged.items
+    }
     for (const warning of nested?.warnings ?? []) this.warn('nested', () => `${collection}: ${result.name}: ${warning}`)
     const status = result.status
     // a test cut short says why it has no result, then what its output had shown before
-    const shown = cutShort ? explanation({ bailout: nested?.bailout ?? null, output, subtests: subtests.items }) : null
+    const shown = cutShort ? explanation({ bailout: nested?.bailout ?? null, output: output!, subtests }) : null
     const reason = cutShort
       ? clip(shown ? `${cutShort}; before that: ${shown}` : cutShort)
       : findReason({
         status,
-        output,
+        // null only for a pass, whose reason is what its result line said or none
+        output: output ?? [],
         directive: result.reason,
         bailout: nested?.bailout ?? null,
         nestedSkip: nested?.skipAll ?? null,
-        subtests: subtests.items,
+        subtests,
       })
     if (status === 'pass' && FALSE_PASS_SIGNS.some(flag => flags.has(flag))) flags.add('false_pass')
     return {
@@ -614,7 +654,7 @@ export class KselftestLogParser {
       reason,
       flags: FLAGS.filter(flag => flags.has(flag)),
       lines,
-      subtests: subtests.items,
+      subtests,
     }
   }
 
@@ -632,10 +672,9 @@ export class KselftestLogParser {
       stream.seen++
       stream.collection = test.collection
     }
-    const key = `${test.collection}\u0000${test.name}`
-    const twin = this.byKey.get(key)
+    const twin = this.byName.get(test.collection, test.name)
     if (!twin) {
-      this.byKey.set(key, test)
+      this.byName.set(test)
       this.tests.push(test)
       if (!this.collectionSeen.has(test.collection)) {
         this.collectionSeen.add(test.collection)
@@ -643,7 +682,7 @@ export class KselftestLogParser {
       }
       return true
     }
-    this.warn('reported_again', () => `line ${test.lines[0]}: ${test.collection}: ${test.name} reported again (first at line ${twin.lines[0]}); kept the worse result`, key)
+    this.warn('reported_again', () => `line ${test.lines[0]}: ${test.collection}: ${test.name} reported again (first at line ${twin.lines[0]}); kept the worse result`, `${test.collection}\u0000${test.name}`)
     if (worseStatus(twin.status, test.status) !== twin.status) {
       const flags = new Set([...twin.flags, ...test.flags])
       Object.assign(twin, test, { flags: FLAGS.filter(flag => flags.has(flag)) })
@@ -679,6 +718,21 @@ export class KselftestLogParser {
     if (!stream || stream.planned === null) return
     // warned about at the end, when every test has come
     this.plans.push({ line: stream.line, collection: stream.collection, planned: stream.planned, seen: stream.seen })
+  }
+}
+
+/** The tests read so far by collection and name: no key string is built per test. */
+class TestsByName {
+  private readonly byCollection = new Map<string, Map<string, TestRecord>>()
+
+  get (collection: string, name: string): TestRecord | undefined {
+    return this.byCollection.get(collection)?.get(name)
+  }
+
+  set (test: TestRecord): void {
+    let tests = this.byCollection.get(test.collection)
+    if (tests === undefined) this.byCollection.set(test.collection, (tests = new Map()))
+    tests.set(test.name, test)
   }
 }
 

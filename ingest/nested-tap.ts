@@ -1,8 +1,10 @@
-import { Parser } from 'tap-parser'
-import type { OutputLine } from './output-lines.ts'
+import { createRequire } from 'node:module'
+import type { Parser as TapParser } from 'tap-parser'
+import { ownOutput, type OwnLines } from './output-lines.ts'
 import { findReason } from './reasons.ts'
 import type { SubtestRecord } from './records.ts'
-import { interpretTapResult, type ResultLine } from './runner-lines.ts'
+import { LINE_BREAKING, LINE_BREAKING_ALL, readPlainTap, type TapEvents, type TapPoint } from './nested-tap-reader.ts'
+import { interpretTapResult, isWordChar, skipSpace } from './runner-lines.ts'
 import { worseStatus } from './vocabulary.ts'
 
 /** Deeper `# # # #` levels are kept as output, not parsed: no real log nests past three. */
@@ -17,95 +19,92 @@ export interface NestedBlock {
   warnings: string[]
 }
 
-const RESULT = /^(?:not )?ok\b(?:\s+(\d+))?/
 const TAP_MARK = /^(?:(?:not )?ok\b|1\.\.\d|Bail out!|K?TAP version)/
+/** A TAP mark one nesting level further down, read in place: `# ok 1 x`. */
+const DEEPER_TAP_MARK = /^# (?:(?:not )?ok\b|1\.\.\d|Bail out!|K?TAP version)/
 
 /**
  * Parses the results a test printed behind one level of `# ` (kselftest.h and kselftest_harness.h
- * output) with tap-parser, then the levels below them, recursively. The runner's own stream is
- * never given to tap-parser: it stops after a trailing plan and fails on restarted numbering.
+ * output), then the levels below them, recursively. A block of plain lines is read by
+ * nested-tap-reader.ts, one that needs more (YAML, children, escapes, a bail-out) by tap-parser;
+ * both report the same events. The runner's own stream is never given to tap-parser: it stops
+ * after a trailing plan and fails on restarted numbering.
  */
-export function parseNestedBlock (lines: OutputLine[], depth = 1): NestedBlock | null {
-  if (!lines.some(line => TAP_MARK.test(line.text))) return null
-  const block: NestedBlock = { subtests: [], bailout: null, skipAll: null, planned: null, warnings: [] }
+export function parseNestedBlock (own: OwnLines, depth = 1): NestedBlock | null {
+  const { texts, nos } = own
+  // index of each result line and the number it prints
+  const resultAt: number[] = []
+  const resultNumber: Array<number | null> = []
+  let marked = false
+  for (let i = 0; i < texts.length; i++) {
+    const text = texts[i]!
+    const first = text.charCodeAt(0)
+    // only lines that start with o, n, 1, B, K or T can be TAP marks
+    if (first === 111 || first === 110) {
+      const printed = printedNumber(text)
+      if (printed !== undefined) {
+        resultAt.push(i)
+        resultNumber.push(printed)
+        marked = true
+      }
+    } else if (!marked && (first === 49 || first === 66 || first === 75 || first === 84) && TAP_MARK.test(text)) marked = true
+  }
+  if (!marked) return null
+  const events = readPlainTap(texts) ?? readWithTapParser(texts)
+  const block: NestedBlock = { subtests: [], bailout: events.bailout, skipAll: null, planned: events.planEnd, warnings: [] }
+  if (events.skipAll) block.skipAll = events.skipReason.replace(/^SKIP\b[\s:-]*/i, '') || 'skipped'
   const collected = new SubtestList()
 
-  const asserts: Array<{ result: ResultLine, lineIndex: number }> = []
-  // index of each result line and the number it prints
-  const resultLines: Array<[index: number, number: number | null]> = []
-  // a test's output is mostly progress text: tap-parser only gets the lines that can change what it reports
-  const forTap: string[] = []
-  for (let i = 0; i < lines.length; i++) {
-    const text = lines[i]!.text
-    const m = RESULT.exec(text)
-    if (m) resultLines.push([i, m[1] === undefined ? null : Number(m[1])])
-    if (mattersToTap(text)) forTap.push(text)
-  }
+  // find the line each point came from: the next result line carrying its number
   let cursor = 0
-  // where each printed number occurs among the result lines, and how far each list has been used:
-  // a scan from the cursor for a number that never comes (tap-parser numbers `ok` lines it reads
-  // without one) made a block of such lines quadratic
-  const byNumber = new Map<number | null, { at: number[], next: number }>()
-  resultLines.forEach(([, printed], i) => {
-    let entry = byNumber.get(printed)
-    if (!entry) byNumber.set(printed, (entry = { at: [], next: 0 }))
-    entry.at.push(i)
-  })
-
-  const parser = new Parser()
-  parser.on('assert', (a: { ok: boolean, id?: number, name: string, skip: string | boolean, todo: string | boolean }) => {
-    const number = a.id ?? null
-    // find the line this assert came from: the next result line carrying its number
-    let lineIndex = -1
+  // where each printed number occurs among the result lines, and how far each list has been used,
+  // made at the first point that is not on the next result line: a scan from the cursor for a
+  // number that never comes (tap-parser gives an `ok` line without a number the number 0) made a
+  // block of such lines quadratic
+  let byNumber: Map<number | null, { at: number[], next: number }> | null = null
+  let previousEnd = 0
+  for (const point of events.points) {
+    const number = point.id
     let found = -1
-    if (number === null) found = cursor < resultLines.length ? cursor : -1
+    if (cursor < resultAt.length && resultNumber[cursor] === number) found = cursor
     else {
+      byNumber ??= indexByNumber(resultNumber)
       const entry = byNumber.get(number)
       if (entry) {
         while (entry.next < entry.at.length && entry.at[entry.next]! < cursor) entry.next++
         if (entry.next < entry.at.length) found = entry.at[entry.next]!
       }
     }
+    let lineIndex = -1
     if (found !== -1) {
-      lineIndex = resultLines[found]![0]
+      lineIndex = resultAt[found]!
       cursor = found + 1
     }
-    asserts.push({ result: interpretTapResult(a.ok, number, a.name, a.skip, a.todo), lineIndex })
-  })
-  parser.on('bailout', (reason: string) => { block.bailout = reason || 'no reason given' })
-  parser.on('complete', (summary: { plan: { end: number, skipAll: boolean, skipReason: string } | null }) => {
-    const plan = summary.plan
-    if (!plan || plan.end === undefined) return
-    block.planned = plan.end
-    if (plan.skipAll) block.skipAll = plan.skipReason.replace(/^SKIP\b[\s:-]*/i, '') || 'skipped'
-  })
-  // tap-parser's line splitter (`.` in /^.*\r?\n/) stops at \r, U+2028 and U+2029 and scans its
-  // buffer again for every line after one: a block of such lines made it quadratic (issue 12);
-  // to the results they are white space
-  for (const text of forTap) parser.write(`${LINE_BREAKING.test(text) ? text.replace(LINE_BREAKING_ALL, ' ') : text}\n`)
-  parser.end()
-
-  let previousEnd = 0
-  for (const { result, lineIndex } of asserts) {
-    const end = lineIndex >= 0 ? lineIndex : lines.length - 1
-    const own = lines.slice(previousEnd, end)
+    const result = interpretTapResult(point.ok, number, point.name, point.skip, point.todo)
+    const end = lineIndex >= 0 ? lineIndex : texts.length - 1
+    const from = previousEnd
     previousEnd = end + 1
-    const inner = depth < MAX_NESTING ? parseNestedBlock(stripOneLevel(own), depth + 1) : null
+    // the subtest's own lines (from the previous result line to its own) are looked at only when
+    // they hold a deeper level or can explain the result: most subtests are a plain pass
+    const deeper = depth < MAX_NESTING && hasDeeperTap(texts, from, end)
+    const inner = deeper ? parseNestedBlock(stripOneLevel(own, from, end), depth + 1) : null
     if (inner) block.warnings.push(...inner.warnings)
     const subtests = inner?.subtests ?? []
     const status = result.status
     const subtest: SubtestRecord = {
       name: result.name,
       status,
-      reason: findReason({
-        status,
-        output: own,
-        directive: result.reason,
-        bailout: inner?.bailout ?? null,
-        nestedSkip: inner?.skipAll ?? null,
-        subtests,
-      }),
-      lines: [own[0]?.no ?? lines[end]!.no, lines[end]!.no],
+      reason: status === 'pass' && result.reason === null
+        ? null
+        : findReason({
+          status,
+          output: ownOutput(own, from, end),
+          directive: result.reason,
+          bailout: inner?.bailout ?? null,
+          nestedSkip: inner?.skipAll ?? null,
+          subtests,
+        }),
+      lines: [from < end ? nos[from]! : nos[end]!, nos[end]!],
       subtests,
     }
     collected.add(subtest, result.number)
@@ -113,11 +112,79 @@ export function parseNestedBlock (lines: OutputLine[], depth = 1): NestedBlock |
   block.subtests = collected.items
   const ran = block.subtests.length
   if (block.planned !== null && block.planned > ran && !block.skipAll) {
-    const first = lines[0]!.no
+    const first = nos[0]!
     block.warnings.push(`line ${first}: nested plan 1..${block.planned} but ${ran} result${ran === 1 ? '' : 's'}${block.bailout ? ' (bailed out)' : ''}`)
   }
   return block
 }
+
+function indexByNumber (numbers: Array<number | null>): Map<number | null, { at: number[], next: number }> {
+  const byNumber = new Map<number | null, { at: number[], next: number }>()
+  numbers.forEach((printed, i) => {
+    let entry = byNumber.get(printed)
+    if (!entry) byNumber.set(printed, (entry = { at: [], next: 0 }))
+    entry.at.push(i)
+  })
+  return byNumber
+}
+
+/**
+ * For a result line (`ok`, `not ok`, then the end or a character that is not a word's), the number
+ * it prints after white space, or null; undefined for any other line. By hand, as the pattern
+ * `^(?:not )?ok\b(?:\s+(\d+))?` it replaces read it.
+ */
+function printedNumber (text: string): number | null | undefined {
+  const at = text.startsWith('ok') ? 2 : text.startsWith('not ok') ? 6 : -1
+  if (at === -1 || isWordChar(text.charCodeAt(at))) return undefined
+  const digits = skipSpace(text, at)
+  if (digits === at) return null
+  let end = digits
+  while (end < text.length && text.charCodeAt(end) >= 48 && text.charCodeAt(end) <= 57) end++
+  return end === digits ? null : Number(text.slice(digits, end))
+}
+
+/** Whether lines `from` to `to` (exclusive) hold TAP one level down: what stripOneLevel would pass on. */
+function hasDeeperTap (texts: string[], from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const text = texts[i]!
+    if (text.charCodeAt(0) === 35 && DEEPER_TAP_MARK.test(text)) return true
+  }
+  return false
+}
+
+/**
+ * The block's events from tap-parser, for blocks readPlainTap leaves to it. tap-parser only gets
+ * the lines that can change what it reports: a test's output is mostly progress text.
+ */
+function readWithTapParser (texts: string[]): TapEvents {
+  const events: TapEvents = { points: [], bailout: null, planEnd: null, skipAll: false, skipReason: '' }
+  const parser = new (tapParser())()
+  parser.on('assert', (a: TapPoint) => { events.points.push(a) })
+  parser.on('bailout', (reason: string) => { events.bailout = reason || 'no reason given' })
+  parser.on('complete', (summary: { plan: { end: number | null, skipAll: boolean, skipReason: string } }) => {
+    events.planEnd = summary.plan.end
+    events.skipAll = summary.plan.skipAll
+    events.skipReason = summary.plan.skipReason
+  })
+  // tap-parser's line splitter (`.` in /^.*\r?\n/) stops at \r, U+2028 and U+2029 and scans its
+  // buffer again for every line after one: a block of such lines made it quadratic (issue 12);
+  // to the results they are white space
+  for (const text of texts) {
+    if (mattersToTap(text)) parser.write(`${LINE_BREAKING.test(text) ? text.replace(LINE_BREAKING_ALL, ' ') : text}\n`)
+  }
+  parser.end()
+  return events
+}
+
+/**
+ * tap-parser, loaded the first time a block needs it: it and the YAML library it loads took 80 ms
+ * of the start of every `ksft ingest`, and most logs have no block that needs them.
+ */
+function tapParser (): typeof TapParser {
+  tapParserClass ??= (createRequire(import.meta.url)('tap-parser') as { Parser: typeof TapParser }).Parser
+  return tapParserClass
+}
+let tapParserClass: typeof TapParser | undefined
 
 /**
  * False for a line tap-parser (18.x) would only report as a comment or as non-TAP text: such a line
@@ -156,16 +223,15 @@ function mattersToTap (text: string): boolean {
   return LINE_BREAKING.test(text)
 }
 
-// what `.` in tap-parser's /^.*\r?\n/ does not match
-const LINE_BREAKING = /[\r\u2028\u2029]/
-const LINE_BREAKING_ALL = /[\r\u2028\u2029]/g
-
-/** The lines of one nesting level further down: `# ok 1 x` becomes `ok 1 x`. */
-function stripOneLevel (lines: OutputLine[]): OutputLine[] {
-  const inner: OutputLine[] = []
-  for (const line of lines) {
-    if (line.text.startsWith('# ')) inner.push({ no: line.no, text: line.text.slice(2), prefixed: true })
-    else if (line.text === '#') inner.push({ no: line.no, text: '', prefixed: true })
+/** Lines `from` to `to` (exclusive) one nesting level further down: `# ok 1 x` becomes `ok 1 x`. */
+function stripOneLevel (own: OwnLines, from: number, to: number): OwnLines {
+  const inner: OwnLines = { texts: [], nos: [] }
+  for (let i = from; i < to; i++) {
+    const text = own.texts[i]!
+    if (text.startsWith('# ')) inner.texts.push(text.slice(2))
+    else if (text === '#') inner.texts.push('')
+    else continue
+    inner.nos.push(own.nos[i]!)
   }
   return inner
 }

@@ -1,4 +1,4 @@
-import { splitTestLine, type OutputLine } from './output-lines.ts'
+import { splitTestLine, type OutputLine, type OwnLines } from './output-lines.ts'
 import type { SubtestRecord } from './records.ts'
 import type { TestHeader } from './runner-lines.ts'
 import { userspaceTroubleIn } from './trouble.ts'
@@ -42,11 +42,16 @@ const TEST_VERDICTS = new Set(['OK', 'FAIL', 'SKIP', 'XFAIL', 'XPASS'])
 /** Cheap first-character tests while streaming; the parsers that follow decide for real. */
 export function noteMarks (text: string, from: number, marks: OutputMarks): void {
   const first = text.charCodeAt(from)
-  // ok, not ok, 1..N, Bail out!, TAP version, KTAP version, deeper `# ` levels
-  if (first === 111 || first === 110 || first === 49 || first === 66 || first === 84 || first === 75 || first === 35) marks.nested = true
+  noteMarkOf(first, marks)
   if (first === 84 /* T */ || first === 32) {
     if (text.indexOf('TEST: ', from) !== -1) marks.testLines = true
   }
+}
+
+/** The nested mark a line's first character (after its `# `) gives. */
+export function noteMarkOf (first: number, marks: OutputMarks): void {
+  // ok, not ok, 1..N, Bail out!, TAP version, KTAP version, deeper `# ` levels
+  if (first === 111 || first === 110 || first === 49 || first === 66 || first === 84 || first === 75 || first === 35) marks.nested = true
 }
 
 export function marksOf (output: OutputLine[]): OutputMarks {
@@ -55,29 +60,71 @@ export function marksOf (output: OutputLine[]): OutputMarks {
   return marks
 }
 
-/** The open test's lines as OutputLines: `# ` stripped once, blank and kernel-only lines left out. */
-export function outputOf (open: OpenTest): OutputLine[] {
-  const output: OutputLine[] = []
+/**
+ * Each of the open test's lines as line() had it, with its number: text[start, end) (a line kept as
+ * an offset is read in place, up to its newline and without the \r before it; lines cut for length,
+ * cut by a \r or otherwise changed were kept as strings). Blank and kernel-only lines are left out.
+ */
+function eachLine (open: OpenTest, visit: (no: number, text: string, start: number, end: number) => void): void {
   const first = open.headerLine + 1
   let source = -1
   for (let i = 0; i < open.raw.length; i++) {
     const entry = open.raw[i]!
-    let line: string
     if (typeof entry === 'number') {
       while (source + 1 < open.sourceFrom.length && open.sourceFrom[source + 1]! <= i) source++
-      // as line() had it: up to the newline, without the \r before it (lines cut for length, cut by
-      // a \r or otherwise changed are kept as strings)
       const text = open.sources[source]!
       let end = text.indexOf('\n', entry)
       if (end === -1) end = text.length
       while (end > entry && text.charCodeAt(end - 1) === 13) end--
-      line = text.slice(entry, end)
-    } else line = entry
-    if (line === '') continue
-    if (line.indexOf('\r') === -1) output.push(outputLine(first + i, line))
-    else for (const part of line.split('\r')) output.push(outputLine(first + i, part))
+      if (end > entry) visit(first + i, text, entry, end)
+    } else if (entry !== '') visit(first + i, entry, 0, entry.length)
   }
+}
+
+/** The open test's lines as OutputLines: `# ` stripped once, blank and kernel-only lines left out. */
+export function outputOf (open: OpenTest): OutputLine[] {
+  const output: OutputLine[] = []
+  eachLine(open, (no, text, start, end) => {
+    const line = start === 0 && end === text.length ? text : text.slice(start, end)
+    if (line.indexOf('\r') === -1) output.push(outputLine(no, line))
+    else for (const part of line.split('\r')) output.push(outputLine(no, part))
+  })
   return output
+}
+
+/**
+ * What `outputOf(open)` keeps of the test's own `# ` lines, without the lines around them: for a
+ * test that passed, its nested results are all that is read of its output.
+ */
+export function ownLinesOf (open: OpenTest): OwnLines {
+  const own: OwnLines = { texts: [], nos: [] }
+  eachLine(open, (no, text, start, end) => {
+    // only a line kept as a string can hold a \r (the parts of a line cut by one are never the line as it came)
+    const whole = start === 0 && end === text.length
+    if (whole && text.indexOf('\r') !== -1) for (const part of text.split('\r')) addOwn(own, no, part, 0, part.length)
+    else addOwn(own, no, text, start, end)
+  })
+  return own
+}
+
+/** text[start, end) as outputLine() has it, kept when it is the test's own (`#`, `# ...`). */
+function addOwn (own: OwnLines, no: number, text: string, start: number, end: number): void {
+  if (text.charCodeAt(start) !== 35 /* # */ || start === end) return
+  if (end === start + 1) own.texts.push('')
+  else if (text.charCodeAt(start + 1) === 32) own.texts.push(text.slice(start + 2, end))
+  else return
+  own.nos.push(no)
+}
+
+/** The own lines among OutputLines. */
+export function ownLinesIn (output: OutputLine[]): OwnLines {
+  const own: OwnLines = { texts: [], nos: [] }
+  for (const line of output) {
+    if (!line.prefixed) continue
+    own.texts.push(line.text)
+    own.nos.push(line.no)
+  }
+  return own
 }
 
 export function outputLine (no: number, line: string): OutputLine {

@@ -207,6 +207,7 @@ const LEGACY_VERDICTS = { '[PASS]': 'pass', '[FAIL]': 'fail', '[SKIP]': 'skip' }
 
 /** The pre-5.2 runner's `name [PASS]`: a verdict after white space at the very end. */
 function legacyVerdict (name: string): { name: string, status: 'pass' | 'fail' | 'skip' } | null {
+  if (name.charCodeAt(name.length - 1) !== 93 /* ] */) return null
   const tail = name.slice(-6)
   if (!Object.hasOwn(LEGACY_VERDICTS, tail) || name.length < 7 || !isSpace(name.charCodeAt(name.length - 7))) return null
   return { name: name.slice(0, -6).trimEnd(), status: LEGACY_VERDICTS[tail as keyof typeof LEGACY_VERDICTS] }
@@ -219,7 +220,7 @@ export function isSpace (code: number): boolean {
   return /\s/.test(String.fromCharCode(code))
 }
 
-function isWordChar (code: number): boolean {
+export function isWordChar (code: number): boolean {
   return (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 95
 }
 

@@ -57,6 +57,8 @@ export function kernelTroubleIn (text: string, into: Set<Flag>): void {
 }
 
 const USERSPACE_HINT = /bort|ssertion|Segmentation/
+/** The same hint, searched for through a whole text from `lastIndex` (plain-lines.ts). */
+export const USERSPACE_HINT_ANYWHERE = new RegExp(USERSPACE_HINT.source, 'g')
 const USERSPACE_TROUBLE: Array<[Matcher, Flag]> = [
   // `Aborted (core dumped)` from the shell, `./run_hugetlbfs_test.sh: line 60: 97095 Aborted`
   [/(?:^|\s)Aborted(?:\s|$)/, 'aborted'],

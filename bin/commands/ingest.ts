@@ -41,7 +41,10 @@ export function registerIngest (program: Command): void {
           maxBytes: flags.maxBytes === undefined ? undefined : Number(flags.maxBytes),
         })
         const run = store.getRun(result.runId)!
-        const tests = store.getRunTests(result.runId)
+        // a run just stored holds what the parse read (test/server/storage/run-store.test.ts): reading
+        // its hundreds of thousands of results back cost as much as storing them; a run stored before
+        // is shown as it was stored
+        const tests = result.created ? result.parse.tests : store.getRunTests(result.runId)
         if (flags.json) {
           process.stdout.write(`${JSON.stringify({ run: { id: run.id, created: result.created, summary: run.summary }, tests, warnings: run.warnings })}\n`)
         } else {

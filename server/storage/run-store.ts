@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { inflateSync } from 'node:zlib'
 import type { Database, Statement } from 'better-sqlite3'
-import { runCompleteness, STATUSES, summarize, type Flag, type Status, type SubtestRecord, type TestRecord } from '../../ingest/index.ts'
+import { runCompleteness, STATUSES, summarize, type Flag, type Status, type SubtestRecord, type Summary, type TestRecord } from '../../ingest/index.ts'
 import { versionSortKey } from '../domain/version-label.ts'
 import { IdentityStore } from './identity-store.ts'
 import { IssueStore } from './issue-store.ts'
@@ -75,13 +75,16 @@ interface CaseNode {
 
 /** Results per multi-row INSERT: one statement call per row cost more than SQLite's own work for it. */
 const RESULT_BATCH = 50
-const RESULT_COLUMNS = 12
+const TEST_COLUMNS = 11
+const SUBTEST_COLUMNS = 8
 /** Results counted into the aggregates per statement: a few ms each. */
 const AGGREGATE_STEP = 20_000
 /** How much of a test's log a known issue's log regex reads: a runaway test's megabytes are not scanned. */
 const LOG_BYTES_FOR_MATCHING = 1 << 20
 /** Cached case ids: a run's worth of new names must not grow the cache without bound. */
 const MAX_CACHED_CASES = 500_000
+/** Cases looked up or inserted between two steps of a run's transaction. */
+const CASE_STEP = 5_000
 
 /** The runs, their results and their raw logs. Every statement is prepared once, here. */
 export class RunStore {
@@ -89,6 +92,8 @@ export class RunStore {
   /** Case ids by collection and test, subtests under their test: no key string built per result. */
   private readonly testCases = new Map<string, CaseNode>()
   private cachedCases = 0
+  /** Whether the last case the cache did not know was in the table already (see casesOf). */
+  private lastCaseFound = true
   private readonly clock: () => Date
 
   /** Matches the active known issues against each run as it is stored. */
@@ -116,6 +121,7 @@ export class RunStore {
    * again returns the run stored the first time.
    */
   ingestRun (meta: RunMetadata, parsed: ParsedRun, log: StoredLog): IngestOutcome {
+    const restore = this.suspendForeignKeyChecks()
     try {
       // IMMEDIATE: the write lock is taken, waiting through the busy timeout, before the first read.
       // A deferred transaction that read first and then wrote while another process (a server
@@ -131,6 +137,8 @@ export class RunStore {
       // the ids of cases inserted by the rolled-back transaction are gone, and SQLite hands them out again
       this.forgetCases()
       throw err
+    } finally {
+      restore()
     }
   }
 
@@ -143,7 +151,13 @@ export class RunStore {
    * process's write lock is waited for asynchronously, up to `busyWaitMs`.
    */
   async ingestRunInSteps (meta: RunMetadata, parsed: ParsedRun, log: StoredLog, options: StepOptions): Promise<IngestOutcome> {
-    await beginImmediate(this.db, options)
+    const restore = this.suspendForeignKeyChecks()
+    try {
+      await beginImmediate(this.db, options)
+    } catch (err) {
+      restore()
+      throw err
+    }
     try {
       const steps = this.storeSteps(meta, parsed, log)
       let since = performance.now()
@@ -162,7 +176,23 @@ export class RunStore {
       if (this.db.inTransaction) this.db.exec('ROLLBACK')
       this.forgetCases()
       throw err
+    } finally {
+      restore()
     }
+  }
+
+  /**
+   * Foreign keys off for the run's own transaction: every id it writes comes from a row it just
+   * inserted or found (runs, versions, machines, cases, which nothing deletes), and checking them
+   * looked each one up again, five lookups per result. SQLite takes the pragma only outside a
+   * transaction; the returned function puts it back. test/server/storage/run-store.test.ts checks
+   * that stored runs pass PRAGMA foreign_key_check.
+   */
+  private suspendForeignKeyChecks (): () => void {
+    const was = this.db.pragma('foreign_keys', { simple: true }) as number
+    if (was === 0) return () => {}
+    this.db.pragma('foreign_keys = OFF')
+    return () => { this.db.pragma('foreign_keys = ON') }
   }
 
   /** The writes of one run, yielding between bounded pieces of work; the caller owns the transaction. */
@@ -207,58 +237,53 @@ export class RunStore {
       not_run: completeness.notRun,
     }).lastInsertRowid)
 
-    let seq = 0
+    let chunkSeq = 0
     for (const chunk of log.chunks) {
-      s.insertChunk.run(runId, seq++, chunk.firstLine, chunk.lineCount, chunk.content)
+      s.insertChunk.run(runId, chunkSeq++, chunk.firstLine, chunk.lineCount, chunk.content)
       yield
     }
 
-    let resultSeq = 0
-    const rows: unknown[] = []
-    // a batch is written as soon as it is full; the generator yields after each (see below)
-    const addRow = (...row: unknown[]): boolean => {
-      rows.push(...row)
-      if (rows.length < RESULT_BATCH * RESULT_COLUMNS) return false
-      s.insertResults.run(rows)
-      rows.length = 0
-      return true
-    }
-    // `path` is the names from the test down to `subtests`, grown and shrunk in place
-    const store = this
-    function * insertTree (test: TestRecord, parent: CaseNode, subtests: SubtestRecord[], path: string[], parentSeq: number): Generator<void> {
-      for (const subtest of subtests) {
-        path.push(subtest.name)
-        const node = store.subtestCase(parent, test, path)
-        const mySeq = resultSeq++
-        if (addRow(runId, mySeq, parentSeq, node.id, subtest.status, null, null, null, subtest.reason, '', subtest.lines[0], subtest.lines[1])) yield
-        yield * insertTree(test, node, subtest.subtests, path, mySeq)
-        path.pop()
+    // every result of the run in `seq` order (a test, then its subtests depth first), with its case
+    const results = flattenResults(parsed.tests)
+    const cases = yield * this.casesOf(results)
+    // result rows RESULT_BATCH to a statement; the generator yields after each batch (see below). A
+    // subtest's row binds only the columns a subtest has: a third of the values each result bound
+    // were its NULLs.
+    const testRows = new RowBatch(TEST_COLUMNS, s.insertTestResults, s.insertTestResult)
+    const subtestRows = new RowBatch(SUBTEST_COLUMNS, s.insertSubtestResults, s.insertSubtestResult)
+    const resultSeq = results.records.length
+    for (let seq = 0; seq < resultSeq; seq++) {
+      const parentSeq = results.parentSeq[seq]!
+      if (parentSeq === -1) {
+        putTestRow(testRows, runId, seq, cases[seq]!.id, results.records[seq] as TestRecord)
+        if (testRows.next()) yield
+      } else {
+        putSubtestRow(subtestRows, runId, seq, parentSeq, cases[seq]!.id, results.records[seq]!)
+        if (subtestRows.next()) yield
       }
     }
-    for (const test of parsed.tests) {
-      const node = this.testCase(test)
-      const mySeq = resultSeq++
-      if (addRow(runId, mySeq, null, node.id, test.status, test.number, test.exitCode, test.timeoutSeconds, test.reason,
-        test.flags.join(','), test.lines[0], test.lines[1])) yield
-      if (test.subtests.length > 0) yield * insertTree(test, node, test.subtests, [], mySeq)
-    }
-    for (let at = 0; at < rows.length; at += RESULT_COLUMNS) s.insertResult.run(rows.slice(at, at + RESULT_COLUMNS))
+    testRows.finish()
+    subtestRows.finish()
     // the trend queries read these instead of the results: see migrations/003-trend-aggregates.sql.
     // Counted a range of results at a time (each statement is additive), so that a step stays short.
     for (let from = 0; from < resultSeq; from += AGGREGATE_STEP) {
       s.addCaseStats.run(versionId, machineId, runId, from, from + AGGREGATE_STEP)
-      s.insertRunCollections.run(runId, from, from + AGGREGATE_STEP)
       s.addSeriesTests.run(seriesId, runId, from, from + AGGREGATE_STEP)
       yield
     }
-    for (const collection of completeness.collections) {
-      if (!collection.complete) s.markCollectionIncomplete.run(collection.notRun, runId, collection.collection)
+    // the run's tests per collection, from the parse: a few rows, each with its collection's completeness
+    const incomplete = new Map(completeness.collections.filter(collection => !collection.complete).map(collection => [collection.collection, collection.notRun]))
+    for (const [collection, summary] of summariesByCollection(parsed.tests)) {
+      const notRun = incomplete.get(collection)
+      s.insertRunCollection.run({ run: runId, collection, ...summary, complete: notRun === undefined ? 1 : 0, not_run: notRun ?? 0 })
     }
     // in the run's transaction: a run is never visible without its known-issue matches
     this.issues.matchRun(runId, { seriesId, versionLabel: meta.version, machine: machine.name, arch: meta.arch, cpuFlags: meta.flags, kernel: meta.kernel })
     yield
     s.writeOutcomeSet.run({ version: versionId, machine: machineId })
     s.bumpCounter.run()
+    // a run's worth of new names must not grow the cache without bound
+    if (this.cachedCases > MAX_CACHED_CASES) this.forgetCases()
     return { runId, created: true, series }
   }
 
@@ -374,31 +399,59 @@ export class RunStore {
     }
   }
 
-  private testCase (test: TestRecord): CaseNode {
-    const key = `${test.collection}\u0000${test.name}`
-    let node = this.testCases.get(key)
-    if (node === undefined) {
-      node = { id: this.caseId(test.collection, test.name, '[]'), subtests: null }
-      this.testCases.set(key, node)
+  /**
+   * The case of each of the run's results, by `seq`, from the cache (a tree: no key string per
+   * result) or else the cases table. A case the cache does not know is looked up first when the
+   * last such one was there (a store that restarted, another process's cases), and inserted first
+   * when it was not (a new store, new tests): one statement a case either way, mostly.
+   */
+  private * casesOf (results: FlatResults): Generator<void, CaseNode[]> {
+    const { records, parentSeq, testSeq } = results
+    const nodes: CaseNode[] = new Array(records.length)
+    // a step of the transaction every CASE_STEP cases the cache did not know
+    let stepFrom = this.cachedCases
+    for (let seq = 0; seq < records.length; seq++) {
+      const parent = parentSeq[seq]!
+      const test = records[testSeq[seq]!] as TestRecord
+      let node: CaseNode | undefined
+      if (parent === -1) {
+        const key = `${test.collection}\u0000${test.name}`
+        node = this.testCases.get(key)
+        if (node === undefined) this.testCases.set(key, (node = { id: this.caseId(test.collection, test.name, '[]'), subtests: null }))
+      } else {
+        const above = nodes[parent]!
+        const name = records[seq]!.name
+        node = above.subtests?.get(name)
+        if (node === undefined) {
+          node = { id: this.caseId(test.collection, test.name, JSON.stringify(namesDownTo(results, seq))), subtests: null }
+          ;(above.subtests ??= new Map()).set(name, node)
+        }
+      }
+      nodes[seq] = node
+      if (this.cachedCases - stepFrom >= CASE_STEP) {
+        stepFrom = this.cachedCases
+        yield
+      }
     }
-    return node
+    return nodes
   }
 
-  /** The case of the subtest at `path` under `test`, whose parent's case is `parent`. */
-  private subtestCase (parent: CaseNode, test: TestRecord, path: string[]): CaseNode {
-    const name = path[path.length - 1]!
-    let node = parent.subtests?.get(name)
-    if (node === undefined) {
-      node = { id: this.caseId(test.collection, test.name, JSON.stringify(path)), subtests: null }
-      ;(parent.subtests ??= new Map()).set(name, node)
-    }
-    return node
-  }
-
-  private caseId (collection: string, test: string, pathJson: string): number {
-    this.statements.insertCase.run(collection, test, pathJson)
-    const id = (this.statements.findCase.get(collection, test, pathJson) as { id: number }).id
-    if (++this.cachedCases > MAX_CACHED_CASES) this.forgetCases()
+  /** The id of a case the cache does not know, which the cache then counts. */
+  private caseId (collection: string, test: string, path: string): number {
+    const s = this.statements
+    let id: number | undefined
+    if (this.lastCaseFound) id = s.findCase.get(collection, test, path) as number | undefined
+    if (id === undefined) {
+      const inserted = s.insertCase.run(collection, test, path)
+      if (inserted.changes === 1) {
+        id = Number(inserted.lastInsertRowid)
+        this.lastCaseFound = false
+      } else {
+        id = s.findCase.get(collection, test, path) as number
+        this.lastCaseFound = true
+      }
+    } else this.lastCaseFound = true
+    this.cachedCases++
     return id
   }
 
@@ -406,6 +459,113 @@ export class RunStore {
     this.testCases.clear()
     this.cachedCases = 0
   }
+}
+
+/** A run's results in `seq` order: a test, then its subtests depth first. */
+interface FlatResults {
+  records: Array<TestRecord | SubtestRecord>
+  /** The parent's seq, -1 for a test. */
+  parentSeq: Int32Array
+  /** The seq of the test a result belongs to (its own for a test). */
+  testSeq: Int32Array
+}
+
+function flattenResults (tests: TestRecord[]): FlatResults {
+  const records: Array<TestRecord | SubtestRecord> = []
+  const parents: number[] = []
+  const owners: number[] = []
+  const add = (subtests: SubtestRecord[], parent: number, owner: number): void => {
+    for (const subtest of subtests) {
+      const seq = records.length
+      records.push(subtest)
+      parents.push(parent)
+      owners.push(owner)
+      if (subtest.subtests.length > 0) add(subtest.subtests, seq, owner)
+    }
+  }
+  for (const test of tests) {
+    const seq = records.length
+    records.push(test)
+    parents.push(-1)
+    owners.push(seq)
+    add(test.subtests, seq, seq)
+  }
+  return { records, parentSeq: Int32Array.from(parents), testSeq: Int32Array.from(owners) }
+}
+
+/** The names from the test down to the subtest at `seq` (its case's path). */
+function namesDownTo (results: FlatResults, seq: number): string[] {
+  const names: string[] = []
+  for (let at = seq; results.parentSeq[at] !== -1; at = results.parentSeq[at]!) names.push(results.records[at]!.name)
+  return names.reverse()
+}
+
+/** Rows of one shape, written RESULT_BATCH to a statement: one statement call per row cost more than SQLite's own work for it. */
+class RowBatch {
+  readonly values: unknown[]
+  /** Where the row being written starts in `values`. */
+  at = 0
+
+  constructor (private readonly columns: number, private readonly many: Statement, private readonly one: Statement) {
+    this.values = new Array(RESULT_BATCH * columns)
+  }
+
+  /** The row at `at` is written: true when that filled the batch and the batch went to SQLite. */
+  next (): boolean {
+    this.at += this.columns
+    if (this.at < this.values.length) return false
+    this.many.run(this.values)
+    this.at = 0
+    return true
+  }
+
+  /** The rows of a last batch that is not full, one statement each. */
+  finish (): void {
+    for (let from = 0; from < this.at; from += this.columns) this.one.run(this.values.slice(from, from + this.columns))
+    this.at = 0
+  }
+}
+
+/** A test's row, in the order of insertTestResults' columns. */
+function putTestRow (rows: RowBatch, runId: number, seq: number, caseId: number, test: TestRecord): void {
+  const v = rows.values
+  const at = rows.at
+  v[at] = runId
+  v[at + 1] = seq
+  v[at + 2] = caseId
+  v[at + 3] = test.status
+  v[at + 4] = test.number
+  v[at + 5] = test.exitCode
+  v[at + 6] = test.timeoutSeconds
+  v[at + 7] = test.reason
+  v[at + 8] = test.flags.length === 0 ? '' : test.flags.join(',')
+  v[at + 9] = test.lines[0]
+  v[at + 10] = test.lines[1]
+}
+
+/** A subtest's row, in the order of insertSubtestResults' columns. */
+function putSubtestRow (rows: RowBatch, runId: number, seq: number, parentSeq: number, caseId: number, subtest: SubtestRecord): void {
+  const v = rows.values
+  const at = rows.at
+  v[at] = runId
+  v[at + 1] = seq
+  v[at + 2] = parentSeq
+  v[at + 3] = caseId
+  v[at + 4] = subtest.status
+  v[at + 5] = subtest.reason
+  v[at + 6] = subtest.lines[0]
+  v[at + 7] = subtest.lines[1]
+}
+
+/** The tests of a run counted per status, per collection. */
+function summariesByCollection (tests: TestRecord[]): Map<string, Summary> {
+  const byCollection = new Map<string, Status[]>()
+  for (const test of tests) {
+    let statuses = byCollection.get(test.collection)
+    if (statuses === undefined) byCollection.set(test.collection, (statuses = []))
+    statuses.push(test.status)
+  }
+  return new Map([...byCollection].map(([collection, statuses]) => [collection, summarize(statuses)]))
 }
 
 export interface StepOptions {
@@ -548,6 +708,13 @@ function runView (row: RunRow): RunView {
   }
 }
 
+// a test's result row and a subtest's (which has no number, exit code, timeout or flags)
+const INSERT_TEST_RESULTS = `INSERT INTO results (run_id, seq, parent_seq, case_id, status, number, exit_code, timeout_seconds, reason, flags, line_from, line_to)
+  VALUES`
+const TEST_ROW = `(${['?', '?', 'NULL', ...Array.from({ length: TEST_COLUMNS - 2 }, () => '?')].join(', ')})`
+const INSERT_SUBTEST_RESULTS = 'INSERT INTO results (run_id, seq, parent_seq, case_id, status, reason, line_from, line_to) VALUES'
+const SUBTEST_ROW = `(${Array.from({ length: SUBTEST_COLUMNS }, () => '?').join(', ')})`
+
 function prepare (db: Database) {
   const statement = (sql: string): Statement => db.prepare(sql)
   return {
@@ -573,13 +740,11 @@ function prepare (db: Database) {
         @complete, @incomplete_reasons, @not_run)`),
     insertChunk: statement('INSERT INTO log_chunks (run_id, seq, first_line, line_count, content) VALUES (?, ?, ?, ?, ?)'),
     insertCase: statement('INSERT INTO cases (collection, test, path) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
-    findCase: statement('SELECT id FROM cases WHERE collection = ? AND test = ? AND path = ?'),
-    insertResult: statement(`
-      INSERT INTO results (run_id, seq, parent_seq, case_id, status, number, exit_code, timeout_seconds, reason, flags, line_from, line_to)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    insertResults: statement(`
-      INSERT INTO results (run_id, seq, parent_seq, case_id, status, number, exit_code, timeout_seconds, reason, flags, line_from, line_to)
-      VALUES ${Array.from({ length: RESULT_BATCH }, () => `(${Array.from({ length: RESULT_COLUMNS }, () => '?').join(', ')})`).join(', ')}`),
+    findCase: statement('SELECT id FROM cases WHERE collection = ? AND test = ? AND path = ?').pluck(),
+    insertTestResult: statement(`${INSERT_TEST_RESULTS} ${TEST_ROW}`),
+    insertTestResults: statement(`${INSERT_TEST_RESULTS} ${Array.from({ length: RESULT_BATCH }, () => TEST_ROW).join(', ')}`),
+    insertSubtestResult: statement(`${INSERT_SUBTEST_RESULTS} ${SUBTEST_ROW}`),
+    insertSubtestResults: statement(`${INSERT_SUBTEST_RESULTS} ${Array.from({ length: RESULT_BATCH }, () => SUBTEST_ROW).join(', ')}`),
     // the results just inserted, counted into the aggregates in one statement each (no row crosses into JS)
     addCaseStats: statement(`
       INSERT INTO case_stats (version_id, machine_id, case_id, total, ${STATUSES.join(', ')}, trouble, infrastructure)
@@ -594,15 +759,9 @@ function prepare (db: Database) {
       SELECT @version, @machine, unhex(group_concat(${OUTCOME_CELL_SQL}, '' ORDER BY case_id))
       FROM case_stats WHERE version_id = @version AND machine_id = @machine
       ON CONFLICT (version_id, machine_id) DO UPDATE SET cells = excluded.cells`),
-    insertRunCollections: statement(`
-      INSERT INTO run_collections (run_id, collection, total, ${STATUSES.join(', ')})
-      SELECT r.run_id, c.collection, count(*), ${STATUSES.map(status => `sum(r.status = '${status}')`).join(', ')}
-      FROM results r JOIN cases c ON c.id = r.case_id
-      WHERE r.run_id = ? AND r.seq >= ? AND r.seq < ? AND r.parent_seq IS NULL
-      GROUP BY c.collection
-      ON CONFLICT (run_id, collection) DO UPDATE SET
-        total = total + excluded.total, ${STATUSES.map(status => `${status} = ${status} + excluded.${status}`).join(', ')}`),
-    markCollectionIncomplete: statement('UPDATE run_collections SET complete = 0, not_run = ? WHERE run_id = ? AND collection = ?'),
+    insertRunCollection: statement(`
+      INSERT INTO run_collections (run_id, collection, total, ${STATUSES.join(', ')}, complete, not_run)
+      VALUES (@run, @collection, @total, ${STATUSES.map(status => `@${status}`).join(', ')}, @complete, @not_run)`),
     addSeriesTests: statement(`
       INSERT OR IGNORE INTO series_tests (series_id, collection, test, case_id)
       SELECT ?, c.collection, c.test, c.id

@@ -148,3 +148,33 @@ test('a runaway 20 MB line is stored across chunks, read back whole, and parsed 
   assert.deepEqual(store.getLogLines(runId, 5, 6)!.lines, ['# after', 'ok 1 selftests: kvm: big'])
   assert.equal(Buffer.concat([...store.readLog(runId)]).toString(), text)
 })
+
+test('a run is stored with foreign keys unchecked: nothing dangles, and the connection checks them again after, stored or failed', async (t) => {
+  const { store, db } = openTestStore(t)
+  const fixtures = realFixturesSkip ? [] : realFixtureNames().slice(0, 4)
+  for (const [i, name] of fixtures.entries()) await ingestText(store, readFileSync(realFixturePath(name)), { ...META, machine: `host-${i}` })
+  await ingestText(store, LOG, META)
+  const parsed = parseKselftestLog(LOG)
+  const steps = { stepMs: 0, pause: () => Promise.resolve(), busyWaitMs: 1000 }
+  const stored = await store.ingestRunInSteps(parseRunMetadata({ ...META, version: 'v8' }), parsed,
+    { sha256: 'b'.repeat(64), bytes: LOG.length, lines: 12, chunks: [{ firstLine: 1, lineCount: 12, content: Buffer.from(LOG) }] }, steps)
+  assert.equal(stored.created, true)
+  // a store that starts cold (a restart, another process) finds the cases there are
+  const cases = () => (db.prepare('SELECT count(*) AS n FROM cases').get() as { n: number }).n
+  const before = cases()
+  const cold = await ingestText(new RunStore(db), LOG, { ...META, machine: 'cold-host' })
+  assert.equal(cases(), before)
+  assert.deepEqual(new RunStore(db).getRunTests(cold.runId), parsed.tests)
+  assert.deepEqual(db.pragma('foreign_key_check'), [])
+  assert.equal(db.pragma('foreign_keys', { simple: true }), 1)
+
+  const broken = (sha256: string) => ({
+    sha256, bytes: 1, lines: 1,
+    chunks: { * [Symbol.iterator] () { throw new Error('the spool went away') } },
+  })
+  assert.throws(() => store.ingestRun(parseRunMetadata({ ...META, version: 'v9' }), parsed, broken('c'.repeat(64))), /the spool went away/)
+  assert.equal(db.pragma('foreign_keys', { simple: true }), 1)
+  await assert.rejects(store.ingestRunInSteps(parseRunMetadata({ ...META, version: 'v9' }), parsed, broken('d'.repeat(64)), steps), /the spool went away/)
+  assert.equal(db.pragma('foreign_keys', { simple: true }), 1)
+  assert.equal(db.inTransaction, false)
+})
