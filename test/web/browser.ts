@@ -42,6 +42,17 @@ export async function startDashboard (t: TestContext, options: { demo?: boolean 
   return { app, url: `http://127.0.0.1:${address.port}`, seriesId }
 }
 
+/** Uploads a log through the API, as the hook does: 201 or the test fails. */
+export async function uploadLog (dashboard: Dashboard, token: string, meta: { series: string, version: string, machine: string }, text: string): Promise<void> {
+  const res = await dashboard.app.inject({
+    method: 'POST',
+    url: `/api/v1/runs?${new URLSearchParams(meta).toString()}`,
+    payload: text,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' },
+  })
+  if (res.statusCode !== 201) throw new Error(`upload of ${meta.version} answered ${res.statusCode}: ${res.body}`)
+}
+
 export interface Browser {
   context: BrowserContext
   /** everything the pages complained about: console errors, uncaught exceptions, CSP violations, dialogs */

@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import type { CompareResponse, MatrixResponse, TrendResponse } from '../../web/src/api.ts'
 import { realFixturesSkip } from '../helpers/fixtures.ts'
 import { cutAfterTwo, realLog, warningOnly } from '../helpers/kvm-variants.ts'
-import { chromiumSkip, getJson, launchBrowser, open, screenshot, settled, startDashboard } from './browser.ts'
+import { chromiumSkip, getJson, launchBrowser, open, screenshot, settled, startDashboard, uploadLog } from './browser.ts'
 
 /**
  * The series page with a run that stopped early and a cell with kernel trouble (issue 11). The logs
@@ -20,13 +20,7 @@ test('the series page marks the run that stopped early and the cell with kernel 
   const dashboard = await startDashboard(t, { demo: false })
   const { token } = dashboard.app.tokens.create('uploader', ['upload'])
   for (const [version, text] of Object.entries(logs())) {
-    const res = await dashboard.app.inject({
-      method: 'POST',
-      url: `/api/v1/runs?${new URLSearchParams({ series: SERIES, version, machine: 'tdx-lab-1' }).toString()}`,
-      payload: text,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' },
-    })
-    assert.equal(res.statusCode, 201, res.body)
+    await uploadLog(dashboard, token, { series: SERIES, version, machine: 'tdx-lab-1' }, text)
   }
   const trend = await getJson<TrendResponse>(dashboard, '/api/v1/series/1/trend')
   const matrix = await getJson<MatrixResponse>(dashboard, '/api/v1/series/1/matrix')

@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import type { CompareResponse, MatrixResponse } from '../../web/src/api.ts'
 import { realFixturesSkip } from '../helpers/fixtures.ts'
 import { createMaxVcpusFails, realLog } from '../helpers/kvm-variants.ts'
-import { chromiumSkip, getJson, launchBrowser, open, screenshot, settled, startDashboard } from './browser.ts'
+import { chromiumSkip, getJson, launchBrowser, open, screenshot, settled, startDashboard, uploadLog } from './browser.ts'
 
 /**
  * Issue 16 in the browser: a failure marked as known from the heatmap, and what the heatmap and the
@@ -17,13 +17,7 @@ test('marking a failing heatmap cell as known records the issue, flags the cell 
   const { token } = dashboard.app.tokens.create('uploader', ['upload'])
   const admin = dashboard.app.tokens.create('triager', ['admin']).token
   for (const [version, text] of [['base', realLog().join('\n')], ['v1', createMaxVcpusFails()]] as const) {
-    const res = await dashboard.app.inject({
-      method: 'POST',
-      url: `/api/v1/runs?${new URLSearchParams({ series: SERIES, version, machine: 'tdx-lab-1' }).toString()}`,
-      payload: text,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' },
-    })
-    assert.equal(res.statusCode, 201, res.body)
+    await uploadLog(dashboard, token, { series: SERIES, version, machine: 'tdx-lab-1' }, text)
   }
   const before = await getJson<CompareResponse>(dashboard, '/api/v1/series/1/compare?base=base&head=v1')
   assert.equal(before.counts.regression, 1)
