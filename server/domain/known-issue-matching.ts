@@ -5,16 +5,29 @@ import { LIMITS, needsTriage, type IssueDefinition, type MatchCandidate } from '
 /**
  * The matching rule of known issues (domain/known-issues.ts has the vocabulary): a user's globs and
  * regular expressions run on every failing result the server stores, inside ingest's transaction,
- * so none of them may take more than linear time. They run on V8's linear-time engine (the `l`
- * flag): no backtracking, whatever the pattern, and what that engine cannot run (back-references,
- * lookarounds) is refused when the issue is written. The flag must be on before the first such
- * expression is compiled, and changes nothing for the others.
+ * so none of them may take more than linear time. They run on V8's backtracking engine, which is
+ * fast on the patterns people write (a plain `KVM_RUN failed` 37× faster than the alternative), and
+ * V8 moves a match that backtracks too much to its linear-time engine: `(a|a)*b` over 5 000
+ * characters costs milliseconds, not centuries. What the linear engine cannot run (back-references,
+ * lookarounds) has no such way out and is refused when the issue is written. The flags must be on
+ * before the first expression is compiled; they change nothing for the others.
  */
 setFlagsFromString('--enable-experimental-regexp-engine')
+setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks')
 
-/** Compiles a user's pattern for linear-time matching; throws what a refusal says. */
-function linearRegExp (source: string, flags = ''): RegExp {
-  return new RegExp(source, `${flags}l`)
+/**
+ * A reason regex as a test: most are plain text (`Requirement not met`, `KVM_RUN failed`), and a
+ * substring search is the cheapest way to run one against every failing result of an upload.
+ */
+function textMatcher (source: string): { test: (text: string) => boolean } {
+  if (/[\\^$.|?*+()[\]{}]/.test(source)) return userRegExp(source)
+  return { test: text => text.includes(source) }
+}
+
+/** Compiles a user's pattern; throws when the linear-time engine could not take over from backtracking. */
+function userRegExp (source: string, flags = ''): RegExp {
+  new RegExp(source, `${flags}l`) // eslint-disable-line no-new
+  return new RegExp(source, flags)
 }
 
 /** Why a user's regular expression is refused: too long, invalid, or not runnable in linear time. */
@@ -26,7 +39,7 @@ export function regexProblem (source: string): string | null {
     return `is not a valid regular expression (${(err as Error).message})`
   }
   try {
-    linearRegExp(source)
+    userRegExp(source)
   } catch {
     return 'cannot be matched in linear time (back-references and lookarounds are refused)'
   }
@@ -47,7 +60,7 @@ export function globToRegExp (glob: string): RegExp {
     else if (ch === '?') source += '.'
     else source += ch.replace(/[.+^${}()|[\]\\/-]/g, '\\$&')
   }
-  return linearRegExp(`^${source}$`, 's')
+  return userRegExp(`^${source}$`, 's')
 }
 
 /** The part of a glob before its first wildcard: what an index can look it up by. */
@@ -74,7 +87,7 @@ export class CompiledIssue {
   readonly cpuFlags: readonly string[]
   readonly from: number
   readonly to: number
-  private compiled: { path: RegExp, reason: RegExp | null, log: RegExp | null, kernel: RegExp | null } | null = null
+  private compiled: { path: RegExp, reason: { test: (text: string) => boolean } | null, log: RegExp | null, kernel: RegExp | null } | null = null
 
   constructor (readonly id: number, private readonly definition: IssueDefinition, sortKeyOf: (label: string) => number) {
     const { matcher, scope } = definition
@@ -96,8 +109,8 @@ export class CompiledIssue {
       const { matcher, scope } = this.definition
       this.compiled = {
         path: globToRegExp(matcher.testGlob),
-        reason: matcher.reasonRegex === null ? null : linearRegExp(matcher.reasonRegex),
-        log: matcher.logRegex === null ? null : linearRegExp(matcher.logRegex),
+        reason: matcher.reasonRegex === null ? null : textMatcher(matcher.reasonRegex),
+        log: matcher.logRegex === null ? null : userRegExp(matcher.logRegex),
         kernel: scope.kernelGlob === null ? null : globToRegExp(scope.kernelGlob),
       }
     }
@@ -148,8 +161,14 @@ function evidenceMatches (issue: CompiledIssue, candidate: MatchCandidate): bool
  * Ten thousand issues cost a few dozen map lookups per failing result.
  */
 export class IssueIndex {
+  /** Issues whose glob has no wildcard, by that path. */
   private readonly exact = new Map<string, CompiledIssue[]>()
-  private readonly byPrefix = new Map<string, CompiledIssue[]>()
+  /**
+   * The others by their glob's literal prefix, then by glob: many issues share a glob (one test's
+   * issues on several machines, a collection's prefix with several reasons), and a glob is tried
+   * once per result, its issues only when it matched.
+   */
+  private readonly byPrefix = new Map<string, Map<string, CompiledIssue[]>>()
   /** The lengths of the literal prefixes present, ascending: the only ones worth looking up. */
   private readonly prefixLengths: number[]
   readonly size: number
@@ -157,8 +176,14 @@ export class IssueIndex {
   constructor (issues: readonly CompiledIssue[]) {
     this.size = issues.length
     for (const issue of issues) {
-      if (issue.exactPath !== null) push(this.exact, issue.exactPath, issue)
-      else push(this.byPrefix, literalPrefix(issue.glob), issue)
+      if (issue.exactPath !== null) {
+        push(this.exact, issue.exactPath, issue)
+        continue
+      }
+      const prefix = literalPrefix(issue.glob)
+      let globs = this.byPrefix.get(prefix)
+      if (globs === undefined) this.byPrefix.set(prefix, globs = new Map())
+      push(globs, issue.glob, issue)
     }
     this.prefixLengths = [...new Set([...this.byPrefix.keys()].map(prefix => prefix.length))].sort((a, b) => a - b)
   }
@@ -167,23 +192,18 @@ export class IssueIndex {
   match (candidate: MatchCandidate): number[] {
     if (this.size === 0 || !needsTriage(candidate.status, candidate.troubled)) return []
     const { ancestors } = candidate
-    const tried: CompiledIssue[] = []
-    for (const path of ancestors) for (const issue of this.exact.get(path) ?? []) tried.push(issue)
+    const matched: number[] = []
+    const tryAll = (issues: readonly CompiledIssue[]) => {
+      for (const issue of issues) if (inScope(issue, candidate) && evidenceMatches(issue, candidate)) matched.push(issue.id)
+    }
+    for (const path of ancestors) tryAll(this.exact.get(path) ?? [])
     for (const length of this.prefixLengths) {
       if (length > candidate.path.length) break
-      for (const issue of this.byPrefix.get(candidate.path.slice(0, length)) ?? []) tried.push(issue)
+      for (const issues of this.byPrefix.get(candidate.path.slice(0, length))?.values() ?? []) {
+        if (pathMatches(issues[0]!, ancestors)) tryAll(issues)
+      }
     }
-    // many issues share a glob (one test's issues on several machines, a collection's prefix with
-    // several reasons): its path is tried once per result
-    const onPath = new Map<string, boolean>()
-    const matched: number[] = []
-    for (const issue of tried) {
-      if (!inScope(issue, candidate)) continue
-      let pathMatched = onPath.get(issue.glob)
-      if (pathMatched === undefined) onPath.set(issue.glob, pathMatched = pathMatches(issue, ancestors))
-      if (pathMatched && evidenceMatches(issue, candidate)) matched.push(issue.id)
-    }
-    return [...new Set(matched)].sort((a, b) => a - b)
+    return matched.length < 2 ? matched : [...new Set(matched)].sort((a, b) => a - b)
   }
 }
 
