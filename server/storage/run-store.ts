@@ -243,25 +243,24 @@ export class RunStore {
       yield
     }
 
-    // every result of the run in `seq` order (a test, then its subtests depth first), with its case
-    const results = flattenResults(parsed.tests)
-    const cases = yield * this.casesOf(results)
+    // the case of every result of the run, by seq (a test, then its subtests depth first)
+    const cases = yield * this.casesOf(parsed.tests)
     // result rows RESULT_BATCH to a statement; the generator yields after each batch (see below). A
     // subtest's row binds only the columns a subtest has: a third of the values each result bound
     // were its NULLs.
     const testRows = new RowBatch(TEST_COLUMNS, s.insertTestResults, s.insertTestResult)
     const subtestRows = new RowBatch(SUBTEST_COLUMNS, s.insertSubtestResults, s.insertSubtestResult)
-    const resultSeq = results.records.length
-    for (let seq = 0; seq < resultSeq; seq++) {
-      const parentSeq = results.parentSeq[seq]!
-      if (parentSeq === -1) {
-        putTestRow(testRows, runId, seq, cases[seq]!.id, results.records[seq] as TestRecord)
+    const walk = new ResultWalk(parsed.tests)
+    while (walk.next()) {
+      if (walk.parentSeq === -1) {
+        putTestRow(testRows, runId, walk.seq, cases[walk.seq]!, walk.test)
         if (testRows.next()) yield
       } else {
-        putSubtestRow(subtestRows, runId, seq, parentSeq, cases[seq]!.id, results.records[seq]!)
+        putSubtestRow(subtestRows, runId, walk.seq, walk.parentSeq, cases[walk.seq]!, walk.record)
         if (subtestRows.next()) yield
       }
     }
+    const resultSeq = cases.length
     testRows.finish()
     subtestRows.finish()
     // the trend queries read these instead of the results: see migrations/003-trend-aggregates.sql.
@@ -400,40 +399,42 @@ export class RunStore {
   }
 
   /**
-   * The case of each of the run's results, by `seq`, from the cache (a tree: no key string per
+   * The case id of each of the run's results, by `seq`, from the cache (a tree: no key string per
    * result) or else the cases table. A case the cache does not know is looked up first when the
    * last such one was there (a store that restarted, another process's cases), and inserted first
    * when it was not (a new store, new tests): one statement a case either way, mostly.
    */
-  private * casesOf (results: FlatResults): Generator<void, CaseNode[]> {
-    const { records, parentSeq, testSeq } = results
-    const nodes: CaseNode[] = new Array(records.length)
+  private * casesOf (tests: TestRecord[]): Generator<void, Int32Array> {
+    const ids = new Int32Array(resultCount(tests))
+    // the case of the result being looked at and of each result above it, by depth
+    const nodes: CaseNode[] = []
     // a step of the transaction every CASE_STEP cases the cache did not know
     let stepFrom = this.cachedCases
-    for (let seq = 0; seq < records.length; seq++) {
-      const parent = parentSeq[seq]!
-      const test = records[testSeq[seq]!] as TestRecord
+    const walk = new ResultWalk(tests)
+    while (walk.next()) {
+      const { test, depth } = walk
       let node: CaseNode | undefined
-      if (parent === -1) {
+      if (depth === 0) {
         const key = `${test.collection}\u0000${test.name}`
         node = this.testCases.get(key)
         if (node === undefined) this.testCases.set(key, (node = { id: this.caseId(test.collection, test.name, '[]'), subtests: null }))
       } else {
-        const above = nodes[parent]!
-        const name = records[seq]!.name
+        const above = nodes[depth - 1]!
+        const name = walk.record.name
         node = above.subtests?.get(name)
         if (node === undefined) {
-          node = { id: this.caseId(test.collection, test.name, JSON.stringify(namesDownTo(results, seq))), subtests: null }
+          node = { id: this.caseId(test.collection, test.name, JSON.stringify(walk.path)), subtests: null }
           ;(above.subtests ??= new Map()).set(name, node)
         }
       }
-      nodes[seq] = node
+      nodes[depth] = node
+      ids[walk.seq] = node.id
       if (this.cachedCases - stepFrom >= CASE_STEP) {
         stepFrom = this.cachedCases
         yield
       }
     }
-    return nodes
+    return ids
   }
 
   /** The id of a case the cache does not know, which the cache then counts. */
@@ -461,43 +462,58 @@ export class RunStore {
   }
 }
 
-/** A run's results in `seq` order: a test, then its subtests depth first. */
-interface FlatResults {
-  records: Array<TestRecord | SubtestRecord>
+/**
+ * A run's results in `seq` order (a test, then its subtests depth first), walked in place: next()
+ * moves to the next result and says whether there was one. Nothing is kept per result, so that
+ * storing a run of a million results holds no second copy of its tree.
+ */
+class ResultWalk {
+  seq = -1
+  record!: TestRecord | SubtestRecord
+  /** The test the result belongs to (the result itself for a test). */
+  test!: TestRecord
   /** The parent's seq, -1 for a test. */
-  parentSeq: Int32Array
-  /** The seq of the test a result belongs to (its own for a test). */
-  testSeq: Int32Array
-}
+  parentSeq = -1
+  /** 0 for a test, 1 for its subtests, and so on. */
+  depth = 0
+  /** The names from the test down to the result (its case's path), empty for a test. */
+  readonly path: string[] = []
+  private readonly levels: Array<{ subtests: SubtestRecord[], next: number, seq: number }> = []
+  private nextTest = 0
 
-function flattenResults (tests: TestRecord[]): FlatResults {
-  const records: Array<TestRecord | SubtestRecord> = []
-  const parents: number[] = []
-  const owners: number[] = []
-  const add = (subtests: SubtestRecord[], parent: number, owner: number): void => {
-    for (const subtest of subtests) {
-      const seq = records.length
-      records.push(subtest)
-      parents.push(parent)
-      owners.push(owner)
-      if (subtest.subtests.length > 0) add(subtest.subtests, seq, owner)
+  constructor (private readonly tests: TestRecord[]) {}
+
+  next (): boolean {
+    if (this.seq >= 0 && this.record.subtests.length > 0) this.levels.push({ subtests: this.record.subtests, next: 0, seq: this.seq })
+    while (this.levels.length > 0) {
+      const level = this.levels[this.levels.length - 1]!
+      if (level.next < level.subtests.length) {
+        this.record = level.subtests[level.next++]!
+        this.parentSeq = level.seq
+        this.depth = this.levels.length
+        this.path.length = this.depth - 1
+        this.path.push(this.record.name)
+        this.seq++
+        return true
+      }
+      this.levels.pop()
     }
+    if (this.nextTest === this.tests.length) return false
+    this.test = this.tests[this.nextTest++]!
+    this.record = this.test
+    this.parentSeq = -1
+    this.depth = 0
+    this.path.length = 0
+    this.seq++
+    return true
   }
-  for (const test of tests) {
-    const seq = records.length
-    records.push(test)
-    parents.push(-1)
-    owners.push(seq)
-    add(test.subtests, seq, seq)
-  }
-  return { records, parentSeq: Int32Array.from(parents), testSeq: Int32Array.from(owners) }
 }
 
-/** The names from the test down to the subtest at `seq` (its case's path). */
-function namesDownTo (results: FlatResults, seq: number): string[] {
-  const names: string[] = []
-  for (let at = seq; results.parentSeq[at] !== -1; at = results.parentSeq[at]!) names.push(results.records[at]!.name)
-  return names.reverse()
+/** Tests and subtests at every depth: one result row each. */
+function resultCount (tests: ReadonlyArray<TestRecord | SubtestRecord>): number {
+  let count = 0
+  for (const test of tests) count += 1 + resultCount(test.subtests)
+  return count
 }
 
 /** Rows of one shape, written RESULT_BATCH to a statement: one statement call per row cost more than SQLite's own work for it. */
