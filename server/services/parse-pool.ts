@@ -18,6 +18,9 @@ export const DEFAULT_PARSE_WORKERS = 2
 export const DEFAULT_PARSE_DEADLINE_MS = 60_000
 /** Bytes handed to a worker and not yet parsed: the upload reads no more of its body until they are. */
 const MAX_OWED_BYTES = 4 * 1024 * 1024
+/** The smallest buffer a chunk is copied into (a socket hands over 64 KB at most, mostly), and how many are kept. */
+const MIN_CHUNK_BUFFER = 64 * 1024
+const MAX_RETURNED_BUFFERS = 16
 
 /**
  * A worker running `name` (parse-worker, export-worker) beside this file: the .js in a compiled
@@ -75,9 +78,10 @@ export class ParsePool {
       for await (const piece of source) {
         bytes += piece.length
         if (bytes > options.maxBytes) throw tooLarge(options.maxBytes)
-        // a copy in a buffer of its own, moved to the worker rather than cloned
-        const copy = new Uint8Array(piece)
-        job.post({ type: 'chunk', bytes: copy }, [copy.buffer])
+        // a copy in a buffer of its own, moved to the worker rather than cloned (and moved back)
+        const copy = job.buffer(piece.length)
+        copy.set(piece)
+        job.post({ type: 'chunk', bytes: copy }, [copy.buffer as ArrayBuffer])
         await job.drained(MAX_OWED_BYTES)
       }
       job.post({ type: 'end' })
@@ -157,6 +161,8 @@ class Job {
   private busyMs = 0
   private timer: NodeJS.Timeout | null = null
   private readonly tests: TestRecord[] = []
+  /** Buffers the worker gave back with its acks, to copy the next chunks into. */
+  private readonly returned: ArrayBuffer[] = []
   private failure: Error | null = null
   private done: IntakeResult | null = null
   private wake: (() => void) | null = null
@@ -178,6 +184,13 @@ class Job {
     if (this.owedMessages++ === 0) this.startBusy()
     if (message.type === 'chunk') this.owedBytes += message.bytes.byteLength
     this.worker.postMessage(message, transfer)
+  }
+
+  /** `length` bytes to fill: a buffer the worker gave back when one is large enough. */
+  buffer (length: number): Uint8Array {
+    const spare = this.returned.pop()
+    if (spare !== undefined && spare.byteLength >= length) return new Uint8Array(spare, 0, length)
+    return new Uint8Array(new ArrayBuffer(Math.max(length, MIN_CHUNK_BUFFER)), 0, length)
   }
 
   /** Waits until the worker owes at most `maxBytes` of parsing. */
@@ -209,6 +222,7 @@ class Job {
     switch (message.type) {
       case 'ack':
         this.owedBytes -= message.bytes
+        if (message.buffer !== undefined && this.returned.length < MAX_RETURNED_BUFFERS) this.returned.push(message.buffer.buffer as ArrayBuffer)
         this.answered()
         break
       case 'tests':

@@ -12,9 +12,13 @@ export type ToWorker =
   /** The next message of tests (or done), after the main thread took the last one. */
   | { type: 'more' }
 
-/** Messages back: an ack per chunk, then the tests in pieces and done, or an error. */
+/**
+ * Messages back: an ack per chunk (with the chunk's bytes, moved back to be filled again: a buffer
+ * moved to the worker and dropped there lived until the worker's next collection, and a parse that
+ * makes little garbage collects seldom), then the tests in pieces and done, or an error.
+ */
 export type FromWorker =
-  | { type: 'ack', bytes: number }
+  | { type: 'ack', bytes: number, buffer?: Uint8Array }
   | { type: 'tests', tests: TestRecord[] }
   | { type: 'done', result: IntakeResult }
   | { type: 'error', code: ErrorCode | null, message: string }

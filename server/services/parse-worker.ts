@@ -41,8 +41,9 @@ async function handle (message: ToWorker): Promise<void> {
       return
     case 'chunk':
       if (!intake) return
+      // the intake keeps nothing of the bytes it was given (it copies what it spools)
       await intake.push(Buffer.from(message.bytes.buffer, message.bytes.byteOffset, message.bytes.byteLength))
-      send({ type: 'ack', bytes: message.bytes.byteLength })
+      send({ type: 'ack', bytes: message.bytes.byteLength, buffer: message.bytes }, [message.bytes.buffer as ArrayBuffer])
       return
     case 'end': {
       if (!intake) return
@@ -75,6 +76,6 @@ function sendMore (): void {
   outgoing = null
 }
 
-function send (message: FromWorker): void {
-  port!.postMessage(message)
+function send (message: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port!.postMessage(message, transfer)
 }
