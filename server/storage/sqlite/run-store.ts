@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { inflateSync } from 'node:zlib'
 import type { Database, Statement } from 'better-sqlite3'
-import { runCompleteness, STATUSES, summarize, type Flag, type Status, type SubtestRecord, type Summary, type TestRecord } from '../../ingest/index.ts'
-import { versionSortKey } from '../domain/version-label.ts'
+import { runCompleteness, STATUSES, summarize, type Flag, type Status, type SubtestRecord, type Summary, type TestRecord } from '../../../ingest/index.ts'
+import { versionSortKey } from '../../domain/version-label.ts'
 import { IdentityStore } from './identity-store.ts'
 import { IssueStore } from './issue-store.ts'
 import { INFRASTRUCTURE_RESULT_SQL, OUTCOME_CELL_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
-import type { IngestOutcome, LogSlice, ParsedRun, RunMetadata, RunView, StoredLog } from './types.ts'
+import type { IngestOutcome, LogSlice, ParsedRun, RunMetadata, RunView, StoredLog } from '../rows.ts'
 
 interface RunRow {
   id: number
