@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import BetterSqlite3, { type Database } from 'better-sqlite3'
-import type { IdentityRefusal, RunExport } from '../rows.ts'
+import type { IdentityRefusal, RunExport, StoreHealth } from '../rows.ts'
 import type {
   Store, StoreAdmin, StoreExports, StoreIdentity, StoreIssues, StoreOptions, StorePatches, StoreRuns, StoreTokens, StoreTrends,
 } from '../store.ts'
@@ -182,7 +182,7 @@ export class SqliteStore implements Store {
     }
   }
 
-  async health () {
+  async health (): Promise<StoreHealth> {
     return { writeCounter: await this.runs.writeCounter() }
   }
 

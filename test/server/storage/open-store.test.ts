@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { test } from 'node:test'
+import { buildApp } from '../../../server/app.ts'
 import { SqliteStore } from '../../../server/storage/sqlite/sqlite-store.ts'
 import { openStore, StoreLocationError } from '../../../server/storage/store.ts'
 import { runKsft } from '../../helpers/cli.ts'
@@ -72,4 +73,20 @@ test('KSFT_DATABASE_URL is the store of a CLI command without --db; --db wins ov
   const postgres = await runKsft(['token', 'list'], { env: { KSFT_DATABASE_URL: 'postgres://db.example.org/ksft', KSFT_DB: '' } })
   assert.equal(postgres.code, 1)
   assert.match(postgres.stderr, /^ksft: error: .*the PostgreSQL backend is not in this build yet/)
+})
+
+test('an app built on a store leaves it open when it closes; a store it opened itself it closes', async (t) => {
+  const dir = tempDir(t)
+  const store = await openStore(join(dir, 'given.db'))
+  t.after(() => store.close())
+  const app = await buildApp({ store, logger: false })
+  assert.equal((await app.inject({ url: '/healthz' })).json().writeCounter, 0)
+  await app.close()
+  assert.deepEqual(await store.health(), { writeCounter: 0 }, 'the store still answers')
+
+  const owned = await buildApp({ dbPath: join(dir, 'owned.db'), logger: false })
+  const opened = owned.store
+  assert.ok(opened instanceof SqliteStore)
+  await owned.close()
+  assert.equal(opened.db.open, false, 'closed with the app')
 })
