@@ -87,10 +87,13 @@ async function seriesRunIds ({ exports }: Store, idOrName: string, version: stri
 
 /** The store opened read-only: an export never writes, and never creates a database that is not there. */
 async function withStore (flags: { db?: string }, use: (store: Store) => Promise<void>): Promise<void> {
+  const { StoreLocationError } = await import('../../server/storage/store.ts')
   let store: Store
   try {
     store = await openCommandStore(flags, { readonly: true })
   } catch (err) {
+    // a location that names no store says so itself, without a URL's password
+    if (err instanceof StoreLocationError) throw err
     throw new ExitCode(1, `error: cannot open the database ${dbPathOf(flags)}: ${(err as Error).message}`)
   }
   try {
