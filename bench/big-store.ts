@@ -10,12 +10,13 @@ import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { parseRunMetadata } from '../server/domain/run-metadata.ts'
 import { ingestLog } from '../server/services/ingest-log.ts'
-import { openDatabase } from '../server/storage/database.ts'
-import { RunStore } from '../server/storage/run-store.ts'
+import { openDatabase } from '../server/storage/sqlite/database.ts'
+import { RunStore } from '../server/storage/sqlite/run-store.ts'
 import { countResults } from './ingest-throughput.ts'
 import { median, round } from './stats.ts'
 import { STORE_SERIES, runPlan, type StoreShape } from './store-shape.ts'
 import { OUT_DIR, benchMetadata, readSidecar, removeDatabase, writeSidecar } from './workloads.ts'
+import { inOneTransaction } from './one-transaction.ts'
 
 export interface RunTiming {
   /** Results stored before this run. */
@@ -45,8 +46,8 @@ interface Sidecar extends Omit<BigStore, 'path' | 'snapshotPath' | 'reused'> {
 const ROOT = join(import.meta.dirname, '..')
 /** What the store's content and its build times depend on: the generator, the parser, the ingest path, the schema. */
 const CODE = [
-  'server/demo', 'ingest', 'server/domain', 'server/services', 'server/storage/migrations', 'server/storage/run-store.ts',
-  'server/storage/database.ts', 'bench/workloads.ts', 'bench/store-shape.ts', 'bench/big-store.ts', 'bench/store-log-worker.ts',
+  'server/demo', 'ingest', 'server/domain', 'server/services', 'server/storage/migrations', 'server/storage/sqlite/run-store.ts',
+  'server/storage/sqlite/database.ts', 'bench/workloads.ts', 'bench/store-shape.ts', 'bench/big-store.ts', 'bench/store-log-worker.ts',
 ]
 
 export async function bigStore (shape: StoreShape, name: string, log: (line: string) => void): Promise<BigStore> {
@@ -82,7 +83,7 @@ async function build (shape: StoreShape, path: string, snapshotPath: string, log
       const plan = runPlan(shape, run)
       const meta = parseRunMetadata(benchMetadata({ series: STORE_SERIES, version: plan.version, machine: plan.machine, arch: plan.arch, run }))
       const runStart = performance.now()
-      const outcome = await ingestLog(once(bytes), meta, store, { spoolDir: OUT_DIR })
+      const outcome = await ingestLog(once(bytes), meta, inOneTransaction(store), { spoolDir: OUT_DIR })
       const ms = performance.now() - runStart
       if (!outcome.created) throw new Error(`run ${run} of the big store was already there`)
       const count = countResults(outcome.parse.tests)

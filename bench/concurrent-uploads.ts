@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseKselftestLog, summarize, type Summary } from '../ingest/index.ts'
-import { openDatabase } from '../server/storage/database.ts'
+import { openDatabase } from '../server/storage/sqlite/database.ts'
 import { startServer } from './children.ts'
 import { mb, round } from './stats.ts'
 import { upload } from './streaming-memory.ts'

@@ -6,7 +6,7 @@
  * SQL of its own, and autocannon then counts every response whose body differs from it.
  */
 import autocannon from 'autocannon'
-import { openDatabase } from '../server/storage/database.ts'
+import { openDatabase } from '../server/storage/sqlite/database.ts'
 import { startServer } from './children.ts'
 import { round } from './stats.ts'
 import { STORE_SERIES } from './store-shape.ts'

@@ -10,10 +10,11 @@ import { Parser } from 'tap-parser'
 import { KselftestLogParser, type SubtestRecord, type TestRecord } from '../ingest/index.ts'
 import { parseRunMetadata } from '../server/domain/run-metadata.ts'
 import { ingestLog } from '../server/services/ingest-log.ts'
-import { openDatabase } from '../server/storage/database.ts'
-import { RunStore } from '../server/storage/run-store.ts'
+import { openDatabase } from '../server/storage/sqlite/database.ts'
+import { RunStore } from '../server/storage/sqlite/run-store.ts'
 import { median, mb, round } from './stats.ts'
 import { OUT_DIR, benchMetadata, logFile, readLog, removeDatabase, shapeSpec, type LogShape } from './workloads.ts'
+import { inOneTransaction } from './one-transaction.ts'
 
 export interface ThroughputOptions {
   targetBytes: number
@@ -50,7 +51,7 @@ export async function measureIngestThroughput (options: ThroughputOptions): Prom
     const store = new RunStore(db)
     const ingest = async (machine: string) => {
       const meta = parseRunMetadata(benchMetadata({ version: 'v1', machine }))
-      const result = await ingestLog(readLog(log.path), meta, store, { maxBytes: Number.MAX_SAFE_INTEGER, spoolDir: OUT_DIR })
+      const result = await ingestLog(readLog(log.path), meta, inOneTransaction(store), { maxBytes: Number.MAX_SAFE_INTEGER, spoolDir: OUT_DIR })
       if (!result.created) throw new Error('the throughput run was not stored')
     }
     // the store has seen these tests once, as it has for every run of a series after its first:

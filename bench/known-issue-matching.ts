@@ -19,11 +19,12 @@ import { parseRunMetadata } from '../server/domain/run-metadata.ts'
 import { needsTriage, testPathOf, type IssueDefinition } from '../server/domain/known-issues.ts'
 import { scaledLogSpec } from '../server/demo/log-generator.ts'
 import { ingestLog } from '../server/services/ingest-log.ts'
-import { openDatabase } from '../server/storage/database.ts'
-import { RunStore } from '../server/storage/run-store.ts'
+import { openDatabase } from '../server/storage/sqlite/database.ts'
+import { RunStore } from '../server/storage/sqlite/run-store.ts'
 import { median, round } from './stats.ts'
 import { benchMetadata, logFile, OUT_DIR, readLog, removeDatabase } from './workloads.ts'
 import { readFileSync } from 'node:fs'
+import { inOneTransaction } from './one-transaction.ts'
 
 export interface KnownIssueMatchingResult {
   issues: number
@@ -65,7 +66,7 @@ export async function measureKnownIssueMatching (options: { issues: number, test
     try {
       const store = new RunStore(db)
       const ingest = async (machine: string) => {
-        const result = await ingestLog(readLog(log.path), parseRunMetadata(benchMetadata({ version: 'v1', machine })), store, { maxBytes: Number.MAX_SAFE_INTEGER, spoolDir: OUT_DIR })
+        const result = await ingestLog(readLog(log.path), parseRunMetadata(benchMetadata({ version: 'v1', machine })), inOneTransaction(store), { maxBytes: Number.MAX_SAFE_INTEGER, spoolDir: OUT_DIR })
         if (!result.created) throw new Error('the known-issue run was not stored')
         return result.runId
       }

@@ -11,11 +11,12 @@ import { join } from 'node:path'
 import { generateLog } from '../server/demo/log-generator.ts'
 import { parseRunMetadata } from '../server/domain/run-metadata.ts'
 import { ingestLog } from '../server/services/ingest-log.ts'
-import { openDatabase } from '../server/storage/database.ts'
-import { RunStore } from '../server/storage/run-store.ts'
+import { openDatabase } from '../server/storage/sqlite/database.ts'
+import { RunStore } from '../server/storage/sqlite/run-store.ts'
 import { STORE_SERIES, runPlan, type StoreShape } from './store-shape.ts'
 import { countResults } from './ingest-throughput.ts'
 import { OUT_DIR, benchMetadata, fullRunSpec, logFile, readLog, removeDatabase, shapeSpec, storeRunSpec } from './workloads.ts'
+import { inOneTransaction } from './one-transaction.ts'
 
 interface ProfileNode {
   id: number
@@ -115,7 +116,7 @@ for (const [name, spec] of [
   const db = openDatabase(dbPath)
   const store = new RunStore(db)
   const ingest = async (machine: string) => {
-    return ingestLog(readLog(log.path), parseRunMetadata(benchMetadata({ version: 'v1', machine })), store, { maxBytes: Number.MAX_SAFE_INTEGER, spoolDir: OUT_DIR })
+    return ingestLog(readLog(log.path), parseRunMetadata(benchMetadata({ version: 'v1', machine })), inOneTransaction(store), { maxBytes: Number.MAX_SAFE_INTEGER, spoolDir: OUT_DIR })
   }
   const results = countResults((await ingest('profile-warm-up')).parse.tests)
   const profile = await profiled(async () => {
@@ -146,7 +147,7 @@ for (const [name, spec] of [
     const profile = await profiled(async () => {
       for (const [i, { plan, bytes }] of logs.entries()) {
         const meta = parseRunMetadata(benchMetadata({ series: STORE_SERIES, version: plan.version, machine: plan.machine, arch: plan.arch, run: 90_000 + i }))
-        await ingestLog((async function * () { yield bytes })(), meta, store, { spoolDir: OUT_DIR })
+        await ingestLog((async function * () { yield bytes })(), meta, inOneTransaction(store), { spoolDir: OUT_DIR })
       }
     })
     db.close()

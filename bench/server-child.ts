@@ -21,7 +21,7 @@ const app = await buildApp({
   limits: { uploadsInFlightPerToken: 0, parseDeadlineMs: 3_600_000 },
 })
 app.get('/bench/hello', async () => ({ hello: 'world' }))
-const { token } = app.tokens.create(`bench-${process.pid}-${Date.now()}`, ['upload'])
+const { token } = await app.store.tokens.create(`bench-${process.pid}-${Date.now()}`, ['upload'])
 await app.listen({ host: '127.0.0.1', port: 0 })
 const address = app.server.address()
 if (address === null || typeof address === 'string') throw new Error('no TCP address')

@@ -1,10 +1,7 @@
-import type { Database } from 'better-sqlite3'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { errorBody, KsftError } from './errors.ts'
-import { openDatabase } from './storage/database.ts'
-import { PatchStore } from './storage/patch-store.ts'
-import { RunStore } from './storage/run-store.ts'
+import { openStore, type Store } from './storage/store.ts'
 import { registerOpenApi } from './plugins/openapi.ts'
 import { registerSecurity, type SecurityOptions } from './plugins/security.ts'
 import { etag } from './plugins/etag.ts'
@@ -21,15 +18,13 @@ import { seriesRoutes } from './routes/series.ts'
 import { seriesCompareRoutes } from './routes/series-compare.ts'
 import { testHistoryRoutes } from './routes/tests-history.ts'
 import { webRoutes } from './routes/web.ts'
-import { TokenStore } from './storage/token-store.ts'
-import { TrendStore } from './storage/trend-store.ts'
 import { ParsePool } from './services/parse-pool.ts'
-import { spoolRootOf, type UploadIngestDeps } from './services/upload-ingest.ts'
-import { WriteQueue } from './services/write-queue.ts'
+import type { UploadIngestDeps } from './services/upload-ingest.ts'
 
 export interface AppOptions {
-  /** An open database; when absent, `dbPath` is opened and closed with the app. */
-  db?: Database
+  /** An open store, which the app does not close; when absent, `dbPath` is opened (openStore) and closed with the app. */
+  store?: Store
+  /** A SQLite file's path, `:memory:` (the default) or a database URL. */
   dbPath?: string
   logger?: FastifyServerOptions['logger']
   clock?: () => Date
@@ -37,7 +32,7 @@ export interface AppOptions {
   security?: SecurityOptions
   /** Timeouts, parse workers and upload fairness; every one has a default (plugins/limits.ts). */
   limits?: Partial<Limits>
-  /** Where uploads spool their deflated chunks; by default a directory of the temp dir named for the database. */
+  /** Where uploads spool their deflated chunks; by default a directory of the temp dir named for the store (Store.spoolRoot). */
   spoolDir?: string
   /** The server's address as its users reach it (behind a proxy), for links in exports; else the request's Host. */
   publicUrl?: string
@@ -45,20 +40,12 @@ export interface AppOptions {
 
 const MAX_PARAM_LENGTH = 3000
 
-/** How often the tokens' last uses are written. */
-const TOKEN_FLUSH_MS = 5_000
-
 declare module 'fastify' {
   interface FastifyInstance {
-    store: RunStore
-    /** The trend queries, prepared once for every route that reads them. */
-    trends: TrendStore
-    /** The series' patches per version: written by patch reports, read by compare. */
-    patches: PatchStore
-    tokens: TokenStore
-    db: Database
+    /** Everything stored: the only way a route reaches the database (storage/store.ts). */
+    store: Store
     config: { maxLogBytes: number | undefined, uploadsPerMinute: number | undefined, publicUrl: string | undefined, limits: Limits }
-    /** What an upload needs besides the request: the parse workers and the write connection. */
+    /** What an upload needs besides the request: the parse workers, the store and the spool. */
     uploads: UploadIngestDeps
   }
 }
@@ -75,44 +62,19 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
-  const ownsDb = options.db === undefined
-  const db = options.db ?? openDatabase(options.dbPath ?? ':memory:')
-  app.decorate('db', db)
-  app.decorate('store', new RunStore(db, { clock: options.clock }))
-  app.decorate('trends', new TrendStore(db))
-  app.decorate('patches', new PatchStore(db, options.clock))
-  // uploads write through a connection of their own, in steps, so that readers on `db` never see a
-  // run half stored; an in-memory database has only the one connection
-  const writeDb = db.memory ? db : openDatabase(db.name, { busyTimeoutMs: 0 })
-  // its page cache is the readers' too in memory: 8 MiB, not the 64 MiB a connection gets (database.ts),
-  // keeps the upload of a 1 GB log under 300 MB of RSS (bench: 331 MB with 64, 281 with 8); what it
-  // costs a run stored into a store of millions of results is index pages read back from the OS's cache
-  if (writeDb !== db) writeDb.pragma('cache_size = -8192')
-  const queue = new WriteQueue()
-  const pool = new ParsePool({ workers: limits.parseWorkers, deadlineMs: limits.parseDeadlineMs })
-  app.decorate('uploads', {
-    pool,
-    queue,
-    writer: writeDb === db ? app.store : new RunStore(writeDb, { clock: options.clock }),
-    writeDb,
-    stepwise: writeDb !== db,
-    spoolRoot: options.spoolDir ?? spoolRootOf(db),
+  const ownsStore = options.store === undefined
+  const store = options.store ?? await openStore(options.dbPath ?? ':memory:', {
+    clock: options.clock,
+    warn: (err, message) => app.log.warn({ err }, message),
   })
-  const tokens = new TokenStore(db, options.clock, writeDb)
-  app.decorate('tokens', tokens)
+  app.decorate('store', store)
+  const pool = new ParsePool({ workers: limits.parseWorkers, deadlineMs: limits.parseDeadlineMs })
+  app.decorate('uploads', { pool, store, spoolRoot: options.spoolDir ?? store.spoolRoot })
   app.decorateRequest('token', null)
   app.decorate('config', { maxLogBytes: options.maxLogBytes, uploadsPerMinute: options.security?.uploadsPerMinute, publicUrl: publicUrlOf(options.publicUrl), limits })
-  // a token's last use is written every few seconds, after any write in progress, never waiting for a lock
-  const flushTokens = (): Promise<number> => queue.run(() => tokens.flushLastUsed())
-  const flushTimer = setInterval(() => { if (!queue.busy) flushTokens().catch(err => app.log.warn({ err }, 'could not record token use')) }, TOKEN_FLUSH_MS)
-  flushTimer.unref()
   app.addHook('onClose', async () => {
-    clearInterval(flushTimer)
     await pool.close()
-    await flushTokens().catch(() => 0)
-    await queue.idle()
-    if (writeDb !== db) writeDb.close()
-    if (ownsDb) db.close()
+    if (ownsStore) await store.close()
   })
   applyHeadersTimeout(app, limits)
   registerEarlyAnswerClose(app)
@@ -147,12 +109,12 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
   await registerOpenApi(app)
   await app.register(healthRoutes)
   await app.register(hookRoutes)
-  await app.register(runRoutes, { tokens, maxLogBytes: options.maxLogBytes, uploadsPerMinute: options.security?.uploadsPerMinute })
-  await app.register(patchRoutes, { tokens })
+  await app.register(runRoutes, { maxLogBytes: options.maxLogBytes, uploadsPerMinute: options.security?.uploadsPerMinute })
+  await app.register(patchRoutes)
   await app.register(exportRoutes)
-  await app.register(adminRoutes, { tokens })
-  await app.register(issueRoutes, { tokens })
-  await app.register(etag, { writeCounter: () => app.store.writeCounter() })
+  await app.register(adminRoutes)
+  await app.register(issueRoutes)
+  await app.register(etag, { writeCounter: () => store.runs.writeCounter() })
   await app.register(seriesRoutes)
   await app.register(seriesCompareRoutes)
   await app.register(testHistoryRoutes)

@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs'
 import { buildApp } from './app.ts'
-import { DEFAULT_DB_PATH, DEFAULT_HOST, DEFAULT_PORT } from './defaults.ts'
+import { DEFAULT_DB_PATH, DEFAULT_HOST, DEFAULT_PORT, defaultStoreLocation } from './defaults.ts'
 import type { Limits } from './plugins/limits.ts'
 import type { SecurityOptions } from './plugins/security.ts'
 import { cleanSpool } from './services/upload-ingest.ts'
 
 export interface ServeOptions {
+  /** The store: a SQLite file's path or a database URL (storage/store.ts openStore). */
   dbPath: string
   host: string
   port: number
@@ -37,7 +38,7 @@ export function readTokenFromFile (path: string): string {
 
 export function serveOptionsFromEnv (env: NodeJS.ProcessEnv = process.env): ServeOptions {
   return {
-    dbPath: env.KSFT_DB ?? DEFAULT_DB_PATH,
+    dbPath: defaultStoreLocation(env),
     host: env.KSFT_HOST ?? DEFAULT_HOST,
     port: numberFrom(env.KSFT_PORT) ?? DEFAULT_PORT,
     security: {

@@ -1,11 +1,9 @@
 import type { Command } from 'commander'
-import type { Database } from 'better-sqlite3'
 import { KsftError } from '../../server/errors.ts'
-import type { ExportStore } from '../../server/storage/export-store.ts'
-import type { RunStore } from '../../server/storage/run-store.ts'
+import type { Store } from '../../server/storage/store.ts'
 import { ExitCode } from '../exit-code.ts'
 import { exitTwoOnUsageErrors } from './gate.ts'
-import { addDbOption, dbPathOf } from './options.ts'
+import { addDbOption, dbPathOf, openCommandStore } from './options.ts'
 
 interface KcidbFlags {
   run?: string
@@ -27,17 +25,16 @@ export function registerExport (program: Command): void {
     .requiredOption('--origin <origin>', 'your CI system\'s KCIDB origin, as KernelCI assigned it ([a-z0-9_]+)')
     .option('--base-url <url>', 'the dashboard\'s address, e.g. https://ksft.example.org: each test links to its run\'s raw log there')
     .action(async (flags: KcidbFlags) => {
-      const [{ ORIGIN_PATTERN }, { buildKcidbDocument }, { exportedRuns }, { ExportStore }] = await Promise.all([
-        import('../../server/export/kcidb-schema.ts'), import('../../server/export/kcidb.ts'),
-        import('../../server/export/run-source.ts'), import('../../server/storage/export-store.ts'),
+      const [{ ORIGIN_PATTERN }, { buildKcidbDocument }, { exportedRuns }] = await Promise.all([
+        import('../../server/export/kcidb-schema.ts'), import('../../server/export/kcidb.ts'), import('../../server/export/run-source.ts'),
       ])
       if (!new RegExp(ORIGIN_PATTERN).test(flags.origin)) throw usage(`--origin must be lowercase letters, digits and _ (KCIDB's [a-z0-9_]+), not "${flags.origin}"`)
       if ((flags.run === undefined) === (flags.series === undefined)) throw usage('give exactly one of --run ID and --series ID')
       if (flags.version !== undefined && flags.series === undefined) throw usage('--version goes with --series')
       const logUrl = logUrlOf(flags.baseUrl)
-      await withStore(flags, (store, db) => {
-        const runIds = flags.run !== undefined ? [runIdOf(flags.run)] : seriesRunIds(new ExportStore(db), flags.series!, flags.version)
-        const doc = buildKcidbDocument(exportedRuns(store, runIds), { origin: flags.origin, logUrl })
+      await withStore(flags, async (store) => {
+        const runIds = flags.run !== undefined ? [runIdOf(flags.run)] : await seriesRunIds(store, flags.series!, flags.version)
+        const doc = await buildKcidbDocument(exportedRuns(store, runIds), { origin: flags.origin, logUrl })
         process.stdout.write(`${JSON.stringify(doc)}\n`)
       })
     })
@@ -50,8 +47,8 @@ export function registerExport (program: Command): void {
       const runId = runIdOf(flags.run)
       const logUrl = logUrlOf(flags.baseUrl)
       const [{ buildJunitXml }, { exportedRun }] = await Promise.all([import('../../server/export/junit.ts'), import('../../server/export/run-source.ts')])
-      await withStore(flags, (store) => {
-        process.stdout.write(buildJunitXml(exportedRun(store, runId), { logUrl: logUrl?.(runId) }))
+      await withStore(flags, async (store) => {
+        process.stdout.write(buildJunitXml(await exportedRun(store, runId), { logUrl: logUrl?.(runId) }))
       })
     })
 }
@@ -79,28 +76,29 @@ function logUrlOf (baseUrl: string | undefined): ((runId: number) => string) | u
   return runId => `${base}/api/v1/runs/${runId}/log.txt`
 }
 
-function seriesRunIds (exports: ExportStore, idOrName: string, version: string | undefined): number[] {
-  const series = exports.findSeries(idOrName)
+async function seriesRunIds ({ exports }: Store, idOrName: string, version: string | undefined): Promise<number[]> {
+  const series = await exports.findSeries(idOrName)
   if (!series) throw new KsftError('SERIES_NOT_FOUND', `no series "${idOrName}"`)
-  if (version !== undefined && !exports.hasVersion(series.id, version)) {
+  if (version !== undefined && !await exports.hasVersion(series.id, version)) {
     throw new KsftError('VERSION_NOT_FOUND', `series "${series.name}" has no version "${version}"`)
   }
   return exports.runIds(series.id, version)
 }
 
 /** The store opened read-only: an export never writes, and never creates a database that is not there. */
-async function withStore (flags: { db?: string }, use: (store: RunStore, db: Database) => void): Promise<void> {
-  const [{ openDatabase }, { RunStore }] = await Promise.all([import('../../server/storage/database.ts'), import('../../server/storage/run-store.ts')])
-  const path = dbPathOf(flags)
-  let db: Database
+async function withStore (flags: { db?: string }, use: (store: Store) => Promise<void>): Promise<void> {
+  const { StoreLocationError } = await import('../../server/storage/store.ts')
+  let store: Store
   try {
-    db = openDatabase(path, { readonly: true })
+    store = await openCommandStore(flags, { readonly: true })
   } catch (err) {
-    throw new ExitCode(1, `error: cannot open the database ${path}: ${(err as Error).message}`)
+    // a location that names no store says so itself, without a URL's password
+    if (err instanceof StoreLocationError) throw err
+    throw new ExitCode(1, `error: cannot open the database ${dbPathOf(flags)}: ${(err as Error).message}`)
   }
   try {
-    use(new RunStore(db), db)
+    await use(store)
   } finally {
-    db.close()
+    await store.close()
   }
 }

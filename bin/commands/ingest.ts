@@ -3,10 +3,10 @@ import type { Command } from 'commander'
 import type { Summary, TestRecord } from '../../ingest/index.ts'
 import { STATUSES, isFailing } from '../../ingest/vocabulary.ts'
 import { KsftError } from '../../server/errors.ts'
-import { addDbOption, addMetadataOptions, dbPathOf, rawMetadataOf, type MetadataFlags } from './options.ts'
+import { addDbOption, addMetadataOptions, openCommandStore, rawMetadataOf, type MetadataFlags } from './options.ts'
 
 /** How long `ksft ingest` waits for another writer of the same file (a busy server) before giving up. */
-const INGEST_BUSY_TIMEOUT_MS = 120_000
+const INGEST_WRITE_WAIT_MS = 120_000
 
 interface IngestFlags extends MetadataFlags {
   db?: string
@@ -25,26 +25,24 @@ export function registerIngest (program: Command): void {
     .option('--max-bytes <n>', 'refuse logs larger than this many bytes')
     .option('--json', 'print the stored run as one JSON object')
     .action(async (file: string, flags: IngestFlags) => {
-      const [{ parseRunMetadata }, { ingestLog }, { openDatabase }, { RunStore }] = await Promise.all([
+      const [{ parseRunMetadata }, { ingestLog }] = await Promise.all([
         import('../../server/domain/run-metadata.ts'), import('../../server/services/ingest-log.ts'),
-        import('../../server/storage/database.ts'), import('../../server/storage/run-store.ts'),
       ])
       const meta = parseRunMetadata(rawMetadataOf(flags))
       // a server on the same file stores busy uploads back to back, each in steps of one transaction:
-      // a batch ingest waits for a gap between them rather than failing after the usual 5 s
-      const db = openDatabase(dbPathOf(flags), { busyTimeoutMs: INGEST_BUSY_TIMEOUT_MS })
+      // a batch ingest waits for a gap between them rather than failing after the usual wait
+      const store = await openCommandStore(flags, { writeWaitMs: INGEST_WRITE_WAIT_MS })
       try {
-        const store = new RunStore(db)
         const source = file === '-' ? process.stdin : createReadStream(file)
         const result = await ingestLog(readable(source, file), meta, store, {
           directCollection: flags.collection,
           maxBytes: flags.maxBytes === undefined ? undefined : Number(flags.maxBytes),
         })
-        const run = store.getRun(result.runId)!
+        const run = (await store.runs.getRun(result.runId))!
         // a run just stored holds what the parse read (test/server/storage/run-store.test.ts): reading
         // its hundreds of thousands of results back cost as much as storing them; a run stored before
         // is shown as it was stored
-        const tests = result.created ? result.parse.tests : store.getRunTests(result.runId)
+        const tests = result.created ? result.parse.tests : await store.runs.getRunTests(result.runId)
         if (flags.json) {
           process.stdout.write(`${JSON.stringify({ run: { id: run.id, created: result.created, summary: run.summary }, tests, warnings: run.warnings })}\n`)
         } else {
@@ -52,7 +50,7 @@ export function registerIngest (program: Command): void {
           process.stdout.write(describe(run.id, result.created, run.series.name, meta.version, run.machine.name, run.summary, tests, run.warnings))
         }
       } finally {
-        db.close()
+        await store.close()
       }
     })
 }

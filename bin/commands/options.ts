@@ -1,13 +1,23 @@
 import type { Command } from 'commander'
-import { DEFAULT_DB_PATH } from '../../server/defaults.ts'
+import type { Store, StoreOptions } from '../../server/storage/store.ts'
+import { DEFAULT_DB_PATH, defaultStoreLocation } from '../../server/defaults.ts'
 
-/** `--db`, shared by every command that opens the store; KSFT_DB sets the same. */
+/** `--db`, shared by every command that opens the store; KSFT_DATABASE_URL (or KSFT_DB) sets the same. */
 export function addDbOption (command: Command): Command {
-  return command.option('--db <path>', `SQLite database file (env KSFT_DB, default ${DEFAULT_DB_PATH})`)
+  return command.option('--db <path-or-url>', `the store: a SQLite file or a database URL (env KSFT_DATABASE_URL, default ${DEFAULT_DB_PATH})`)
 }
 
 export function dbPathOf (options: { db?: string }): string {
-  return options.db ?? process.env.KSFT_DB ?? DEFAULT_DB_PATH
+  return options.db ?? defaultStoreLocation()
+}
+
+/**
+ * The store at `--db` (or its default), opened through the one door every backend has; loaded only
+ * when a command runs, so that `ksft --help` or `ksft gate` never loads a database driver.
+ */
+export async function openCommandStore (options: { db?: string }, storeOptions: StoreOptions = {}): Promise<Store> {
+  const { openStore } = await import('../../server/storage/store.ts')
+  return openStore(dbPathOf(options), storeOptions)
 }
 
 /** The metadata flags of `ingest` and `upload`, named like the upload API's query keys. */

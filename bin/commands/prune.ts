@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { ExitCode } from '../exit-code.ts'
-import { addDbOption, dbPathOf } from './options.ts'
+import { addDbOption, openCommandStore } from './options.ts'
 
 const UNIT_MS: Record<string, number> = { h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 }
 
@@ -19,17 +19,16 @@ export function registerPrune (program: Command): void {
     .option('--dry-run', 'say what would go, remove nothing')
     .action(async (flags: { olderThan: string, keepVersions?: boolean, dryRun?: boolean, db?: string }) => {
       const cutoff = new Date(Date.now() - parseAge(flags.olderThan))
-      const [{ openDatabase }, { AdminStore }] = await Promise.all([import('../../server/storage/database.ts'), import('../../server/storage/admin-store.ts')])
-      const db = openDatabase(dbPathOf(flags))
+      const store = await openCommandStore(flags)
       try {
-        const report = new AdminStore(db).prune(cutoff, { perMachine: flags.keepVersions ?? false, dryRun: flags.dryRun ?? false })
+        const report = await store.admin.prune(cutoff, { perMachine: flags.keepVersions ?? false, dryRun: flags.dryRun ?? false })
         const verb = flags.dryRun ? 'would remove' : 'removed'
         for (const run of report.removed) {
           process.stdout.write(`${verb} run ${run.id}: ${run.series} ${run.version} on ${run.machine}, stored ${run.createdAt}, ${run.logBytes} log bytes\n`)
         }
         process.stdout.write(`${verb} ${report.removed.length} run${report.removed.length === 1 ? '' : 's'} stored before ${cutoff.toISOString()} (${report.logBytes} log bytes); ${report.kept} kept\n`)
       } finally {
-        db.close()
+        await store.close()
       }
     })
 }

@@ -1,16 +1,16 @@
 import type { Command } from 'commander'
-// token-store.ts needs no driver of its own (the database is passed in): only database.ts loads better-sqlite3
-import { TOKEN_SCOPES, TokenStore, type TokenScope } from '../../server/storage/token-store.ts'
+// rows.ts imports only types: naming the scopes loads no database driver
+import { TOKEN_SCOPES, type TokenScope } from '../../server/storage/rows.ts'
+import type { StoreTokens } from '../../server/storage/store.ts'
 import { ExitCode } from '../exit-code.ts'
-import { addDbOption, dbPathOf } from './options.ts'
+import { addDbOption, openCommandStore } from './options.ts'
 
-async function withTokens<T> (flags: { db?: string }, use: (tokens: TokenStore) => T): Promise<T> {
-  const { openDatabase } = await import('../../server/storage/database.ts')
-  const db = openDatabase(dbPathOf(flags))
+async function withTokens<T> (flags: { db?: string }, use: (tokens: StoreTokens) => Promise<T>): Promise<T> {
+  const store = await openCommandStore(flags)
   try {
-    return use(new TokenStore(db))
+    return await use(store.tokens)
   } finally {
-    db.close()
+    await store.close()
   }
 }
 

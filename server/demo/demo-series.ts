@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto'
 import { parseRunMetadata } from '../domain/run-metadata.ts'
 import { ingestLog } from '../services/ingest-log.ts'
-import type { RunStore } from '../storage/run-store.ts'
+import type { Store } from '../storage/store.ts'
 import { hashString, logBuffers, type LogSpec, type SubtestOutcome, type TestOutcome, type TestSpec } from './log-generator.ts'
 import { catalogFor, type Arch, type Requirement } from './test-catalog.ts'
 
@@ -146,7 +146,7 @@ export interface DemoLoadResult {
 }
 
 /** Ingests every demo run through the real pipeline; runs already stored are found, not added. */
-export async function loadDemo (store: RunStore, options: { spoolDir?: string } = {}): Promise<DemoLoadResult> {
+export async function loadDemo (store: Pick<Store, 'runs'>, options: { spoolDir?: string } = {}): Promise<DemoLoadResult> {
   const runIds: number[] = []
   let created = 0
   for (const run of demoRuns()) {
@@ -154,6 +154,6 @@ export async function loadDemo (store: RunStore, options: { spoolDir?: string } 
     runIds.push(result.runId)
     if (result.created) created++
   }
-  const seriesId = store.getRun(runIds[0]!)!.series.id
+  const seriesId = (await store.runs.getRun(runIds[0]!))!.series.id
   return { seriesId, runIds, created }
 }

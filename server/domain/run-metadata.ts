@@ -1,5 +1,5 @@
 import { KsftError } from '../errors.ts'
-import type { RunMetadata } from '../storage/types.ts'
+import type { RunMetadata } from '../storage/rows.ts'
 import { foldIdentifier, refusedCharacterProblem } from './identifier-text.ts'
 import { MESSAGE_ID_EXAMPLE, normalizeMessageId } from './message-id.ts'
 import { changeIdProblem } from './series-identity.ts'

@@ -1,11 +1,10 @@
 import type { Status, TestRecord } from '../../ingest/index.ts'
 import { namesKey } from '../domain/known-issues.ts'
-import type { MatchedIssue, RunIssueMatches } from '../storage/issue-store.ts'
-import type { RunView } from '../storage/types.ts'
+import type { MatchedIssue, RunExport, RunIssueMatches, RunView } from '../storage/rows.ts'
 import {
   KCIDB_VERSION, LOG_EXCERPT_MAX, type KcidbBuild, type KcidbCheckout, type KcidbDocument, type KcidbIncident, type KcidbIssue, type KcidbStatus, type KcidbTest,
 } from './kcidb-schema.ts'
-import { LineWindow, tailExcerpt, type LineSource } from './log-excerpt.ts'
+import { LineWindow, tailExcerpt } from './log-excerpt.ts'
 import { pathedResults } from './test-paths.ts'
 
 /**
@@ -14,13 +13,7 @@ import { pathedResults } from './test-paths.ts'
  * are handed in (server/export/run-source.ts reads them from the store).
  */
 
-export interface ExportedRun {
-  run: RunView
-  tests: TestRecord[]
-  lines: LineSource
-  /** The active known issues that matched its results, by the result's names (collection, test, subtests). */
-  knownIssues?: RunIssueMatches
-}
+export type ExportedRun = RunExport
 
 export interface KcidbOptions {
   origin: string
@@ -53,14 +46,14 @@ export const KCIDB_STATUS_OF: Record<Status, KcidbStatus> = {
 const EMAIL = /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/i
 const FULL_SHA1 = /^[0-9a-f]{40}$/
 
-export function buildKcidbDocument (runs: Iterable<ExportedRun>, options: KcidbOptions): KcidbDocument {
+export async function buildKcidbDocument (runs: Iterable<ExportedRun> | AsyncIterable<ExportedRun>, options: KcidbOptions): Promise<KcidbDocument> {
   const { origin } = options
   const checkouts = new Map<number, KcidbCheckout>()
   const builds: KcidbBuild[] = []
   const tests: KcidbTest[] = []
   const issues = new Map<number, KcidbIssue>()
   const incidents: KcidbIncident[] = []
-  for (const exported of runs) {
+  for await (const exported of runs) {
     const { run } = exported
     if (!checkouts.has(run.version.id)) checkouts.set(run.version.id, checkoutOf(run, origin))
     const build = buildOf(run, origin)

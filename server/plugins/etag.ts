@@ -10,8 +10,8 @@ declare module 'fastify' {
 }
 
 export interface EtagOptions {
-  /** Changes whenever anything a reader can see changes (RunStore.writeCounter). */
-  writeCounter: () => number
+  /** Changes whenever anything a reader can see changes (StoreRuns.writeCounter). */
+  writeCounter: () => Promise<number>
 }
 
 /** Bodies kept per store state: enough for every page a dashboard shows, small beside the page cache. */
@@ -50,7 +50,7 @@ export const etag = fp<EtagOptions>(async (app: FastifyInstance, options: EtagOp
   const kept = new KeptBodies()
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     if (request.routeOptions.config.etag !== true || (request.method !== 'GET' && request.method !== 'HEAD')) return
-    const counter = options.writeCounter()
+    const counter = await options.writeCounter()
     const tag = etagOf(counter, request.url)
     reply.header('etag', tag).header('cache-control', 'no-cache')
     if (matches(request.headers['if-none-match'], tag)) return reply.code(304).send()

@@ -76,7 +76,7 @@ export async function registerSecurity (app: FastifyInstance, options: SecurityO
       const presented = presentedReadToken(request)
       if (presented !== null && timingSafeEqual(digest(presented), expected)) return
       // upload and admin tokens may read too
-      if (presented !== null && app.tokens.verify(presented)) return
+      if (presented !== null && await app.store.tokens.verify(presented)) return
       reply.header('www-authenticate', 'Basic realm="ksft-dashboard", charset="UTF-8"')
       throw new KsftError('UNAUTHORIZED', 'this dashboard is private: send the read token (Authorization: Bearer <token>, or as the password when the browser asks)')
     })

@@ -1,7 +1,8 @@
 import { STATUSES, worseStatus, type Flag, type Status, type Summary } from '../../ingest/index.ts'
-import { compareStrings, comparePaths } from '../storage/cursor.ts'
-import { bitsOfCell, caseOfCell } from '../storage/outcomes.ts'
-import type { IssueRef, MachineRef, ResultDetail, TrendStore } from '../storage/trend-store.ts'
+import { bitsOfCell, caseOfCell } from '../storage/outcome-cells.ts'
+import type { IssueRef, MachineRef, ResultDetail } from '../storage/rows.ts'
+import type { StoreTrends } from '../storage/store.ts'
+import { compareStrings, comparePaths } from './cursor.ts'
 import {
   ABSENT, bucketOf, bucketRank, COMPARE_BUCKETS, FAILED, infrastructureEvidence, PASSED, triagedBucket, troubleIn,
   type BucketOrUnchanged, type CellTriage, type CompareBucket,
@@ -13,7 +14,7 @@ import {
  * named, never compared with another machine: its results are not the other machine's.
  *
  * Each side is an outcome set per machine (one number per case, in case order; see
- * storage/outcomes.ts), and the two sides of a machine are merged in one pass, so the cost grows
+ * storage/outcome-cells.ts), and the two sides of a machine are merged in one pass, so the cost grows
  * with machines times cases, never machines squared. Only the page of entries sent back is then
  * looked up in full (counts per status, reasons, flags and the log lines of every result).
  */
@@ -25,9 +26,9 @@ export interface CompareOptions {
   baseVersionId: number
   headVersionId: number
   machine: MachineRef | null
-  /** only machines that ran the version on this architecture (see TrendStore.versionMachines) */
+  /** only machines that ran the version on this architecture (see StoreTrends.versionMachines) */
   arch?: string | null
-  /** only these cases, ascending (TrendStore.collectionCases) */
+  /** only these cases, ascending (StoreTrends.collectionCases) */
   cases?: Uint32Array | null
   bucket: CompareBucket | null
   after: CompareKey | null
@@ -104,20 +105,20 @@ const RANK_BITS = 0xf
 const HEAD_FAILED_SOMEWHERE = 0x10
 const HEAD_PASSED_SOMEWHERE = 0x20
 
-export function compareVersions (store: TrendStore, options: CompareOptions): ComparePage {
+export async function compareVersions (store: StoreTrends, options: CompareOptions): Promise<ComparePage> {
   const arch = options.arch ?? null
-  const baseMachines = store.versionMachines(options.baseVersionId, arch)
-  const headMachines = store.versionMachines(options.headVersionId, arch)
+  const [baseMachines, headMachines, baseFinished, headFinished] = await Promise.all([
+    store.versionMachines(options.baseVersionId, arch), store.versionMachines(options.headVersionId, arch),
+    store.finishedMachines(options.baseVersionId), store.finishedMachines(options.headVersionId),
+  ])
   const inBase = new Set(baseMachines.map(machine => machine.id))
   const inHead = new Set(headMachines.map(machine => machine.id))
   const only = options.machine
   const paired = headMachines.filter(machine => inBase.has(machine.id) && (only === null || machine.id === only.id))
-  const baseFinished = store.finishedMachines(options.baseVersionId)
-  const headFinished = store.finishedMachines(options.headVersionId)
-  const baseCells = store.outcomeSets(options.baseVersionId, paired.map(machine => machine.id))
-  const headCells = options.headVersionId === options.baseVersionId ? baseCells : store.outcomeSets(options.headVersionId, paired.map(machine => machine.id))
+  const baseCells = await store.outcomeSets(options.baseVersionId, paired.map(machine => machine.id))
+  const headCells = options.headVersionId === options.baseVersionId ? baseCells : await store.outcomeSets(options.headVersionId, paired.map(machine => machine.id))
 
-  const triage = headTriage(store, options.headVersionId, paired)
+  const triage = await headTriage(store, options.headVersionId, paired)
 
   const machineCounts = emptyCounts()
   const perCase = new Map<number, number>()
@@ -144,7 +145,7 @@ export function compareVersions (store: TrendStore, options: CompareOptions): Co
   const counts = emptyCounts()
   for (const value of perCase.values()) counts[rankBucket(value & RANK_BITS)]++
 
-  const names = new Map(store.caseNames([...new Set(found.map(entry => entry.caseId))]).map(name => [name.id, name]))
+  const names = new Map((await store.caseNames([...new Set(found.map(entry => entry.caseId))])).map(name => [name.id, name]))
   const keyed = found.map(entry => {
     const name = names.get(entry.caseId)!
     const key: CompareKey = [COMPARE_BUCKETS.indexOf(entry.bucket), name.collection, name.test, name.path, entry.machine.name]
@@ -170,12 +171,14 @@ export function compareVersions (store: TrendStore, options: CompareOptions): Co
     },
     counts,
     machineCounts,
-    entries: page.map(({ bucket, untriaged, caseId, machine, key }) => {
-      const base = describeSide(store, options.baseVersionId, machine, caseId, baseFinished.has(machine.id))
-      const head = describeSide(store, options.headVersionId, machine, caseId, headFinished.has(machine.id))
+    entries: await Promise.all(page.map(async ({ bucket, untriaged, caseId, machine, key }): Promise<ComparedEntry> => {
+      const [base, head] = await Promise.all([
+        describeSide(store, options.baseVersionId, machine, caseId, baseFinished.has(machine.id)),
+        describeSide(store, options.headVersionId, machine, caseId, headFinished.has(machine.id)),
+      ])
       const value = perCase.get(caseId) ?? 0
       const explained = bucket === 'fixed' ? base : head
-      const knownIssues = store.issueRefs([...new Set(explained.runs.flatMap(run => run.knownIssues))])
+      const knownIssues = await store.issueRefs([...new Set(explained.runs.flatMap(run => run.knownIssues))])
       const failingHead = head.runs.find(run => run.status === head.status)
       return {
         bucket,
@@ -194,16 +197,16 @@ export function compareVersions (store: TrendStore, options: CompareOptions): Co
         base,
         head,
       }
-    }),
+    })),
     next: more ? page.at(-1)!.key : null,
   }
 }
 
 /** Per paired machine and case, what triage knows of the head's cell, for the cells it can move. */
-function headTriage (store: TrendStore, headVersionId: number, paired: MachineRef[]): Map<number, Map<number, CellTriage>> {
+async function headTriage (store: StoreTrends, headVersionId: number, paired: MachineRef[]): Promise<Map<number, Map<number, CellTriage>>> {
   const pairedIds = new Set(paired.map(machine => machine.id))
   const triage = new Map<number, Map<number, CellTriage>>()
-  for (const cell of store.triageCells(headVersionId)) {
+  for (const cell of await store.triageCells(headVersionId)) {
     if (!pairedIds.has(cell.machineId)) continue
     let cells = triage.get(cell.machineId)
     if (cells === undefined) triage.set(cell.machineId, cells = new Map())
@@ -251,13 +254,13 @@ function merge (base: Side, head: Side, visit: (caseId: number, baseBits: number
   }
 }
 
-function describeSide (store: TrendStore, versionId: number, machine: MachineRef, caseId: number, complete: boolean): ComparedSide {
-  const counts = store.cellCounts(versionId, [machine.id], caseId)
+async function describeSide (store: StoreTrends, versionId: number, machine: MachineRef, caseId: number, complete: boolean): Promise<ComparedSide> {
+  const counts = await store.cellCounts(versionId, [machine.id], caseId)
   let status: Status | null = null
   for (const candidate of STATUSES) {
     if (counts[candidate] > 0) status = status === null ? candidate : worseStatus(status, candidate)
   }
-  const runs = counts.total === 0 ? [] : store.resultDetails(versionId, [machine.id], caseId)
+  const runs = counts.total === 0 ? [] : await store.resultDetails(versionId, [machine.id], caseId)
   const telling = runs.find(run => run.status === status && run.reason !== null) ?? runs.find(run => run.reason !== null)
   return {
     machines: [machine.name],

@@ -1,6 +1,8 @@
-import { comparePaths, compareStrings } from '../storage/cursor.ts'
-import { bitsOfCell, caseOfCell, FAILED, PASSED } from '../storage/outcomes.ts'
-import type { CaseName, OutcomeCell, TrendStore, VersionRow } from '../storage/trend-store.ts'
+import { bitsOfCell, caseOfCell } from '../storage/outcome-cells.ts'
+import type { CaseName, OutcomeCell, VersionRow } from '../storage/rows.ts'
+import type { StoreTrends } from '../storage/store.ts'
+import { comparePaths, compareStrings } from './cursor.ts'
+import { FAILED, PASSED } from './verdict.ts'
 
 /** Where a flaky page starts: after this (test, machine). */
 export type FlakyKey = [collection: string, test: string, path: string[], machine: string]
@@ -48,15 +50,15 @@ const MIXED = PASSED | FAILED
  * cost a lookup per case and version, 300 ms on a store of ten million results. Only the page sent
  * back has its counts read from case_stats.
  */
-export function flakyPage (store: TrendStore, options: FlakyOptions): { entries: FlakyEntryData[], next: FlakyKey | null } {
+export async function flakyPage (store: StoreTrends, options: FlakyOptions): Promise<{ entries: FlakyEntryData[], next: FlakyKey | null }> {
   const versionIds = options.versions.map(version => version.id)
-  const ran = store.versionMachineCells(versionIds, options.machineId, options.arch)
+  const ran = await store.versionMachineCells(versionIds, options.machineId, options.arch)
   const machineNames = new Map(ran.map(cell => [cell.machineId, cell.machine]))
   const setsByMachine = new Map<number, Uint32Array[]>()
   for (const versionId of versionIds) {
     const machineIds = ran.filter(cell => cell.versionId === versionId).map(cell => cell.machineId)
     if (machineIds.length === 0) continue
-    const sets = store.outcomeSets(versionId, machineIds)
+    const sets = await store.outcomeSets(versionId, machineIds)
     for (const machineId of machineIds) {
       const set = sets.get(machineId)
       if (set === undefined) continue
@@ -67,7 +69,7 @@ export function flakyPage (store: TrendStore, options: FlakyOptions): { entries:
   }
   const pairs = findFlakyPairs(setsByMachine)
 
-  const names = new Map(store.caseNames([...new Set(pairs.map(pair => pair.caseId))])
+  const names = new Map((await store.caseNames([...new Set(pairs.map(pair => pair.caseId))]))
     .filter(name => options.collection === null || name.collection === options.collection)
     .map(name => [name.id, name]))
   const found = rankedPairs(pairs, names, machineNames)
@@ -79,7 +81,7 @@ export function flakyPage (store: TrendStore, options: FlakyOptions): { entries:
   const order = new Map(versionIds.map((id, index) => [id, index]))
   const kept = new Set(ran.map(cell => cellKey(cell.versionId, cell.machineId)))
   const cellsOf = new Map<string, OutcomeCell[]>()
-  for (const cell of store.outcomeCells([...new Set(page.map(entry => entry.pair.caseId))], versionIds)) {
+  for (const cell of await store.outcomeCells([...new Set(page.map(entry => entry.pair.caseId))], versionIds)) {
     if (!kept.has(cellKey(cell.versionId, cell.machineId))) continue
     const key = `${cell.caseId}/${cell.machineId}`
     const list = cellsOf.get(key)

@@ -1,6 +1,7 @@
 import { FAILING_STATUSES } from '../../ingest/vocabulary.ts'
-import { comparePaths, compareStrings } from '../storage/cursor.ts'
-import type { CellCounts, TrendStore } from '../storage/trend-store.ts'
+import type { CellCounts } from '../storage/rows.ts'
+import type { StoreTrends } from '../storage/store.ts'
+import { comparePaths, compareStrings } from './cursor.ts'
 
 /** Where a matrix page starts: after this test. */
 export type MatrixKey = [collection: string, test: string]
@@ -34,27 +35,27 @@ export interface MatrixRowData {
  * A page of the tests-by-versions matrix: whole tests (each with all its subtests), so that a
  * test never splits across two pages. Cells come from case_stats, never from the results.
  */
-export function matrixPage (store: TrendStore, options: MatrixOptions): MatrixPage {
+export async function matrixPage (store: StoreTrends, options: MatrixOptions): Promise<MatrixPage> {
   // one more than asked tells whether another page exists
-  const tests = store.seriesTests(options.seriesId, options.collection, options.after, options.limit + 1)
+  const tests = await store.seriesTests(options.seriesId, options.collection, options.after, options.limit + 1)
   const more = tests.length > options.limit
   if (more) tests.pop()
   if (tests.length === 0) return { machineSets: [], rows: [], next: null }
 
-  const cases = store.casesOfTests(tests)
+  const cases = await store.casesOfTests(tests)
   // the machines that ran the versions name the cells' machine ids, and the arch filter keeps some of them
-  const ran = store.versionMachineCells(options.versionIds, options.machineId, options.arch)
+  const ran = await store.versionMachineCells(options.versionIds, options.machineId, options.arch)
   const sets = new MachineSets(new Map(ran.map(cell => [cell.machineId, cell.machine])))
   const column = new Map(options.versionIds.map((id, index) => [id, index]))
   const cells = new Map<number, Array<CellCounts | null>>()
-  const found = store.matrixCells(cases.map(c => c.id), options.versionIds, options.machineId, options.arch === null ? null : ran, ids => sets.numberOf(ids))
+  const found = await store.matrixCells(cases.map(c => c.id), options.versionIds, options.machineId, options.arch === null ? null : ran, ids => sets.numberOf(ids))
   for (const cell of found) {
     let row = cells.get(cell.caseId)
     if (row === undefined) cells.set(cell.caseId, row = options.versionIds.map(() => null))
     row[column.get(cell.versionId)!] = cell.counts
   }
 
-  markKnown(store, options.versionIds, cells, new Set(ran.map(cell => `${cell.versionId}:${cell.machineId}`)), options.machineId)
+  await markKnown(store, options.versionIds, cells, new Set(ran.map(cell => `${cell.versionId}:${cell.machineId}`)), options.machineId)
 
   // cases of another series, or never run on the machine asked for, have no cells here
   const present = cases.filter(c => cells.has(c.id))
@@ -77,10 +78,11 @@ export function matrixPage (store: TrendStore, options: MatrixOptions): MatrixPa
  * they are all of them (`explained`, the rule of verdict.ts triagedBucket: every failing result
  * matched, and every troubled one by an issue that claims kernel trouble).
  */
-function markKnown (store: TrendStore, versionIds: number[], cells: Map<number, Array<CellCounts | null>>, counted: Set<string>, machineId: number | null): void {
+async function markKnown (store: StoreTrends, versionIds: number[], cells: Map<number, Array<CellCounts | null>>, counted: Set<string>, machineId: number | null): Promise<void> {
+  const triage = await Promise.all(versionIds.map(versionId => store.triageCells(versionId)))
   versionIds.forEach((versionId, column) => {
     const explained = new Map<CellCounts, { failing: number, troubled: number }>()
-    for (const cell of store.triageCells(versionId)) {
+    for (const cell of triage[column]!) {
       if (cell.known === 0 || !counted.has(`${versionId}:${cell.machineId}`) || (machineId !== null && cell.machineId !== machineId)) continue
       const counts = cells.get(cell.caseId)?.[column]
       if (!counts) continue

@@ -1,6 +1,6 @@
 import type { SeriesPatch } from '../domain/patch-list.ts'
 import { BASE_VERSION } from '../domain/version-label.ts'
-import type { PatchStore } from '../storage/patch-store.ts'
+import type { StorePatches } from '../storage/store.ts'
 import type { ComparedEntry } from './compare.ts'
 import {
   codeChanged, deltaCounts, kernelLocationLines, MAX_SUSPECTS, patchDelta, PATCH_CHANGES, SUSPECT_BUCKETS, suspectsFor,
@@ -27,12 +27,12 @@ export interface SeriesDelta {
 }
 
 /** What the suspects of a failure need from its log: the lines of a result (1-based, inclusive), capped. */
-export type ResultLines = (runId: number, from: number, to: number) => string[]
+export type ResultLines = (runId: number, from: number, to: number) => Promise<string[]>
 
-export function seriesDelta (store: PatchStore, base: VersionSide, head: VersionSide): SeriesDelta {
+export async function seriesDelta (store: StorePatches, base: VersionSide, head: VersionSide): Promise<SeriesDelta> {
   // base is the unpatched tree, with no patches; other versions have what a run reported, or null
-  const reportedOf = (version: VersionSide) => version.label === BASE_VERSION ? null : store.versionList(version.id)?.patches ?? null
-  const [baseReported, headReported] = [reportedOf(base), reportedOf(head)]
+  const reportedOf = async (version: VersionSide) => version.label === BASE_VERSION ? null : (await store.versionList(version.id))?.patches ?? null
+  const [baseReported, headReported] = [await reportedOf(base), await reportedOf(head)]
   const basePatches = base.label === BASE_VERSION ? [] : baseReported
   const headPatches = head.label === BASE_VERSION ? [] : headReported
   const delta = basePatches === null || headPatches === null ? null : patchDelta(basePatches, headPatches)
@@ -60,13 +60,13 @@ export interface EntrySuspects {
  * flaky, missing ...) and when the delta is unknown (a version without a patch list). The evidence is the head's reason and, when the head showed kernel trouble,
  * the WARNING and BUG lines of its log.
  */
-export function entrySuspects (entry: ComparedEntry, series: SeriesDelta, lines: ResultLines): EntrySuspects | null {
+export async function entrySuspects (entry: ComparedEntry, series: SeriesDelta, lines: ResultLines): Promise<EntrySuspects | null> {
   const delta = series.delta
   if (!SUSPECT_BUCKETS.includes(entry.bucket) || delta === null) return null
   if (!codeChanged(delta)) return { suspects: [], suspectCount: 0, deltaEmpty: true }
   const texts = [entry.head.reason ?? '']
   if (entry.head.kernelTrouble.length > 0) {
-    for (const run of entry.head.runs.filter(result => result.flags.length > 0)) texts.push(...kernelLocationLines(lines(run.runId, run.lines[0], run.lines[1])))
+    for (const run of entry.head.runs.filter(result => result.flags.length > 0)) texts.push(...kernelLocationLines(await lines(run.runId, run.lines[0], run.lines[1])))
   }
   const ranked = suspectsFor({ collection: entry.collection, test: entry.test, texts }, delta)
   return { suspects: ranked.slice(0, MAX_SUSPECTS), suspectCount: ranked.length, deltaEmpty: false }

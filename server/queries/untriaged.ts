@@ -1,6 +1,6 @@
 import { isFailing, worseStatus, type Status } from '../../ingest/index.ts'
 import { testPathOf } from '../domain/known-issues.ts'
-import type { TrendStore } from '../storage/trend-store.ts'
+import type { StoreTrends } from '../storage/store.ts'
 import { infrastructureEvidence } from './verdict.ts'
 
 export interface UntriagedFailure {
@@ -22,25 +22,26 @@ export interface UntriagedFailure {
  * long it has been failing in the series (the first version and machine it failed on, and how many
  * versions it failed in).
  */
-export function untriagedFailures (store: TrendStore, seriesId: number, versionId: number, limit: number): { failures: UntriagedFailure[], total: number } {
-  const cells = store.failingCells(versionId)
+export async function untriagedFailures (store: StoreTrends, seriesId: number, versionId: number, limit: number): Promise<{ failures: UntriagedFailure[], total: number }> {
+  const cells = await store.failingCells(versionId)
   if (cells.length === 0) return { failures: [], total: 0 }
-  const known = new Map(store.triageCells(versionId).map(cell => [`${cell.machineId}:${cell.caseId}`, cell]))
+  const known = new Map((await store.triageCells(versionId)).map(cell => [`${cell.machineId}:${cell.caseId}`, cell]))
   const untriaged = cells.filter(cell => {
     const triage = known.get(`${cell.machineId}:${cell.caseId}`)
     return triage === undefined || triage.knownFailing < triage.failing
   })
   const listed = untriaged.slice(0, limit)
-  const names = new Map(store.caseNames([...new Set(listed.map(cell => cell.caseId))]).map(name => [name.id, name]))
-  const histories = new Map<number, ReturnType<TrendStore['failureHistory']>>()
-  const failures = listed.map(cell => {
+  const names = new Map((await store.caseNames([...new Set(listed.map(cell => cell.caseId))])).map(name => [name.id, name]))
+  const histories = new Map<number, Awaited<ReturnType<StoreTrends['failureHistory']>>>()
+  const failures: UntriagedFailure[] = []
+  for (const cell of listed) {
     const name = names.get(cell.caseId)!
-    const unknown = store.resultDetails(versionId, [cell.machineId], cell.caseId).filter(result => isFailing(result.status) && result.knownIssues.length === 0)
+    const unknown = (await store.resultDetails(versionId, [cell.machineId], cell.caseId)).filter(result => isFailing(result.status) && result.knownIssues.length === 0)
     const status = unknown.map(result => result.status).reduce((a, b) => worseStatus(a, b))
     const telling = unknown.find(result => result.status === status && result.reason !== null) ?? unknown[0]!
-    if (!histories.has(cell.caseId)) histories.set(cell.caseId, store.failureHistory(seriesId, cell.caseId))
+    if (!histories.has(cell.caseId)) histories.set(cell.caseId, await store.failureHistory(seriesId, cell.caseId))
     const history = histories.get(cell.caseId)
-    return {
+    failures.push({
       collection: name.collection,
       test: name.test,
       path: name.path,
@@ -51,7 +52,7 @@ export function untriagedFailures (store: TrendStore, seriesId: number, versionI
       infrastructure: infrastructureEvidence(telling),
       firstSeen: { version: history?.version ?? '', machine: history?.machine ?? cell.machine },
       failingVersions: history?.versions ?? 1,
-    }
-  })
+    })
+  }
   return { failures, total: untriaged.length }
 }

@@ -1,19 +1,16 @@
-import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { parseIdentifier } from '../domain/run-metadata.ts'
 import { normalizeVersionLabel } from '../domain/version-label.ts'
 import { KsftError } from '../errors.ts'
 import { requireScope } from '../plugins/auth.ts'
+import { findMachine, findSeries } from '../queries/lookups.ts'
 import { errorResponses, IdParamsSchema } from '../schemas/common.ts'
 import {
   MachineMergeSchema, MachineParamsSchema, MergeIntoBodySchema, RenameBodySchema, RenamedSchema, SeriesMergeSchema,
 } from '../schemas/identity.ts'
 import { SeriesParamsSchema } from '../schemas/trends.ts'
-import { AdminStore } from '../storage/admin-store.ts'
-import { IdentityAdmin, type IdentityRefusal, type NamedRef } from '../storage/identity-admin.ts'
-import type { TokenStore } from '../storage/token-store.ts'
-import { findMachine, findSeries } from './series.ts'
+import type { IdentityRefusal, NamedRef } from '../storage/rows.ts'
 
 const DeletedSchema = Type.Object({
   deleted: Type.Object({
@@ -44,22 +41,10 @@ function done<T extends object> (result: T | IdentityRefusal | null, what: 'seri
 }
 
 /** What only an `admin` token may do: delete a run, merge two version labels, rename and merge series and machines. */
-export const adminRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = async (app, options) => {
-  const admin = new AdminStore(app.db, app.store.issues)
-  const trends = app.trends
-  const adminOnly = requireScope(options.tokens, 'admin')
+export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { admin, identity, trends } = app.store
+  const adminOnly = requireScope(app.store.tokens, 'admin')
   const actor = (request: { token: { name: string } | null }) => request.token?.name ?? 'admin'
-  // renames and merges go through the uploads' connection and queue, as known-issue writes do: after
-  // any upload in progress, never waiting on its lock with the event loop blocked; the known issues
-  // they rescope are matched again a step at a time
-  const { queue, writer, writeDb } = app.uploads
-  const identity = new IdentityAdmin(writeDb, writer.issues)
-  const matchAgain = async (issues: readonly number[]): Promise<void> => {
-    for (const id of issues) {
-      const steps = writer.issues.rematchSteps(id)
-      while (!(await queue.run(() => steps.next())).done) await nextTurn()
-    }
-  }
 
   app.delete('/api/v1/runs/:id', {
     preHandler: adminOnly,
@@ -71,7 +56,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = as
       response: { 200: DeletedSchema, ...errorResponses('UNAUTHORIZED', 'FORBIDDEN', 'RUN_NOT_FOUND') },
     },
   }, async (request) => {
-    const deleted = admin.deleteRun(request.params.id)
+    const deleted = await admin.deleteRun(request.params.id)
     if (!deleted) throw new KsftError('RUN_NOT_FOUND', `no run ${request.params.id}`)
     request.log.info({ runId: deleted.id, token: request.token?.name }, 'run deleted')
     return { deleted }
@@ -91,11 +76,11 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = as
       },
     },
   }, async (request) => {
-    const series = findSeries(trends, request.params.id)
+    const series = await findSeries(trends, request.params.id)
     const from = normalizeVersionLabel(request.body.from)
     const into = normalizeVersionLabel(request.body.into)
     if (from === into) throw new KsftError('BAD_REQUEST', 'from and into name the same version')
-    const runs = admin.mergeVersions(series.id, from, into)
+    const runs = await admin.mergeVersions(series.id, from, into)
     if (runs === null) throw new KsftError('VERSION_NOT_FOUND', `series ${series.id} has no version ${JSON.stringify(from)} or ${JSON.stringify(into)}`)
     request.log.info({ series: series.id, from, into, runs, token: request.token?.name }, 'versions merged')
     return { merged: { from, into, runs } }
@@ -112,9 +97,9 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = as
       response: { 200: RenamedSchema, ...errorResponses('UNAUTHORIZED', 'FORBIDDEN', 'SERIES_NOT_FOUND', 'NAME_TAKEN', 'INVALID_METADATA', 'BAD_REQUEST') },
     },
   }, async (request) => {
-    const series = findSeries(trends, request.params.id)
+    const series = await findSeries(trends, request.params.id)
     const name = parseIdentifier('series', request.body.name)
-    const renamed = done<NamedRef>(await queue.run(() => identity.renameSeries(series.id, name)), 'series')
+    const renamed = done<NamedRef>(await identity.renameSeries(series.id, name), 'series')
     request.log.info({ series: series.id, from: series.name, to: renamed.name, token: request.token?.name }, 'series renamed')
     return { renamed: { id: renamed.id, from: series.name, to: renamed.name } }
   })
@@ -131,10 +116,9 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = as
       response: { 200: SeriesMergeSchema, ...errorResponses('UNAUTHORIZED', 'FORBIDDEN', 'SERIES_NOT_FOUND', 'BAD_REQUEST') },
     },
   }, async (request) => {
-    const from = findSeries(trends, request.params.id)
-    const into = findSeries(trends, request.body.into)
-    const merged = done(await queue.run(() => identity.mergeSeries(from.id, into.id, actor(request), { match: false })), 'series')
-    await matchAgain(merged.issuesRematched)
+    const from = await findSeries(trends, request.params.id)
+    const into = await findSeries(trends, request.body.into)
+    const merged = done(await identity.mergeSeries(from.id, into.id, actor(request)), 'series')
     request.log.info({ from: from.id, into: into.id, runs: merged.runs, token: request.token?.name }, 'series merged')
     return { merged }
   })
@@ -150,9 +134,9 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = as
       response: { 200: RenamedSchema, ...errorResponses('UNAUTHORIZED', 'FORBIDDEN', 'MACHINE_NOT_FOUND', 'NAME_TAKEN', 'INVALID_METADATA', 'BAD_REQUEST') },
     },
   }, async (request) => {
-    const machine = findMachine(trends, request.params.name)!
+    const machine = (await findMachine(trends, request.params.name))!
     const name = parseIdentifier('machine', request.body.name)
-    const renamed = done<NamedRef>(await queue.run(() => identity.renameMachine(machine.id, name, actor(request))), 'machine')
+    const renamed = done<NamedRef>(await identity.renameMachine(machine.id, name, actor(request)), 'machine')
     request.log.info({ machine: machine.id, from: machine.name, to: renamed.name, token: request.token?.name }, 'machine renamed')
     return { renamed: { id: renamed.id, from: machine.name, to: renamed.name } }
   })
@@ -169,10 +153,9 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = as
       response: { 200: MachineMergeSchema, ...errorResponses('UNAUTHORIZED', 'FORBIDDEN', 'MACHINE_NOT_FOUND', 'BAD_REQUEST') },
     },
   }, async (request) => {
-    const from = findMachine(trends, request.params.name)!
-    const into = findMachine(trends, request.body.into)!
-    const merged = done(await queue.run(() => identity.mergeMachines(from.id, into.id, actor(request), { match: false })), 'machine')
-    await matchAgain(merged.issuesRematched)
+    const from = (await findMachine(trends, request.params.name))!
+    const into = (await findMachine(trends, request.body.into))!
+    const merged = done(await identity.mergeMachines(from.id, into.id, actor(request)), 'machine')
     request.log.info({ from: from.id, into: into.id, runs: merged.runs, token: request.token?.name }, 'machines merged')
     return { merged }
   })

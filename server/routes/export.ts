@@ -31,14 +31,15 @@ export const exportRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   }, async (request, reply) => {
     const id = request.params.id
-    // a file database: built in a worker and streamed, so that a run of a million results (a
-    // document of hundreds of MB) never holds the event loop; an in-memory one has no other connection
-    if (app.uploads.stepwise) {
-      const stream = await exportInWorker({ dbPath: app.db.name, runId: id, format: 'kcidb', origin: request.query.origin, logUrl: rawLogUrl(request, id) })
+    // built in a worker and streamed, so that a run of a million results (a document of hundreds
+    // of MB) never holds the event loop; a store no other connection sees (in memory) answers here
+    const location = app.store.exports.workerLocation()
+    if (location !== null) {
+      const stream = await exportInWorker({ location, runId: id, format: 'kcidb', origin: request.query.origin, logUrl: rawLogUrl(request, id) })
       // a stream is sent as it is; the schema describes what it holds
       return reply.type('application/json; charset=utf-8').send(stream as never)
     }
-    return buildKcidbDocument([exportedRun(app.store, id)], {
+    return buildKcidbDocument([await exportedRun(app.store, id)], {
       origin: request.query.origin,
       logUrl: () => rawLogUrl(request, id),
     })
@@ -55,9 +56,10 @@ export const exportRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   }, async (request, reply) => {
     const id = request.params.id
-    const xml = app.uploads.stepwise
-      ? await exportInWorker({ dbPath: app.db.name, runId: id, format: 'junit', origin: '', logUrl: rawLogUrl(request, id) })
-      : buildJunitXml(exportedRun(app.store, id), { logUrl: rawLogUrl(request, id) })
+    const location = app.store.exports.workerLocation()
+    const xml = location !== null
+      ? await exportInWorker({ location, runId: id, format: 'junit', origin: '', logUrl: rawLogUrl(request, id) })
+      : buildJunitXml(await exportedRun(app.store, id), { logUrl: rawLogUrl(request, id) })
     return reply.type('application/xml; charset=utf-8')
       .header('content-disposition', `inline; filename="run-${id}-junit.xml"`)
       .send(xml as string)

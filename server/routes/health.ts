@@ -10,5 +10,5 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         200: Type.Object({ status: Type.Literal('ok'), writeCounter: Type.Integer() }),
       },
     },
-  }, async () => ({ status: 'ok' as const, writeCounter: app.store.writeCounter() }))
+  }, async () => ({ status: 'ok' as const, ...await app.store.health() }))
 }

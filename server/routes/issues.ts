@@ -1,4 +1,3 @@
-import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { globProblem, regexProblem } from '../domain/known-issue-matching.ts'
@@ -6,6 +5,7 @@ import type { IssueDefinition } from '../domain/known-issues.ts'
 import { normalizeVersionLabel, versionLabelProblem, versionSortKey } from '../domain/version-label.ts'
 import { KsftError } from '../errors.ts'
 import { requireScope } from '../plugins/auth.ts'
+import { findSeries } from '../queries/lookups.ts'
 import { untriagedFailures } from '../queries/untriaged.ts'
 import { errorResponses, IdParamsSchema } from '../schemas/common.ts'
 import {
@@ -13,10 +13,8 @@ import {
   type IssueBody, type IssuePatchBody, type IssueView,
 } from '../schemas/issues.ts'
 import { SeriesParamsSchema } from '../schemas/trends.ts'
-import type { IssueListRow, IssueStore, StoredIssue } from '../storage/issue-store.ts'
-import type { TokenStore } from '../storage/token-store.ts'
-import type { TrendStore } from '../storage/trend-store.ts'
-import { findSeries } from './series.ts'
+import type { IssueListRow, StoredIssue } from '../storage/rows.ts'
+import type { StoreIssues, StoreTrends } from '../storage/store.ts'
 
 const TAGS = ['issues']
 
@@ -24,29 +22,20 @@ const TAGS = ['issues']
  * Known issues: triage a failure once (admin token), and every comparison, gate and summary
  * keeps it apart from what the series changed. Reading them needs no token.
  */
-export const issueRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = async (app, options) => {
-  const issues = app.store.issues
-  // writes go through the uploads' connection and queue, after any upload in progress, never
-  // waiting on its lock with the event loop blocked
-  const { queue, writer } = app.uploads
-  const write = <T>(work: (store: IssueStore) => T): Promise<T> => queue.run(() => work(writer.issues))
-  const matchInSteps = async (id: number): Promise<void> => {
-    const steps = writer.issues.rematchSteps(id)
-    while (!(await queue.run(() => steps.next())).done) await nextTurn()
-  }
-  const trends = app.trends
-  const adminOnly = requireScope(options.tokens, 'admin')
+export const issueRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { issues, trends } = app.store
+  const adminOnly = requireScope(app.store.tokens, 'admin')
 
   // a rematch cut short by a crash or a restart: caught up in the background, one step at a time
   let closing = false
   app.addHook('onClose', async () => { closing = true })
   app.addHook('onReady', async () => {
-    const pending = issues.pendingRematches()
+    const pending = await issues.pendingRematches()
     if (pending.length === 0) return
     void (async () => {
       for (const id of pending) {
         if (closing) return
-        await matchInSteps(id)
+        await issues.rematch(id)
       }
       app.log.info({ issues: pending }, 'known issues matched again after an interrupted rematch')
     })().catch(err => app.log.error({ err }, 'could not catch up interrupted known-issue matching'))
@@ -59,7 +48,7 @@ export const issueRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = as
       querystring: Type.Object({ active: Type.Optional(Type.Boolean({ description: 'only active (true) or resolved (false) issues' })) }),
       response: { 200: IssueListSchema, ...errorResponses('BAD_REQUEST') },
     },
-  }, async (request) => ({ issues: issues.list({ active: request.query.active }).map(view) }))
+  }, async (request) => ({ issues: (await issues.list({ active: request.query.active })).map(view) }))
 
   app.get('/api/v1/issues/:id', {
     schema: {
@@ -69,8 +58,8 @@ export const issueRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = as
       response: { 200: IssueDetailSchema, ...errorResponses('ISSUE_NOT_FOUND') },
     },
   }, async (request) => {
-    const issue = listed(issues, request.params.id)
-    return { issue: view(issue), matches: issues.matches(issue.id), perhapsFixed: issues.perhapsFixed(issue.id), audit: issues.audit(issue.id) }
+    const issue = await listed(issues, request.params.id)
+    return { issue: view(issue), matches: await issues.matches(issue.id), perhapsFixed: await issues.perhapsFixed(issue.id), audit: await issues.audit(issue.id) }
   })
 
   app.post('/api/v1/issues', {
@@ -84,11 +73,10 @@ export const issueRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = as
       response: { 201: IssueSchema, ...errorResponses('UNAUTHORIZED', 'FORBIDDEN', 'BAD_REQUEST') },
     },
   }, async (request, reply) => {
-    const definition = definitionOf(trends, request.body)
-    const created = await write(store => store.create(definition, actorOf(request.token), { match: false }))
-    await matchInSteps(created.id)
+    const definition = await definitionOf(trends, request.body)
+    const created = await issues.create(definition, actorOf(request.token))
     request.log.info({ issue: created.id, token: request.token?.name }, 'known issue created')
-    return reply.code(201).send(view(listed(issues, created.id)))
+    return reply.code(201).send(view(await listed(issues, created.id)))
   })
 
   app.patch('/api/v1/issues/:id', {
@@ -104,18 +92,11 @@ export const issueRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = as
     },
   }, async (request) => {
     const id = request.params.id
-    const before = listed(issues, id)
-    const actor = actorOf(request.token)
-    const patch = patchOf(trends, request.body, before)
-    const updated = (await write(store => store.update(id, patch, actor, { match: false })))!
-    let rematch = updated.rematch
-    if (request.body.active !== undefined) {
-      await write(store => store.setActive(id, request.body.active!, actor, { match: false }))
-      rematch ||= request.body.active && before.resolvedAt !== null
-    }
-    if (rematch) await matchInSteps(id)
+    const before = await listed(issues, id)
+    const patch = await patchOf(trends, request.body, before)
+    await issues.update(id, { ...patch, active: request.body.active }, actorOf(request.token))
     request.log.info({ issue: id, token: request.token?.name }, 'known issue changed')
-    return view(listed(issues, id))
+    return view(await listed(issues, id))
   })
 
   app.get('/api/v1/series/:id/untriaged', {
@@ -127,19 +108,19 @@ export const issueRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenStore }> = as
       response: { 200: UntriagedSchema, ...errorResponses('BAD_REQUEST', 'SERIES_NOT_FOUND', 'VERSION_NOT_FOUND') },
     },
   }, async (request) => {
-    const series = findSeries(trends, request.params.id)
-    const versions = trends.versions(series.id)
+    const series = await findSeries(trends, request.params.id)
+    const versions = await trends.versions(series.id)
     const label = request.query.version === undefined ? null : normalizeVersionLabel(request.query.version)
     const version = label === null ? versions.at(-1) : versions.find(candidate => candidate.label === label)
     if (version === undefined) {
       throw new KsftError('VERSION_NOT_FOUND', label === null ? `series ${series.id} has no versions` : `series ${series.id} has no version ${JSON.stringify(label)}`)
     }
-    return { series, version: version.label, ...untriagedFailures(trends, series.id, version.id, request.query.limit) }
+    return { series, version: version.label, ...await untriagedFailures(trends, series.id, version.id, request.query.limit) }
   })
 }
 
-function listed (issues: IssueStore, id: number): IssueListRow {
-  const issue = issues.listed(id)
+async function listed (issues: StoreIssues, id: number): Promise<IssueListRow> {
+  const issue = await issues.listed(id)
   if (issue === null) throw new KsftError('ISSUE_NOT_FOUND', `no known issue ${id}`)
   return issue
 }
@@ -169,14 +150,14 @@ function checkedMatcher (matcher: Partial<IssueDefinition['matcher']>): void {
   }
 }
 
-function checkedScope (trends: TrendStore, scope: Partial<IssueDefinition['scope']>): Partial<IssueDefinition['scope']> {
+async function checkedScope (trends: StoreTrends, scope: Partial<IssueDefinition['scope']>): Promise<Partial<IssueDefinition['scope']>> {
   const out = { ...scope }
   if (scope.kernelGlob !== undefined && scope.kernelGlob !== null) {
     const problem = globProblem(scope.kernelGlob)
     if (problem) throw bad('scope.kernelGlob', problem)
   }
   for (const id of scope.series ?? []) {
-    if (trends.seriesById(id) === null) throw bad('scope.series', `names series ${id}, which does not exist`)
+    if (await trends.seriesById(id) === null) throw bad('scope.series', `names series ${id}, which does not exist`)
   }
   for (const field of ['versionsFrom', 'versionsTo'] as const) {
     const label = scope[field]
@@ -194,9 +175,9 @@ function checkedScope (trends: TrendStore, scope: Partial<IssueDefinition['scope
   return out
 }
 
-function definitionOf (trends: TrendStore, body: IssueBody): IssueDefinition {
+async function definitionOf (trends: StoreTrends, body: IssueBody): Promise<IssueDefinition> {
   checkedMatcher(body.matcher)
-  const scope = checkedScope(trends, body.scope ?? {})
+  const scope = await checkedScope(trends, body.scope ?? {})
   return {
     title: body.title.trim(),
     url: body.url ?? null,
@@ -222,9 +203,9 @@ function definitionOf (trends: TrendStore, body: IssueBody): IssueDefinition {
   }
 }
 
-function patchOf (trends: TrendStore, body: IssuePatchBody, before: StoredIssue) {
+async function patchOf (trends: StoreTrends, body: IssuePatchBody, before: StoredIssue) {
   if (body.matcher) checkedMatcher(body.matcher)
-  const scope = body.scope === undefined ? undefined : checkedScope(trends, body.scope)
+  const scope = body.scope === undefined ? undefined : await checkedScope(trends, body.scope)
   return {
     title: body.title?.trim(),
     url: body.url,

@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errorResponses } from '../schemas/common.ts'
 import { MACHINE_SERIES, MachinesQuerySchema, MachinesSchema, NotModifiedSchema, type MachineSeries } from '../schemas/trends.ts'
-import { decodeCursor, encodeCursor } from '../storage/cursor.ts'
+import { decodeCursor, encodeCursor } from '../queries/cursor.ts'
 
 export const machineRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const trends = app.trends
+  const trends = app.store.trends
 
   app.get('/api/v1/machines', {
     config: { etag: true },
@@ -17,11 +17,11 @@ export const machineRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const { limit } = request.query
     const [after] = decodeCursor(request.query.cursor, 's') ?? [null]
-    const rows = trends.listMachines(after as string | null, limit + 1)
+    const rows = await trends.listMachines(after as string | null, limit + 1)
     const page = rows.slice(0, limit)
     const ran = new Map<number, MachineSeries[]>(page.map(machine => [machine.id, []]))
     // rows come by machine, newest series first, each series' versions in version order
-    for (const row of trends.machineSeries(page.map(machine => machine.id))) {
+    for (const row of await trends.machineSeries(page.map(machine => machine.id))) {
       const list = ran.get(row.machineId)!
       const last = list.at(-1)
       if (last?.id === row.seriesId) last.versions.push(row.label)

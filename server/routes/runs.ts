@@ -17,12 +17,9 @@ import {
 } from '../schemas/runs.ts'
 import { DEFAULT_MAX_LOG_BYTES } from '../services/ingest-log.ts'
 import { ingestUpload } from '../services/upload-ingest.ts'
-import type { SeriesResolution } from '../storage/identity-store.ts'
-import type { RunView } from '../storage/types.ts'
-import type { TokenStore } from '../storage/token-store.ts'
+import type { RunView, SeriesResolution } from '../storage/rows.ts'
 
 export interface RunRoutesOptions {
-  tokens: TokenStore
   maxLogBytes?: number
   uploadsPerMinute?: number
 }
@@ -69,7 +66,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
   }
 
   app.post('/api/v1/runs', {
-    preHandler: [requireScope(options.tokens, 'upload'), oneMoreUpload],
+    preHandler: [requireScope(app.store.tokens, 'upload'), oneMoreUpload],
     config: { rateLimit: uploadRateLimit(options.uploadsPerMinute) },
     schema: {
       summary: 'Upload one kselftest log',
@@ -87,7 +84,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
     const { raw, body } = await uploadParts(request, limits)
     const { meta, normalized } = parseRunMetadataNoted(raw)
     const result = await ingestUpload(decoded(request, body), meta, app.uploads, { maxBytes })
-    const run = app.store.getRun(result.runId)!
+    const run = (await app.store.runs.getRun(result.runId))!
     const seriesMatch = seriesMatchOf(meta.series, run, result.series)
     request.log.info({ runId: run.id, created: result.created, series: run.series.id, by: result.series?.match, token: request.token?.name }, 'run uploaded')
     return reply.status(result.created ? 201 : 200).send({
@@ -111,7 +108,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
       params: IdParamsSchema,
       response: { 200: RunSchema, ...errorResponses('RUN_NOT_FOUND') },
     },
-  }, async (request) => runResponse(findRun(request.params.id)))
+  }, async (request) => runResponse(await findRun(request.params.id)))
 
   app.get('/api/v1/runs/:id/results', {
     schema: {
@@ -123,8 +120,8 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
       response: { 200: RunResultsSchema, ...errorResponses('RUN_NOT_FOUND', 'BAD_REQUEST') },
     },
   }, async (request) => {
-    const run = findRun(request.params.id)
-    const page = app.store.getRunTestsPage(run.id, request.query.cursor, request.query.limit, MAX_RESULT_ROWS)
+    const run = await findRun(request.params.id)
+    const page = await app.store.runs.getRunTestsPage(run.id, request.query.cursor, request.query.limit, MAX_RESULT_ROWS)
     return { run: { id: run.id, summary: run.summary }, ...page, warnings: run.warnings.slice(0, MAX_LISTED) }
   })
 
@@ -141,7 +138,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
     const to = request.query.to ?? from + 9_999
     if (to < from) throw new KsftError('BAD_REQUEST', 'to must not be less than from')
     if (to - from >= 10_000) throw new KsftError('BAD_REQUEST', 'at most 10000 lines at a time')
-    const slice = app.store.getLogLines(request.params.id, from, to, { maxBytes: MAX_LOG_SLICE_BYTES, maxLineBytes: MAX_LOG_LINE_BYTES })
+    const slice = await app.store.runs.getLogLines(request.params.id, from, to, { maxBytes: MAX_LOG_SLICE_BYTES, maxLineBytes: MAX_LOG_LINE_BYTES })
     if (!slice) throw notFound(request.params.id)
     return slice
   })
@@ -155,15 +152,15 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
       response: { ...errorResponses('RUN_NOT_FOUND') },
     },
   }, async (request, reply) => {
-    const run = findRun(request.params.id)
+    const run = await findRun(request.params.id)
     return reply.type('text/plain; charset=utf-8')
       .header('content-disposition', `inline; filename="run-${run.id}.log"`)
       // a stream is sent as it is; the schema only describes the errors
-      .send(Readable.from(app.store.readLog(run.id)) as never)
+      .send(Readable.from(app.store.runs.readLog(run.id)) as never)
   })
 
-  function findRun (id: number): RunView {
-    const run = app.store.getRun(id)
+  async function findRun (id: number): Promise<RunView> {
+    const run = await app.store.runs.getRun(id)
     if (!run) throw notFound(id)
     return run
   }

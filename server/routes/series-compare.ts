@@ -13,10 +13,10 @@ import { compareVersions, type CompareKey, type ComparedEntry, type ComparedSide
 import { suspectLine, type Suspect } from '../queries/patch-delta.ts'
 import { emptyCounts, entrySuspects, seriesDelta, type ResultLines, type SeriesDelta } from '../queries/series-delta.ts'
 import { entryWhy, notComparable, plainText, triageNote, type CompareBucket as Bucket } from '../queries/verdict.ts'
-import { decodeCursor, encodeCursor } from '../storage/cursor.ts'
-import type { PatchStore } from '../storage/patch-store.ts'
-import type { TrendStore, MachineRef, ResultLink, SeriesRef, VersionRow } from '../storage/trend-store.ts'
-import { findCollection, findMachine, findSeries, versionRef } from './series.ts'
+import { decodeCursor, encodeCursor } from '../queries/cursor.ts'
+import { findCollection, findMachine, findSeries, versionRef } from '../queries/lookups.ts'
+import type { MachineRef, ResultLink, SeriesRef, VersionRow } from '../storage/rows.ts'
+import type { StorePatches, StoreTrends } from '../storage/store.ts'
 
 const TAGS = ['series']
 
@@ -39,10 +39,10 @@ function side (data: ComparedSide) {
 
 /** Two versions of a series side by side: the entries as JSON, and the summary for a mailing-list reply. */
 export const seriesCompareRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const trends = app.trends
+  const trends = app.store.trends
   const cached = { etag: true }
   // WARNING lines are looked for in the first lines of a troubled result only
-  const resultLines: ResultLines = (runId, from, to) => app.store.getLogLines(runId, from, Math.min(to, from + MAX_EVIDENCE_LINES), EVIDENCE_CAPS)?.lines ?? []
+  const resultLines: ResultLines = async (runId, from, to) => (await app.store.runs.getLogLines(runId, from, Math.min(to, from + MAX_EVIDENCE_LINES), EVIDENCE_CAPS))?.lines ?? []
 
   app.get('/api/v1/series/:id/compare', {
     config: cached,
@@ -57,11 +57,11 @@ export const seriesCompareRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: CompareSchema, 304: NotModifiedSchema, ...errorResponses('BAD_REQUEST', 'SERIES_NOT_FOUND') },
     },
   }, async (request) => {
-    const comparison = resolveComparison(trends, request.params.id, request.query)
+    const comparison = await resolveComparison(trends, request.params.id, request.query)
     const { series, base, head, machine, arch, collection } = comparison
     const { bucket, cursor, limit } = request.query
-    const page = compare(trends, comparison, bucket ?? null, decodeCursor(cursor, 'nssas') as CompareKey | null, limit)
-    const patches = seriesDelta(app.patches, base, head)
+    const page = await compare(trends, comparison, bucket ?? null, decodeCursor(cursor, 'nssas') as CompareKey | null, limit)
+    const patches = await seriesDelta(app.store.patches, base, head)
     return {
       series,
       base: { ...versionRef(base), machines: page.baseMachines },
@@ -75,15 +75,15 @@ export const seriesCompareRoutes: FastifyPluginAsyncTypebox = async (app) => {
       incomplete: page.incomplete,
       counts: page.counts,
       machineCounts: page.machineCounts,
-      entries: page.entries.map((entry: ComparedEntry): CompareEntry => {
-        const suspects = entrySuspects(entry, patches, resultLines)
+      entries: await Promise.all(page.entries.map(async (entry: ComparedEntry): Promise<CompareEntry> => {
+        const suspects = await entrySuspects(entry, patches, resultLines)
         return {
           ...entry,
           base: side(entry.base),
           head: side(entry.head),
           ...(suspects === null ? {} : { ...suspects, suspects: suspects.suspects.map(suspectView) }),
         }
-      }),
+      })),
       nextCursor: page.next === null ? null : encodeCursor(page.next),
       // a series whose runs never reported their patches answers as before
       ...(patches.reported ? { delta: deltaView(patches) } : {}),
@@ -102,7 +102,7 @@ export const seriesCompareRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: SummaryTextSchema, 304: NotModifiedSchema, ...errorResponses('BAD_REQUEST', 'SERIES_NOT_FOUND') },
     },
   }, async (request, reply) => {
-    const text = summaryText(trends, resolveComparison(trends, request.params.id, request.query), app.patches, resultLines)
+    const text = await summaryText(trends, await resolveComparison(trends, request.params.id, request.query), app.store.patches, resultLines)
     return reply.type('text/plain; charset=utf-8').send(text)
   })
 }
@@ -163,28 +163,28 @@ interface Comparison {
 
 interface ComparisonQuery { base: string, head: string, machine?: string, arch?: string, collection?: string }
 
-function resolveComparison (trends: TrendStore, id: string, query: ComparisonQuery): Comparison {
-  const series = findSeries(trends, id)
-  const versions = trends.versions(series.id)
+async function resolveComparison (trends: StoreTrends, id: string, query: ComparisonQuery): Promise<Comparison> {
+  const series = await findSeries(trends, id)
+  const versions = await trends.versions(series.id)
   return {
     series,
     versions,
     base: findVersion(versions, series, 'base', query.base),
     head: findVersion(versions, series, 'head', query.head),
-    machine: findMachine(trends, query.machine),
+    machine: await findMachine(trends, query.machine),
     arch: query.arch ?? null,
-    collection: findCollection(trends, query.collection),
+    collection: await findCollection(trends, query.collection),
   }
 }
 
-function compare (trends: TrendStore, comparison: Comparison, bucket: CompareBucket | null, after: CompareKey | null, limit: number): ComparePage {
+async function compare (trends: StoreTrends, comparison: Comparison, bucket: CompareBucket | null, after: CompareKey | null, limit: number): Promise<ComparePage> {
   const { series, base, head, machine, arch, collection } = comparison
-  const page = compareVersions(trends, {
+  const page = await compareVersions(trends, {
     baseVersionId: base.id,
     headVersionId: head.id,
     machine,
     arch,
-    cases: collection === null ? null : trends.collectionCases(series.id, collection),
+    cases: collection === null ? null : await trends.collectionCases(series.id, collection),
     bucket,
     after,
     limit,
@@ -200,16 +200,16 @@ function compare (trends: TrendStore, comparison: Comparison, bucket: CompareBuc
 }
 
 /** Plain text for a mailing list: fixed-width columns, no markup, lines under 100 characters where names allow. */
-function summaryText (trends: TrendStore, comparison: Comparison, patchStore: PatchStore, resultLines: ResultLines): string {
+async function summaryText (trends: StoreTrends, comparison: Comparison, patchStore: StorePatches, resultLines: ResultLines): Promise<string> {
   const { series, versions, base, head } = comparison
-  const patches = seriesDelta(patchStore, base, head)
+  const patches = await seriesDelta(patchStore, base, head)
   const lines: string[] = [plainText(`kselftest results of "${series.name}", ${base.label} -> ${head.label}`), '']
 
   const labels = new Map(versions.map(version => [version.id, version.label]))
   const columns = ['runs', 'pass', 'fail', 'skip', 'xfail', 'xpass', 'timeout', 'error', 'not run'] as const
   const table = [['version', 'machine', ...columns]]
   let stopped = false
-  for (const row of trends.versionMachineCounts(series.id)) {
+  for (const row of await trends.versionMachineCounts(series.id)) {
     const runs = row.incompleteRuns > 0 ? `${row.runs} (${row.incompleteRuns} stopped early)` : String(row.runs)
     if (row.incompleteRuns > 0) stopped = true
     table.push([plainText(labels.get(row.versionId)!), plainText(row.machine), runs,
@@ -219,7 +219,8 @@ function summaryText (trends: TrendStore, comparison: Comparison, patchStore: Pa
   lines.push(...formatTable(table), '')
   if (stopped) lines.push('Runs that stopped early (a panic, a hang, a cut log) count the tests their plans promised and never ran as "not run"; the comparison below also counts as not run what the base ran there and they did not.', '')
 
-  const pages = SUMMARY_BUCKETS.map(([bucket, title]) => ({ bucket, title, page: compare(trends, comparison, bucket, null, SUMMARY_LINES) }))
+  const pages: Array<{ bucket: Bucket, title: string, page: ComparePage }> = []
+  for (const [bucket, title] of SUMMARY_BUCKETS) pages.push({ bucket, title, page: await compare(trends, comparison, bucket, null, SUMMARY_LINES) })
   const first = pages[0]!.page
   const counts = first.counts
   const absent = absentSide(first)
@@ -239,7 +240,7 @@ function summaryText (trends: TrendStore, comparison: Comparison, patchStore: Pa
   for (const { bucket, title, page } of pages) {
     if (page.machineCounts[bucket] === 0) continue
     lines.push('', `${title}:`)
-    for (const entry of page.entries) lines.push(...entryLines(entry), ...suspectLines(entrySuspects(entry, patches, resultLines), patches))
+    for (const entry of page.entries) lines.push(...entryLines(entry), ...suspectLines(await entrySuspects(entry, patches, resultLines), patches))
     if (page.machineCounts[bucket] > page.entries.length) lines.push(`  ... and ${page.machineCounts[bucket] - page.entries.length} more`)
   }
 
@@ -264,7 +265,7 @@ function deltaLines (patches: SeriesDelta): string[] {
 }
 
 /** Under a failure the series may have caused: the first suspects, said to be hints, or that the series did not change. */
-function suspectLines (found: ReturnType<typeof entrySuspects>, patches: SeriesDelta): string[] {
+function suspectLines (found: Awaited<ReturnType<typeof entrySuspects>>, patches: SeriesDelta): string[] {
   if (found === null) return []
   if (found.deltaEmpty) return [`      the series' patches are the same in ${patches.base.label} and ${patches.head.label}: the cause is outside the series (the base moved, the machine changed, or it is flaky)`]
   const shown = found.suspects.slice(0, SUMMARY_SUSPECTS)

@@ -1,46 +1,25 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { loreUrl } from '../domain/message-id.ts'
-import { KsftError } from '../errors.ts'
+import { decodeCursor, encodeCursor } from '../queries/cursor.ts'
+import { findCollection, findMachine, findSeries, versionRef } from '../queries/lookups.ts'
 import { passRate } from '../queries/verdict.ts'
 import { errorResponses } from '../schemas/common.ts'
 import {
   CollectionsSchema, FlakyQuerySchema, FlakySchema, MatrixQuerySchema, MatrixSchema, NotModifiedSchema, SERIES_PASS_RATES,
   SeriesItemSchema, SeriesListQuerySchema, SeriesListSchema, SeriesParamsSchema, TrendQuerySchema, TrendSchema, type SeriesItem,
 } from '../schemas/trends.ts'
-import { decodeCursor, encodeCursor } from '../storage/cursor.ts'
 import { flakyPage, type FlakyKey } from '../queries/flaky.ts'
 import { matrixPage, type MatrixKey } from '../queries/matrix.ts'
-import type { TrendStore, MachineRef, SeriesRef, SeriesRow, VersionRow } from '../storage/trend-store.ts'
+import type { SeriesRow } from '../storage/rows.ts'
+import type { StoreTrends } from '../storage/store.ts'
 
 const TAGS = ['series']
 
-/** A series by id, or by its name (or any title it was uploaded under) when the parameter is not a number. */
-export function findSeries (trends: TrendStore, idOrName: string): SeriesRef {
-  const series = /^\d+$/.test(idOrName) ? trends.seriesById(Number(idOrName)) : trends.seriesByName(idOrName)
-  if (!series) throw new KsftError('SERIES_NOT_FOUND', `no series ${JSON.stringify(idOrName)}`)
-  return series
-}
-
-export function findMachine (trends: TrendStore, name: string | undefined): MachineRef | null {
-  if (name === undefined) return null
-  const machine = trends.machineByName(name)
-  if (!machine) throw new KsftError('MACHINE_NOT_FOUND', `machine: no machine named ${JSON.stringify(name)}`)
-  return machine
-}
-
-export function versionRef (version: VersionRow) {
-  return { id: version.id, label: version.label, messageId: version.messageId, loreUrl: loreUrl(version.messageId) }
-}
-
-export function findCollection (trends: TrendStore, collection: string | undefined): string | null {
-  if (collection === undefined) return null
-  if (!trends.hasCollection(collection)) throw new KsftError('COLLECTION_NOT_FOUND', `collection: no test of collection ${JSON.stringify(collection)} was ever stored`)
-  return collection
-}
-
 /** A series as the list and its own route answer it. */
-function seriesItem (trends: TrendStore, row: SeriesRow): SeriesItem {
-  const latest = trends.versions(row.id).find(version => version.id === row.latestVersionId)!
+async function seriesItem (trends: StoreTrends, row: SeriesRow): Promise<SeriesItem> {
+  const [versions, recent, identity] = await Promise.all([
+    trends.versions(row.id), trends.recentVersionCounts(row.id, SERIES_PASS_RATES), trends.seriesIdentity(row.id),
+  ])
+  const latest = versions.find(version => version.id === row.latestVersionId)!
   return {
     id: row.id,
     name: row.name,
@@ -49,16 +28,16 @@ function seriesItem (trends: TrendStore, row: SeriesRow): SeriesItem {
     versions: row.versions,
     runs: row.runs,
     machines: row.machines,
-    latestVersion: { ...versionRef(latest), ...trends.versionCounts(latest.id) },
-    passRates: trends.recentVersionCounts(row.id, SERIES_PASS_RATES).map(version => ({
+    latestVersion: { ...versionRef(latest), ...await trends.versionCounts(latest.id) },
+    passRates: recent.map(version => ({
       id: version.versionId, label: version.label, passRate: passRate(version.summary, version.notRun), incompleteRuns: version.incompleteRuns,
     })),
-    ...trends.seriesIdentity(row.id),
+    ...identity,
   }
 }
 
 export const seriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const trends = app.trends
+  const trends = app.store.trends
   const cached = { etag: true }
 
   app.get('/api/v1/series', {
@@ -71,10 +50,10 @@ export const seriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   }, async (request) => {
     const [before] = decodeCursor(request.query.cursor, 'n') ?? [null]
-    const rows = trends.listSeries(request.query.limit + 1, before as number | null, request.query.q ?? null)
+    const rows = await trends.listSeries(request.query.limit + 1, before as number | null, request.query.q ?? null)
     const page = rows.slice(0, request.query.limit)
     return {
-      series: page.map(row => seriesItem(trends, row)),
+      series: await Promise.all(page.map(row => seriesItem(trends, row))),
       nextCursor: rows.length > page.length ? encodeCursor([page.at(-1)!.id]) : null,
     }
   })
@@ -87,7 +66,7 @@ export const seriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       params: SeriesParamsSchema,
       response: { 200: SeriesItemSchema, 304: NotModifiedSchema, ...errorResponses('BAD_REQUEST', 'SERIES_NOT_FOUND') },
     },
-  }, async (request) => seriesItem(trends, trends.seriesRow(findSeries(trends, request.params.id).id)!))
+  }, async (request) => seriesItem(trends, (await trends.seriesRow((await findSeries(trends, request.params.id)).id))!))
 
   app.get('/api/v1/series/:id/trend', {
     config: cached,
@@ -100,13 +79,13 @@ export const seriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: TrendSchema, 304: NotModifiedSchema, ...errorResponses('BAD_REQUEST', 'SERIES_NOT_FOUND') },
     },
   }, async (request) => {
-    const series = findSeries(trends, request.params.id)
+    const series = await findSeries(trends, request.params.id)
     const { collection, machine, arch } = request.query
-    const filters = { machineId: findMachine(trends, machine)?.id ?? null, arch: arch ?? null }
-    const rows = findCollection(trends, collection) === null
-      ? trends.trend(series.id, filters)
-      : trends.trendOfCollection(series.id, collection!, filters)
-    const versions = new Map(trends.versions(series.id).map(version => [version.id, version]))
+    const filters = { machineId: (await findMachine(trends, machine))?.id ?? null, arch: arch ?? null }
+    const rows = await findCollection(trends, collection) === null
+      ? await trends.trend(series.id, filters)
+      : await trends.trendOfCollection(series.id, collection!, filters)
+    const versions = new Map((await trends.versions(series.id)).map(version => [version.id, version]))
     return {
       series,
       filters: { collection: collection ?? null, machine: machine ?? null, arch: arch ?? null },
@@ -132,8 +111,8 @@ export const seriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: CollectionsSchema, 304: NotModifiedSchema, ...errorResponses('BAD_REQUEST', 'SERIES_NOT_FOUND') },
     },
   }, async (request) => {
-    const series = findSeries(trends, request.params.id)
-    return { series, collections: trends.collections(series.id) }
+    const series = await findSeries(trends, request.params.id)
+    return { series, collections: await trends.collections(series.id) }
   })
 
   app.get('/api/v1/series/:id/matrix', {
@@ -146,13 +125,13 @@ export const seriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: MatrixSchema, 304: NotModifiedSchema, ...errorResponses('BAD_REQUEST', 'SERIES_NOT_FOUND') },
     },
   }, async (request) => {
-    const series = findSeries(trends, request.params.id)
-    const versions = trends.versions(series.id)
-    const { machineSets, rows, next } = matrixPage(trends, {
+    const series = await findSeries(trends, request.params.id)
+    const versions = await trends.versions(series.id)
+    const { machineSets, rows, next } = await matrixPage(trends, {
       seriesId: series.id,
       versionIds: versions.map(version => version.id),
-      collection: findCollection(trends, request.query.collection),
-      machineId: findMachine(trends, request.query.machine)?.id ?? null,
+      collection: await findCollection(trends, request.query.collection),
+      machineId: (await findMachine(trends, request.query.machine))?.id ?? null,
       arch: request.query.arch ?? null,
       after: decodeCursor(request.query.cursor, 'ss') as MatrixKey | null,
       limit: request.query.limit,
@@ -176,11 +155,11 @@ export const seriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: FlakySchema, 304: NotModifiedSchema, ...errorResponses('BAD_REQUEST', 'SERIES_NOT_FOUND') },
     },
   }, async (request) => {
-    const series = findSeries(trends, request.params.id)
-    const { entries, next } = flakyPage(trends, {
-      versions: trends.versions(series.id),
-      collection: findCollection(trends, request.query.collection),
-      machineId: findMachine(trends, request.query.machine)?.id ?? null,
+    const series = await findSeries(trends, request.params.id)
+    const { entries, next } = await flakyPage(trends, {
+      versions: await trends.versions(series.id),
+      collection: await findCollection(trends, request.query.collection),
+      machineId: (await findMachine(trends, request.query.machine))?.id ?? null,
       arch: request.query.arch ?? null,
       after: decodeCursor(request.query.cursor, 'ssas') as FlakyKey | null,
       limit: request.query.limit,

@@ -2,12 +2,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { KsftError } from '../errors.ts'
 import { errorResponses } from '../schemas/common.ts'
 import { HistoryQuerySchema, HistorySchema, NotModifiedSchema } from '../schemas/trends.ts'
-import { decodeCursor, encodeCursor } from '../storage/cursor.ts'
-import type { HistoryKey } from '../storage/trend-store.ts'
-import { findMachine, findSeries, versionRef } from './series.ts'
+import { decodeCursor, encodeCursor } from '../queries/cursor.ts'
+import { findMachine, findSeries, versionRef } from '../queries/lookups.ts'
+import type { HistoryKey } from '../storage/rows.ts'
 
 export const testHistoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const trends = app.trends
+  const trends = app.store.trends
 
   app.get('/api/v1/tests/history', {
     config: { etag: true },
@@ -20,23 +20,23 @@ export const testHistoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const { collection, test, limit } = request.query
     const path = request.query.subtest ?? []
-    const caseId = trends.findCase(collection, test, path)
+    const caseId = await trends.findCase(collection, test, path)
     if (caseId === null) {
       throw new KsftError('TEST_NOT_FOUND', `no results of ${[`${collection}: ${test}`, ...path].join(' > ')}`)
     }
     const filters = {
-      seriesId: request.query.series === undefined ? null : findSeries(trends, request.query.series).id,
-      machineId: findMachine(trends, request.query.machine)?.id ?? null,
+      seriesId: request.query.series === undefined ? null : (await findSeries(trends, request.query.series)).id,
+      machineId: (await findMachine(trends, request.query.machine))?.id ?? null,
     }
-    const rows = trends.history(caseId, filters, decodeCursor(request.query.cursor, 'nnnsnn') as HistoryKey | null, limit + 1)
+    const rows = await trends.history(caseId, filters, decodeCursor(request.query.cursor, 'nnnsnn') as HistoryKey | null, limit + 1)
     const page = rows.slice(0, limit)
     const last = page.at(-1)
-    const refs = new Map(trends.issueRefs([...new Set(page.flatMap(row => row.knownIssues))]).map(ref => [ref.id, ref]))
+    const refs = new Map((await trends.issueRefs([...new Set(page.flatMap(row => row.knownIssues))])).map(ref => [ref.id, ref]))
     return {
       collection,
       test,
       path,
-      counts: trends.historyCounts(caseId, filters),
+      counts: await trends.historyCounts(caseId, filters),
       entries: page.map(row => ({
         series: row.series,
         version: versionRef(row.version),

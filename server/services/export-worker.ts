@@ -1,6 +1,6 @@
 /**
- * The export worker: one run's KCIDB document or JUnit XML, written on a read-only connection of
- * its own a piece at a time as the response is sent: the main thread asks for the next piece when
+ * The export worker: one run's KCIDB document or JUnit XML, written from the store opened
+ * read-only on its own a piece at a time as the response is sent: the main thread asks for the next piece when
  * the socket took the last, and the worker writes only that much more. A run of a million results
  * makes a document of hundreds of MB; neither the server's event loop nor any memory holds it whole.
  */
@@ -9,11 +9,11 @@ import { KsftError } from '../errors.ts'
 import { junitXmlPieces } from '../export/junit.ts'
 import { kcidbRunPieces } from '../export/kcidb.ts'
 import { exportedRun } from '../export/run-source.ts'
-import { openDatabase } from '../storage/database.ts'
-import { RunStore } from '../storage/run-store.ts'
+import { openStore, type Store } from '../storage/store.ts'
 
 export interface ExportJob {
-  dbPath: string
+  /** Where the worker opens the store (StoreExports.workerLocation). */
+  location: string
   runId: number
   format: 'kcidb' | 'junit'
   origin: string
@@ -26,16 +26,16 @@ const PIECE = 1024 * 1024
 const port = parentPort!
 const job = workerData as ExportJob
 let pieces: Iterator<string> | null = null
-let db: ReturnType<typeof openDatabase> | null = null
+let store: Store | null = null
 try {
-  db = openDatabase(job.dbPath, { readonly: true })
-  const run = exportedRun(new RunStore(db), job.runId)
+  store = await openStore(job.location, { readonly: true })
+  const run = await exportedRun(store, job.runId)
   pieces = job.format === 'kcidb'
     ? kcidbRunPieces(run, { origin: job.origin, logUrl: () => job.logUrl })
     : junitXmlPieces(run, { logUrl: job.logUrl })
   port.postMessage({ type: 'ready' })
 } catch (err) {
-  db?.close()
+  await store?.close()
   port.postMessage(err instanceof KsftError ? { type: 'error', code: err.code, message: err.message } : { type: 'error', code: null, message: (err as Error).message })
 }
 port.on('message', () => {
@@ -44,7 +44,7 @@ port.on('message', () => {
     const next = pieces.next()
     if (next.done) {
       pieces = null
-      db?.close()
+      void store?.close()
       break
     }
     piece += next.value

@@ -6,8 +6,8 @@ import { promisify } from 'node:util'
 import { deflate, constants as zlibConstants } from 'node:zlib'
 import { KselftestLogParser, type ParseResult } from '../../ingest/index.ts'
 import { KsftError } from '../errors.ts'
-import type { RunStore } from '../storage/run-store.ts'
-import type { LogChunk, RunMetadata, StoredLog } from '../storage/types.ts'
+import type { LogChunk, RunMetadata, StoredLog } from '../storage/rows.ts'
+import type { StoreRuns } from '../storage/store.ts'
 
 const deflateAsync = promisify(deflate)
 
@@ -54,11 +54,11 @@ export interface IntakeResult {
 
 /**
  * Streams a log into the store: parse, hash and deflate as the bytes arrive (memory stays bounded
- * whatever the log's size), spool the deflated chunks to a temp file, then store the run in one
- * transaction. Nothing is stored unless the whole log arrived and is a kselftest log.
+ * whatever the log's size), spool the deflated chunks to a temp file, then store the run whole.
+ * Nothing is stored unless the whole log arrived and is a kselftest log.
  * (The server parses in a worker thread instead: services/upload-ingest.ts.)
  */
-export async function ingestLog (source: AsyncIterable<Buffer | string>, meta: RunMetadata, store: RunStore, options: IngestLogOptions = {}): Promise<IngestLogResult> {
+export async function ingestLog (source: AsyncIterable<Buffer | string>, meta: RunMetadata, store: { runs: Pick<StoreRuns, 'ingest'> }, options: IngestLogOptions = {}): Promise<IngestLogResult> {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_LOG_BYTES
   const dir = mkdtempSync(join(options.spoolDir ?? tmpdir(), 'ksft-upload-'))
   const intake = new LogIntake(dir, { directCollection: options.directCollection })
@@ -71,7 +71,7 @@ export async function ingestLog (source: AsyncIterable<Buffer | string>, meta: R
       await intake.push(buffer)
     }
     const result = await intake.finish()
-    const outcome = store.ingestRun(meta, result.parse, storedLog(dir, result))
+    const outcome = await store.runs.ingest(meta, result.parse, storedLog(dir, result))
     return { ...outcome, parse: result.parse }
   } finally {
     intake.close()

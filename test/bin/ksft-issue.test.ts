@@ -12,7 +12,7 @@ import { createMaxVcpusFails, realLog } from '../helpers/kvm-variants.ts'
  */
 test('ksft issue: triage from the command line, with the exit codes of the other commands', { skip: realFixturesSkip }, async (t) => {
   const { app, token } = await buildTestApp(t)
-  const admin = app.tokens.create('lab-admin', ['admin']).token
+  const admin = (await app.store.tokens.create('lab-admin', ['admin'])).token
   for (const [version, text] of [['v1', realLog().join('\n')], ['v2', createMaxVcpusFails()]] as const) {
     const res = await app.inject({ method: 'POST', url: uploadUrl({ series: 'cli triage', version, machine: 'snp-lab-1', flags: 'sev_snp' }), payload: text, headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' } })
     assert.equal(res.statusCode, 201, res.body)

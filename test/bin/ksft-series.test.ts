@@ -15,7 +15,7 @@ const patch = (subject: string, seed: string, file: string, messageId: string | 
 
 test('ksft series and ksft machine rename and merge; ksft compare prints the delta and a hint beside the regression', async (t) => {
   const { app, token } = await buildTestApp(t)
-  const admin = app.tokens.create('lab-admin', ['admin']).token
+  const admin = (await app.store.tokens.create('lab-admin', ['admin'])).token
   const upload = async (series: string, version: string, machine: string, log: string, patches: unknown[]) => {
     const res = await app.inject({ method: 'POST', url: uploadUrl({ series, version, machine }), payload: log, headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' } })
     assert.equal(res.statusCode, 201, res.body)

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { Database } from 'better-sqlite3'
-import { AdminStore } from '../../server/storage/admin-store.ts'
-import { RunStore } from '../../server/storage/run-store.ts'
+import { AdminStore } from '../../server/storage/sqlite/admin-store.ts'
+import { RunStore } from '../../server/storage/sqlite/run-store.ts'
 import { buildTestApp, uploadUrl } from '../helpers/app.ts'
 import { runKsft } from '../helpers/cli.ts'
 import { ingestText, openTestStore } from '../helpers/store.ts'
@@ -100,7 +100,7 @@ test('prune removes old runs but never the newest of a version (of a machine, wi
 
 test('admin endpoints need an admin token; the upload token is refused with 403', async (t) => {
   const { app, token } = await buildTestApp(t)
-  const admin = app.tokens.create('root', ['admin']).token
+  const admin = (await app.store.tokens.create('root', ['admin'])).token
   for (const version of ['v1', 'RFC v1']) {
     await app.inject({ method: 'POST', url: uploadUrl({ series: 'S', version, machine: 'm' }), payload: log({ a: 'ok' }), headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' } })
   }

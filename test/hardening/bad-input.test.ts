@@ -10,7 +10,7 @@ import BetterSqlite3 from 'better-sqlite3'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApp, uploadUrl } from '../helpers/app.ts'
 import { runKsft } from '../helpers/cli.ts'
-import { tempDir } from '../helpers/store.ts'
+import { sqliteOf, tempDir } from '../helpers/store.ts'
 
 const META = { series: 'KVM: guest_memfd', version: 'v5', machine: 'plain-host-1' }
 const CLI_META = ['--series', META.series, '--version', META.version, '--machine', META.machine]
@@ -89,7 +89,7 @@ const CASES: Case[] = [
     stored: async (app, id) => {
       const results = (await app.inject({ url: `/api/v1/runs/${id}/results` })).json()
       assert.deepEqual(results.tests.map((t: { name: string }) => t.name), HOSTILE_NAMES)
-      assert.equal((app.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'runs'").get() as { n: number }).n, 1)
+      assert.equal((sqliteOf(app).db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'runs'").get() as { n: number }).n, 1)
     },
     cli: 'stored',
   },

@@ -70,7 +70,7 @@ test('8 uploaders, 16 readers and a CLI writer on the same file: every upload st
 
 test('rate limits answer 429 with Retry-After: uploads per token, reads per address', async (t) => {
   const { app, token } = await buildTestApp(t, { security: { readsPerMinute: 5, uploadsPerMinute: 2 } })
-  const other = app.tokens.create('other-lab', ['upload']).token
+  const other = (await app.store.tokens.create('other-lab', ['upload'])).token
   const upload = (auth: string, version: string) => app.inject({ method: 'POST', url: uploadUrl({ series: SERIES, version }), payload: syntheticLog(0, 0), headers: { authorization: `Bearer ${auth}`, 'content-type': 'text/plain' } })
   assert.equal((await upload(token, 'v1')).statusCode, 201)
   assert.equal((await upload(token, 'v2')).statusCode, 201)

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { test } from 'node:test'
 import { buildTestApp, uploadUrl } from '../helpers/app.ts'
+import { sqliteOf } from '../helpers/store.ts'
 
 // synthetic logs written for this test; random output so that the stored log needs new pages
 const noise = () => Array.from({ length: 4000 }, () => `# ${randomBytes(48).toString('base64')}\n`).join('')
@@ -12,12 +13,12 @@ test('a full disk or a read-only database: uploads get 503 with a clear error, r
   const { app, token } = await buildTestApp(t)
   const upload = (name: string) => app.inject({ method: 'POST', url: uploadUrl({ ...META, machine: name }), payload: log(name), headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' } })
   assert.equal((await upload('first')).statusCode, 201)
-  const counts = () => app.db.prepare('SELECT (SELECT count(*) FROM runs) AS runs, (SELECT count(*) FROM results) AS results, (SELECT count(*) FROM log_chunks) AS chunks').get()
+  const counts = () => sqliteOf(app).db.prepare('SELECT (SELECT count(*) FROM runs) AS runs, (SELECT count(*) FROM results) AS results, (SELECT count(*) FROM log_chunks) AS chunks').get()
   const before = counts()
 
   // SQLite's own way to make the file "full": no page may be added (uploads write through a
   // connection of their own, so that is the one made to refuse)
-  const writeDb = app.uploads.writeDb
+  const writeDb = sqliteOf(app).writeDb
   const pages = writeDb.pragma('page_count', { simple: true }) as number
   writeDb.pragma(`max_page_count = ${pages}`)
   const full = await upload('second')
@@ -38,5 +39,5 @@ test('a full disk or a read-only database: uploads get 503 with a clear error, r
   writeDb.pragma('query_only = OFF')
 
   assert.equal((await upload('fourth')).statusCode, 201, 'the server recovers once the disk has room again')
-  assert.equal(app.db.pragma('integrity_check', { simple: true }), 'ok')
+  assert.equal(sqliteOf(app).db.pragma('integrity_check', { simple: true }), 'ok')
 })

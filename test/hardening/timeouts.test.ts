@@ -100,7 +100,7 @@ test('a token with an upload in flight gets 429 with Retry-After for a second on
   assert.equal(second.statusCode, 429)
   assert.equal(second.json().error.code, 'RATE_LIMITED')
   assert.equal(second.headers['retry-after'], '5')
-  const other = app.tokens.create('other-lab', ['upload']).token
+  const other = (await app.store.tokens.create('other-lab', ['upload'])).token
   const third = await app.inject({ method: 'POST', url: uploadUrl({ ...META, version: 'v3' }), payload: LOG, headers: { authorization: `Bearer ${other}`, 'content-type': 'text/plain' } })
   assert.equal(third.statusCode, 201, third.body)
   first.req.end('1..1\nok 1 selftests: c: a\n')
@@ -121,10 +121,10 @@ test('an authenticated request while another process holds the write lock answer
   assert.ok(ms < 1000, `the request took ${ms.toFixed(0)} ms`)
   // nothing waits for the lock: the use stays kept for the next flush
   const flushStarted = performance.now()
-  assert.equal(app.tokens.flushLastUsed(), 0)
+  assert.equal(await app.store.tokens.flushLastUsed(), 0)
   assert.ok(performance.now() - flushStarted < 200)
   other.exec('ROLLBACK')
-  assert.equal(app.tokens.flushLastUsed(), 1)
+  assert.equal(await app.store.tokens.flushLastUsed(), 1)
   const row = other.prepare("SELECT last_used_at FROM tokens WHERE name = 'test-uploader'").get() as { last_used_at: string | null }
   assert.notEqual(row.last_used_at, null)
 })

@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3'
 import { TROUBLE_FLAGS } from '../../server/queries/verdict.ts'
-import { decodeOutcomeSet } from '../../server/storage/outcomes.ts'
+import { decodeOutcomeSet } from '../../server/storage/outcome-cells.ts'
 
 /**
  * The trend aggregates (migrations/003-trend-aggregates.sql and what 005 to 007 added) as the store

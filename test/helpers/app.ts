@@ -9,7 +9,7 @@ export async function buildTestApp (t: TestContext, options: AppOptions = {}) {
   const dbPath = join(dir, 'ksft.db')
   const app = await buildApp({ dbPath, logger: false, ...options })
   t.after(() => app.close())
-  const { token } = app.tokens.create('test-uploader', ['upload'])
+  const { token } = await app.store.tokens.create('test-uploader', ['upload'])
   return { app, dbPath, dir, token }
 }
 

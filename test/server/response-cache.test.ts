@@ -7,7 +7,7 @@ const log = (status: 'ok' | 'not ok') => `TAP version 13\n1..1\n# selftests: kvm
 
 test('a cached trend answer never outlives a write: uploads and admin deletes show at once', async (t) => {
   const { app, token } = await buildTestApp(t)
-  const admin = app.tokens.create('root', ['admin']).token
+  const admin = (await app.store.tokens.create('root', ['admin'])).token
   const upload = (version: string, status: 'ok' | 'not ok') => app.inject({ method: 'POST', url: uploadUrl({ series: 'S', version, machine: 'm' }), payload: log(status), headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' } })
   const trend = async () => {
     const res = await app.inject({ url: '/api/v1/series/1/trend' })

@@ -305,7 +305,7 @@ test('the machines page lists the API\'s machines with their flags and the versi
 
 test('a test named like HTML shows as text on every page and runs nothing', { skip: chromiumSkip }, async (t) => {
   const dashboard = await startDashboard(t, { demo: false })
-  const { token } = dashboard.app.tokens.create('browser-test', ['upload'])
+  const { token } = await dashboard.app.store.tokens.create('browser-test', ['upload'])
   const evil = '<img src=x onerror=alert(1)>'
   const log = ['TAP version 13', '1..2', '# timeout set to 45', `# selftests: kvm: ${evil}`, `# reason <b>bold</b> <script>alert(2)</script>`,
     `not ok 1 selftests: kvm: ${evil} # exit=1`, '# selftests: kvm: fine_test', 'ok 2 selftests: kvm: fine_test', ''].join('\n')

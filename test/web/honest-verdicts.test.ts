@@ -18,7 +18,7 @@ function logs (): Record<string, string> {
 
 test('the series page marks the run that stopped early and the cell with kernel trouble, with the API\'s numbers', { skip: chromiumSkip || realFixturesSkip }, async (t) => {
   const dashboard = await startDashboard(t, { demo: false })
-  const { token } = dashboard.app.tokens.create('uploader', ['upload'])
+  const { token } = await dashboard.app.store.tokens.create('uploader', ['upload'])
   for (const [version, text] of Object.entries(logs())) {
     await uploadLog(dashboard, token, { series: SERIES, version, machine: 'tdx-lab-1' }, text)
   }

@@ -14,8 +14,8 @@ const SERIES = 'KVM: guest_memfd: triage page'
 
 test('marking a failing heatmap cell as known records the issue, flags the cell and moves the comparison entry to known', { skip: chromiumSkip || realFixturesSkip }, async (t) => {
   const dashboard = await startDashboard(t, { demo: false })
-  const { token } = dashboard.app.tokens.create('uploader', ['upload'])
-  const admin = dashboard.app.tokens.create('triager', ['admin']).token
+  const { token } = await dashboard.app.store.tokens.create('uploader', ['upload'])
+  const admin = (await dashboard.app.store.tokens.create('triager', ['admin'])).token
   for (const [version, text] of [['base', realLog().join('\n')], ['v1', createMaxVcpusFails()]] as const) {
     await uploadLog(dashboard, token, { series: SERIES, version, machine: 'tdx-lab-1' }, text)
   }

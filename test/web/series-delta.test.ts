@@ -26,7 +26,7 @@ const V6 = [SEV, patch('KVM: selftests: check SEV', 'b1', [SELFTEST]), patch('KV
 const V7 = [SEV, patch('KVM: selftests: check SEV', 'b2', [SELFTEST], '20240315.2-v7-a@example.org'), patch('KVM: x86: warn on a bad MSR', 'd1', ['arch/x86/kvm/x86.c'])]
 
 async function seed (dashboard: Dashboard) {
-  const { token } = dashboard.app.tokens.create('lab', ['upload'])
+  const { token } = await dashboard.app.store.tokens.create('lab', ['upload'])
   const upload = async (series: string, version: string, log: string, patches: unknown[] | null, extra: Record<string, string> = {}) => {
     const res = await dashboard.app.inject({ method: 'POST', url: uploadUrl({ series, version, machine: 'snp-1', ...extra }), payload: log, headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' } })
     assert.equal(res.statusCode, 201, res.body)
@@ -92,7 +92,7 @@ test('the comparison page shows the series\' patch delta above the failures and 
   assert.match((await page.locator('table.series-list tbody tr .series-names').textContent())!, /^also: KVM: SEV: smoke tests for SNP$/)
 
   // an admin renames the series on its page, then merges the old RFC series into it
-  const admin = dashboard.app.tokens.create('admin', ['admin']).token
+  const admin = (await dashboard.app.store.tokens.create('admin', ['admin'])).token
   await open(page, `${dashboard.url}/series/1`)
   const panel = page.locator('details.identity-admin')
   await panel.locator('summary').click()

@@ -3,32 +3,32 @@ import { describe, test } from 'node:test'
 import { DEMO_MACHINES, DEMO_SERIES, DEMO_VERSIONS, demoRuns, loadDemo } from '../../../server/demo/demo-series.ts'
 import { outcomeStatus } from '../../../server/demo/log-generator.ts'
 import { runKsft } from '../../helpers/cli.ts'
-import { openTestStore, tempDir } from '../../helpers/store.ts'
+import { openTestSqliteStore, tempDir } from '../../helpers/store.ts'
 import { join } from 'node:path'
 
 describe('the demo series', () => {
   test('loads through the ingest path with every run as its story says, and loading again adds nothing', async (t) => {
-    const { store } = openTestStore(t)
+    const { store } = openTestSqliteStore(t)
     const first = await loadDemo(store)
     const runs = demoRuns()
     assert.equal(first.created, runs.length)
     assert.equal(new Set(first.runIds).size, runs.length, 'every demo log is distinct, flaky reruns included')
-    const counter = store.writeCounter()
+    const counter = await store.runs.writeCounter()
 
     const second = await loadDemo(store)
     assert.equal(second.created, 0)
     assert.deepEqual(second.runIds, first.runIds)
-    assert.equal(store.writeCounter(), counter)
+    assert.equal(await store.runs.writeCounter(), counter)
 
     for (const [i, run] of runs.entries()) {
-      const stored = store.getRun(first.runIds[i]!)!
+      const stored = (await store.runs.getRun(first.runIds[i]!))!
       assert.equal(stored.series.name, DEMO_SERIES)
       assert.equal(stored.version.label, run.meta.version)
       assert.equal(stored.machine.name, run.meta.machine)
       const panic = run.spec.tests.findIndex(test => test.outcome === 'panic')
       const expected = (panic === -1 ? run.spec.tests : run.spec.tests.slice(0, panic + 1))
         .map(test => `${test.collection}/${test.name}=${outcomeStatus(test.outcome)}`)
-      assert.deepEqual(store.getRunTests(stored.id).map(test => `${test.collection}/${test.name}=${test.status}`), expected,
+      assert.deepEqual((await store.runs.getRunTests(stored.id)).map(test => `${test.collection}/${test.name}=${test.status}`), expected,
         `${run.meta.version} on ${run.meta.machine}`)
     }
   })

@@ -6,7 +6,7 @@ import type { SubtestRecord, TestRecord } from '../../../ingest/index.ts'
 import { buildJunitXml } from '../../../server/export/junit.ts'
 import { exportedRun } from '../../../server/export/run-source.ts'
 import { realFixtureNames, realFixturePath, realFixturesSkip } from '../../helpers/fixtures.ts'
-import { ingestText, openTestStore } from '../../helpers/store.ts'
+import { ingestText, openTestSqliteStore } from '../../helpers/store.ts'
 
 const META = { series: 'KVM: guest_memfd', machine: 'snp-host-1', arch: 'x86_64', cpu: 'AMD EPYC 9654', flags: 'sev,sev_snp', kernel: '6.12.0-rc1' }
 
@@ -111,13 +111,13 @@ function countResults (tests: TestRecord[]): number {
 }
 
 test('every real log becomes JUnit XML: a suite per collection, a case per result, counts that add up, its own lines', { skip: realFixturesSkip }, async (t) => {
-  const { store } = openTestStore(t)
+  const { store } = openTestSqliteStore(t)
   for (const [i, name] of realFixtureNames().entries()) {
     const raw = readFileSync(realFixturePath(name))
     const rawLines = raw.toString('utf8').split('\n').map(line => line.replace(/\r$/, ''))
     const { runId } = await ingestText(store, raw, { ...META, version: `v${i + 1}` })
-    const records = store.getRunTests(runId)
-    const root = parse(buildJunitXml(exportedRun(store, runId)))
+    const records = await store.runs.getRunTests(runId)
+    const root = parse(buildJunitXml(await exportedRun(store, runId)))
     const suites = root.testsuite as Node[]
     assert.deepEqual(suites.map(s => s.name), [...new Set(records.map(r => r.collection))], `${name}: a suite per collection, in log order`)
     const cases = casesOf(root)
@@ -150,9 +150,9 @@ test('every real log becomes JUnit XML: a suite per collection, a case per resul
 })
 
 test('each status has its JUnit element and reason; untrusted names and output stay text', async (t) => {
-  const { store } = openTestStore(t)
+  const { store } = openTestSqliteStore(t)
   const { runId } = await ingestText(store, EVERY_STATUS, { ...META, version: 'v1', started_at: '2024-05-01T10:00:00Z' })
-  const xml = buildJunitXml(exportedRun(store, runId), { logUrl: 'https://ksft.example.org/api/v1/runs/1/log.txt' })
+  const xml = buildJunitXml(await exportedRun(store, runId), { logUrl: 'https://ksft.example.org/api/v1/runs/1/log.txt' })
   const root = parse(xml)
   const suite = (root.testsuite as Node[])[0]!
   assert.equal(suite.timestamp, '2024-05-01T10:00:00')
@@ -191,11 +191,11 @@ test('each status has its JUnit element and reason; untrusted names and output s
 })
 
 test('a test with more output than a case holds keeps its last lines and says where the rest is', async (t) => {
-  const { store } = openTestStore(t)
+  const { store } = openTestSqliteStore(t)
   const noise = Array.from({ length: 2000 }, (_, i) => `# line ${i} of a very chatty test, padded well beyond the size of a case`).join('\n')
   const log = `TAP version 13\n1..1\n# selftests: mm: chatty\n${noise}\nnot ok 1 selftests: mm: chatty # exit=1\n`
   const { runId } = await ingestText(store, log, { ...META, version: 'v1' })
-  const root = parse(buildJunitXml(exportedRun(store, runId), { logUrl: 'https://ksft.example.org/api/v1/runs/1/log.txt' }))
+  const root = parse(buildJunitXml(await exportedRun(store, runId), { logUrl: 'https://ksft.example.org/api/v1/runs/1/log.txt' }))
   const out = ((casesOf(root)[0]!['system-out']) as string[])[0]!
   assert.ok(out.length <= 65536 && out.length > 60000, `near the limit: ${out.length}`)
   assert.match(out, /^\[ksft: \d+ earlier lines of this test cut; the raw log at https:\/\/ksft\.example\.org\/api\/v1\/runs\/1\/log\.txt has them all\]\n/)

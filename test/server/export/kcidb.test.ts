@@ -7,7 +7,7 @@ import { kcidbSchemaFileText } from '../../../server/export/write-kcidb-schema.t
 import { exportedRun, exportedRuns } from '../../../server/export/run-source.ts'
 import type { KcidbDocument, KcidbTest } from '../../../server/export/kcidb-schema.ts'
 import { realFixtureNames, realFixturePath, realFixturesSkip } from '../../helpers/fixtures.ts'
-import { ingestText, openTestStore } from '../../helpers/store.ts'
+import { ingestText, openTestSqliteStore } from '../../helpers/store.ts'
 import { KCIDB_SCHEMA_PATH, kcidbValidator, nullPaths } from './kcidb-validator.ts'
 
 const META = { series: 'KVM: guest_memfd', machine: 'snp-host-1', arch: 'x86_64', cpu: 'AMD EPYC 9654', flags: 'sev,sev_snp', kernel: '6.12.0-rc1' }
@@ -75,8 +75,8 @@ test('the committed docs/kcidb-v5.3-subset.schema.json is the one server/export/
 })
 
 test('every real log exports to a valid KCIDB document: every result once, its own lines, paths stable across databases', { skip: realFixturesSkip }, async (t) => {
-  const first = openTestStore(t)
-  const second = openTestStore(t)
+  const first = openTestSqliteStore(t)
+  const second = openTestSqliteStore(t)
   // shift the second database's ids so that equal paths cannot come from equal ids
   await ingestText(second.store, EVERY_STATUS, { ...META, version: 'v99' })
   for (const [i, name] of realFixtureNames().entries()) {
@@ -87,9 +87,9 @@ test('every real log exports to a valid KCIDB document: every result once, its o
     const { runId: otherId } = await ingestText(second.store, raw, meta)
     assert.notEqual(runId, otherId)
 
-    const doc = buildKcidbDocument([exportedRun(first.store, runId)], { origin: 'ksft_test' })
+    const doc = await buildKcidbDocument([await exportedRun(first.store, runId)], { origin: 'ksft_test' })
     assertWellFormed(doc, name)
-    const records = first.store.getRunTests(runId)
+    const records = await first.store.runs.getRunTests(runId)
     assert.equal(doc.tests.length, countResults(records), `${name}: a KCIDB test per test and subtest`)
     assert.equal(doc.checkouts.length, 1)
     assert.equal(doc.builds.length, 1)
@@ -111,15 +111,15 @@ test('every real log exports to a valid KCIDB document: every result once, its o
     const top = doc.tests.filter(kt => kt.misc.names.length === 2)
     assert.deepEqual(top.map(kt => [kt.misc.names, kt.misc.ksft_status]), records.map(r => [[r.collection, r.name], r.status]))
 
-    const again = buildKcidbDocument([exportedRun(first.store, runId)], { origin: 'ksft_test' })
+    const again = await buildKcidbDocument([await exportedRun(first.store, runId)], { origin: 'ksft_test' })
     assert.deepEqual(again, doc, `${name}: two exports are identical`)
-    const elsewhere = buildKcidbDocument([exportedRun(second.store, otherId)], { origin: 'ksft_test' })
+    const elsewhere = await buildKcidbDocument([await exportedRun(second.store, otherId)], { origin: 'ksft_test' })
     assert.deepEqual(elsewhere.tests.map(kt => kt.path), doc.tests.map(kt => kt.path), `${name}: the same log has the same paths in another database`)
   }
 })
 
 test('a whole series exports as one document: a checkout per version, a build per run', { skip: realFixturesSkip }, async (t) => {
-  const { store } = openTestStore(t)
+  const { store } = openTestSqliteStore(t)
   const names = realFixtureNames().slice(0, 4)
   const ids: number[] = []
   for (const [i, name] of names.entries()) {
@@ -128,7 +128,7 @@ test('a whole series exports as one document: a checkout per version, a build pe
     ids.push((await ingestText(store, raw, { ...META, version: `v${i + 1}` })).runId)
     ids.push((await ingestText(store, raw, { ...META, version: `v${i + 1}`, machine: 'tdx-host-1', flags: 'tdx', arch: 'x86-64' })).runId)
   }
-  const doc = buildKcidbDocument(exportedRuns(store, ids), { origin: 'ksft_test' })
+  const doc = await buildKcidbDocument(exportedRuns(store, ids), { origin: 'ksft_test' })
   assertWellFormed(doc, 'series')
   assert.equal(doc.checkouts.length, names.length)
   assert.equal(doc.builds.length, ids.length)
@@ -141,7 +141,7 @@ test('a whole series exports as one document: a checkout per version, a build pe
 })
 
 test('statuses map to KCIDB words with the kselftest word kept; odd names become unique slugs; NUL never leaves', async (t) => {
-  const { store } = openTestStore(t)
+  const { store } = openTestSqliteStore(t)
   const { runId } = await ingestText(store, EVERY_STATUS, {
     ...META,
     version: 'v3',
@@ -150,7 +150,7 @@ test('statuses map to KCIDB words with the kselftest word kept; odd names become
     started_at: '2024-05-01T10:00:00Z',
     job_url: 'https://ci.example.org/job/7',
   })
-  const doc = buildKcidbDocument([exportedRun(store, runId)], { origin: 'lab_1', logUrl: (id: number) => `https://ksft.example.org/api/v1/runs/${id}/log.txt` })
+  const doc = await buildKcidbDocument([await exportedRun(store, runId)], { origin: 'lab_1', logUrl: (id: number) => `https://ksft.example.org/api/v1/runs/${id}/log.txt` })
   assertWellFormed(doc, 'synthetic')
   const byPath = new Map<string, KcidbTest>(doc.tests.map(kt => [kt.path, kt]))
   const statusOf = (path: string) => [byPath.get(path)?.status, byPath.get(path)?.misc.ksft_status]
@@ -184,7 +184,7 @@ test('statuses map to KCIDB words with the kselftest word kept; odd names become
   assert.equal(byPath.get('kselftest.kvm.dies')!.log_excerpt, '# selftests: kvm: dies\n# output  with nul\n[  12.345678] Kernel panic - not syncing: oops')
 
   assert.deepEqual(doc.checkouts, [{
-    id: `lab_1:version-${store.getRun(runId)!.version.id}`,
+    id: `lab_1:version-${(await store.runs.getRun(runId))!.version.id}`,
     origin: 'lab_1',
     git_commit_hash: '0123456789abcdef0123456789abcdef01234567',
     message_id: '20231105163040.14904-1-pbonzini@redhat.com',
@@ -205,9 +205,9 @@ test('statuses map to KCIDB words with the kselftest word kept; odd names become
 })
 
 test('an abbreviated base commit and a Message-ID that is no e-mail address stay in misc, out of the KCIDB fields', async (t) => {
-  const { store } = openTestStore(t)
+  const { store } = openTestSqliteStore(t)
   const { runId } = await ingestText(store, EVERY_STATUS, { ...META, version: 'v1', base_commit: 'abc1234', message_id: 'patch-1@localhost' })
-  const doc = buildKcidbDocument([exportedRun(store, runId)], { origin: 'lab' })
+  const doc = await buildKcidbDocument([await exportedRun(store, runId)], { origin: 'lab' })
   assertWellFormed(doc, 'odd checkout')
   const checkout = doc.checkouts[0]!
   assert.equal(checkout.git_commit_hash, undefined)
@@ -217,11 +217,11 @@ test('an abbreviated base commit and a Message-ID that is no e-mail address stay
 })
 
 test('a test whose output is longer than 16384 characters keeps its last lines under a note of the cut', async (t) => {
-  const { store } = openTestStore(t)
+  const { store } = openTestSqliteStore(t)
   const noise = Array.from({ length: 3000 }, (_, i) => `# line ${i} of a very chatty test, padded to be long enough`).join('\n')
   const log = `TAP version 13\n1..1\n# selftests: mm: chatty\n${noise}\n# the real failure\nnot ok 1 selftests: mm: chatty # exit=1\n`
   const { runId } = await ingestText(store, log, { ...META, version: 'v1' })
-  const doc = buildKcidbDocument([exportedRun(store, runId)], { origin: 'lab' })
+  const doc = await buildKcidbDocument([await exportedRun(store, runId)], { origin: 'lab' })
   assertWellFormed(doc, 'chatty')
   const excerpt = doc.tests[0]!.log_excerpt
   assert.ok(excerpt.length <= 16384 && excerpt.length > 16000, `near the limit: ${excerpt.length}`)
@@ -231,9 +231,9 @@ test('a test whose output is longer than 16384 characters keeps its last lines u
 })
 
 test('the schema refuses what KCIDB refuses: a null, an uppercase origin, a path outside kselftest, a long excerpt', async (t) => {
-  const { store } = openTestStore(t)
+  const { store } = openTestSqliteStore(t)
   const { runId } = await ingestText(store, EVERY_STATUS, { ...META, version: 'v1' })
-  const doc = buildKcidbDocument([exportedRun(store, runId)], { origin: 'lab' })
+  const doc = await buildKcidbDocument([await exportedRun(store, runId)], { origin: 'lab' })
   const broken: Array<[string, (d: KcidbDocument) => void]> = [
     ['null', d => { (d.tests[0] as Record<string, unknown>).duration = null }],
     ['origin', d => { d.builds[0]!.origin = 'Lab' }],
@@ -251,7 +251,7 @@ test('the schema refuses what KCIDB refuses: a null, an uppercase origin, a path
 })
 
 test('known issues export as KCIDB issues, and each test they matched as an incident; the streamed run says the same', { skip: realFixturesSkip }, async (t) => {
-  const { store } = openTestStore(t)
+  const { store } = openTestSqliteStore(t)
   // the real fixtures/real/real-kvm-pvm-subset-8-tests.txt: cpuid_test and guest_memfd_test fail there
   const { runId } = await ingestText(store, readFileSync(realFixturePath('real-kvm-pvm-subset-8-tests.txt'), 'utf8'), { ...META, version: 'v1' })
   const issue = (title: string, testGlob: string, culprit: 'kernel' | 'infrastructure' | 'unknown', url: string | null = null) => store.issues.create({
@@ -259,13 +259,13 @@ test('known issues export as KCIDB issues, and each test they matched as an inci
     matcher: { testGlob, reasonRegex: null, logRegex: null, exitCode: null, statuses: [], kernelTrouble: false },
     scope: { series: [], machines: [], arch: null, cpuFlags: [], kernelGlob: null, versionsFrom: null, versionsTo: null },
   }, 'tester')
-  const cpuid = issue('CPUID nent mismatch on PVM', 'kvm/cpuid_test', 'infrastructure', 'https://bugzilla.kernel.org/show_bug.cgi?id=218000')
-  const memfd = issue('guest_memfd flag 0x1', 'kvm/guest_memfd_test', 'unknown')
-  store.issues.update(memfd.id, { title: 'guest_memfd() flag 0x1 accepted' }, 'tester')
-  const resolved = issue('nothing', 'kvm/*', 'kernel')
-  store.issues.setActive(resolved.id, false, 'tester')
+  const cpuid = await issue('CPUID nent mismatch on PVM', 'kvm/cpuid_test', 'infrastructure', 'https://bugzilla.kernel.org/show_bug.cgi?id=218000')
+  const memfd = await issue('guest_memfd flag 0x1', 'kvm/guest_memfd_test', 'unknown')
+  await store.issues.update(memfd.id, { title: 'guest_memfd() flag 0x1 accepted' }, 'tester')
+  const resolved = await issue('nothing', 'kvm/*', 'kernel')
+  await store.issues.update(resolved.id, { active: false }, 'tester')
 
-  const doc = buildKcidbDocument([exportedRun(store, runId)], { origin: 'lab_1' })
+  const doc = await buildKcidbDocument([await exportedRun(store, runId)], { origin: 'lab_1' })
   assertWellFormed(doc, 'with known issues')
   assert.deepEqual(doc.issues, [
     {
@@ -283,6 +283,6 @@ test('known issues export as KCIDB issues, and each test they matched as an inci
     [`lab_1:issue-${memfd.id}`, 1, testIds.get('kselftest.kvm.guest_memfd_test'), true],
     [`lab_1:issue-${cpuid.id}`, 0, testIds.get('kselftest.kvm.cpuid_test'), true],
   ])
-  const pieces = [...kcidbRunPieces(exportedRun(store, runId), { origin: 'lab_1' })].join('')
+  const pieces = [...kcidbRunPieces(await exportedRun(store, runId), { origin: 'lab_1' })].join('')
   assert.equal(pieces, JSON.stringify(doc))
 })

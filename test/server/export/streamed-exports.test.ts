@@ -4,19 +4,19 @@ import { test } from 'node:test'
 import { buildKcidbDocument, kcidbRunPieces } from '../../../server/export/kcidb.ts'
 import { exportedRun } from '../../../server/export/run-source.ts'
 import { realFixtureNames, realFixturePath, realFixturesSkip } from '../../helpers/fixtures.ts'
-import { ingestText, openTestStore } from '../../helpers/store.ts'
+import { ingestText, openTestSqliteStore } from '../../helpers/store.ts'
 
 // The streamed KCIDB document is the document: for every real log, the pieces the export worker
 // sends join into exactly JSON.stringify of the whole document, and no piece is the whole of it.
 
 test('kcidb.json written a test at a time is the whole document, byte for byte', { skip: realFixturesSkip }, async (t) => {
-  const { store } = openTestStore(t)
+  const { store } = openTestSqliteStore(t)
   for (const name of realFixtureNames()) {
     const outcome = await ingestText(store, readFileSync(realFixturePath(name)), { series: 'streamed', version: 'v1', machine: name.slice(0, 40) })
-    const run = exportedRun(store, outcome.runId)
+    const run = await exportedRun(store, outcome.runId)
     const options = { origin: 'ksft_test', logUrl: () => `https://ksft.example.org/api/v1/runs/${outcome.runId}/log.txt` }
     const pieces = [...kcidbRunPieces(run, options)]
-    assert.equal(pieces.join(''), JSON.stringify(buildKcidbDocument([run], options)), name)
+    assert.equal(pieces.join(''), JSON.stringify(await buildKcidbDocument([run], options)), name)
     assert.ok(pieces.length >= 3, `${name}: a head, the tests and the end`)
   }
 })

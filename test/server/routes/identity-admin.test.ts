@@ -6,6 +6,7 @@ import type { IssueDefinition } from '../../../server/domain/known-issues.ts'
 import { aggregates, recount } from '../../helpers/aggregates.ts'
 import { uploadUrl } from '../../helpers/app.ts'
 import { buildScenario, kselftestLog, MESSAGE_IDS, SERIES, TDX, VERSIONS, type Scenario } from '../trend-scenario.ts'
+import { sqliteOf } from '../../helpers/store.ts'
 
 /**
  * Issue 17: an admin renames and merges series and machines, and the merged store is as if the runs
@@ -68,9 +69,9 @@ async function answers (s: Scenario, series: number) {
   return out
 }
 
-function admin (app: FastifyInstance) {
-  const token = app.tokens.create('admin-1', ['admin']).token
-  const uploader = app.tokens.create('lab-1', ['upload']).token
+async function admin (app: FastifyInstance) {
+  const token = (await app.store.tokens.create('admin-1', ['admin'])).token
+  const uploader = (await app.store.tokens.create('lab-1', ['upload'])).token
   const post = async (url: string, payload: unknown, as = token) => {
     const res = await app.inject({ method: 'POST', url, payload: payload as object, headers: { authorization: `Bearer ${as}` } })
     return { status: res.statusCode, body: res.json() }
@@ -80,24 +81,24 @@ function admin (app: FastifyInstance) {
 
 test('merging a series and a machine through the API gives what uploading the runs together gives, aggregates equal to a recount', async (t) => {
   const together = await buildScenario(t)
-  together.app.store.issues.create(issue(1, TDX), 'triager')
+  await together.app.store.issues.create(issue(1, TDX), 'triager')
 
   const split = await buildScenario(t, undefined, {
     series: splitByTitle,
     machine: splitByMachine,
     messageId: (version, machine, index) => splitByTitle(version, machine, index) === OLD_TITLE ? undefined : MESSAGE_IDS[version],
   })
-  assert.deepEqual(split.app.db.prepare('SELECT id, name FROM series ORDER BY id').all(), [{ id: 1, name: OLD_TITLE }, { id: 2, name: SERIES }])
+  assert.deepEqual(sqliteOf(split.app).db.prepare('SELECT id, name FROM series ORDER BY id').all(), [{ id: 1, name: OLD_TITLE }, { id: 2, name: SERIES }])
   // triaged where the old title's runs are: it matches nothing yet, the failures are in the other series
-  split.app.store.issues.create(issue(1, LAB_NAME), 'triager')
-  assert.equal(split.app.db.prepare('SELECT count(*) FROM known_issue_matches').pluck().get(), 0)
-  const { post, uploader } = admin(split.app)
+  await split.app.store.issues.create(issue(1, LAB_NAME), 'triager')
+  assert.equal(sqliteOf(split.app).db.prepare('SELECT count(*) FROM known_issue_matches').pluck().get(), 0)
+  const { post, uploader } = await admin(split.app)
 
   // only an admin may; a series cannot merge into itself
   assert.equal((await post('/api/v1/series/1/merge', { into: '2' }, uploader)).status, 403)
   assert.equal((await post('/api/v1/series/1/merge', { into: OLD_TITLE })).body.error.code, 'BAD_REQUEST')
   assert.equal((await post('/api/v1/series/1/merge', { into: 'no such series' })).status, 404)
-  assert.deepEqual(byNames(split.app.db).series, [OLD_TITLE, SERIES], 'a refused merge changes nothing')
+  assert.deepEqual(byNames(sqliteOf(split.app).db).series, [OLD_TITLE, SERIES], 'a refused merge changes nothing')
 
   const merged = await post(`/api/v1/series/${encodeURIComponent(OLD_TITLE)}/merge`, { into: SERIES })
   assert.equal(merged.status, 200, JSON.stringify(merged.body))
@@ -110,38 +111,38 @@ test('merging a series and a machine through the API gives what uploading the ru
     runs: 6,
     issuesRematched: [1],
   })
-  assert.deepEqual(aggregates(split.app.db), recount(split.app.db))
+  assert.deepEqual(aggregates(sqliteOf(split.app).db), recount(sqliteOf(split.app).db))
 
   const machine = await post(`/api/v1/machines/${encodeURIComponent(LAB_NAME)}/merge`, { into: TDX })
   assert.equal(machine.status, 200, JSON.stringify(machine.body))
   assert.deepEqual(machine.body.merged, { from: { id: 3, name: LAB_NAME }, into: { id: 1, name: TDX }, runs: 2, issuesRematched: [1] })
-  assert.deepEqual(aggregates(split.app.db), recount(split.app.db))
+  assert.deepEqual(aggregates(sqliteOf(split.app).db), recount(sqliteOf(split.app).db))
 
   // the same runs, results, aggregates, known-issue matches and answers as the store uploaded together
-  assert.deepEqual(byNames(split.app.db), byNames(together.app.db))
+  assert.deepEqual(byNames(sqliteOf(split.app).db), byNames(sqliteOf(together.app).db))
   assert.deepEqual(await answers(split, 2), await answers(together, 1))
-  const scoped = split.app.store.issues.get(1)!
+  const scoped = (await split.app.store.issues.get(1))!
   assert.deepEqual([scoped.scope.series, scoped.scope.machines], [[2], [TDX]])
-  assert.deepEqual(split.app.store.issues.audit(1).slice(1).map(entry => [entry.action, entry.actor, entry.changes]), [
+  assert.deepEqual((await split.app.store.issues.audit(1)).slice(1).map(entry => [entry.action, entry.actor, entry.changes]), [
     ['edit', 'admin-1', { 'scope.series': { from: [1], to: [2] } }],
     ['edit', 'admin-1', { 'scope.machines': { from: [LAB_NAME], to: [TDX] } }],
   ])
-  assert.equal(split.app.db.pragma('integrity_check', { simple: true }), 'ok')
-  assert.deepEqual(split.app.db.pragma('foreign_key_check'), [])
+  assert.equal(sqliteOf(split.app).db.pragma('integrity_check', { simple: true }), 'ok')
+  assert.deepEqual(sqliteOf(split.app).db.pragma('foreign_key_check'), [])
 
   // later uploads under the old title and the old machine name land where they were merged
   const { text } = kselftestLog([{ collection: 'kvm', name: 'guest_memfd_test', status: 'pass' }], '0xabc')
   const res = await split.app.inject({ method: 'POST', url: uploadUrl({ series: OLD_TITLE, version: 'v5', machine: LAB_NAME }), payload: text, headers: { authorization: `Bearer ${uploader}`, 'content-type': 'text/plain' } })
   assert.equal(res.statusCode, 201)
   assert.deepEqual([res.json().series, res.json().machine, res.json().seriesMatch.by], [{ id: 2, name: SERIES }, { name: TDX }, 'other_name'])
-  assert.deepEqual(aggregates(split.app.db), recount(split.app.db))
+  assert.deepEqual(aggregates(sqliteOf(split.app).db), recount(sqliteOf(split.app).db))
   // and the old names still find them
   assert.equal((await split.get(`/api/v1/series/${encodeURIComponent(OLD_TITLE)}/trend?machine=${encodeURIComponent(LAB_NAME)}`)).json.filters.machine, LAB_NAME)
 })
 
 test('a rename keeps the old name a name; a name another series or machine has is refused', async (t) => {
   const s = await buildScenario(t, [['v1', TDX, 0], ['v2', TDX, 0]], { series: version => version === 'v1' ? 'KVM: one' : 'KVM: two' })
-  const { post } = admin(s.app)
+  const { post } = await admin(s.app)
   const renamed = await post('/api/v1/series/1/rename', { name: '  KVM: guest_memfd:  the first  ' })
   assert.equal(renamed.status, 200)
   assert.deepEqual(renamed.body.renamed, { id: 1, from: 'KVM: one', to: 'KVM: guest_memfd: the first' })
@@ -162,5 +163,5 @@ test('a rename keeps the old name a name; a name another series or machine has i
   assert.deepEqual(machine.body.renamed, { id: 1, from: TDX, to: 'tdx-host-one' })
   assert.equal((await s.get(`/api/v1/series/2/compare?base=v2&head=v2&machine=${TDX}`)).json.machine, 'tdx-host-one', 'the old name still finds it')
   assert.equal((await post('/api/v1/machines/nope/rename', { name: 'x' })).status, 404)
-  assert.deepEqual(aggregates(s.app.db), recount(s.app.db))
+  assert.deepEqual(aggregates(sqliteOf(s.app).db), recount(sqliteOf(s.app).db))
 })

@@ -35,7 +35,7 @@ async function upload (lab: Lab, text: string, version: string, machine: string,
 /** base, v1, v2 on both labs as the real log; v3 on tdx-lab-1 with kvm_create_max_vcpus failing. */
 async function buildLab (t: TestContext): Promise<Lab> {
   const { app, token } = await buildTestApp(t)
-  const admin = app.tokens.create('triager', ['admin']).token
+  const admin = (await app.store.tokens.create('triager', ['admin'])).token
   await app.listen({ host: '127.0.0.1', port: 0 })
   const lab = { app, token, admin, url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}` }
   const whole = realLog().join('\n')
@@ -222,7 +222,7 @@ test('a failure whose evidence says harness is infrastructure, apart from regres
 
 test('known-issue input is checked: tokens, scopes, globs and regular expressions that could freeze the server', async (t) => {
   const { app, token } = await buildTestApp(t)
-  const admin = app.tokens.create('triager', ['admin']).token
+  const admin = (await app.store.tokens.create('triager', ['admin'])).token
   const post = (body: unknown, bearer: string | null = admin) => app.inject({ method: 'POST', url: '/api/v1/issues', payload: body as object, headers: bearer === null ? {} : { authorization: `Bearer ${bearer}` } })
   const valid = { title: 'x', matcher: { testGlob: 'kvm/*' } }
   assert.equal((await post(valid, null)).statusCode, 401)

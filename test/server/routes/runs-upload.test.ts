@@ -7,6 +7,7 @@ import { gzipSync } from 'node:zlib'
 import type { InjectOptions } from 'fastify'
 import { buildTestApp, uploadUrl } from '../../helpers/app.ts'
 import { realFixtureNames, realFixturePath, realFixturesSkip } from '../../helpers/fixtures.ts'
+import { sqliteOf } from '../../helpers/store.ts'
 
 const GOLDEN_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'ingest', 'golden')
 const META = { series: 'KVM: guest_memfd', version: 'v7', machine: 'snp-host-1', arch: 'x86_64', flags: 'sev,sev_snp', kernel: '6.12.0-rc1', cpu: 'AMD EPYC 9654' }
@@ -82,9 +83,9 @@ test('gzip, octet-stream and multipart uploads store the same log', async (t) =>
 
 test('every refusal has its status and the JSON error shape, and stores nothing', async (t) => {
   const { app, token } = await buildTestApp(t)
-  const revoked = app.tokens.create('old', ['upload'])
-  app.tokens.revoke('old')
-  const admin = app.tokens.create('reader', ['admin'])
+  const revoked = await app.store.tokens.create('old', ['upload'])
+  await app.store.tokens.revoke('old')
+  const admin = await app.store.tokens.create('reader', ['admin'])
   const auth = { authorization: `Bearer ${token}`, 'content-type': 'text/plain' }
   const cases: Array<[string, InjectOptions, number, string, RegExp]> = [
     ['no token', { method: 'POST', url: uploadUrl(META), payload: LOG, headers: { 'content-type': 'text/plain' } }, 401, 'UNAUTHORIZED', /Bearer/],
@@ -108,7 +109,7 @@ test('every refusal has its status and the JSON error shape, and stores nothing'
   }
   const byAdmin = await app.inject({ method: 'POST', url: uploadUrl(META), payload: LOG, headers: { ...auth, authorization: `Bearer ${admin.token}` } })
   assert.equal(byAdmin.statusCode, 201, 'admin tokens may upload too')
-  assert.equal((app.db.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n, 1)
+  assert.equal((sqliteOf(app).db.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n, 1)
 })
 
 test('over the size limit: 413, also for a gzip bomb, which is cut off while inflating', async (t) => {
@@ -123,7 +124,7 @@ test('over the size limit: 413, also for a gzip bomb, which is cut off while inf
   assert.ok(bomb.length < 100 * 1024)
   const res = await app.inject({ method: 'POST', url: uploadUrl(META), payload: bomb, headers: { ...auth, 'content-encoding': 'gzip' } })
   assert.equal(res.statusCode, 413)
-  assert.equal((app.db.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n, 0)
+  assert.equal((sqliteOf(app).db.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n, 0)
 })
 
 test('run reads: 404 for an unknown run, log ranges checked, lore link from the Message-ID', async (t) => {

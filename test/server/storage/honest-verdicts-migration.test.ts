@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { Database } from 'better-sqlite3'
-import { openDatabase } from '../../../server/storage/database.ts'
-import { loadMigrations } from '../../../server/storage/migrate.ts'
-import { TrendStore } from '../../../server/storage/trend-store.ts'
+import { openDatabase } from '../../../server/storage/sqlite/database.ts'
+import { loadMigrations } from '../../../server/storage/sqlite/migrate.ts'
 import { compareVersions } from '../../../server/queries/compare.ts'
 import { realFixturesSkip } from '../../helpers/fixtures.ts'
 import { cutAfterTwo, panicInLastTest, realLog, warningOnly } from '../../helpers/kvm-variants.ts'
-import { ingestText, openTestStore } from '../../helpers/store.ts'
+import { ingestText, openTestStore, trendsOn } from '../../helpers/store.ts'
 
 /**
  * Migration 005 fills completeness and kernel trouble for runs stored before it, with the rules
@@ -21,14 +20,14 @@ function variants (): Record<string, string> {
   return { base: realLog().join('\n'), v1: cutAfterTwo(), v2: panicInLastTest(), v3: warningOnly() }
 }
 
-function snapshot (db: Database) {
-  const trends = new TrendStore(db)
+async function snapshot (db: Database) {
+  const trends = trendsOn(db)
   return {
     runs: db.prepare('SELECT id, complete, incomplete_reasons, not_run FROM runs ORDER BY id').all(),
     collections: db.prepare('SELECT run_id, collection, complete, not_run FROM run_collections ORDER BY run_id, collection').all(),
     trouble: db.prepare('SELECT version_id, machine_id, case_id, trouble FROM case_stats WHERE trouble > 0 ORDER BY 1, 2, 3').all(),
     sets: db.prepare('SELECT version_id, machine_id, hex(cells) AS cells FROM outcome_sets ORDER BY 1, 2').all(),
-    compares: [2, 3, 4].map(head => compareVersions(trends, { baseVersionId: 1, headVersionId: head, machine: null, bucket: null, after: null, limit: 100 })),
+    compares: await Promise.all([2, 3, 4].map(head => compareVersions(trends, { baseVersionId: 1, headVersionId: head, machine: null, bucket: null, after: null, limit: 100 }))),
   }
 }
 
@@ -37,7 +36,7 @@ test('migration 005 backfills completeness and kernel trouble exactly as ingest 
   for (const [version, text] of Object.entries(variants())) {
     await ingestText(store, text, { series: 'KVM: migration', version, machine: 'tdx-lab-1' })
   }
-  const stored = snapshot(db)
+  const stored = await snapshot(db)
   // the stored facts are the ones the verdict tests rely on
   assert.deepEqual((stored.runs as Array<{ complete: number, not_run: number }>).map(run => [run.complete, run.not_run]), [[1, 0], [0, 6], [0, 0], [1, 0]])
   assert.equal(stored.trouble.length, 2, 'svm_vmcall_test in v2 (the panic) and kvm_create_max_vcpus in v3 (the WARNING)')
@@ -78,7 +77,7 @@ test('migration 005 backfills completeness and kernel trouble exactly as ingest 
   t.after(() => reopened.close())
   assert.equal(reopened.pragma('user_version', { simple: true }), loadMigrations().at(-1)!.version)
   assert.equal(loadMigrations().at(-1)!.name, '007-series-identity.sql')
-  assert.deepEqual(snapshot(reopened), stored)
+  assert.deepEqual(await snapshot(reopened), stored)
   // migration 007 gives each stored series its name as its first name
   assert.deepEqual(reopened.prepare('SELECT name_key, series_id, name FROM series_names').all(), [{ name_key: 'kvm: migration', series_id: 1, name: 'KVM: migration' }])
 })

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import test, { type TestContext } from 'node:test'
 import type { IssueDefinition } from '../../../server/domain/known-issues.ts'
 import { buildApp } from '../../../server/app.ts'
-import { AdminStore } from '../../../server/storage/admin-store.ts'
+import { AdminStore } from '../../../server/storage/sqlite/admin-store.ts'
 import { openTestStore, ingestText } from '../../helpers/store.ts'
 
 const WARNING = '[  100.123456] WARNING: CPU: 3 PID: 14290 at mm/shmem.c:1234 shmem_fault+0x3a/0x5a0'
@@ -82,15 +82,15 @@ test('an issue whose rematch never finished is pending, and a server catches it 
   const app = await buildApp({ dbPath: path, logger: false })
   t.after(() => app.close())
   await app.ready()
-  for (let i = 0; i < 100 && app.store.issues.pendingRematches().length > 0; i++) await new Promise(resolve => setTimeout(resolve, 20))
-  assert.deepEqual(app.store.issues.pendingRematches(), [])
+  for (let i = 0; i < 100 && (await app.store.issues.pendingRematches()).length > 0; i++) await new Promise(resolve => setTimeout(resolve, 20))
+  assert.deepEqual(await app.store.issues.pendingRematches(), [])
   const detail = (await app.inject({ url: `/api/v1/issues/${issue.id}` })).json() as { issue: { matchedResults: number } }
   assert.equal(detail.issue.matchedResults, 2, 'demo/t and its failing subtest')
 })
 
 test('a known failure that shows new kernel trouble stays the series\' unless the issue claims the trouble', async (t) => {
-  const { db, store } = await lab(t, [['v1', log()], ['v2', log({ warning: true })]])
-  const app = await buildApp({ db, logger: false })
+  const { path, store } = await lab(t, [['v1', log()], ['v2', log({ warning: true })]])
+  const app = await buildApp({ dbPath: path, logger: false })
   t.after(() => app.close())
   const bucketOfT = async () => {
     const res = await app.inject({ url: '/api/v1/series/1/compare?base=v1&head=v2' })

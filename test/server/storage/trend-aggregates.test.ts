@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { loadMigrations, migrate } from '../../../server/storage/migrate.ts'
-import { AdminStore } from '../../../server/storage/admin-store.ts'
+import { loadMigrations, migrate } from '../../../server/storage/sqlite/migrate.ts'
+import { AdminStore } from '../../../server/storage/sqlite/admin-store.ts'
 import { compareVersions } from '../../../server/queries/compare.ts'
 import { flakyPage } from '../../../server/queries/flaky.ts'
-import { TrendStore } from '../../../server/storage/trend-store.ts'
+import { TrendStore } from '../../../server/storage/sqlite/trend-store.ts'
 import { aggregates, recount } from '../../helpers/aggregates.ts'
-import { ingestText } from '../../helpers/store.ts'
+import { ingestText, sqliteOf, trendsOn } from '../../helpers/store.ts'
 import { buildScenario, kselftestLog, SERIES, TDX, type Scenario } from '../trend-scenario.ts'
 
 /** A kernel WARNING printed while a test passed, as the console interleaves it with the runner's output. */
@@ -32,32 +32,32 @@ test('the aggregates kept by ingest equal a recount of the results, and each run
   const cut = await addCutRun(s)
   // the WARNING is counted as trouble in its cell (and sets bit 4 of its outcome); the cut run's kvm stream
   // promised 3 tests and 2 arrived (hardware_disable_test without its result line)
-  const stats = s.app.db.prepare('SELECT sum(trouble) FROM case_stats').pluck()
+  const stats = sqliteOf(s.app).db.prepare('SELECT sum(trouble) FROM case_stats').pluck()
   assert.equal(stats.get(), 1)
-  assert.deepEqual(aggregates(s.app.db), recount(s.app.db, { [`${cut.runId}/kvm`]: 1 }))
-  assert.deepEqual(s.app.db.prepare('SELECT id, complete, not_run FROM runs WHERE id IN (?, ?) ORDER BY id').all(warned.runId, cut.runId), [
+  assert.deepEqual(aggregates(sqliteOf(s.app).db), recount(sqliteOf(s.app).db, { [`${cut.runId}/kvm`]: 1 }))
+  assert.deepEqual(sqliteOf(s.app).db.prepare('SELECT id, complete, not_run FROM runs WHERE id IN (?, ?) ORDER BY id').all(warned.runId, cut.runId), [
     { id: warned.runId, complete: 1, not_run: 0 },
     { id: cut.runId, complete: 0, not_run: 1 },
   ])
-  const mismatched = s.app.db.prepare(`
+  const mismatched = sqliteOf(s.app).db.prepare(`
     SELECT r.id FROM runs r JOIN (SELECT run_id, sum(total) AS total, sum(pass) AS pass, sum(fail) AS fail, sum(skip) AS skip, sum(timeout) AS timeout
       FROM run_collections GROUP BY run_id) rc ON rc.run_id = r.id
     WHERE rc.total <> r.total OR rc.pass <> r.pass OR rc.fail <> r.fail OR rc.skip <> r.skip OR rc.timeout <> r.timeout`).all()
   assert.deepEqual(mismatched, [])
-  assert.equal((s.app.db.prepare('SELECT count(*) AS n FROM case_stats').get() as { n: number }).n > 0, true)
+  assert.equal((sqliteOf(s.app).db.prepare('SELECT count(*) AS n FROM case_stats').get() as { n: number }).n > 0, true)
 })
 
 test('migrations 003, 005 and 006 build the same aggregates, completeness, kernel trouble and infrastructure counts for runs stored before them', async (t) => {
   const s = await buildScenario(t)
   await addWarningRun(s)
   await addCutRun(s)
-  const db = s.app.db
+  const db = sqliteOf(s.app).db
   const runs = () => db.prepare('SELECT id, complete, incomplete_reasons, not_run FROM runs ORDER BY id').all()
   const before = { aggregates: aggregates(db), runs: runs() }
   const compare = (baseVersionId: number, headVersionId: number) =>
-    compareVersions(new TrendStore(db), { baseVersionId, headVersionId, machine: null, bucket: null, after: null, limit: 100 })
+    compareVersions(trendsOn(db), { baseVersionId, headVersionId, machine: null, bucket: null, after: null, limit: 100 })
   // v3 -> v4 on tdx-host-1 meets the WARNING and the test the cut run never ran
-  const compared = [compare(3, 4), compare(4, 5)]
+  const compared = [await compare(3, 4), await compare(4, 5)]
   assert.ok(compared[1]!.entries.some(entry => entry.bucket === 'new_kernel_trouble'))
   assert.equal(compared[1]!.incomplete.head.length, 0, 'the other runs of v4 on tdx-host-1 finished')
   // back to schema 2, the runs and results kept: the aggregates, and what 005 added to runs and run_collections
@@ -69,49 +69,50 @@ test('migrations 003, 005 and 006 build the same aggregates, completeness, kerne
   // only 003, 005 and 006 (its infrastructure counts): 004, whatever else it does, is already in this file
   assert.deepEqual(migrate(db, loadMigrations().filter(migration => [3, 5, 6].includes(migration.version))), [3, 5, 6])
   assert.deepEqual({ aggregates: aggregates(db), runs: runs() }, before)
-  assert.deepEqual([compare(3, 4), compare(4, 5)], compared)
+  assert.deepEqual([await compare(3, 4), await compare(4, 5)], compared)
 })
 
 test('an ingest that fails after the aggregates were counted leaves none of its counts behind', async (t) => {
   const s = await buildScenario(t)
-  const db = s.app.db
+  const { db, writeDb } = sqliteOf(s.app)
   const before = aggregates(db)
-  // series_tests is written last: a failure there comes after case_stats and the outcome set
-  db.exec("CREATE TEMP TRIGGER fail_late AFTER INSERT ON series_tests BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+  // series_tests is written last: a failure there comes after case_stats and the outcome set (a
+  // temporary trigger, on the connection uploads are written through)
+  writeDb.exec("CREATE TEMP TRIGGER fail_late AFTER INSERT ON series_tests BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
   const { text } = kselftestLog([{ collection: 'kvm', name: 'a_brand_new_test', status: 'fail', note: 'never stored' }], '0x3')
   await assert.rejects(ingestText(s.app.store, text, { series: SERIES, version: 'v3', machine: TDX }), /injected failure/)
-  db.exec('DROP TRIGGER fail_late')
+  writeDb.exec('DROP TRIGGER fail_late')
   assert.deepEqual(aggregates(db), before)
-  assert.equal(s.app.store.writeCounter(), 11)
+  assert.equal(await s.app.store.runs.writeCounter(), 11)
 })
 
 test('the same log again is the same run and counts nothing twice', async (t) => {
   const s = await buildScenario(t)
-  const before = aggregates(s.app.db)
+  const before = aggregates(sqliteOf(s.app).db)
   const { text } = kselftestLog([{ collection: 'kvm', name: 'guest_memfd_test', status: 'pass' }], '0x4')
   const meta = { series: SERIES, version: 'v4', machine: TDX }
   const first = await ingestText(s.app.store, text, meta)
-  const after = aggregates(s.app.db)
+  const after = aggregates(sqliteOf(s.app).db)
   assert.notDeepEqual(after, before)
   const again = await ingestText(s.app.store, text, meta)
   assert.equal(again.runId, first.runId)
   assert.equal(again.created, false)
-  assert.deepEqual(aggregates(s.app.db), after)
+  assert.deepEqual(aggregates(sqliteOf(s.app).db), after)
 })
 
 test('a run deleted or moved by an admin drops its outcome sets, and compare reads case_stats until the next upload', async (t) => {
   const s = await buildScenario(t)
-  const db = s.app.db
+  const db = sqliteOf(s.app).db
   const sets = () => db.prepare('SELECT version_id || \'/\' || machine_id FROM outcome_sets ORDER BY 1').pluck().all()
   const admin = new AdminStore(db)
-  const trends = new TrendStore(db)
+  const trends = trendsOn(db)
   const compared = () => compareVersions(trends, { baseVersionId: 3, headVersionId: 4, machine: null, bucket: null, after: null, limit: 100 })
-  const buckets = () => compared().entries.map(e => `${e.bucket} ${e.test}${e.path.map(p => `/${p}`).join('')} ${e.machine}${e.sameMachine ? '' : ' (other machines)'}`)
+  const buckets = async () => (await compared()).entries.map(e => `${e.bucket} ${e.test}${e.path.map(p => `/${p}`).join('')} ${e.machine}${e.sameMachine ? '' : ' (other machines)'}`)
 
   // v4 moved into v3: tdx-host-1 then ran v3 twice, once timing out and once passing run_hugetlbfs_test.sh
   assert.equal(admin.mergeVersions(1, 'v4', 'v3'), 1)
   assert.deepEqual(sets(), ['1/1', '1/2', '2/1', '2/2', '3/1', '3/2', '4/2'], 'the sets of v3 and v4 on tdx-host-1 are gone')
-  assert.deepEqual(buckets(), [
+  assert.deepEqual(await buckets(), [
     'regression kvm_binary_stats_test/vm1 arm64-host-1',
     'regression set_memory_region_test tdx-host-1',
     'regression run_hugetlbfs_test.sh arm64-host-1',
@@ -126,8 +127,8 @@ test('a run deleted or moved by an admin drops its outcome sets, and compare rea
   // with no run of v3 left on arm64-host-1, that machine ran v2 only: named, never compared with tdx-host-1
   assert.notEqual(admin.deleteRun(s.run('v3', 'arm64-host-1').runId), null)
   assert.deepEqual(sets(), ['1/1', '1/2', '2/1', '2/2', '3/1', '3/2'])
-  assert.deepEqual([compared().pairedMachines, compared().unpaired], [['tdx-host-1'], { base: ['arm64-host-1'], head: [] }])
-  assert.deepEqual(buckets(), [
+  assert.deepEqual([(await compared()).pairedMachines, (await compared()).unpaired], [['tdx-host-1'], { base: ['arm64-host-1'], head: [] }])
+  assert.deepEqual(await buckets(), [
     'regression set_memory_region_test tdx-host-1',
     'new_failure private_mem_conversions_test tdx-host-1',
     'flaky memfd_test tdx-host-1',
@@ -144,14 +145,14 @@ test('a run deleted or moved by an admin drops its outcome sets, and compare rea
 
 test('flaky builds from case_stats the outcome sets an admin dropped', async (t) => {
   const s = await buildScenario(t)
-  const db = s.app.db
-  const trends = new TrendStore(db)
-  const flaky = () => flakyPage(trends, { versions: trends.versions(1), collection: null, machineId: null, arch: null, after: null, limit: 100 })
+  const db = sqliteOf(s.app).db
+  const trends = trendsOn(db)
+  const flaky = async () => (await flakyPage(trends, { versions: await trends.versions(1), collection: null, machineId: null, arch: null, after: null, limit: 100 }))
     .entries.map(e => `${e.test} ${e.machine} mixed ${e.mixedVersions} flips ${e.flips} ${e.versions.map(v => `${v.version}:${v.passRatio}`).join(' ')}`)
   // v4 moved into v3: on tdx-host-1 run_hugetlbfs_test.sh now times out in one run of v3 and passes in the other
   assert.equal(new AdminStore(db).mergeVersions(1, 'v4', 'v3'), 1)
   assert.equal(db.prepare('SELECT count(*) FROM outcome_sets WHERE version_id = 4 AND machine_id = 1').pluck().get(), 0)
-  assert.deepEqual(flaky(), [
+  assert.deepEqual(await flaky(), [
     'memfd_test tdx-host-1 mixed 1 flips 0 base:1:1 v1:1:1 v2:2:3 v3:2:2',
     'run_hugetlbfs_test.sh tdx-host-1 mixed 1 flips 0 base:1:1 v1:1:1 v2:3:3 v3:1:2',
   ])
@@ -159,7 +160,7 @@ test('flaky builds from case_stats the outcome sets an admin dropped', async (t)
 
 test('trend, compare and matrix never read the results table; history and log links reach it only through results_by_case', async (t) => {
   const s = await buildScenario(t)
-  const db = s.app.db
+  const db = sqliteOf(s.app).db
   const prepared: string[] = []
   const spy = new Proxy(db, {
     get (target, property) {

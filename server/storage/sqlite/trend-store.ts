@@ -1,9 +1,10 @@
 import type { Database, Statement } from 'better-sqlite3'
-import { STATUSES, type Flag, type Status, type Summary } from '../../ingest/index.ts'
-import type { Culprit } from '../domain/known-issues.ts'
-import { seriesNameKey } from '../domain/series-identity.ts'
-import type { CellTriage } from '../queries/verdict.ts'
-import { decodeOutcomeSet, FAILED_SQL, FAILING_STATUS_LIST_SQL, OUTCOME_CELL_SQL, PASSED_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
+import { STATUSES, type Flag, type Status, type Summary } from '../../../ingest/index.ts'
+import type { Culprit } from '../../domain/known-issues.ts'
+import { seriesNameKey } from '../../domain/series-identity.ts'
+import { decodeOutcomeSet } from '../outcome-cells.ts'
+import { FAILED_SQL, FAILING_STATUS_LIST_SQL, OUTCOME_CELL_SQL, PASSED_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
+import type { CaseName, CellCounts, CollectionRow, HistoryFilters, HistoryKey, HistoryRow, IssueRef, MachineRef, MachineRow, MachineSeriesRow, MatrixCellRow, OutcomeCell, PassRateRow, ResultDetail, SeriesIdentity, SeriesRef, SeriesRow, TrendFilters, TrendRow, TriageCell, VersionCounts, VersionMachine, VersionMachineRow, VersionRow } from '../rows.ts'
 
 /**
  * The read side of the trend API: every statement over the aggregates of
@@ -14,91 +15,6 @@ import { decodeOutcomeSet, FAILED_SQL, FAILING_STATUS_LIST_SQL, OUTCOME_CELL_SQL
 
 const SUMS = ['total', ...STATUSES].map(column => `coalesce(sum(${column}), 0) AS ${column}`).join(', ')
 const runSums = (alias: string) => ['total', ...STATUSES].map(column => `coalesce(sum(${alias}.${column}), 0) AS ${column}`).join(', ')
-
-export interface SeriesRef { id: number, name: string }
-export interface VersionRow { id: number, label: string, messageId: string | null }
-export interface MachineRef { id: number, name: string }
-export interface CaseName { id: number, collection: string, test: string, path: string[] }
-export interface SeriesRow extends SeriesRef { createdAt: string, versions: number, runs: number, machines: number, latestVersionId: number }
-/** What else identifies a series: the titles it was uploaded under and its b4 change-ids (domain/series-identity.ts). */
-export interface SeriesIdentity { names: string[], changeIds: string[] }
-export interface VersionCounts {
-  runs: number
-  machines: number
-  summary: Summary
-  /** Tests the runs' plans promised that never ran. */
-  notRun: number
-  /** Runs that stopped early. */
-  incompleteRuns: number
-}
-export interface TrendRow extends VersionCounts { versionId: number }
-export interface ResultLink { runId: number, machine: string, status: Status, lines: [number, number] }
-/** A result as compare shows it: where it is, and what it says about itself. */
-export interface ResultDetail extends ResultLink {
-  reason: string | null
-  exitCode: number | null
-  timeoutSeconds: number | null
-  flags: Flag[]
-  complete: boolean
-  /** Active known issues that matched this result (storage/issue-store.ts). */
-  knownIssues: number[]
-}
-export interface IssueRef { id: number, title: string, url: string | null, culprit: Culprit, intermittent: boolean, active: boolean }
-/** A cell as triage reads it (queries/verdict.ts CellTriage), with where it is. */
-export interface TriageCell extends CellTriage { machineId: number, caseId: number }
-export interface CellCounts extends Summary {
-  machines: number
-  machineSet: number
-  /** Results with kernel trouble or a false pass. */
-  trouble: number
-  /** Machines whose results here only failed, only passed, or both. */
-  failingMachines: number
-  passingMachines: number
-  mixedMachines: number
-  /** Failing or troubled results an active known issue matched (filled by queries/matrix.ts). */
-  known: number
-  /** Every failing and troubled result is explained by an active known issue (queries/matrix.ts). */
-  explained: boolean
-}
-export interface MatrixCellRow { caseId: number, versionId: number, counts: CellCounts }
-/** A machine that ran a version: the unit every aggregate below the run is kept in. */
-export interface VersionMachine { versionId: number, machineId: number, machine: string }
-export interface PassRateRow { versionId: number, label: string, summary: Summary, notRun: number, incompleteRuns: number }
-export interface CollectionRow { name: string, tests: number }
-export interface MachineSeriesRow { machineId: number, seriesId: number, seriesName: string, label: string }
-export interface OutcomeCell { caseId: number, machineId: number, versionId: number, total: number, passed: number, failed: number, skip: number }
-export interface HistoryRow {
-  series: SeriesRef
-  version: VersionRow & { sortKey: number }
-  machine: string
-  runId: number
-  kernel: string | null
-  status: Status
-  reason: string | null
-  flags: Flag[]
-  exitCode: number | null
-  timeoutSeconds: number | null
-  lines: [number, number]
-  seq: number
-  /** Active known issues that matched the result. */
-  knownIssues: number[]
-}
-export interface MachineRow {
-  id: number
-  name: string
-  arch: string | null
-  cpu: string | null
-  flags: string[]
-  kernel: string | null
-  runs: number
-  firstSeenAt: string
-  lastSeenAt: string
-}
-export interface VersionMachineRow extends VersionCounts { versionId: number, machine: string }
-export interface TrendFilters { machineId: number | null, arch: string | null }
-export interface HistoryFilters { seriesId: number | null, machineId: number | null }
-/** Where a history page starts: after this result in history order. */
-export type HistoryKey = [seriesId: number, sortKey: number, versionId: number, machine: string, runId: number, seq: number]
 
 type Row = Record<string, unknown>
 

@@ -1,85 +1,10 @@
 import type { Database } from 'better-sqlite3'
-import type { Status } from '../../ingest/index.ts'
-import { compileIssue, IssueIndex, issueMatches, pathMatches } from '../domain/known-issue-matching.ts'
-import { namesKey, testPathsOf, type AuditAction, type Culprit, type IssueDefinition, type MatchCandidate } from '../domain/known-issues.ts'
-import { versionSortKey } from '../domain/version-label.ts'
+import type { Status } from '../../../ingest/index.ts'
+import { compileIssue, IssueIndex, issueMatches, pathMatches } from '../../domain/known-issue-matching.ts'
+import { namesKey, testPathsOf, type AuditAction, type Culprit, type IssueDefinition, type MatchCandidate } from '../../domain/known-issues.ts'
+import { versionSortKey } from '../../domain/version-label.ts'
 import { FAILED_SQL, FAILING_STATUS_LIST_SQL, PASSED_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
-import type { IssueRef } from './trend-store.ts'
-
-export type { IssueRef }
-
-export interface StoredIssue extends IssueDefinition {
-  id: number
-  createdAt: string
-  createdBy: string
-  updatedAt: string
-  resolvedAt: string | null
-}
-
-
-/** A known issue as an export names it, with its version: how many times it changed since it was recorded. */
-export interface MatchedIssue extends IssueRef {
-  testGlob: string
-  version: number
-}
-
-/** The active known issues that matched a run's results, by each result's names (domain/known-issues.ts namesKey). */
-export interface RunIssueMatches {
-  byNames: ReadonlyMap<string, readonly number[]>
-  issues: readonly MatchedIssue[]
-}
-
-export interface IssueListRow extends StoredIssue {
-  /** Results it matched, over every stored run. */
-  matchedResults: number
-  matchedRuns: number
-}
-
-export interface IssueAuditRow { at: string, actor: string, action: AuditAction, changes: Record<string, { from: unknown, to: unknown }> }
-
-export interface IssueMatchRow {
-  seriesId: number
-  series: string
-  version: string
-  machine: string
-  results: number
-  runs: number
-  /** The newest run of the series on that machine that has a match. */
-  lastRunId: number
-}
-
-/** Where a (series, machine) the issue matched on stands in its newest version there. */
-export interface PerhapsFixed { seriesId: number, series: string, machine: string, version: string, lastMatchedVersion: string }
-
-export type IssuePatch = Partial<Omit<IssueDefinition, 'matcher' | 'scope'> & { matcher: Partial<IssueDefinition['matcher']>, scope: Partial<IssueDefinition['scope']> }>
-
-/**
- * A result of a run being stored that needs triage (a failure, or kernel trouble), as ingest walks
- * it: the results half of every candidate. Reading them back from the table cost a third of the
- * matching.
- */
-export interface TriageResult {
-  seq: number
-  collection: string
-  test: string
-  /** The subtest names under the test; empty for the test itself. */
-  path: readonly string[]
-  status: Status
-  exitCode: number | null
-  reason: string | null
-  troubled: boolean
-  lines: readonly [number, number]
-}
-
-/** What ingest knows about the run it is storing: the scope half of every candidate. */
-export interface RunContext {
-  seriesId: number
-  versionLabel: string
-  machine: string
-  arch: string | null
-  cpuFlags: readonly string[]
-  kernel: string | null
-}
+import type { IssueAuditRow, IssueListRow, IssueMatchRow, IssuePatch, IssueRef, PerhapsFixed, RunContext, RunIssueMatches, StoredIssue, TriageResult } from '../rows.ts'
 
 /**
  * Results read per retroactive step (a case with more is a step of its own): a step is one short

@@ -1,34 +1,9 @@
 import type { Database } from 'better-sqlite3'
-import { seriesNameKey } from '../domain/series-identity.ts'
+import { seriesNameKey } from '../../domain/series-identity.ts'
 import { AdminStore, COUNTS } from './admin-store.ts'
 import type { IssueStore } from './issue-store.ts'
 import { OUTCOME_CELL_SQL } from './outcomes.ts'
-
-export interface NamedRef { id: number, name: string }
-
-/** Why a rename or merge was not made: nothing is written then. */
-export type IdentityRefusal =
-  | { refused: 'same' }
-  | { refused: 'name_taken', by: NamedRef }
-
-export interface SeriesMergeReport {
-  from: NamedRef
-  into: NamedRef
-  /** Versions of `from` that `into` lacked, moved as they were. */
-  versionsMoved: string[]
-  /** Versions both had: their runs and aggregates folded into `into`'s. */
-  versionsMerged: string[]
-  runs: number
-  /** Known issues whose scope named either series: matched again. */
-  issuesRematched: number[]
-}
-
-export interface MachineMergeReport {
-  from: NamedRef
-  into: NamedRef
-  runs: number
-  issuesRematched: number[]
-}
+import type { IdentityRefusal, MachineMergeReport, NamedRef, SeriesMergeReport } from '../rows.ts'
 
 /**
  * Renaming and merging series and machines (docs/series.md), each in one transaction that keeps

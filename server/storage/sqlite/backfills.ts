@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3'
-import { runCompleteness, type Flag, type TestRecord, type UnfinishedTest } from '../../ingest/index.ts'
-import { seriesNameKey } from '../domain/series-identity.ts'
+import { runCompleteness, type Flag, type TestRecord, type UnfinishedTest } from '../../../ingest/index.ts'
+import { seriesNameKey } from '../../domain/series-identity.ts'
 import { INFRASTRUCTURE_RESULT_SQL, OUTCOME_CELL_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
 
 /**

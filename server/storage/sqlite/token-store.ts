@@ -1,17 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Database } from 'better-sqlite3'
-
-export const TOKEN_SCOPES = ['upload', 'admin'] as const
-export type TokenScope = (typeof TOKEN_SCOPES)[number]
-
-export interface TokenInfo {
-  id: number
-  name: string
-  scopes: TokenScope[]
-  createdAt: string
-  lastUsedAt: string | null
-  revokedAt: string | null
-}
+import type { TokenInfo, TokenScope } from '../rows.ts'
 
 interface TokenRow {
   id: number

@@ -1,25 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Database } from 'better-sqlite3'
-import type { PatchRecord, ReportState, SeriesPatch } from '../domain/patch-list.ts'
-
-export interface VersionPatchList {
-  versionId: number
-  /** Over the patch-ids in order: two lists with the same digest are the same patches. */
-  digest: string
-  /** The run whose report brought the list; null once that run is deleted. */
-  runId: number | null
-  createdAt: string
-  patches: SeriesPatch[]
-}
-
-export interface RunPatchReport {
-  runId: number
-  state: ReportState
-  patches: number
-  /** The run's list, when it differs from its version's. */
-  differing: PatchRecord[] | null
-  createdAt: string
-}
+import type { PatchRecord, ReportState, SeriesPatch } from '../../domain/patch-list.ts'
+import type { RunPatchReport, VersionPatchList } from '../rows.ts'
 
 /**
  * The series' patches per version (migrations/007-series-identity.sql): the first list a run of a

@@ -1,22 +1,8 @@
 import type { Database } from 'better-sqlite3'
-import { STATUSES } from '../../ingest/index.ts'
+import { STATUSES } from '../../../ingest/index.ts'
 import type { IssueStore } from './issue-store.ts'
 import { INFRASTRUCTURE_RESULT_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
-
-export interface RemovedRun {
-  id: number
-  series: string
-  version: string
-  machine: string
-  createdAt: string
-  logBytes: number
-}
-
-export interface PruneReport {
-  removed: RemovedRun[]
-  kept: number
-  logBytes: number
-}
+import type { PruneReport, RemovedRun } from '../rows.ts'
 
 /** Every count a case_stats cell keeps: what a merge adds up and a deletion takes away. */
 export const COUNTS = ['total', ...STATUSES, 'trouble', 'infrastructure']

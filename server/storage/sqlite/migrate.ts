@@ -2,11 +2,11 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Database } from 'better-sqlite3'
-import { STATUSES } from '../../ingest/vocabulary.ts'
-import { AUDIT_ACTIONS, CULPRITS } from '../domain/known-issues.ts'
+import { STATUSES } from '../../../ingest/vocabulary.ts'
+import { AUDIT_ACTIONS, CULPRITS } from '../../domain/known-issues.ts'
 import { BACKFILLS } from './backfills.ts'
 
-const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations')
+const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations', 'sqlite')
 
 export interface Migration {
   version: number

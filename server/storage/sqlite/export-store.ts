@@ -1,9 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3'
-
-export interface SeriesRef {
-  id: number
-  name: string
-}
+import type { SeriesRef } from '../rows.ts'
 
 /** Read-only lookups the exporters need to gather a series' runs. */
 export class ExportStore {

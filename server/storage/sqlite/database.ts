@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import BetterSqlite3, { type Database } from 'better-sqlite3'
-import type { Status } from '../../ingest/vocabulary.ts'
-import { infrastructureEvidence } from '../queries/verdict.ts'
+import type { Status } from '../../../ingest/vocabulary.ts'
+import { infrastructureEvidence } from '../../queries/verdict.ts'
 import { migrate } from './migrate.ts'
 
 export interface OpenOptions {

@@ -1,15 +1,6 @@
 import type { Database } from 'better-sqlite3'
-import { nameApart, seriesNameKey, type SeriesMatchKind } from '../domain/series-identity.ts'
-import type { RunMetadata } from './types.ts'
-
-/** The series an upload belongs to, and what said so. */
-export interface SeriesResolution {
-  id: number
-  name: string
-  match: SeriesMatchKind
-}
-
-export interface MachineRefRow { id: number, name: string }
+import { nameApart, seriesNameKey, type SeriesMatchKind } from '../../domain/series-identity.ts'
+import type { MachineRefRow, RunMetadata, SeriesResolution } from '../rows.ts'
 
 /**
  * Which series and which machine an upload belongs to (domain/series-identity.ts has the rules):

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { test } from 'node:test'
+import { buildApp } from '../../../server/app.ts'
+import { SqliteStore } from '../../../server/storage/sqlite/sqlite-store.ts'
+import { openStore, StoreLocationError } from '../../../server/storage/store.ts'
+import { runKsft } from '../../helpers/cli.ts'
+import { tempDir } from '../../helpers/store.ts'
+
+test('a path opens (and creates) a SQLite store, which answers through the store interface', async (t) => {
+  const path = join(tempDir(t), 'nested', 'ksft.db')
+  const store = await openStore(path)
+  t.after(() => store.close())
+  assert.ok(store instanceof SqliteStore)
+  assert.ok(existsSync(path))
+  assert.deepEqual(await store.health(), { writeCounter: 0 })
+  assert.equal(await store.runs.getRun(1), null)
+  assert.deepEqual(await store.trends.listSeries(10, null), [])
+  assert.equal(store.exports.workerLocation(), path)
+})
+
+test(':memory:, sqlite: and file: URLs open SQLite too', async (t) => {
+  const dir = tempDir(t)
+  for (const [location, file] of [
+    [':memory:', null],
+    ['sqlite::memory:', null],
+    [`sqlite:${join(dir, 'a.db')}`, join(dir, 'a.db')],
+    [`sqlite://${join(dir, 'b.db')}`, join(dir, 'b.db')],
+    [pathToFileURL(join(dir, 'c.db')).href, join(dir, 'c.db')],
+  ] as const) {
+    const store = await openStore(location)
+    try {
+      assert.ok(store instanceof SqliteStore, location)
+      // an in-memory store has no other connection a worker could open
+      assert.equal(store.exports.workerLocation(), file, location)
+      if (file !== null) assert.ok(existsSync(file), location)
+    } finally {
+      await store.close()
+    }
+  }
+})
+
+test('a PostgreSQL URL says the backend is not in this build, without its password', async () => {
+  for (const url of ['postgres://ksft:s3cret@db.example.org/ksft', 'postgresql://db.example.org:5432/ksft']) {
+    await assert.rejects(openStore(url), (err: Error) => {
+      assert.ok(err instanceof StoreLocationError)
+      assert.match(err.message, /the PostgreSQL backend is not in this build yet/)
+      assert.doesNotMatch(err.message, /s3cret/)
+      return true
+    })
+  }
+})
+
+test('a location of no known kind is refused in one clear line', async () => {
+  for (const location of ['mysql://db.example.org/ksft', 'http://ksft.example.org/', '', 'sqlite:']) {
+    await assert.rejects(openStore(location), (err: Error) => err instanceof StoreLocationError && !err.message.includes('\n'), JSON.stringify(location))
+  }
+})
+
+test('KSFT_DATABASE_URL is the store of a CLI command without --db; --db wins over it', async (t) => {
+  const dir = tempDir(t)
+  const fromEnv = join(dir, 'from-env.db')
+  const created = await runKsft(['token', 'create', '--name', 'lab', '--scope', 'upload'], { env: { KSFT_DATABASE_URL: `sqlite:${fromEnv}`, KSFT_DB: '' } })
+  assert.equal(created.code, 0, created.stderr)
+  assert.ok(existsSync(fromEnv), 'the token went to the store KSFT_DATABASE_URL names')
+  const listed = await runKsft(['token', 'list', '--json'], { env: { KSFT_DATABASE_URL: fromEnv, KSFT_DB: '' } })
+  assert.deepEqual((JSON.parse(listed.stdout) as Array<{ name: string }>).map(token => token.name), ['lab'])
+  const other = join(dir, 'other.db')
+  const elsewhere = await runKsft(['token', 'list', '--json', '--db', other], { env: { KSFT_DATABASE_URL: fromEnv, KSFT_DB: '' } })
+  assert.deepEqual(JSON.parse(elsewhere.stdout), [])
+  const postgres = await runKsft(['token', 'list'], { env: { KSFT_DATABASE_URL: 'postgres://db.example.org/ksft', KSFT_DB: '' } })
+  assert.equal(postgres.code, 1)
+  assert.match(postgres.stderr, /^ksft: error: .*the PostgreSQL backend is not in this build yet/)
+})
+
+test('an app built on a store leaves it open when it closes; a store it opened itself it closes', async (t) => {
+  const dir = tempDir(t)
+  const store = await openStore(join(dir, 'given.db'))
+  t.after(() => store.close())
+  const app = await buildApp({ store, logger: false })
+  assert.equal((await app.inject({ url: '/healthz' })).json().writeCounter, 0)
+  await app.close()
+  assert.deepEqual(await store.health(), { writeCounter: 0 }, 'the store still answers')
+
+  const owned = await buildApp({ dbPath: join(dir, 'owned.db'), logger: false })
+  const opened = owned.store
+  assert.ok(opened instanceof SqliteStore)
+  await owned.close()
+  assert.equal(opened.db.open, false, 'closed with the app')
+})
