@@ -16,6 +16,8 @@ const execFileAsync = promisify(execFile)
 
 const SKIP_MESSAGE = "PostgreSQL tests skipped: install Debian's postgresql package or set KSFT_TEST_DATABASE_URL"
 const DEBIAN_POSTGRES = '/usr/lib/postgresql'
+/** Signals that end a test process on which a cluster of its own must not outlive it. */
+const EXIT_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
 
 export interface TestPostgres {
   /** A fresh, empty database: the test file's own. */
@@ -124,12 +126,24 @@ async function startCluster (bin: string): Promise<{ url: string, stop: () => Pr
   const command = (program: string, args: string[]): [string, string[]] =>
     owner === null ? [join(bin, program), args] : ['runuser', ['-u', 'postgres', '--', join(bin, program), ...args]]
   const stopArgs = ['stop', '-D', data, '-m', 'immediate']
-  // a test process that ends without stop() (a failed before hook, process.exit) leaves nothing behind
+  // a test process that ends without stop() (a failed before hook, process.exit, the test runner's
+  // SIGTERM at a timeout, ^C) leaves nothing behind: no server running on, no files
   const stopAtExit = (): void => {
     spawnSync(...command('pg_ctl', stopArgs), { cwd: dir, stdio: 'ignore' })
     rmSync(dir, { recursive: true, force: true })
   }
+  const stopAtSignal = (signal: NodeJS.Signals): void => {
+    forgetExit()
+    stopAtExit()
+    // then die of the signal, as the process would have without this listener
+    process.kill(process.pid, signal)
+  }
+  const forgetExit = (): void => {
+    process.off('exit', stopAtExit)
+    for (const signal of EXIT_SIGNALS) process.off(signal, stopAtSignal)
+  }
   process.on('exit', stopAtExit)
+  for (const signal of EXIT_SIGNALS) process.on(signal, stopAtSignal)
   try {
     await execFileAsync(...command('initdb', [
       '-D', data, '--username=postgres', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync', '--no-instructions',
@@ -142,15 +156,15 @@ async function startCluster (bin: string): Promise<{ url: string, stop: () => Pr
     await execFileAsync(...command('pg_ctl', ['start', '-D', data, '-l', log, '-w', '-o', server]), { cwd: dir })
   } catch (err) {
     const serverLog = existsSync(log) ? readFileSync(log, 'utf8') : ''
+    forgetExit()
     stopAtExit()
-    process.off('exit', stopAtExit)
     throw new Error(`could not start a PostgreSQL cluster with ${bin}: ${(err as Error).message}\n${serverLog}`)
   }
   return {
     // the socket's directory as `host`, as libpq takes it; `localhost` only makes the URL parse
     url: `postgresql://postgres@localhost/postgres?host=${encodeURIComponent(dir)}`,
     stop: async () => {
-      process.off('exit', stopAtExit)
+      forgetExit()
       try {
         await execFileAsync(...command('pg_ctl', stopArgs), { cwd: dir })
       } finally {
