@@ -74,11 +74,10 @@ async function databasesOn (serverUrl: string, options: { dropAtStop: boolean, s
   const createDatabase = async (): Promise<string> => {
     // the process id and randomness: several test files (and CI jobs) share one server at once
     const name = `ksft_test_${process.pid}_${randomBytes(6).toString('hex')}`
+    const url = withDatabase(serverUrl, name)
     await admin.query(`CREATE DATABASE ${name}`)
     made.push(name)
-    const url = new URL(serverUrl)
-    url.pathname = `/${name}`
-    return url.toString()
+    return url
   }
   try {
     const url = await createDatabase()
@@ -99,6 +98,16 @@ async function databasesOn (serverUrl: string, options: { dropAtStop: boolean, s
     await admin.end()
     throw err
   }
+}
+
+/**
+ * The URL of another database on the same server. By hand, not with URL: `postgresql://user@/db`
+ * (a socket, no host) is a libpq URL that WHATWG's parser refuses.
+ */
+function withDatabase (serverUrl: string, database: string): string {
+  const m = /^(postgres(?:ql)?:\/\/[^/?#]*)(?:\/[^?#]*)?(.*)$/i.exec(serverUrl)
+  if (m === null) throw new Error('KSFT_TEST_DATABASE_URL is not a postgres:// or postgresql:// URL')
+  return `${m[1]}/${database}${m[2]}`
 }
 
 /** Debian's newest PostgreSQL bin directory (/usr/lib/postgresql/<major>/bin), or null. */
