@@ -134,12 +134,4 @@ describePostgres('PostgreSQL migrations', server => {
     await assert.rejects(openPostgres(url), new RegExp(`^Error: the database is at schema version 999, newer than this ksft-dashboard \\(${newest}\\); upgrade ksft-dashboard$`))
     assert.deepEqual(await appliedVersions(first), [...loadMigrations().map(migration => migration.version), 999])
   })
-
-  test('only a postgres:// or postgresql:// URL opens, and the message does not repeat it', async () => {
-    await assert.rejects(openPostgres('mysql://user:secret@host/db'), (err: Error) => {
-      assert.match(err.message, /postgres:\/\/ or postgresql:\/\//)
-      assert.doesNotMatch(err.message, /secret/)
-      return true
-    })
-  })
 })
