@@ -16,7 +16,7 @@ const execFileAsync = promisify(execFile)
 
 const SKIP_MESSAGE = "PostgreSQL tests skipped: install Debian's postgresql package or set KSFT_TEST_DATABASE_URL"
 const DEBIAN_POSTGRES = '/usr/lib/postgresql'
-/** Signals that end a test process on which a cluster of its own must not outlive it. */
+/** Signals that end a test process: a cluster it started must not outlive it. */
 const EXIT_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
 
 export interface TestPostgres {
