@@ -1,0 +1,57 @@
+import pg from 'pg'
+import { migrate } from './migrate.ts'
+
+export interface PostgresOptions {
+  /** Connections the pool opens at most. */
+  maxConnections?: number
+}
+
+/** True for what `--db` and KSFT_DATABASE_URL take as a PostgreSQL database rather than a SQLite file. */
+export function isPostgresUrl (url: string): boolean {
+  return /^postgres(?:ql)?:\/\//i.test(url)
+}
+
+/**
+ * A pool on the database a `postgres://` or `postgresql://` URL names (a socket directory as
+ * `?host=/run/postgresql`), with the schema brought up to date before it is returned. Close it
+ * with `pool.end()`.
+ */
+export async function openPostgres (url: string, options: PostgresOptions = {}): Promise<pg.Pool> {
+  // the URL itself stays out of the message: it may hold a password
+  if (!isPostgresUrl(url)) throw new Error('a PostgreSQL database is named by a postgres:// or postgresql:// URL')
+  const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10, types: STORE_TYPES })
+  // An idle connection the server or the network dropped: the pool discards it and opens a new one
+  // for the next query, and that query reports the trouble if it lasts. Without a listener, the
+  // pool's 'error' event would end the process.
+  pool.on('error', () => {})
+  try {
+    await migrate(pool)
+    return pool
+  } catch (err) {
+    await pool.end()
+    throw err
+  }
+}
+
+const { INT8, TIMESTAMPTZ } = pg.types.builtins
+/** bigint[]'s type id: pg.types.builtins names scalar types only. */
+const INT8_ARRAY = 1016 as Parameters<typeof pg.types.getTypeParser>[0]
+const parseTimestamp = pg.types.getTypeParser(TIMESTAMPTZ)
+const parseInt8Array = pg.types.getTypeParser(INT8_ARRAY)
+
+/**
+ * Values as the SQLite store hands them to its callers, so that the code above the store reads
+ * both backends alike: ids and counts (bigint) as numbers, not strings (they stay far below
+ * 2^53), and times stamped by the clock as the ISO strings that were written. For this pool only:
+ * pg.types.setTypeParser would change every pool of the process.
+ */
+const STORE_TYPES: pg.CustomTypesConfig = {
+  getTypeParser: (oid, format) => {
+    if (format !== 'binary') {
+      if (oid === INT8) return Number
+      if (oid === INT8_ARRAY) return (text: string) => (parseInt8Array(text) as Array<string | null>).map(item => item === null ? null : Number(item))
+      if (oid === TIMESTAMPTZ) return (text: string) => (parseTimestamp(text) as Date).toISOString()
+    }
+    return pg.types.getTypeParser(oid, format)
+  },
+}

@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import pg from 'pg'
+import { openDatabase } from '../../../server/storage/database.ts'
+import { openPostgres } from '../../../server/storage/postgres/connect.ts'
+import { loadMigrations, migrate } from '../../../server/storage/postgres/migrate.ts'
+import { describePostgres } from '../../helpers/postgres.ts'
+
+/** Columns PostgreSQL has that SQLite has not, each for a reason given in 001-schema.sql. */
+const POSTGRES_ONLY = new Set(['results.infrastructure', 'schema_migrations.version', 'schema_migrations.name', 'schema_migrations.applied_at'])
+
+/** Every table.column of a database, sorted. */
+async function postgresColumns (pool: pg.Pool): Promise<string[]> {
+  const { rows } = await pool.query<{ column: string }>(`
+    SELECT table_name || '.' || column_name AS column FROM information_schema.columns
+    WHERE table_schema = current_schema() ORDER BY 1`)
+  return rows.map(row => row.column)
+}
+
+/** The catalog's description of the schema: tables, columns with their types, constraints, indexes, triggers. */
+async function schemaFingerprint (pool: pg.Pool): Promise<string> {
+  const { rows } = await pool.query<{ line: string }>(`
+    SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || coalesce(collation_name, '') || ' ' || is_nullable AS line
+      FROM information_schema.columns WHERE table_schema = current_schema()
+    UNION ALL SELECT conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+      WHERE connamespace = current_schema()::regnamespace
+    UNION ALL SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema()
+    UNION ALL SELECT tgrelid::regclass || ' ' || tgname FROM pg_trigger WHERE NOT tgisinternal
+    ORDER BY 1`)
+  return rows.map(row => row.line).join('\n')
+}
+
+async function appliedVersions (pool: pg.Pool): Promise<number[]> {
+  return (await pool.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).rows.map(row => row.version)
+}
+
+/** Numbered migrations written to a fresh directory, removed when the test ends. */
+function migrationsDir (t: { after: (fn: () => void) => void }, files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ksft-migrations-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  for (const [name, sql] of Object.entries(files)) writeFileSync(join(dir, name), sql)
+  return dir
+}
+
+describePostgres('PostgreSQL migrations', server => {
+  test('a fresh database gets the whole schema: every table and column the SQLite migrations make', async (t) => {
+    const pool = await openPostgres(await server().createDatabase())
+    t.after(() => pool.end())
+    assert.deepEqual(await appliedVersions(pool), loadMigrations().map(migration => migration.version))
+
+    const sqlite = openDatabase(':memory:')
+    t.after(() => sqlite.close())
+    const sqliteColumns = (sqlite.prepare(`
+      SELECT t.name || '.' || c.name AS column FROM sqlite_schema t, pragma_table_info(t.name) c
+      WHERE t.type = 'table' AND t.name NOT LIKE 'sqlite_%' ORDER BY 1`).pluck().all() as string[])
+    const columns = await postgresColumns(pool)
+    assert.deepEqual(columns.filter(column => !POSTGRES_ONLY.has(column)).sort(), sqliteColumns.sort())
+    assert.deepEqual((await pool.query("SELECT value FROM store_state WHERE key = 'write_counter'")).rows, [{ value: 0 }])
+  })
+
+  test('text compares bytewise, as SQLite compares it: every text column is COLLATE "C"', async (t) => {
+    const pool = await openPostgres(await server().createDatabase())
+    t.after(() => pool.end())
+    const { rows } = await pool.query<{ column: string }>(`
+      SELECT table_name || '.' || column_name AS column FROM information_schema.columns
+      WHERE table_schema = current_schema() AND data_type = 'text' AND table_name <> 'schema_migrations'
+        AND collation_name IS DISTINCT FROM 'C'`)
+    assert.deepEqual(rows, [])
+  })
+
+  test('migrating again changes nothing', async (t) => {
+    const url = await server().createDatabase()
+    const first = await openPostgres(url)
+    t.after(() => first.end())
+    const before = await schemaFingerprint(first)
+    const recorded = (await first.query('SELECT * FROM schema_migrations ORDER BY version')).rows
+    assert.deepEqual(await migrate(first), [])
+    const second = await openPostgres(url)
+    t.after(() => second.end())
+    assert.equal(await schemaFingerprint(second), before)
+    assert.deepEqual((await second.query('SELECT * FROM schema_migrations ORDER BY version')).rows, recorded)
+  })
+
+  test('pools migrating at the same moment, fresh and to upgrade, apply each migration exactly once', async (t) => {
+    const url = await server().createDatabase()
+    const pools = Array.from({ length: 4 }, () => new pg.Pool({ connectionString: url }))
+    t.after(() => Promise.all(pools.map(pool => pool.end())))
+    // each migration counts its own runs: a second run would make a second row
+    const dir = migrationsDir(t, {
+      '001-first.sql': 'CREATE TABLE applied (version integer NOT NULL); INSERT INTO applied VALUES (1);',
+      '002-second.sql': 'INSERT INTO applied VALUES (2); SELECT pg_sleep(0.2);',
+      '003-third.sql': 'INSERT INTO applied VALUES (3);',
+    })
+    const fresh = await Promise.all(pools.map(pool => migrate(pool, loadMigrations(dir))))
+    assert.deepEqual(fresh.flat().sort(), [1, 2, 3])
+    // an upgrade: the nodes restart together on a newer release
+    writeFileSync(join(dir, '004-fourth.sql'), 'INSERT INTO applied VALUES (4); SELECT pg_sleep(0.2);')
+    writeFileSync(join(dir, '005-fifth.sql'), 'INSERT INTO applied VALUES (5);')
+    const upgrade = await Promise.all(pools.map(pool => migrate(pool, loadMigrations(dir))))
+    assert.deepEqual(upgrade.flat().sort(), [4, 5])
+    assert.deepEqual((await pools[0]!.query('SELECT version FROM applied ORDER BY version')).rows.map(row => row.version), [1, 2, 3, 4, 5])
+    assert.deepEqual(await appliedVersions(pools[0]!), [1, 2, 3, 4, 5])
+  })
+
+  test('nodes opening a fresh database together build the real schema once', async (t) => {
+    const url = await server().createDatabase()
+    const pools = await Promise.all([openPostgres(url), openPostgres(url), openPostgres(url)])
+    t.after(() => Promise.all(pools.map(pool => pool.end())))
+    assert.deepEqual(await appliedVersions(pools[0]!), loadMigrations().map(migration => migration.version))
+  })
+
+  test('a failed migration leaves the database as the one before it left it', async (t) => {
+    const pool = new pg.Pool({ connectionString: await server().createDatabase() })
+    t.after(() => pool.end())
+    const dir = migrationsDir(t, {
+      '001-first.sql': 'CREATE TABLE kept (id integer);',
+      '002-broken.sql': 'CREATE TABLE half (id integer); SELECT no_such_function();',
+    })
+    await assert.rejects(migrate(pool, loadMigrations(dir)), /no_such_function/)
+    assert.deepEqual(await appliedVersions(pool), [1])
+    const { rows } = await pool.query("SELECT to_regclass('kept') IS NOT NULL AS kept, to_regclass('half') IS NOT NULL AS half")
+    assert.deepEqual(rows, [{ kept: true, half: false }])
+  })
+
+  test('a database of a newer schema version is refused, and left as it is', async (t) => {
+    const url = await server().createDatabase()
+    const first = await openPostgres(url)
+    t.after(() => first.end())
+    await first.query("INSERT INTO schema_migrations (version, name) VALUES (999, '999-from-the-future.sql')")
+    const newest = loadMigrations().at(-1)!.version
+    await assert.rejects(openPostgres(url), new RegExp(`^Error: the database is at schema version 999, newer than this ksft-dashboard \\(${newest}\\); upgrade ksft-dashboard$`))
+    assert.deepEqual(await appliedVersions(first), [...loadMigrations().map(migration => migration.version), 999])
+  })
+})
