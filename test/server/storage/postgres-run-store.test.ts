@@ -225,6 +225,10 @@ describePostgres('PostgreSQL run store', server => {
     await store(syntheticLog(6), { ...META, series: 'Renamed again', version: 'v5', previous_message_ids: '<v2-cover@example.org>', arch: 'aarch64' })
     await store(syntheticLog(7), { ...META, series: 'KVM: guest_memfd', version: 'v6', change_id: '20241002-other-0123456789ab' })
     await store(syntheticLog(8, { tests: 120 }), { series: 'mm: other', version: 'RFC v1', machine: 'plain-host' })
+    // a version that an upload says more about than its first did
+    await store(syntheticLog(9), { ...META, version: 'v2', machine: 'tdx-host-1', git_url: 'https://git.example.org/kvm.git' })
+    // a log of more chunks than a read of the log takes at once
+    await store(generateLog(scaledLogSpec({ seed: 10, targetBytes: 6_000_000 })), { ...META, version: 'v7' })
     await assertSameRows(both)
     await assertSameAnswers(both, logs)
   })
