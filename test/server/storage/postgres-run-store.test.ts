@@ -136,6 +136,22 @@ function syntheticLog (seed: number, options: { tests?: number, panic?: boolean,
   return generateLog({ ...spec, tests })
 }
 
+/** `count` test names: `prefix_1`... */
+function names (prefix: string, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${prefix}_${i + 1}`)
+}
+
+/** A small run_kselftest.sh log of these tests, each with two subtests, outcomes drawn from the seed. */
+function tapLog (seed: number, tests: readonly string[]): string {
+  const lines = ['TAP version 13', `1..${tests.length}`]
+  for (const [i, name] of tests.entries()) {
+    const fails = (seed * 7 + i * 3) % 5 === 0
+    lines.push(`# selftests: demo: ${name}`, '# TAP version 13', '# 1..2', '# ok 1 setup', `# ${fails ? 'not ok' : 'ok'} 2 check`,
+      `${fails ? 'not ok' : 'ok'} ${i + 1} selftests: demo: ${name}${fails ? ' # exit=1' : ''}`)
+  }
+  return `${lines.join('\n')}\n`
+}
+
 const META = { series: 'KVM: guest_memfd', version: 'v1', machine: 'snp-host-1', arch: 'x86_64', flags: 'sev,sev_snp', kernel: '6.12.0-rc1' }
 
 /** Known issues as the SQLite IssueStore records them (row, revision, write counter), written by hand into either database. */
@@ -306,16 +322,25 @@ describePostgres('PostgreSQL run store', server => {
   test('different logs stored at once from two nodes into one version keep the aggregates equal to a recount', async (t) => {
     const a = await openPg(t, server)
     const b = await openPg(t, server, a.url)
-    const logs = await Promise.all([31, 32, 33, 34, 35, 36].map(seed => spool(t, syntheticLog(seed, { tests: 60, extraSubtests: seed % 2 }))))
-    // all new to the store: the two nodes meet the same new series, version, machine and cases at once
     const meta = parseRunMetadata(META)
+    // the series, version and machine exist: the uploads below overlap from their first statement on
+    const first = await spool(t, tapLog(30, names('shared', 5)))
+    await a.store.ingestRun(meta, first.parsed, first.log())
+    // each log has tests new to the store that every other log has too, met in another order by
+    // half of them (two nodes inserting the same new cases in opposite orders), and tests of its own
+    const logs = await Promise.all([31, 32, 33, 34, 35, 36].map(seed => {
+      const shared = names('shared', 2000)
+      return spool(t, tapLog(seed, [...(seed % 2 === 0 ? shared.reverse() : shared), ...names(`own${seed}`, 20)]))
+    }))
     const outcomes = await Promise.all(logs.map((log, i) => (i % 2 === 0 ? a : b).store.ingestRun(meta, log.parsed, log.log())))
     assert.equal(new Set(outcomes.map(outcome => outcome.runId)).size, logs.length)
     assert.ok(outcomes.every(outcome => outcome.created))
-    const { rows } = await a.pool.query<{ series: number, versions: number, machines: number }>(`
-      SELECT (SELECT count(*) FROM series)::int AS series, (SELECT count(*) FROM versions)::int AS versions, (SELECT count(*) FROM machines)::int AS machines`)
-    assert.deepEqual(rows[0], { series: 1, versions: 1, machines: 1 })
-    assert.equal(await a.store.writeCounter(), logs.length)
+    const { rows } = await a.pool.query<{ series: number, versions: number, machines: number, cases: number }>(`
+      SELECT (SELECT count(*) FROM series)::int AS series, (SELECT count(*) FROM versions)::int AS versions,
+        (SELECT count(*) FROM machines)::int AS machines, (SELECT count(*) FROM cases)::int AS cases`)
+    // each test with its two subtests
+    assert.deepEqual(rows[0], { series: 1, versions: 1, machines: 1, cases: 3 * (2000 + 6 * 20) })
+    assert.equal(await a.store.writeCounter(), 1 + logs.length)
     await assertAggregatesRecount(a.pool)
   })
 
