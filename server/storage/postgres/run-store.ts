@@ -211,7 +211,8 @@ export class PostgresRunStore {
   private async version (c: pg.PoolClient, seriesId: number, meta: RunMetadata, now: string): Promise<{ id: number, created: boolean }> {
     const found = await c.query<{ id: number }>('SELECT id FROM versions WHERE series_id = $1 AND label = $2', [seriesId, meta.version])
     if (found.rows[0] !== undefined) return { id: found.rows[0].id, created: false }
-    // an upsert: another node creating the same version meanwhile is waited for, then updated as SQLite's upsert would
+    // an upsert: another node creating the same version meanwhile is waited for, then updated as
+    // SQLite's upsert would (so `created` here means "needs no update at the end" as well)
     const { rows } = await c.query<{ id: number }>(`
       INSERT INTO versions (series_id, label, sort_key, message_id, base_commit, tree_name, git_url, patchset_hash, created_at)
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
