@@ -30,7 +30,7 @@ function * resultBatches (cases: ReadonlyArray<[caseId: number, results: number]
   if (batch.length > 0) yield batch
 }
 
-interface IssueRow {
+export interface IssueRow {
   id: number
   title: string
   url: string | null
@@ -380,7 +380,7 @@ function triageResultOf (row: CandidateRow): TriageResult {
   }
 }
 
-function candidateOf (runId: number, result: TriageResult, where: Omit<MatchCandidate, 'path' | 'ancestors' | 'status' | 'troubled' | 'reason' | 'exitCode' | 'logLines'>, readLog: IssueStoreOptions['readLog']): MatchCandidate {
+export function candidateOf (runId: number, result: TriageResult, where: Omit<MatchCandidate, 'path' | 'ancestors' | 'status' | 'troubled' | 'reason' | 'exitCode' | 'logLines'>, readLog: IssueStoreOptions['readLog']): MatchCandidate {
   let lines: string[] | null = null
   const ancestors = testPathsOf(result.collection, result.test, result.path)
   return {
@@ -399,7 +399,7 @@ function splitList (text: string): string[] {
   return text === '' ? [] : text.split(',')
 }
 
-function issueOf (row: IssueRow): StoredIssue {
+export function issueOf (row: IssueRow): StoredIssue {
   return {
     id: row.id,
     title: row.title,

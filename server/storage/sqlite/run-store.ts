@@ -1,73 +1,16 @@
-import { createHash } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { inflateSync } from 'node:zlib'
 import type { Database, Statement } from 'better-sqlite3'
-import { runCompleteness, STATUSES, summarize, type Flag, type Status, type SubtestRecord, type Summary, type TestRecord } from '../../../ingest/index.ts'
-import { needsTriage } from '../../domain/known-issues.ts'
+import { runCompleteness, STATUSES, summarize, type SubtestRecord, type TestRecord } from '../../../ingest/index.ts'
 import { versionSortKey } from '../../domain/version-label.ts'
-import { TROUBLE_FLAGS } from '../../queries/verdict.ts'
 import { IdentityStore } from './identity-store.ts'
 import { IssueStore } from './issue-store.ts'
 import { INFRASTRUCTURE_RESULT_SQL, OUTCOME_CELL_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
+import {
+  dedupKeyOf, gatherTriage, keptWarnings, legacyDedupKeyOf, LogLineReader, MAX_KEPT, resultCount, ResultWalk, runView, summariesByCollection, treeOf,
+  type ResultRow, type RunRow,
+} from '../run-records.ts'
 import type { IngestOutcome, LogSlice, ParsedRun, RunMetadata, RunView, StoredLog, TriageResult } from '../rows.ts'
-
-interface RunRow {
-  id: number
-  series_id: number
-  series_name: string
-  version_id: number
-  version_label: string
-  message_id: string | null
-  base_commit: string | null
-  tree_name: string | null
-  git_url: string | null
-  patchset_hash: string | null
-  machine_id: number
-  machine_name: string
-  machine_arch: string | null
-  machine_cpu: string | null
-  machine_flags: string
-  kernel: string | null
-  commit_sha: string | null
-  arch: string | null
-  cpu: string | null
-  flags: string
-  job_url: string | null
-  started_at: string | null
-  created_at: string
-  content_sha256: string
-  log_bytes: number
-  log_lines: number
-  total: number
-  pass: number
-  fail: number
-  skip: number
-  xfail: number
-  xpass: number
-  timeout: number
-  error: number
-  warnings: string
-  plans: string
-  complete: number
-  incomplete_reasons: string
-  not_run: number
-}
-
-interface ResultRow {
-  seq: number
-  parent_seq: number | null
-  collection: string
-  test: string
-  path: string
-  status: Status
-  number: number | null
-  exit_code: number | null
-  timeout_seconds: number | null
-  reason: string | null
-  flags: string
-  line_from: number
-  line_to: number
-}
 
 /** A case id known to the store, with the subtests under it that have been seen. */
 interface CaseNode {
@@ -333,67 +276,13 @@ export class RunStore {
   getLogLines (id: number, from: number, to: number, caps: { maxBytes?: number, maxLineBytes?: number } = {}): LogSlice | null {
     const run = this.statements.getRunSize.get(id) as { log_lines: number } | undefined
     if (!run) return null
-    const maxBytes = caps.maxBytes ?? Infinity
-    const maxLineBytes = caps.maxLineBytes ?? Infinity
-    const last = Math.min(to, run.log_lines)
-    const lines: string[] = []
-    let bytes = 0
-    let nextFrom: number | null = null
-    if (from <= last) {
-      // chunks start at a line start, except after a runaway line that was cut across chunks: the
-      // chunks that hold the range are read in order, numbering lines from the first one, one
-      // chunk inflated at a time and a line kept only up to maxLineBytes
-      let no = -1
-      let kept: Buffer[] = []
-      let keptBytes = 0
-      let lineBytes = 0
-      const endLine = (): boolean => {
-        if (no >= from) {
-          let line = Buffer.concat(kept, keptBytes).toString('utf8')
-          if (line.endsWith('\r')) line = line.slice(0, -1)
-          if (lineBytes > keptBytes) line += ` [... ${lineBytes - keptBytes} more bytes of this line: see log.txt]`
-          if (lines.length > 0 && bytes + keptBytes > maxBytes) {
-            nextFrom = no
-            return false
-          }
-          lines.push(line)
-          bytes += keptBytes
-        }
-        no++
-        kept = []
-        keptBytes = 0
-        lineBytes = 0
-        return no <= last
+    const reader = new LogLineReader(run.log_lines, from, to, caps)
+    if (reader.wanted) {
+      for (const chunk of this.statements.getChunks.iterate(id, reader.last, from) as Iterable<{ first_line: number, content: Buffer }>) {
+        if (!reader.push(chunk.first_line, inflateSync(chunk.content))) break
       }
-      const keep = (piece: Buffer): void => {
-        lineBytes += piece.length
-        if (no < from || keptBytes >= maxLineBytes) return
-        const part = piece.subarray(0, maxLineBytes - keptBytes)
-        kept.push(Buffer.from(part))
-        keptBytes += part.length
-      }
-      let going = true
-      for (const chunk of this.statements.getChunks.iterate(id, last, from) as Iterable<{ first_line: number, content: Buffer }>) {
-        if (no === -1) no = chunk.first_line
-        const raw = inflateSync(chunk.content)
-        let start = 0
-        while (going && start < raw.length) {
-          const end = raw.indexOf(10, start)
-          if (end === -1) {
-            keep(raw.subarray(start))
-            break
-          }
-          keep(raw.subarray(start, end))
-          going = endLine()
-          start = end + 1
-        }
-        if (!going) break
-      }
-      // the log's last line, without a newline
-      if (going && no !== -1 && no <= last && lineBytes > 0) endLine()
     }
-    const answered = nextFrom === null ? Math.max(from - 1, last) : nextFrom - 1
-    return { from, to: answered, totalLines: run.log_lines, lines, truncated: nextFrom !== null, nextFrom }
+    return reader.slice()
   }
 
   /** The whole raw log, chunk by chunk, as it was uploaded. */
@@ -467,79 +356,6 @@ export class RunStore {
   }
 }
 
-/**
- * A run's results in `seq` order (a test, then its subtests depth first), walked in place: next()
- * moves to the next result and says whether there was one. Nothing is kept per result, so that
- * storing a run of a million results holds no second copy of its tree.
- */
-class ResultWalk {
-  seq = -1
-  record!: TestRecord | SubtestRecord
-  /** The test the result belongs to (the result itself for a test). */
-  test!: TestRecord
-  /** The parent's seq, -1 for a test. */
-  parentSeq = -1
-  /** 0 for a test, 1 for its subtests, and so on. */
-  depth = 0
-  /** The names from the test down to the result (its case's path), empty for a test. */
-  readonly path: string[] = []
-  private readonly levels: Array<{ subtests: SubtestRecord[], next: number, seq: number }> = []
-  private nextTest = 0
-
-  constructor (private readonly tests: TestRecord[]) {}
-
-  next (): boolean {
-    if (this.seq >= 0 && this.record.subtests.length > 0) this.levels.push({ subtests: this.record.subtests, next: 0, seq: this.seq })
-    while (this.levels.length > 0) {
-      const level = this.levels[this.levels.length - 1]!
-      if (level.next < level.subtests.length) {
-        this.record = level.subtests[level.next++]!
-        this.parentSeq = level.seq
-        this.depth = this.levels.length
-        this.path.length = this.depth - 1
-        this.path.push(this.record.name)
-        this.seq++
-        return true
-      }
-      this.levels.pop()
-    }
-    if (this.nextTest === this.tests.length) return false
-    this.test = this.tests[this.nextTest++]!
-    this.record = this.test
-    this.parentSeq = -1
-    this.depth = 0
-    this.path.length = 0
-    this.seq++
-    return true
-  }
-}
-
-/** The walk's result, when it needs triage: a failure, or a test with kernel trouble or a false pass (a subtest has no flags). */
-function gatherTriage (triage: TriageResult[], walk: ResultWalk): void {
-  const record = walk.record
-  const test = walk.parentSeq === -1 ? walk.test : null
-  const troubled = test !== null && test.flags.length > 0 && test.flags.some(flag => TROUBLE_FLAGS.includes(flag))
-  if (!needsTriage(record.status, troubled)) return
-  triage.push({
-    seq: walk.seq,
-    collection: walk.test.collection,
-    test: walk.test.name,
-    path: [...walk.path],
-    status: record.status,
-    exitCode: test === null ? null : test.exitCode,
-    reason: record.reason,
-    troubled,
-    lines: record.lines,
-  })
-}
-
-/** Tests and subtests at every depth: one result row each. */
-function resultCount (tests: ReadonlyArray<TestRecord | SubtestRecord>): number {
-  let count = 0
-  for (const test of tests) count += 1 + resultCount(test.subtests)
-  return count
-}
-
 /** Rows of one shape, written RESULT_BATCH to a statement: one statement call per row cost more than SQLite's own work for it. */
 class RowBatch {
   readonly values: unknown[]
@@ -597,17 +413,6 @@ function putSubtestRow (rows: RowBatch, runId: number, seq: number, parentSeq: n
   v[at + 7] = subtest.lines[1]
 }
 
-/** The tests of a run counted per status, per collection. */
-function summariesByCollection (tests: TestRecord[]): Map<string, Summary> {
-  const byCollection = new Map<string, Status[]>()
-  for (const test of tests) {
-    let statuses = byCollection.get(test.collection)
-    if (statuses === undefined) byCollection.set(test.collection, (statuses = []))
-    statuses.push(test.status)
-  }
-  return new Map([...byCollection].map(([collection, statuses]) => [collection, summarize(statuses)]))
-}
-
 export interface StepOptions {
   /** How long one step may hold the event loop, in ms. */
   stepMs: number
@@ -632,119 +437,6 @@ async function beginImmediate (db: Database, options: StepOptions): Promise<void
       if (code !== 'SQLITE_BUSY' || performance.now() - started >= options.busyWaitMs) throw err
       await new Promise(resolve => setTimeout(resolve, Math.min(5 * 2 ** attempt, 100)))
     }
-  }
-}
-
-/**
- * Warnings and plans kept with a run: a hostile log of a million plan lines must not store (and
- * answer every reader) a million records. The rest is counted in a last warning.
- */
-const MAX_KEPT = 1000
-
-function keptWarnings (parsed: ParsedRun): string[] {
-  const kept = parsed.warnings.slice(0, MAX_KEPT)
-  if (parsed.warnings.length > MAX_KEPT) kept.push(`... and ${parsed.warnings.length - MAX_KEPT} more warnings`)
-  if (parsed.plans.length > MAX_KEPT) kept.push(`${parsed.plans.length - MAX_KEPT} plan lines after the first ${MAX_KEPT} are not kept`)
-  return kept
-}
-
-/**
- * A run's identity: the log's bytes and what was said about them, except the CI job that sent
- * them. A retried or re-run job uploads the same log with another job_url, and that is the same
- * run (the first upload's job_url stays with it).
- */
-function dedupKeyOf (sha256: string, meta: RunMetadata): string {
-  return legacyDedupKeyOf(sha256, { ...meta, jobUrl: null })
-}
-
-/**
- * The change-id and the earlier cover letters say which series a run belongs to, not what the run
- * is: they stay out of its identity, which keeps the keys of runs stored before they existed.
- */
-function legacyDedupKeyOf (sha256: string, meta: RunMetadata): string {
-  const { changeId: _changeId, previousMessageIds: _previous, ...identity } = meta
-  const canonical = JSON.stringify(Object.entries(identity).sort(([a], [b]) => a.localeCompare(b)))
-  return createHash('sha256').update(sha256).update('\n').update(canonical).digest('hex')
-}
-
-/** Result rows in `seq` order, a test's subtests after it, as the tree the parser produced. */
-function treeOf (rows: Iterable<ResultRow>): TestRecord[] {
-  const tests: TestRecord[] = []
-  const nodes = new Map<number, { subtests: SubtestRecord[] }>()
-  for (const row of rows) {
-    if (row.parent_seq === null) {
-      const test: TestRecord = {
-        collection: row.collection,
-        name: row.test,
-        number: row.number,
-        status: row.status,
-        exitCode: row.exit_code,
-        timeoutSeconds: row.timeout_seconds,
-        reason: row.reason,
-        flags: row.flags === '' ? [] : row.flags.split(',') as Flag[],
-        lines: [row.line_from, row.line_to],
-        subtests: [],
-      }
-      tests.push(test)
-      nodes.set(row.seq, test)
-    } else {
-      const path = JSON.parse(row.path) as string[]
-      const subtest: SubtestRecord = {
-        name: path[path.length - 1] ?? '',
-        status: row.status,
-        reason: row.reason,
-        lines: [row.line_from, row.line_to],
-        subtests: [],
-      }
-      nodes.get(row.parent_seq)?.subtests.push(subtest)
-      nodes.set(row.seq, subtest)
-    }
-  }
-  return tests
-}
-
-function splitFlags (flags: string): string[] {
-  return flags === '' ? [] : flags.split(',')
-}
-
-function completenessView (row: RunRow): RunView['completeness'] {
-  const reasons = JSON.parse(row.incomplete_reasons) as RunView['completeness']['reasons']
-  const collections = reasons.map(reason => reason.collection).filter(collection => collection !== null)
-  return { complete: row.complete === 1, reasons, notRun: row.not_run, incompleteCollections: [...new Set(collections)] }
-}
-
-function runView (row: RunRow): RunView {
-  return {
-    id: row.id,
-    series: { id: row.series_id, name: row.series_name },
-    version: {
-      id: row.version_id,
-      label: row.version_label,
-      messageId: row.message_id,
-      baseCommit: row.base_commit,
-      treeName: row.tree_name,
-      gitUrl: row.git_url,
-      patchsetHash: row.patchset_hash,
-    },
-    machine: { id: row.machine_id, name: row.machine_name, arch: row.machine_arch, cpu: row.machine_cpu, flags: splitFlags(row.machine_flags) },
-    kernel: row.kernel,
-    commit: row.commit_sha,
-    arch: row.arch,
-    cpu: row.cpu,
-    flags: splitFlags(row.flags),
-    jobUrl: row.job_url,
-    startedAt: row.started_at,
-    createdAt: row.created_at,
-    contentSha256: row.content_sha256,
-    logBytes: row.log_bytes,
-    logLines: row.log_lines,
-    summary: {
-      total: row.total, pass: row.pass, fail: row.fail, skip: row.skip, xfail: row.xfail,
-      xpass: row.xpass, timeout: row.timeout, error: row.error,
-    },
-    warnings: JSON.parse(row.warnings) as string[],
-    plans: JSON.parse(row.plans) as RunView['plans'],
-    completeness: completenessView(row),
   }
 }
 

@@ -1,0 +1,67 @@
+import { compileIssue, IssueIndex } from '../../domain/known-issue-matching.ts'
+import { versionSortKey } from '../../domain/version-label.ts'
+import { candidateOf, issueOf, type IssueRow, type RunContext, type TriageResult } from '../issue-store.ts'
+import type { Queryable } from './identity-store.ts'
+
+/** The compiled active issues, and whether any of them reads the log (a log regex). */
+export interface ActiveIssues {
+  index: IssueIndex
+  readsLogs: boolean
+}
+
+/**
+ * The ingest-time half of known issues on PostgreSQL (issue-store.ts hasActiveIssues, matchRun and
+ * activeIndex): the active issues, compiled once per change of any issue and kept for the process,
+ * are matched against the failing and troubled results of the run being stored, inside its
+ * transaction. The revision the compiled index is kept under is in the database
+ * (store_state.known_issues_revision), so that an issue changed on another node counts here.
+ */
+export class PostgresIssueMatching {
+  private cached: { revision: number, active: ActiveIssues } | null = null
+
+  /** The active issues, or null when there are none: ingest then gathers no results to triage. */
+  async activeIssues (q: Queryable): Promise<ActiveIssues | null> {
+    const { rows } = await q.query<{ value: number }>("SELECT value FROM store_state WHERE key = 'known_issues_revision'")
+    const revision = rows[0]?.value ?? 0
+    if (this.cached?.revision !== revision) {
+      const issues = (await q.query<IssueRow>('SELECT * FROM known_issues WHERE resolved_at IS NULL ORDER BY id')).rows.map(issueOf)
+      this.cached = {
+        revision,
+        active: {
+          index: new IssueIndex(issues.map(issue => compileIssue(issue.id, issue, versionSortKey))),
+          readsLogs: issues.some(issue => issue.matcher.logRegex !== null),
+        },
+      }
+    }
+    return this.cached.active.index.size === 0 ? null : this.cached.active
+  }
+
+  /**
+   * Matches the active issues against one run's failing and troubled results and stores the
+   * matches, in the caller's transaction: a run is never visible without them. `readLog` gives
+   * the run's raw lines `from`..`to` (an issue with a log regex reads them). Returns the matches.
+   */
+  async matchRun (q: Queryable, active: ActiveIssues, runId: number, run: RunContext, results: readonly TriageResult[],
+    readLog: (runId: number, from: number, to: number) => string[]): Promise<number> {
+    const sortKey = versionSortKey(run.versionLabel)
+    const seqs: number[] = []
+    const issueIds: number[] = []
+    for (const result of results) {
+      const candidate = candidateOf(runId, result, {
+        seriesId: run.seriesId, versionSortKey: sortKey, machine: run.machine, arch: run.arch, cpuFlags: run.cpuFlags, kernel: run.kernel,
+      }, readLog)
+      for (const issueId of active.index.match(candidate)) {
+        seqs.push(result.seq)
+        issueIds.push(issueId)
+      }
+    }
+    if (seqs.length > 0) {
+      // one statement for the run's matches: SQLite's INSERT OR IGNORE per match cost nothing, a round trip here does
+      await q.query(`
+        INSERT INTO known_issue_matches (run_id, seq, issue_id)
+        SELECT $1::bigint, seq, issue_id FROM unnest($2::integer[], $3::bigint[]) AS m(seq, issue_id)
+        ON CONFLICT DO NOTHING`, [runId, seqs, issueIds])
+    }
+    return seqs.length
+  }
+}
