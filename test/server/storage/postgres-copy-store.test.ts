@@ -9,6 +9,7 @@ import type { Database } from 'better-sqlite3'
 import type pg from 'pg'
 import { openPostgres } from '../../../server/storage/postgres/connect.ts'
 import { COPY_ORDER, copySqliteToPostgres, verifyCopy, type CopyProgress } from '../../../server/storage/postgres/copy-store.ts'
+import { runKsft } from '../../helpers/cli.ts'
 import { realFixtureNames, realFixturePath } from '../../helpers/fixtures.ts'
 import { describePostgres } from '../../helpers/postgres.ts'
 import { seededStore } from '../../helpers/seeded-store.ts'
@@ -132,5 +133,37 @@ describePostgres('ksft migrate-store: a SQLite store copied into PostgreSQL', se
       `case_stats sums per version [${cell.version_id}]`,
     ])
     assert.deepEqual(report.aggregates.filter(a => !a.equal).map(a => a.name), ['case_stats sums', 'case_stats sums per version'])
+  })
+
+  test('the CLI copies, prints its progress and the verification, and ends with 1 when the stores differ', async (t) => {
+    const seeded = await seededStore(t, { realLogs: false })
+    seeded.db.close()
+    const url = await server().createDatabase()
+    const first = await runKsft(['migrate-store', '--from', seeded.path, '--to', url, '--batch-rows', '300'])
+    assert.equal(first.code, 0, first.stderr)
+    assert.match(first.stderr, /^results: \d+\/\d+ rows \(100%\)$/m)
+    assert.match(first.stderr, /^copied \d+ rows in [\d.]+ s \(\d+ rows\/s\)$/m)
+    assert.match(first.stdout, /^results: (\d+) rows in SQLite, \1 in PostgreSQL$/m)
+    assert.match(first.stdout, /^case_stats sums per version \(\d+ groups\): equal$/m)
+    assert.match(first.stdout, /^verified: /m)
+
+    const again = await runKsft(['migrate-store', '--from', seeded.path, '--to', url])
+    assert.equal(again.code, 0, again.stderr)
+    assert.match(again.stderr, /^results: \d+ rows, copied before$/m)
+    assert.match(again.stderr, /^copied 0 rows/m)
+
+    const pool = await openPostgres(url)
+    t.after(() => pool.end())
+    // a count the copy cannot see differ (the table has all its rows): only the verification finds it
+    await pool.query('UPDATE case_stats SET fail = fail + 1 WHERE (version_id, machine_id, case_id) = (SELECT version_id, machine_id, case_id FROM case_stats LIMIT 1)')
+    const differs = await runKsft(['migrate-store', '--from', seeded.path, '--to', url])
+    assert.equal(differs.code, 1)
+    assert.match(differs.stdout, /^case_stats sums \(1 group\): DIFFERS$/m)
+    assert.match(differs.stdout, /^differs: case_stats sums: SQLite \[/m)
+    assert.match(differs.stderr, /the PostgreSQL store differs from .* in \d+ places/)
+
+    const missing = await runKsft(['migrate-store', '--from', `${seeded.path}.nothing`, '--to', url])
+    assert.equal(missing.code, 1)
+    assert.match(missing.stderr, /no such SQLite store/)
   })
 })
