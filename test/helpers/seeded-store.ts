@@ -47,6 +47,9 @@ export async function seededStore (t: TestContext, options: { realLogs?: boolean
   // issues first: ingest matches the active ones as it stores each run
   store.issues.create(issue('kvm assertion failures', { testGlob: 'kvm/*', statuses: ['fail'] }), 'tester')
   store.issues.create(issue('memfd under kernel trouble', { testGlob: 'memfd/*', kernelTrouble: true }), 'tester')
+  // on the real logs: failures with kernel trouble an issue explains, and others whose trouble it leaves open
+  store.issues.create(issue('real failures', { testGlob: '*' }, { machines: ['real-host-0', 'real-host-1', 'real-host-2'] }), 'tester')
+  store.issues.create(issue('real trouble', { testGlob: '*', kernelTrouble: true }, { machines: ['real-host-3', 'real-host-4'] }), 'tester')
 
   const demo = await loadDemo(store)
   const runIds = [...demo.runIds]
@@ -100,8 +103,13 @@ export async function seededStore (t: TestContext, options: { realLogs?: boolean
   const genB = store.getRun(runIds[demo.runIds.length + 1]!)!.machine
   identity.renameMachine(genB.id, 'gen-b-renamed', 'tester')
 
-  // a deleted run: its version and machine lose their outcome set, which readers then build from case_stats
-  const deleted = runIds.splice(demo.runIds.length - 1, 1)[0]!
+  // a deleted run of a version and machine with another run: they lose their outcome set (while
+  // case_stats keeps the other run's results), which readers then build from case_stats
+  const deleted = db.prepare(`
+    SELECT max(id) FROM runs WHERE id IN (${demo.runIds.join(', ')})
+    GROUP BY version_id, machine_id HAVING count(*) > 1 ORDER BY version_id DESC LIMIT 1`).pluck().get() as number | undefined
+  if (deleted === undefined) throw new Error('the demo has no version and machine with two runs any more: choose another run to delete')
+  runIds.splice(runIds.indexOf(deleted), 1)
   new AdminStore(db, store.issues).deleteRun(deleted)
 
   return { db, store, path, seriesIds, runIds, realLogs }
