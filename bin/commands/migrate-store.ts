@@ -13,7 +13,9 @@ function progressPrinter (stream: NodeJS.WriteStream) {
     if (!stream.isTTY && !progress.done && now - lastLine < 1000) return
     lastLine = now
     const share = progress.total === 0 ? 100 : Math.floor(progress.copied * 100 / progress.total)
-    const what = progress.skipped ? `${progress.total} rows, copied before` : `${progress.copied}/${progress.total} rows (${share}%)`
+    const what = progress.skipped
+      ? progress.total === 0 ? 'no rows' : `${progress.total} rows, copied before`
+      : `${progress.copied}/${progress.total} rows (${share}%)`
     if (stream.isTTY) stream.write(`\r\x1b[K${progress.table}: ${what}${progress.done ? '\n' : ''}`)
     else stream.write(`${progress.table}: ${what}\n`)
   }

@@ -41,6 +41,8 @@ const COMPUTED: Record<string, { from: string[], value: (get: (column: string) =
  */
 const BLOB_BATCH_ROWS = 16
 
+const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`
+
 export interface CopyProgress {
   table: string
   /** Rows of the table now in PostgreSQL (copied before this call too). */
@@ -98,6 +100,7 @@ export async function copySqliteToPostgres (sqliteDb: Database, pool: pg.Pool, o
   const batchRows = options.batchRows ?? 5000
   if (!Number.isInteger(batchRows) || batchRows < 1) throw new Error(`batchRows: a positive integer, not ${batchRows}`)
   const plans = await planCopy(sqliteDb, pool)
+  await checkTarget(sqliteDb, pool)
   const started = performance.now()
   const stats: CopyStats = { tables: [], rows: 0, ms: 0 }
   const ownTransaction = !sqliteDb.inTransaction
@@ -169,7 +172,24 @@ async function planCopy (sqliteDb: Database, pool: pg.Pool): Promise<TablePlan[]
   })
 }
 
-const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`
+/** Tables whose rows a copy cut short can have left, each with the key that names a row whatever its id. */
+const IDENTIFIED_BY: ReadonlyArray<readonly [table: string, key: string]> = [['series', 'name'], ['machines', 'name'], ['runs', 'dedup_key'], ['tokens', 'name']]
+
+/**
+ * Refuses a PostgreSQL store that holds rows of its own: a copy resumes after the rows already
+ * there, and one of another store would be left standing beside the copied ones (same counts,
+ * other data). Every row there must be the SQLite row of the same id.
+ */
+async function checkTarget (sqliteDb: Database, pool: pg.Pool): Promise<void> {
+  for (const [table, key] of IDENTIFIED_BY) {
+    const { rows } = await pool.query<{ id: number, key: string }>(`SELECT id, ${quote(key)} AS key FROM ${quote(table)} ORDER BY id`)
+    const lookup = sqliteDb.prepare(`SELECT ${quote(key)} FROM ${quote(table)} WHERE id = ?`).pluck()
+    const other = rows.find(row => lookup.get(row.id) !== row.key)
+    if (other !== undefined) {
+      throw new Error(`the PostgreSQL store is not empty and not a copy of this SQLite store: its ${table} row ${other.id} (${JSON.stringify(other.key)}) is not there; copy into an empty database`)
+    }
+  }
+}
 
 async function copyTable (sqliteDb: Database, pool: pg.Pool, plan: TablePlan, batchRows: number,
   onProgress: CopyOptions['onProgress']): Promise<{ rows: number, copied: number, skipped: boolean }> {

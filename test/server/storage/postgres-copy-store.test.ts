@@ -115,6 +115,21 @@ describePostgres('ksft migrate-store: a SQLite store copied into PostgreSQL', se
     assert.equal(again.rows, 0)
     assert.deepEqual(again.tables.filter(row => !row.skipped).map(row => row.table), ['store_state'], 'only the counters are read again')
     assert.deepEqual(await snapshot(), before)
+
+    // rows lost on the PostgreSQL side after the last key of each table (a run and all it had) come back
+    await pool.query('DELETE FROM runs WHERE id = (SELECT max(id) FROM runs)')
+    assert.equal((await verifyCopy(seeded.db, pool)).equal, false)
+    await copySqliteToPostgres(seeded.db, pool)
+    assert.deepEqual(await snapshot(), before)
+  })
+
+  test('a PostgreSQL store with data of its own is refused, not mixed with the copy', async (t) => {
+    const seeded = await seededStore(t, { realLogs: false })
+    const pool = await openPostgres(await server().createDatabase())
+    t.after(() => pool.end())
+    await pool.query("INSERT INTO series (name, created_at) VALUES ('another store''s series', now())")
+    await assert.rejects(copySqliteToPostgres(seeded.db, pool), /not empty and not a copy of this SQLite store: its series row 1 \("another store's series"\)/)
+    assert.deepEqual((await pool.query('SELECT count(*)::int AS n FROM runs')).rows, [{ n: 0 }])
   })
 
   test('what differs is reported, table by table and version by version', async (t) => {
@@ -150,6 +165,7 @@ describePostgres('ksft migrate-store: a SQLite store copied into PostgreSQL', se
     const again = await runKsft(['migrate-store', '--from', seeded.path, '--to', url])
     assert.equal(again.code, 0, again.stderr)
     assert.match(again.stderr, /^results: \d+ rows, copied before$/m)
+    assert.match(again.stderr, /^machine_names: no rows$|^machine_names: \d+ rows, copied before$/m)
     assert.match(again.stderr, /^copied 0 rows/m)
 
     const pool = await openPostgres(url)
