@@ -150,6 +150,17 @@ describePostgres('ksft migrate-store: a SQLite store copied into PostgreSQL', se
     assert.deepEqual(report.aggregates.filter(a => !a.equal).map(a => a.name), ['case_stats sums', 'case_stats sums per version'])
   })
 
+  test('a value PostgreSQL refuses stops the copy, naming the table and the rows', async (t) => {
+    const seeded = await seededStore(t, { realLogs: false })
+    // SQLite's text holds U+0000, PostgreSQL's cannot (001-schema.sql)
+    const [runId, seq] = seeded.db.prepare("SELECT run_id, seq FROM results WHERE status = 'fail' ORDER BY run_id, seq LIMIT 1").raw().get() as [number, number]
+    seeded.db.prepare("UPDATE results SET reason = 'a' || char(0) || 'b' WHERE run_id = ? AND seq = ?").run(runId, seq)
+    const pool = await openPostgres(await server().createDatabase())
+    t.after(() => pool.end())
+    await assert.rejects(copySqliteToPostgres(seeded.db, pool, { batchRows: 1_000_000 }),
+      /^Error: results: the \d+ rows from \(run_id, seq\) = \(\d+, 0\): .*0x00/)
+  })
+
   test('the CLI copies, prints its progress and the verification, and ends with 1 when the stores differ', async (t) => {
     const seeded = await seededStore(t, { realLogs: false })
     seeded.db.close()
