@@ -225,15 +225,19 @@ async function copyTable (sqliteDb: Database, pool: pg.Pool, plan: TablePlan, ba
   let copied = 0
   for (;;) {
     const rows = (after === null ? first.all(batchRows) : next.all(...after, batchRows)) as unknown[][]
-    if (rows.length === 0) break
+    if (rows.length === 0) {
+      // the last batch was full: only this read found the end
+      onProgress?.({ table: plan.name, copied: Math.min(already + copied, total), total, skipped: false, done: true })
+      break
+    }
     let result: pg.QueryResult
     try {
       result = await pool.query(insert(rows))
     } catch (err) {
       // say where: a value SQLite holds and PostgreSQL refuses (text with U+0000, a name too long
       // for a unique index) stops the copy at a row an operator can look up
-      const first = keyIndexes.map(index => rows[0]![index])
-      throw new Error(`${plan.name}: the ${rows.length} rows from (${plan.key.join(', ')}) = (${first.map(value => JSON.stringify(value)).join(', ')}): ${(err as Error).message}`, { cause: err })
+      const from = keyIndexes.map(index => rows[0]![index])
+      throw new Error(`${plan.name}: the ${rows.length} rows from (${plan.key.join(', ')}) = (${from.map(value => JSON.stringify(value)).join(', ')}): ${(err as Error).message}`, { cause: err })
     }
     copied += result.rowCount ?? 0
     const last = rows.at(-1)!

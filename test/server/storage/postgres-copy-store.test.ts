@@ -61,6 +61,11 @@ describePostgres('ksft migrate-store: a SQLite store copied into PostgreSQL', se
     assert.equal(stats.rows, report.tables.reduce((sum, table) => sum + table.sqlite, 0), 'every row, store_state\'s write_counter taken over')
     assert.ok(progress.filter(p => p.table === 'results').length > 1, 'results went in batches, each reported')
     assert.ok(progress.every(p => p.copied <= p.total))
+    for (const table of COPY_ORDER) {
+      const reports = progress.filter(p => p.table === table)
+      assert.deepEqual(reports.map(p => p.done), [...reports.slice(1).map(() => false), true], `${table}: its last report, and only that, says done`)
+      assert.equal(reports.at(-1)!.copied, reports.at(-1)!.total)
+    }
 
     const keys = await keysOf(pool)
     for (const table of COPY_ORDER) {
@@ -136,7 +141,11 @@ describePostgres('ksft migrate-store: a SQLite store copied into PostgreSQL', se
     const seeded = await seededStore(t, { realLogs: false })
     const pool = await openPostgres(await server().createDatabase())
     t.after(() => pool.end())
-    await copySqliteToPostgres(seeded.db, pool)
+    // batches as large as the runs table: its one batch is full, and only the next read finds the end
+    const runs = seeded.db.prepare('SELECT count(*) FROM runs').pluck().get() as number
+    const progress: CopyProgress[] = []
+    await copySqliteToPostgres(seeded.db, pool, { batchRows: runs, onProgress: p => progress.push(p) })
+    assert.deepEqual(progress.filter(p => p.table === 'runs').map(p => [p.copied, p.done]), [[runs, false], [runs, true]])
     const { rows: [cell] } = await pool.query('SELECT version_id, machine_id, case_id FROM case_stats ORDER BY version_id DESC, machine_id, case_id LIMIT 1')
     await pool.query('UPDATE case_stats SET pass = pass + 1 WHERE version_id = $1 AND machine_id = $2 AND case_id = $3', [cell.version_id, cell.machine_id, cell.case_id])
     await pool.query('DELETE FROM tokens WHERE name = $1', ['old-lab'])
