@@ -11,6 +11,7 @@ import { registerGate } from './commands/gate.ts'
 import { registerMachine, registerSeries } from './commands/identity.ts'
 import { registerIngest } from './commands/ingest.ts'
 import { registerIssue } from './commands/issue.ts'
+import { registerMigrateStore } from './commands/migrate-store.ts'
 import { registerParse } from './commands/parse.ts'
 import { registerPrune } from './commands/prune.ts'
 import { registerServe } from './commands/serve.ts'
@@ -40,6 +41,7 @@ export function buildProgram (): Command {
   registerSeries(program)
   registerMachine(program)
   registerPrune(program)
+  registerMigrateStore(program)
   registerServe(program)
   registerDemo(program)
   registerToken(program)

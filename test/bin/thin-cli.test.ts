@@ -65,7 +65,7 @@ test('the recorder sees a command load the database driver and the server (the c
 })
 
 test('ksft --help and each command\'s --help load neither fastify nor better-sqlite3', async (t) => {
-  for (const args of [['--help'], ['gate', '--help'], ['compare', '--help'], ['upload', '--help'], ['ingest', '--help'], ['serve', '--help'], ['series', 'merge', '--help']]) {
+  for (const args of [['--help'], ['gate', '--help'], ['compare', '--help'], ['upload', '--help'], ['ingest', '--help'], ['serve', '--help'], ['series', 'merge', '--help'], ['migrate-store', '--help']]) {
     const run = await packagesLoaded(t, args)
     assert.equal(run.code, 0, run.stderr)
     assertLoadsNone(run.packages, `ksft ${args.join(' ')}`)

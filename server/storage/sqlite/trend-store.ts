@@ -16,10 +16,10 @@ import type { CaseName, CellCounts, CollectionRow, HistoryFilters, HistoryKey, H
 const SUMS = ['total', ...STATUSES].map(column => `coalesce(sum(${column}), 0) AS ${column}`).join(', ')
 const runSums = (alias: string) => ['total', ...STATUSES].map(column => `coalesce(sum(${alias}.${column}), 0) AS ${column}`).join(', ')
 
-type Row = Record<string, unknown>
+export type Row = Record<string, unknown>
 
-/** A group_concat of known-issue ids, ascending. */
-function issueIds (list: string | null): number[] {
+/** A group_concat of known-issue ids, ascending. The row mappers below serve the PostgreSQL twin too (postgres/trend-store.ts). */
+export function issueIds (list: string | null): number[] {
   return list === null ? [] : list.split(',').map(Number).sort((a, b) => a - b)
 }
 
@@ -58,15 +58,7 @@ export class TrendStore {
    */
   listSeries (limit: number, beforeId: number | null, search: string | null = null): SeriesRow[] {
     const query = search === null ? null : seriesNameKey(search)
-    return (this.s.listSeries.all({ before: beforeId ?? Number.MAX_SAFE_INTEGER, limit, search: query === '' ? null : query }) as Row[]).map(row => ({
-      id: row.id as number,
-      name: row.name as string,
-      createdAt: row.created_at as string,
-      versions: row.versions as number,
-      runs: row.runs as number,
-      machines: row.machines as number,
-      latestVersionId: row.latest_version_id as number,
-    }))
+    return (this.s.listSeries.all({ before: beforeId ?? Number.MAX_SAFE_INTEGER, limit, search: query === '' ? null : query }) as Row[]).map(seriesRowOf)
   }
 
   /** A version's runs, machines and tests counted over its runs. */
@@ -110,10 +102,7 @@ export class TrendStore {
 
   /** Tests per status over every run of each of the last `limit` versions of a series, in version order. */
   recentVersionCounts (seriesId: number, limit: number): PassRateRow[] {
-    return (this.s.recentVersionCounts.all({ series: seriesId, limit }) as Row[]).map(row => ({
-      versionId: row.version_id as number, label: row.label as string, summary: summaryOf(row),
-      notRun: row.not_run as number, incompleteRuns: row.incomplete_runs as number,
-    }))
+    return (this.s.recentVersionCounts.all({ series: seriesId, limit }) as Row[]).map(passRateRow)
   }
 
   /** The collections a series ran, by name, with how many of their tests it ran. */
@@ -153,18 +142,7 @@ export class TrendStore {
 
   /** Each result of a case in one version, on the given machines: where it is in its run's log, and what it says. */
   resultDetails (versionId: number, machineIds: number[], caseId: number): ResultDetail[] {
-    return (this.s.resultDetails.all({ version: versionId, machines: JSON.stringify(machineIds), case: caseId }) as Row[]).map(row => ({
-      runId: row.run_id as number,
-      machine: row.machine as string,
-      status: row.status as Status,
-      lines: [row.line_from as number, row.line_to as number],
-      reason: row.reason as string | null,
-      exitCode: row.exit_code as number | null,
-      timeoutSeconds: row.timeout_seconds as number | null,
-      flags: splitList(row.flags as string) as Flag[],
-      complete: row.complete === 1,
-      knownIssues: issueIds(row.issues as string | null),
-    }))
+    return (this.s.resultDetails.all({ version: versionId, machines: JSON.stringify(machineIds), case: caseId }) as Row[]).map(resultDetail)
   }
 
   /** The cells of a version with a failing result, in case order: where untriaged failures are looked for. */
@@ -180,14 +158,7 @@ export class TrendStore {
   /** Known issues by id (storage/issue-store.ts), for the entries that name them. */
   issueRefs (ids: readonly number[]): IssueRef[] {
     if (ids.length === 0) return []
-    return (this.s.issueRefs.all(JSON.stringify(ids)) as Row[]).map(row => ({
-      id: row.id as number,
-      title: row.title as string,
-      url: row.url as string | null,
-      culprit: row.culprit as Culprit,
-      intermittent: row.intermittent === 1,
-      active: row.resolved_at === null,
-    }))
+    return (this.s.issueRefs.all(JSON.stringify(ids)) as Row[]).map(issueRef)
   }
 
   /**
@@ -196,9 +167,7 @@ export class TrendStore {
    * failure. Read from the matches and case_stats, never from every failing result.
    */
   triageCells (versionId: number): TriageCell[] {
-    return (this.s.triageCells.all({ version: versionId }) as Array<[number, number, number, number, number, number, number, number]>)
-      .map(([machineId, caseId, failing, trouble, infrastructure, known, knownFailing, knownTroubled]) =>
-        ({ machineId, caseId, failing, trouble, infrastructure, known, knownFailing, knownTroubled }))
+    return (this.s.triageCells.all({ version: versionId }) as TriageCellRow[]).map(triageCell)
   }
 
   /** The machines with a run of this version that finished (ingest/completeness.ts). */
@@ -230,12 +199,8 @@ export class TrendStore {
       versions: JSON.stringify(versionIds),
       machine: machineId,
       cells: cells === null ? null : JSON.stringify(cells.map(cell => [cell.versionId, cell.machineId])),
-    }) as Array<[number, number, number, string, number, number, number, number, number, ...number[]]>
-    return rows.map(([caseId, versionId, machines, machineIds, trouble, failingMachines, passingMachines, mixedMachines, total, ...statuses]) => {
-      const counts = { total, machines, machineSet: machineSet(machineIds), trouble, failingMachines, passingMachines, mixedMachines, known: 0, explained: false } as CellCounts
-      STATUSES.forEach((status, i) => { counts[status] = statuses[i]! })
-      return { caseId, versionId, counts }
-    })
+    }) as MatrixCellsRow[]
+    return rows.map(row => matrixCell(row, machineSet))
   }
 
   /** Passed, failed and skipped results of these cases per machine and version. */
@@ -261,21 +226,7 @@ export class TrendStore {
       afterSeq: afterSeq ?? null,
       limit,
     }) as Row[]
-    return rows.map(row => ({
-      series: { id: row.series_id as number, name: row.series_name as string },
-      version: { id: row.version_id as number, label: row.label as string, messageId: row.message_id as string | null, sortKey: row.sort_key as number },
-      machine: row.machine as string,
-      runId: row.run_id as number,
-      kernel: row.kernel as string | null,
-      status: row.status as Status,
-      reason: row.reason as string | null,
-      flags: splitList(row.flags as string) as Flag[],
-      exitCode: row.exit_code as number | null,
-      timeoutSeconds: row.timeout_seconds as number | null,
-      lines: [row.line_from as number, row.line_to as number],
-      seq: row.seq as number,
-      knownIssues: issueIds(row.issues as string | null),
-    }))
+    return rows.map(historyRow)
   }
 
   /** Every result of a case, counted from case_stats. */
@@ -285,38 +236,26 @@ export class TrendStore {
 
   /** Machines by name, after `afterName` when given. */
   listMachines (afterName: string | null, limit: number): MachineRow[] {
-    return (this.s.listMachines.all({ after: afterName, limit }) as Row[]).map(row => ({
-      id: row.id as number,
-      name: row.name as string,
-      arch: row.arch as string | null,
-      cpu: row.cpu as string | null,
-      flags: splitList(row.flags as string),
-      kernel: row.kernel as string | null,
-      runs: row.runs as number,
-      firstSeenAt: row.created_at as string,
-      lastSeenAt: row.updated_at as string,
-    }))
+    return (this.s.listMachines.all({ after: afterName, limit }) as Row[]).map(machineRow)
   }
 
   /** Runs and tests counted per version and machine of a series, in version order then machine name. */
   versionMachineCounts (seriesId: number): VersionMachineRow[] {
-    return (this.s.versionMachineCounts.all(seriesId) as Row[]).map(row => ({
-      versionId: row.version_id as number, machine: row.machine as string, ...countsOf(row),
-    }))
+    return (this.s.versionMachineCounts.all(seriesId) as Row[]).map(versionMachineRow)
   }
 }
 
-function splitList (text: string): string[] {
+export function splitList (text: string): string[] {
   return text === '' ? [] : text.split(',')
 }
 
-function summaryOf (row: Row): Summary {
+export function summaryOf (row: Row): Summary {
   const summary = { total: row.total as number } as Summary
   for (const status of STATUSES) summary[status] = row[status] as number
   return summary
 }
 
-function countsOf (row: Row): VersionCounts {
+export function countsOf (row: Row): VersionCounts {
   return {
     runs: row.runs as number,
     machines: row.machines as number,
@@ -326,12 +265,111 @@ function countsOf (row: Row): VersionCounts {
   }
 }
 
-function trendRow (row: Row): TrendRow {
+export function trendRow (row: Row): TrendRow {
   return { versionId: row.version_id as number, ...countsOf(row) }
 }
 
-function caseName (row: Row): CaseName {
+export function caseName (row: Row): CaseName {
   return { id: row.id as number, collection: row.collection as string, test: row.test as string, path: JSON.parse(row.path as string) as string[] }
+}
+
+export function seriesRowOf (row: Row): SeriesRow {
+  return {
+    id: row.id as number,
+    name: row.name as string,
+    createdAt: row.created_at as string,
+    versions: row.versions as number,
+    runs: row.runs as number,
+    machines: row.machines as number,
+    latestVersionId: row.latest_version_id as number,
+  }
+}
+
+export function passRateRow (row: Row): PassRateRow {
+  return {
+    versionId: row.version_id as number, label: row.label as string, summary: summaryOf(row),
+    notRun: row.not_run as number, incompleteRuns: row.incomplete_runs as number,
+  }
+}
+
+export function resultDetail (row: Row): ResultDetail {
+  return {
+    runId: row.run_id as number,
+    machine: row.machine as string,
+    status: row.status as Status,
+    lines: [row.line_from as number, row.line_to as number],
+    reason: row.reason as string | null,
+    exitCode: row.exit_code as number | null,
+    timeoutSeconds: row.timeout_seconds as number | null,
+    flags: splitList(row.flags as string) as Flag[],
+    complete: row.complete === 1,
+    knownIssues: issueIds(row.issues as string | null),
+  }
+}
+
+export function issueRef (row: Row): IssueRef {
+  return {
+    id: row.id as number,
+    title: row.title as string,
+    url: row.url as string | null,
+    culprit: row.culprit as Culprit,
+    intermittent: row.intermittent === 1,
+    active: row.resolved_at === null,
+  }
+}
+
+/** triageCells' columns, in order. */
+export type TriageCellRow = [machineId: number, caseId: number, failing: number, trouble: number, infrastructure: number, known: number, knownFailing: number, knownTroubled: number]
+
+export function triageCell ([machineId, caseId, failing, trouble, infrastructure, known, knownFailing, knownTroubled]: TriageCellRow): TriageCell {
+  return { machineId, caseId, failing, trouble, infrastructure, known, knownFailing, knownTroubled }
+}
+
+/** matrixCells' columns, in order: then total and each status in STATUSES order. */
+export type MatrixCellsRow = [caseId: number, versionId: number, machines: number, machineIds: string, trouble: number,
+  failingMachines: number, passingMachines: number, mixedMachines: number, total: number, ...statuses: number[]]
+
+export function matrixCell ([caseId, versionId, machines, machineIds, trouble, failingMachines, passingMachines, mixedMachines, total, ...statuses]: MatrixCellsRow,
+  machineSet: (ids: string) => number): MatrixCellRow {
+  const counts = { total, machines, machineSet: machineSet(machineIds), trouble, failingMachines, passingMachines, mixedMachines, known: 0, explained: false } as CellCounts
+  STATUSES.forEach((status, i) => { counts[status] = statuses[i]! })
+  return { caseId, versionId, counts }
+}
+
+export function historyRow (row: Row): HistoryRow {
+  return {
+    series: { id: row.series_id as number, name: row.series_name as string },
+    version: { id: row.version_id as number, label: row.label as string, messageId: row.message_id as string | null, sortKey: row.sort_key as number },
+    machine: row.machine as string,
+    runId: row.run_id as number,
+    kernel: row.kernel as string | null,
+    status: row.status as Status,
+    reason: row.reason as string | null,
+    flags: splitList(row.flags as string) as Flag[],
+    exitCode: row.exit_code as number | null,
+    timeoutSeconds: row.timeout_seconds as number | null,
+    lines: [row.line_from as number, row.line_to as number],
+    seq: row.seq as number,
+    knownIssues: issueIds(row.issues as string | null),
+  }
+}
+
+export function machineRow (row: Row): MachineRow {
+  return {
+    id: row.id as number,
+    name: row.name as string,
+    arch: row.arch as string | null,
+    cpu: row.cpu as string | null,
+    flags: splitList(row.flags as string),
+    kernel: row.kernel as string | null,
+    runs: row.runs as number,
+    firstSeenAt: row.created_at as string,
+    lastSeenAt: row.updated_at as string,
+  }
+}
+
+export function versionMachineRow (row: Row): VersionMachineRow {
+  return { versionId: row.version_id as number, machine: row.machine as string, ...countsOf(row) }
 }
 
 function prepare (db: Database) {
