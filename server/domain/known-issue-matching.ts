@@ -63,6 +63,24 @@ export function globToRegExp (glob: string): RegExp {
   return userRegExp(`^${source}$`, 's')
 }
 
+/**
+ * A glob as a test of a path. The globs people write are a path, a path then a star, or a star then
+ * a name: string comparisons, with a regular expression only for the rest. A glob that starts with
+ * a star is tried against every failing result of an upload.
+ */
+export function globMatcher (glob: string): (path: string) => boolean {
+  const wild = (text: string) => /[*?]/.test(text)
+  if (!wild(glob)) return path => path === glob
+  const head = glob.slice(0, -1)
+  const tail = glob.slice(1)
+  const middle = glob.slice(1, -1)
+  if (glob.endsWith('*') && !wild(head)) return path => path.startsWith(head)
+  if (glob.startsWith('*') && !wild(tail)) return path => path.endsWith(tail)
+  if (glob.length >= 2 && glob.startsWith('*') && glob.endsWith('*') && !wild(middle)) return path => path.includes(middle)
+  const regex = globToRegExp(glob)
+  return path => regex.test(path)
+}
+
 /** The part of a glob before its first wildcard: what an index can look it up by. */
 export function literalPrefix (glob: string): string {
   const at = glob.search(/[*?]/)
@@ -87,7 +105,10 @@ export class CompiledIssue {
   readonly cpuFlags: readonly string[]
   readonly from: number
   readonly to: number
-  private compiled: { path: RegExp, reason: { test: (text: string) => boolean } | null, log: RegExp | null, kernel: RegExp | null } | null = null
+  readonly kernelGlob: string | null
+  /** Whether a test path is one the glob names (globMatcher), made on first use. */
+  private pathTest: ((path: string) => boolean) | null = null
+  private compiled: { reason: { test: (text: string) => boolean } | null, log: RegExp | null, kernel: RegExp | null } | null = null
 
   constructor (readonly id: number, private readonly definition: IssueDefinition, sortKeyOf: (label: string) => number) {
     const { matcher, scope } = definition
@@ -102,19 +123,24 @@ export class CompiledIssue {
     this.cpuFlags = scope.cpuFlags
     this.from = scope.versionsFrom === null ? -Infinity : sortKeyOf(scope.versionsFrom)
     this.to = scope.versionsTo === null ? Infinity : sortKeyOf(scope.versionsTo)
+    this.kernelGlob = scope.kernelGlob
   }
 
   get regex () {
     if (this.compiled === null) {
       const { matcher, scope } = this.definition
       this.compiled = {
-        path: globToRegExp(matcher.testGlob),
         reason: matcher.reasonRegex === null ? null : textMatcher(matcher.reasonRegex),
         log: matcher.logRegex === null ? null : userRegExp(matcher.logRegex),
         kernel: scope.kernelGlob === null ? null : globToRegExp(scope.kernelGlob),
       }
     }
     return this.compiled
+  }
+
+  matchesPath (path: string): boolean {
+    this.pathTest ??= globMatcher(this.glob)
+    return this.pathTest(path)
   }
 }
 
@@ -124,7 +150,8 @@ export function compileIssue (id: number, definition: IssueDefinition, sortKeyOf
 
 /** Whether the issue's glob matches a path or one of its ancestors (known-issues.ts testPathsOf). */
 export function pathMatches (issue: CompiledIssue, ancestors: readonly string[]): boolean {
-  return ancestors.some(path => issue.exactPath === null ? issue.regex.path.test(path) : issue.exactPath === path)
+  for (const path of ancestors) if (issue.matchesPath(path)) return true
+  return false
 }
 
 export function issueMatches (issue: CompiledIssue, candidate: MatchCandidate): boolean {
@@ -133,18 +160,26 @@ export function issueMatches (issue: CompiledIssue, candidate: MatchCandidate): 
 
 /** Everything but the path and the text: set lookups and comparisons, the cheap part of a match. */
 function inScope (issue: CompiledIssue, candidate: MatchCandidate): boolean {
-  if (!needsTriage(candidate.status, candidate.troubled)) return false
+  return needsTriage(candidate.status, candidate.troubled) && scopeMatches(issue, candidate, FAILING_STATUSES.includes(candidate.status))
+}
+
+/**
+ * inScope for a candidate that needs triage, whose failing is worked out once: a failing result of
+ * an upload meets hundreds of issues that share a glob, and is the same result for each of them.
+ * The machines first: the scope that sets one lab's issues apart from another's.
+ */
+function scopeMatches (issue: CompiledIssue, candidate: MatchCandidate, failing: boolean): boolean {
+  if (issue.machines.size > 0 && !issue.machines.has(candidate.machine)) return false
   // a result that did not fail is triaged only for its kernel trouble, which the issue must claim
-  if (!issue.kernelTrouble && !FAILING_STATUSES.includes(candidate.status)) return false
+  if (!failing && !issue.kernelTrouble) return false
   if (issue.statuses.size > 0 && !issue.statuses.has(candidate.status)) return false
   if (issue.series.size > 0 && !issue.series.has(candidate.seriesId)) return false
-  if (issue.machines.size > 0 && !issue.machines.has(candidate.machine)) return false
   if (issue.arch !== null && candidate.arch !== issue.arch) return false
   for (const flag of issue.cpuFlags) if (!candidate.cpuFlags.includes(flag)) return false
   if (candidate.versionSortKey < issue.from || candidate.versionSortKey > issue.to) return false
   if (issue.exitCode !== null && candidate.exitCode !== issue.exitCode) return false
-  const { kernel } = issue.regex
-  return kernel === null || (candidate.kernel !== null && kernel.test(candidate.kernel))
+  // the issue's patterns are compiled on first use, and most issues have no kernel glob
+  return issue.kernelGlob === null || (candidate.kernel !== null && issue.regex.kernel!.test(candidate.kernel))
 }
 
 /** The reason and log regexes, last: the log is read from the store only when everything else matched. */
@@ -193,8 +228,9 @@ export class IssueIndex {
     if (this.size === 0 || !needsTriage(candidate.status, candidate.troubled)) return []
     const { ancestors } = candidate
     const matched: number[] = []
+    const failing = FAILING_STATUSES.includes(candidate.status)
     const tryAll = (issues: readonly CompiledIssue[]) => {
-      for (const issue of issues) if (inScope(issue, candidate) && evidenceMatches(issue, candidate)) matched.push(issue.id)
+      for (const issue of issues) if (scopeMatches(issue, candidate, failing) && evidenceMatches(issue, candidate)) matched.push(issue.id)
     }
     for (const path of ancestors) tryAll(this.exact.get(path) ?? [])
     for (const length of this.prefixLengths) {

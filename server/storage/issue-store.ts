@@ -53,6 +53,24 @@ export interface PerhapsFixed { seriesId: number, series: string, machine: strin
 
 export type IssuePatch = Partial<Omit<IssueDefinition, 'matcher' | 'scope'> & { matcher: Partial<IssueDefinition['matcher']>, scope: Partial<IssueDefinition['scope']> }>
 
+/**
+ * A result of a run being stored that needs triage (a failure, or kernel trouble), as ingest walks
+ * it: the results half of every candidate. Reading them back from the table cost a third of the
+ * matching.
+ */
+export interface TriageResult {
+  seq: number
+  collection: string
+  test: string
+  /** The subtest names under the test; empty for the test itself. */
+  path: readonly string[]
+  status: Status
+  exitCode: number | null
+  reason: string | null
+  troubled: boolean
+  lines: readonly [number, number]
+}
+
 /** What ingest knows about the run it is storing: the scope half of every candidate. */
 export interface RunContext {
   seriesId: number
@@ -313,21 +331,26 @@ export class IssueStore {
     return affected
   }
 
+  /** Whether any issue is active: ingest gathers the results to triage (TriageResult) only then. */
+  hasActiveIssues (): boolean {
+    return this.activeIndex().size > 0
+  }
+
   /**
    * Matches the active issues against one run's failing and troubled results. Called by ingest
    * inside the run's transaction, so that a run is never visible without its matches.
    */
-  matchRun (runId: number, run: RunContext): number {
+  matchRun (runId: number, run: RunContext, results: readonly TriageResult[]): number {
     const index = this.activeIndex()
     if (index.size === 0) return 0
     const sortKey = versionSortKey(run.versionLabel)
     let matched = 0
-    for (const row of this.s.runCandidates.all(runId) as CandidateRow[]) {
-      const candidate = candidateOf(row, {
+    for (const result of results) {
+      const candidate = candidateOf(runId, result, {
         seriesId: run.seriesId, versionSortKey: sortKey, machine: run.machine, arch: run.arch, cpuFlags: run.cpuFlags, kernel: run.kernel,
       }, this.readLog)
       for (const issueId of index.match(candidate)) {
-        this.s.insertMatch.run(row.run_id, row.seq, issueId)
+        this.s.insertMatch.run(runId, result.seq, issueId)
         matched++
       }
     }
@@ -344,7 +367,7 @@ export class IssueStore {
       const run = this.s.runContext.get(runId) as (Omit<RunContext, 'cpuFlags'> & { flags: string }) | undefined
       if (run === undefined) continue
       this.s.deleteActiveRunMatches.run(runId)
-      this.matchRun(runId, { ...run, cpuFlags: splitList(run.flags) })
+      this.matchRun(runId, { ...run, cpuFlags: splitList(run.flags) }, (this.s.runCandidates.all(runId) as CandidateRow[]).map(triageResultOf))
     }
   }
 
@@ -386,7 +409,7 @@ export class IssueStore {
       if (!current()) return
       this.db.transaction(() => {
         for (const row of this.s.caseCandidates.all(JSON.stringify(batch)) as RetroRow[]) {
-          const candidate = candidateOf(row, {
+          const candidate = candidateOf(row.run_id, triageResultOf(row), {
             seriesId: row.series_id, versionSortKey: row.sort_key, machine: row.machine, arch: row.arch, cpuFlags: splitList(row.flags), kernel: row.kernel,
           }, this.readLog)
           if (issueMatches(compiled, candidate)) {
@@ -418,18 +441,32 @@ export class IssueStore {
   }
 }
 
-function candidateOf (row: CandidateRow, where: Omit<MatchCandidate, 'path' | 'ancestors' | 'status' | 'troubled' | 'reason' | 'exitCode' | 'logLines'>, readLog: IssueStoreOptions['readLog']): MatchCandidate {
+function triageResultOf (row: CandidateRow): TriageResult {
+  return {
+    seq: row.seq,
+    collection: row.collection,
+    test: row.test,
+    path: JSON.parse(row.path) as string[],
+    status: row.status,
+    exitCode: row.exit_code,
+    reason: row.reason,
+    troubled: row.troubled === 1,
+    lines: [row.line_from, row.line_to],
+  }
+}
+
+function candidateOf (runId: number, result: TriageResult, where: Omit<MatchCandidate, 'path' | 'ancestors' | 'status' | 'troubled' | 'reason' | 'exitCode' | 'logLines'>, readLog: IssueStoreOptions['readLog']): MatchCandidate {
   let lines: string[] | null = null
-  const ancestors = testPathsOf(row.collection, row.test, JSON.parse(row.path) as string[])
+  const ancestors = testPathsOf(result.collection, result.test, result.path)
   return {
     path: ancestors[0]!,
     ancestors,
-    status: row.status,
-    troubled: row.troubled === 1,
-    reason: row.reason,
-    exitCode: row.exit_code,
+    status: result.status,
+    troubled: result.troubled,
+    reason: result.reason,
+    exitCode: result.exitCode,
     ...where,
-    logLines: () => (lines ??= readLog(row.run_id, row.line_from, row.line_to)),
+    logLines: () => (lines ??= readLog(runId, result.lines[0], result.lines[1])),
   }
 }
 

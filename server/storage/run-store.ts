@@ -3,9 +3,11 @@ import { performance } from 'node:perf_hooks'
 import { inflateSync } from 'node:zlib'
 import type { Database, Statement } from 'better-sqlite3'
 import { runCompleteness, STATUSES, summarize, type Flag, type Status, type SubtestRecord, type Summary, type TestRecord } from '../../ingest/index.ts'
+import { needsTriage } from '../domain/known-issues.ts'
 import { versionSortKey } from '../domain/version-label.ts'
+import { TROUBLE_FLAGS } from '../queries/verdict.ts'
 import { IdentityStore } from './identity-store.ts'
-import { IssueStore } from './issue-store.ts'
+import { IssueStore, type TriageResult } from './issue-store.ts'
 import { INFRASTRUCTURE_RESULT_SQL, OUTCOME_CELL_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
 import type { IngestOutcome, LogSlice, ParsedRun, RunMetadata, RunView, StoredLog } from './types.ts'
 
@@ -251,7 +253,10 @@ export class RunStore {
     const testRows = new RowBatch(TEST_COLUMNS, s.insertTestResults, s.insertTestResult)
     const subtestRows = new RowBatch(SUBTEST_COLUMNS, s.insertSubtestResults, s.insertSubtestResult)
     const walk = new ResultWalk(parsed.tests)
+    // the results the known issues are tried against, gathered here only when there are issues
+    const triage: TriageResult[] | null = this.issues.hasActiveIssues() ? [] : null
     while (walk.next()) {
+      if (triage !== null) gatherTriage(triage, walk)
       if (walk.parentSeq === -1) {
         putTestRow(testRows, runId, walk.seq, cases[walk.seq]!, walk.test)
         if (testRows.next()) yield
@@ -277,7 +282,7 @@ export class RunStore {
       s.insertRunCollection.run({ run: runId, collection, ...summary, complete: notRun === undefined ? 1 : 0, not_run: notRun ?? 0 })
     }
     // in the run's transaction: a run is never visible without its known-issue matches
-    this.issues.matchRun(runId, { seriesId, versionLabel: meta.version, machine: machine.name, arch: meta.arch, cpuFlags: meta.flags, kernel: meta.kernel })
+    if (triage !== null) this.issues.matchRun(runId, { seriesId, versionLabel: meta.version, machine: machine.name, arch: meta.arch, cpuFlags: meta.flags, kernel: meta.kernel }, triage)
     yield
     s.writeOutcomeSet.run({ version: versionId, machine: machineId })
     s.bumpCounter.run()
@@ -507,6 +512,25 @@ class ResultWalk {
     this.seq++
     return true
   }
+}
+
+/** The walk's result, when it needs triage: a failure, or a test with kernel trouble or a false pass (a subtest has no flags). */
+function gatherTriage (triage: TriageResult[], walk: ResultWalk): void {
+  const record = walk.record
+  const test = walk.parentSeq === -1 ? walk.test : null
+  const troubled = test !== null && test.flags.length > 0 && test.flags.some(flag => TROUBLE_FLAGS.includes(flag))
+  if (!needsTriage(record.status, troubled)) return
+  triage.push({
+    seq: walk.seq,
+    collection: walk.test.collection,
+    test: walk.test.name,
+    path: [...walk.path],
+    status: record.status,
+    exitCode: test === null ? null : test.exitCode,
+    reason: record.reason,
+    troubled,
+    lines: record.lines,
+  })
 }
 
 /** Tests and subtests at every depth: one result row each. */

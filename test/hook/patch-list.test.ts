@@ -4,6 +4,7 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { describe, test } from 'node:test'
 import { runKsft } from '../helpers/cli.ts'
+import { SEV_SMOKE_CHANGE_ID, SEV_SMOKE_PASSING_LOG, SEV_SMOKE_SELFTEST, sevSmokeFailingLog } from '../helpers/sev-smoke.ts'
 import { tempDir } from '../helpers/store.ts'
 import { startFlakyServer } from './flaky-server.ts'
 import { b4Cover, dashboard, dryRunMetadata, fakeMachine, git, HOOK, run, SHELLS, toolsSkip } from './hook-helpers.ts'
@@ -16,18 +17,16 @@ import { b4Cover, dashboard, dryRunMetadata, fakeMachine, git, HOOK, run, SHELLS
  * (queries/patch-delta.ts). The logs are synthetic, written for this test.
  */
 
-const CHANGE_ID = '20240301-sev-smoke-5f0e3a9c21d4'
+const CHANGE_ID = SEV_SMOKE_CHANGE_ID
 const V1_COVER = '20240301-sev-smoke-v1-0-5f0e3a9c21d4@example.org'
-const SELFTEST = 'tools/testing/selftests/kvm/x86/sev_smoke_test.c'
+const SELFTEST = SEV_SMOKE_SELFTEST
 const HELPER = 'tools/testing/selftests/kvm/lib/kvm_util.c'
 const SEV = 'arch/x86/kvm/svm/sev.c'
 const X86 = 'arch/x86/kvm/x86.c'
 
-const V1_LOG = 'TAP version 13\n1..2\n# selftests: kvm: sev_smoke_test\nok 1 selftests: kvm: sev_smoke_test\n# selftests: kvm: hardware_disable_test\nok 2 selftests: kvm: hardware_disable_test\n'
+const V1_LOG = SEV_SMOKE_PASSING_LOG
 // v2: the selftest fails on its own assertion, and the kernel warns in x86.c while another test passes
-const V2_LOG = 'TAP version 13\n1..2\n# selftests: kvm: sev_smoke_test\n# ==== Test Assertion Failure ====\n#   x86/sev_smoke_test.c:88: ret == 0\n' +
-  '#   pid=1 tid=1 errno=22 - Invalid argument\nnot ok 1 selftests: kvm: sev_smoke_test # exit=254\n# selftests: kvm: hardware_disable_test\n' +
-  '[   12.345678] WARNING: CPU: 1 PID: 42 at arch/x86/kvm/x86.c:11834 kvm_arch_hardware_disable+0x1a/0x2b0 [kvm]\nok 2 selftests: kvm: hardware_disable_test\n'
+const V2_LOG = sevSmokeFailingLog('[   12.345678] WARNING: CPU: 1 PID: 42 at arch/x86/kvm/x86.c:11834 kvm_arch_hardware_disable+0x1a/0x2b0 [kvm]\n')
 
 interface SeriesTree { top: string, base: string, v1: string[], v2: string[] }
 

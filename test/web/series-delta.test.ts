@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { CompareResponse } from '../../web/src/api.ts'
 import { uploadUrl } from '../helpers/app.ts'
+import { SEV_SMOKE_CHANGE_ID, SEV_SMOKE_PASSING_LOG, SEV_SMOKE_SELFTEST, sevSmokeFailingLog } from '../helpers/sev-smoke.ts'
 import { chromiumSkip, getJson, launchBrowser, open, screenshot, settled, startDashboard, type Dashboard } from './browser.ts'
 
 /**
@@ -12,11 +13,10 @@ import { chromiumSkip, getJson, launchBrowser, open, screenshot, settled, startD
  */
 const TITLE_V6 = 'KVM: SEV: smoke tests'
 const TITLE_V7 = 'KVM: SEV: smoke tests for SNP'
-const CHANGE_ID = '20240301-sev-smoke-5f0e3a9c21d4'
-const SELFTEST = 'tools/testing/selftests/kvm/x86/sev_smoke_test.c'
-const PASS = 'TAP version 13\n1..2\n# selftests: kvm: sev_smoke_test\nok 1 selftests: kvm: sev_smoke_test\n# selftests: kvm: hardware_disable_test\nok 2 selftests: kvm: hardware_disable_test\n'
-const FAIL = 'TAP version 13\n1..2\n# selftests: kvm: sev_smoke_test\n# ==== Test Assertion Failure ====\n#   x86/sev_smoke_test.c:88: ret == 0\n' +
-  '#   pid=1 tid=1 errno=22 - Invalid argument\nnot ok 1 selftests: kvm: sev_smoke_test # exit=254\n# selftests: kvm: hardware_disable_test\nok 2 selftests: kvm: hardware_disable_test\n'
+const CHANGE_ID = SEV_SMOKE_CHANGE_ID
+const SELFTEST = SEV_SMOKE_SELFTEST
+const PASS = SEV_SMOKE_PASSING_LOG
+const FAIL = sevSmokeFailingLog()
 // v8 has v7's patches, and the other test fails: not the series' doing
 const FAIL_BOTH = FAIL.replace('ok 2 selftests: kvm: hardware_disable_test', '# hardware disable failed\nnot ok 2 selftests: kvm: hardware_disable_test # exit=1')
 

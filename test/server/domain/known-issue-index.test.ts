@@ -2,7 +2,7 @@
 // test), and the index against trying every issue one by one: the index may only skip work.
 import assert from 'node:assert/strict'
 import test from 'node:test'
-import { compileIssue, globProblem, IssueIndex, issueMatches, regexProblem } from '../../../server/domain/known-issue-matching.ts'
+import { compileIssue, globMatcher, globProblem, globToRegExp, IssueIndex, issueMatches, regexProblem } from '../../../server/domain/known-issue-matching.ts'
 import { testPathsOf, type IssueDefinition, type MatchCandidate } from '../../../server/domain/known-issues.ts'
 import { versionSortKey } from '../../../server/domain/version-label.ts'
 
@@ -71,6 +71,16 @@ for (const [name, c, expected] of cases) {
     assert.deepEqual(compiled.filter(one => issueMatches(one, c)).map(one => one.id), expected, 'every issue, one by one')
   })
 }
+
+test('a glob tested by string comparison matches what its regular expression matches', () => {
+  const globs = ['kvm/cpuid_test', 'kvm/*', '*/cpuid_test', '*cpuid*', '*', '**', 'kvm/*_test', 'kvm/?puid_test', '*a.b*', 'kvm/(x)*', '*/[1]', 'kvm/cpuid_test/*']
+  const paths = ['kvm/cpuid_test', 'kvm/cpuid_test/sub 1', 'kvm/', 'memfd/memfd_test', 'kvm/(x)y', 'x/[1]', 'a.b', 'axb', '', 'kvm/cpuid_test\n']
+  for (const glob of globs) {
+    const regex = globToRegExp(glob)
+    const test = globMatcher(glob)
+    for (const path of paths) assert.equal(test(path), regex.test(path), `${glob} on ${JSON.stringify(path)}`)
+  }
+})
 
 test('patterns that could take more than linear time are refused or run in linear time', () => {
   // catastrophic backtracking on a backtracking engine; linear on the one matching uses
