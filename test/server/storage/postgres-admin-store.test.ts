@@ -7,7 +7,7 @@ import { test } from 'node:test'
 import { AdminStore } from '../../../server/storage/admin-store.ts'
 import { RunStore } from '../../../server/storage/run-store.ts'
 import { PostgresAdminStore } from '../../../server/storage/postgres/admin-store.ts'
-import { aggregates, recount } from '../../helpers/aggregates.ts'
+import { assertRecounted } from '../../helpers/aggregates.ts'
 import { describePostgres } from '../../helpers/postgres.ts'
 import { postgresCopyOf, postgresTables, sqliteTables } from '../../helpers/postgres-seed.ts'
 import { ingestText, openTestStore } from '../../helpers/store.ts'
@@ -29,20 +29,6 @@ async function seed (store: RunStore) {
     ids.push((await ingestText(store, log(results), { series: 'KVM: guest_memfd', version, machine })).runId)
   }
   return ids
-}
-
-/**
- * The SQLite side's aggregates against a recount (the PostgreSQL side is compared with it table for
- * table). An outcome set an admin's write dropped is rebuilt by readers from case_stats: those
- * that remain must be the recount's.
- */
-function assertRecounted (db: Parameters<typeof aggregates>[0]): void {
-  const kept = aggregates(db)
-  const counted = recount(db)
-  assert.deepEqual({ ...kept, outcomeSets: null }, { ...counted, outcomeSets: null })
-  const key = (set: { version_id: number, machine_id: number }) => `${set.version_id}/${set.machine_id}`
-  const countedSets = new Map(counted.outcomeSets.map(set => [key(set), set]))
-  for (const set of kept.outcomeSets) assert.deepEqual(set, countedSets.get(key(set)))
 }
 
 describePostgres('PostgresAdminStore', (server) => {
