@@ -191,6 +191,20 @@ describePostgres('PostgresIssueStore', (server) => {
     await sameTables()
   })
 
+  test('a rematch over more cases than a page reads every page, as SQLite reads them all', async (t) => {
+    const subtests = 5_200
+    const many = ['TAP version 13', '1..1', '# selftests: demo: many', '# TAP version 13', `# 1..${subtests}`,
+      ...Array.from({ length: subtests }, (_, i) => `# ${i % 2 === 0 ? 'not ok' : 'ok'} ${i + 1} sub-${i + 1}`), 'not ok 1 selftests: demo: many # exit=1'].join('\n')
+    const { sqlite, postgres, sameTables } = await lab(t, server(), [['v1', 'm1', many]])
+    const expected = sqlite.create(definition('demo/many/sub-*'), 'tester')
+    const steps: number[] = []
+    const issue = await postgres.create(definition('demo/many/sub-*'), 'tester', { match: false })
+    for await (const step of postgres.rematchSteps(issue.id)) steps.push(step)
+    assert.deepEqual(steps, [0, 0, subtests / 2, subtests / 2], 'a turn after each page of cases, then the one step of matching and the last')
+    assert.deepEqual(await postgres.listed(issue.id), sqlite.listed(expected.id))
+    await sameTables()
+  })
+
   test('merging versions matches the moved runs again: a version range scopes them as their new version', async (t) => {
     const { db, sqlite, postgres, pool, matchedPaths, sameTables } = await lab(t, server(), [['v1', 'm1', log()], ['v5', 'm1', log()]])
     const issue = await postgres.create(definition('demo/t', {}, { versionsFrom: 'v3' }), 'tester')
