@@ -148,16 +148,27 @@ describePostgres('PostgresIssueStore', (server) => {
     assert.deepEqual(state, { generation: 2, matched_generation: 2 })
   })
 
-  test('an edit on another connection waits for the rematch step that holds the issue, then wins', async (t) => {
+  test('a rematch step waits for an edit in progress on another connection, then stops: no match of the old matcher', async (t) => {
     const { postgres, pool, matchedPaths } = await lab(t, server(), [['v1', 'm1', log()], ['v2', 'm1', log()]])
     const issue = await postgres.create(definition('demo/t'), 'tester', { match: false })
     const steps = postgres.rematchSteps(issue.id)
-    await steps.next()
-    // an edit made by another node between the steps: the old rematch's next step finds a new generation and stops
-    await pool.query('UPDATE known_issues SET generation = generation + 1, test_glob = $2 WHERE id = $1', [issue.id, 'demo/u'])
-    const rest: number[] = []
-    for await (const step of steps) rest.push(step)
-    assert.deepEqual(rest, [], 'stopped before writing a match')
+    assert.deepEqual(await steps.next(), { value: 0, done: false }, 'old matches deleted, the cases scanned')
+    // another node's edit, not yet committed: the step that would write demo/t's matches must wait for it
+    const editor = await pool.connect()
+    try {
+      await editor.query('BEGIN')
+      await editor.query('UPDATE known_issues SET generation = generation + 1, test_glob = $2 WHERE id = $1', [issue.id, 'demo/u'])
+      const rest = (async () => {
+        const yielded: number[] = []
+        for await (const step of steps) yielded.push(step)
+        return yielded
+      })()
+      await new Promise(resolve => setTimeout(resolve, 300))
+      await editor.query('COMMIT')
+      assert.deepEqual(await rest, [], 'stopped before writing a match')
+    } finally {
+      editor.release()
+    }
     assert.deepEqual(await matchedPaths(issue.id), [])
     assert.deepEqual(await postgres.pendingRematches(), [issue.id], 'still pending: its current matcher was never run')
   })
