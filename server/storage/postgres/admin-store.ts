@@ -90,14 +90,33 @@ export class PostgresAdminStore {
     return { removed, kept, logBytes: removed.reduce((sum, run) => sum + run.logBytes, 0) }
   }
 
+  /**
+   * The run with its series and version, all three held until the transaction ends, or null when
+   * it is gone. Held, the series and the version are seen empty by the last of several deletes
+   * (each waits for the one before to commit), and an upload to either waits for the delete rather
+   * than adding a run to a version about to go (its insert checks the row held here). Series, then
+   * version, then run, the order a merge takes them in: a merge moving the run meanwhile is waited
+   * for, and the run read again where it moved.
+   */
+  private async holdRun (db: pg.PoolClient, id: number): Promise<RunRef | null> {
+    for (;;) {
+      const seen = await runRef(db, id)
+      if (!seen) return null
+      await db.query('SELECT 1 FROM series WHERE id = $1 FOR UPDATE', [seen.series_id])
+      await db.query('SELECT 1 FROM versions WHERE id = $1 FOR UPDATE', [seen.version_id])
+      const run = await runRef(db, id, { lock: true })
+      if (!run) return null
+      if (run.version_id === seen.version_id && run.series_id === seen.series_id) return run
+    }
+  }
+
   private async describe (id: number): Promise<RemovedRun | null> {
     const run = await runRef(this.pool, id)
     return run ? removedRun(run) : null
   }
 
   private async deleteOne (db: pg.PoolClient, id: number): Promise<RemovedRun | null> {
-    // the run held: a second delete of it (another node's) waits, then finds it gone and subtracts nothing
-    const run = await runRef(db, id, { lock: true })
+    const run = await this.holdRun(db, id)
     if (!run) return null
     // count(*) FILTER where SQLite sums its 0/1 comparisons; the counts are bigints, the columns integers
     await db.query(`

@@ -120,4 +120,31 @@ describePostgres('PostgresAdminStore', (server) => {
     new AdminStore(db).deleteRun(ids[3]!)
     assert.deepEqual(await postgresTables(pool, db), sqliteTables(db))
   })
+
+  test('the last runs of a version deleted from two connections at once take the version along, the aggregates recounted', async (t) => {
+    const { db, store } = openTestStore(t)
+    const ids = await seed(store)
+    const pool = await postgresCopyOf(t, server(), db)
+    const postgres = new PostgresAdminStore(pool)
+    const sqlite = new AdminStore(db)
+    for (const admin of [sqlite, postgres]) await admin.deleteRun(ids[4]!)
+    // v2's last two runs, on two machines (no cell in common). The write counter, moved last in
+    // each delete, is held meanwhile: unless the deletes waited for each other before their checks,
+    // each would find the other's run still there and leave the empty version behind.
+    const blocker = await pool.connect()
+    try {
+      await blocker.query('BEGIN')
+      await blocker.query("UPDATE store_state SET value = value WHERE key = 'write_counter'")
+      const deleting = Promise.all([ids[2]!, ids[3]!].map(id => postgres.deleteRun(id)))
+      await new Promise(resolve => setTimeout(resolve, 300))
+      await blocker.query('COMMIT')
+      assert.deepEqual((await deleting).map(run => run?.id), [ids[2], ids[3]])
+    } finally {
+      blocker.release()
+    }
+    for (const id of [ids[2]!, ids[3]!]) sqlite.deleteRun(id)
+    assertRecounted(db)
+    assert.deepEqual(await postgresTables(pool, db), sqliteTables(db))
+    assert.deepEqual((await pool.query('SELECT label FROM versions ORDER BY id')).rows, [{ label: 'v1' }, { label: 'PATCH v2' }])
+  })
 })
