@@ -22,7 +22,10 @@ export type RunMatcher = (db: pg.PoolClient, runId: number, run: RunContext, res
 
 export interface PostgresIssueStoreOptions {
   clock?: () => Date
-  /** The raw log's lines `from`..`to` of a run, for issues with a log regex. */
+  /**
+   * The raw log's lines `from`..`to` of a run, for issues with a log regex: the run store's log
+   * slice, capped as RunStore caps the SQLite store's (1 MiB, lines of 16 KiB at most).
+   */
   readLog: (runId: number, from: number, to: number) => Promise<string[]>
   /** What matchRunsAgain matches moved runs with; without it, a merge that moves runs of a store with issues fails. */
   matchRun?: RunMatcher
