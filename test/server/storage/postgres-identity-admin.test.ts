@@ -53,7 +53,7 @@ async function admins (t: TestContext, server: TestPostgres, s: Scenario) {
     assert.deepEqual(await postgresTables(pool, db), sqliteTables(db))
     return expected
   }
-  return { pool, issues, both }
+  return { pool, issues, sqlite, postgres, both }
 }
 
 describePostgres('PostgresIdentityAdmin', (server) => {
@@ -93,6 +93,26 @@ describePostgres('PostgresIdentityAdmin', (server) => {
     const report = await both(admin => admin.mergeSeries(1, 2, 'admin-1', { match: false }))
     assert.deepEqual(report !== null && 'issuesRematched' in report ? report.issuesRematched : report, [1])
     assert.deepEqual(await issues.pendingRematches(), [1])
+  })
+
+  test('two opposite merges of the same series and of the same machines at once: one of each is made, the other finds its series gone', async (t) => {
+    const s = await buildScenario(t, [['v1', TDX, 0], ['v2', TDX, 0], ['v2', 'arm64-host-1', 0]], {
+      series: version => version === 'v1' ? 'KVM: one' : 'KVM: two',
+      machine: (version, machine) => version === 'v2' && machine === TDX ? LAB_NAME : machine,
+    })
+    const { pool, sqlite, postgres } = await admins(t, server(), s)
+    const series = await Promise.all([postgres.mergeSeries(1, 2, 'admin-1'), postgres.mergeSeries(2, 1, 'admin-1')])
+    const seriesWon = series.findIndex(report => report !== null)
+    assert.deepEqual(series.map(report => report === null), seriesWon === 0 ? [false, true] : [true, false])
+    // machines 1 (tdx-host-1), 2 (the lab's name for it), 3 (arm64-host-1)
+    const machines = await Promise.all([postgres.mergeMachines(1, 2, 'admin-1'), postgres.mergeMachines(2, 1, 'admin-1')])
+    const machineWon = machines.findIndex(report => report !== null)
+    assert.deepEqual(machines.map(report => report === null), machineWon === 0 ? [false, true] : [true, false])
+    // the same merges, one after the other, in SQLite
+    assert.deepEqual(seriesWon === 0 ? sqlite.mergeSeries(1, 2, 'admin-1') : sqlite.mergeSeries(2, 1, 'admin-1'), series[seriesWon])
+    assert.deepEqual(machineWon === 0 ? sqlite.mergeMachines(1, 2, 'admin-1') : sqlite.mergeMachines(2, 1, 'admin-1'), machines[machineWon])
+    assertRecounted(s.app.db)
+    assert.deepEqual(await postgresTables(pool, s.app.db), sqliteTables(s.app.db))
   })
 
   test('a rename keeps the old name a name; a name another series or machine has is refused', async (t) => {
