@@ -4,8 +4,7 @@
 // then merged and renamed through both: the same reports, the same tables (aggregates, outcome
 // sets, names, known issues' scopes, audit and matches), aggregates equal to a recount.
 import assert from 'node:assert/strict'
-import type { TestContext } from 'node:test'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import type { IssueDefinition } from '../../../server/domain/known-issues.ts'
 import { IdentityAdmin } from '../../../server/storage/identity-admin.ts'
 import { IssueStore } from '../../../server/storage/issue-store.ts'

@@ -3,8 +3,7 @@
 // same calls through both, the same answers and the same tables afterwards. Mirrors
 // test/server/storage/known-issue-store.test.ts.
 import assert from 'node:assert/strict'
-import type { TestContext } from 'node:test'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import type { IssueDefinition } from '../../../server/domain/known-issues.ts'
 import { AdminStore } from '../../../server/storage/admin-store.ts'
 import { IssueStore } from '../../../server/storage/issue-store.ts'
