@@ -2,13 +2,13 @@
 // same reports through both stores, the same answers and the same tables, also after an admin
 // merges versions with lists. Mirrors what test/server/routes/series-patches.test.ts asks the store.
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import type { PatchRecord } from '../../../server/domain/patch-list.ts'
 import { AdminStore } from '../../../server/storage/admin-store.ts'
 import { digestOf, PatchStore } from '../../../server/storage/patch-store.ts'
 import { PostgresAdminStore } from '../../../server/storage/postgres/admin-store.ts'
 import { PostgresPatchStore } from '../../../server/storage/postgres/patch-store.ts'
-import { describePostgres } from '../../helpers/postgres.ts'
+import { describePostgres, type TestPostgres } from '../../helpers/postgres.ts'
 import { postgresCopyOf, postgresTables, sqliteTables } from '../../helpers/postgres-seed.ts'
 import { ingestText, openTestStore } from '../../helpers/store.ts'
 
@@ -22,7 +22,7 @@ const LIST = [patch(1), patch(2), patch(3)]
 const OTHER = [patch(1), patch(4)]
 
 /** Four runs: v1 twice, v2, v3 once each, on one machine. */
-async function lab (t: Parameters<typeof openTestStore>[0], server: Parameters<typeof postgresCopyOf>[1]) {
+async function lab (t: TestContext, server: TestPostgres) {
   const { db, store } = openTestStore(t)
   for (const [version, seed] of [['v1', 1], ['v1', 2], ['v2', 3], ['v3', 4]] as const) {
     await ingestText(store, `TAP version 13\n1..1\n# seed ${seed}\nok 1 selftests: kvm: t\n`, { series: 'S', version, machine: 'm1' })
