@@ -96,7 +96,10 @@ export class PostgresAdminStore {
    * (each waits for the one before to commit), and an upload to either waits for the delete rather
    * than adding a run to a version about to go (its insert checks the row held here). Series, then
    * version, then run, the order a merge takes them in: a merge moving the run meanwhile is waited
-   * for, and the run read again where it moved.
+   * for, and the run read again where it moved. An upload to another version of the series
+   * conflicts with none of these rows unless ingest holds the series (FOR KEY SHARE, which
+   * uploads do not conflict on): without that, a case it adds to the series as this delete drops
+   * the case's last cell elsewhere can leave series_tests without it.
    */
   private async holdRun (db: pg.PoolClient, id: number): Promise<RunRef | null> {
     for (;;) {
