@@ -36,7 +36,7 @@ export function registerMigrateStore (program: Command): void {
       // openDatabase would create an empty store at a mistyped path, and copying that is no copy
       if (!existsSync(from)) throw new ExitCode(1, `error: ${from}: no such SQLite store`)
       const [{ openDatabase }, { isPostgresUrl, openPostgres }, { copySqliteToPostgres, verifyCopy }] = await Promise.all([
-        import('../../server/storage/database.ts'),
+        import('../../server/storage/sqlite/database.ts'),
         import('../../server/storage/postgres/connect.ts'),
         import('../../server/storage/postgres/copy-store.ts'),
       ])

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto'
 import { parseRunMetadata } from '../domain/run-metadata.ts'
 import { ingestLog } from '../services/ingest-log.ts'
-import type { Store } from '../storage/store.ts'
+import type { StoreRuns } from '../storage/store.ts'
 import { hashString, logBuffers, type LogSpec, type SubtestOutcome, type TestOutcome, type TestSpec } from './log-generator.ts'
 import { catalogFor, type Arch, type Requirement } from './test-catalog.ts'
 
@@ -146,7 +146,7 @@ export interface DemoLoadResult {
 }
 
 /** Ingests every demo run through the real pipeline; runs already stored are found, not added. */
-export async function loadDemo (store: Pick<Store, 'runs'>, options: { spoolDir?: string } = {}): Promise<DemoLoadResult> {
+export async function loadDemo (store: { runs: Pick<StoreRuns, 'ingest' | 'getRun'> }, options: { spoolDir?: string } = {}): Promise<DemoLoadResult> {
   const runIds: number[] = []
   let created = 0
   for (const run of demoRuns()) {

@@ -1,6 +1,6 @@
 import type { Status } from '../../ingest/index.ts'
 import { testPathsOf, type Culprit, type IssueDefinition, type MatchCandidate } from '../domain/known-issues.ts'
-import type { IssueRef, StoredIssue, TriageResult } from './issue-store.ts'
+import type { IssueRef, StoredIssue, TriageResult } from './rows.ts'
 
 /**
  * A known issue as both backends store it (one row of known_issues, the same columns in each) and

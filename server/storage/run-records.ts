@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto'
 import { summarize, type Flag, type Status, type SubtestRecord, type Summary, type TestRecord } from '../../ingest/index.ts'
 import { needsTriage } from '../domain/known-issues.ts'
 import { TROUBLE_FLAGS } from '../queries/verdict.ts'
-import type { TriageResult } from './issue-store.ts'
-import type { LogSlice, ParsedRun, RunMetadata, RunView } from './types.ts'
+import type { LogSlice, ParsedRun, RunMetadata, RunView, TriageResult } from './rows.ts'
 
 /*
  * The half of a run store that is the same whichever database holds the runs: how a run's results

@@ -4,11 +4,11 @@ import type { Database } from 'better-sqlite3'
 import { loadDemo } from '../../server/demo/demo-series.ts'
 import { generateLog, scaledLogSpec } from '../../server/demo/log-generator.ts'
 import type { IssueDefinition } from '../../server/domain/known-issues.ts'
-import { AdminStore } from '../../server/storage/admin-store.ts'
-import { IdentityAdmin } from '../../server/storage/identity-admin.ts'
-import { PatchStore } from '../../server/storage/patch-store.ts'
-import type { RunStore } from '../../server/storage/run-store.ts'
-import { TokenStore } from '../../server/storage/token-store.ts'
+import { AdminStore } from '../../server/storage/sqlite/admin-store.ts'
+import { IdentityAdmin } from '../../server/storage/sqlite/identity-admin.ts'
+import { PatchStore } from '../../server/storage/sqlite/patch-store.ts'
+import type { RunStore } from '../../server/storage/sqlite/run-store.ts'
+import { TokenStore } from '../../server/storage/sqlite/token-store.ts'
 import { realFixtureNames, realFixturePath } from './fixtures.ts'
 import { ingestText, openTestStore } from './store.ts'
 
@@ -51,7 +51,8 @@ export async function seededStore (t: TestContext, options: { realLogs?: boolean
   store.issues.create(issue('real failures', { testGlob: '*' }, { machines: ['real-host-0', 'real-host-1', 'real-host-2'] }), 'tester')
   store.issues.create(issue('real trouble', { testGlob: '*', kernelTrouble: true }, { machines: ['real-host-3', 'real-host-4'] }), 'tester')
 
-  const demo = await loadDemo(store)
+  // the demo loads through the Store's ingest; here it lands in this RunStore, one transaction a run
+  const demo = await loadDemo({ runs: { ingest: async (...args: Parameters<RunStore['ingestRun']>) => store.ingestRun(...args), getRun: async (id: number) => store.getRun(id) } })
   const runIds = [...demo.runIds]
   const seriesIds = [demo.seriesId]
 

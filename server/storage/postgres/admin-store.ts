@@ -1,8 +1,9 @@
 import type pg from 'pg'
 import { STATUSES } from '../../../ingest/index.ts'
-import { COUNTS, type PruneReport, type RemovedRun } from '../admin-store.ts'
+import type { PruneReport, RemovedRun } from '../rows.ts'
+import { COUNTS } from '../sqlite/admin-store.ts'
 import type { PostgresIssueStore } from './issue-store.ts'
-import { INFRASTRUCTURE_RESULT_SQL, TROUBLED_RESULT_SQL } from './outcome-sql.ts'
+import { INFRASTRUCTURE_RESULT_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
 import { bumpWriteCounter, inTransaction, type Queryable } from './transaction.ts'
 
 type RunRef = RemovedRun & { version_id: number, machine_id: number, series_id: number }

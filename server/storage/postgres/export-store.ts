@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import type { SeriesRef } from '../export-store.ts'
+import type { SeriesRef } from '../rows.ts'
 
 /** Read-only lookups the exporters need to gather a series' runs: storage/export-store.ts's, each a Promise. */
 export class PostgresExportStore {

@@ -1,10 +1,10 @@
 import type pg from 'pg'
 import { seriesNameKey } from '../../domain/series-identity.ts'
-import { COUNTS } from '../admin-store.ts'
-import type { IdentityRefusal, MachineMergeReport, NamedRef, SeriesMergeReport } from '../identity-admin.ts'
+import { COUNTS } from '../sqlite/admin-store.ts'
+import type { IdentityRefusal, MachineMergeReport, NamedRef, SeriesMergeReport } from '../rows.ts'
 import { PostgresAdminStore } from './admin-store.ts'
 import type { PostgresIssueStore } from './issue-store.ts'
-import { OUTCOME_CELL_SQL } from './outcome-sql.ts'
+import { OUTCOME_CELL_SQL } from './outcomes.ts'
 import { bumpWriteCounter, inTransaction, type Queryable } from './transaction.ts'
 
 /**

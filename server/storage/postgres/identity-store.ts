@@ -1,7 +1,6 @@
 import type pg from 'pg'
 import { nameApart, seriesNameKey, type SeriesMatchKind } from '../../domain/series-identity.ts'
-import type { MachineRefRow, SeriesResolution } from '../identity-store.ts'
-import type { RunMetadata } from '../types.ts'
+import type { MachineRefRow, RunMetadata, SeriesResolution } from '../rows.ts'
 
 /** A pool, or a client inside a transaction: what a read needs. */
 export type Queryable = Pick<pg.ClientBase, 'query'>

@@ -1,6 +1,7 @@
 import { compileIssue, IssueIndex } from '../../domain/known-issue-matching.ts'
 import { versionSortKey } from '../../domain/version-label.ts'
-import { candidateOf, issueOf, type IssueRow, type RunContext, type TriageResult } from '../issue-store.ts'
+import { candidateOf, issueOf, type IssueRow } from '../known-issue-rows.ts'
+import type { RunContext, TriageResult } from '../rows.ts'
 import type { Queryable } from './identity-store.ts'
 
 /** The compiled active issues, and whether any of them reads the log (a log regex). */
@@ -47,9 +48,10 @@ export class PostgresIssueMatching {
     const seqs: number[] = []
     const issueIds: number[] = []
     for (const result of results) {
-      const candidate = candidateOf(runId, result, {
+      let lines: string[] | null = null
+      const candidate = candidateOf(result, {
         seriesId: run.seriesId, versionSortKey: sortKey, machine: run.machine, arch: run.arch, cpuFlags: run.cpuFlags, kernel: run.kernel,
-      }, readLog)
+      }, () => (lines ??= readLog(runId, result.lines[0], result.lines[1])))
       for (const issueId of active.index.match(candidate)) {
         seqs.push(result.seq)
         issueIds.push(issueId)

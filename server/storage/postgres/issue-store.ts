@@ -4,12 +4,12 @@ import { namesKey, testPathsOf, type IssueDefinition, type MatchCandidate } from
 import { versionSortKey } from '../../domain/version-label.ts'
 import type {
   IssueAuditRow, IssueListRow, IssueMatchRow, IssuePatch, PerhapsFixed, RunContext, RunIssueMatches, StoredIssue, TriageResult,
-} from '../issue-store.ts'
+} from '../rows.ts'
 import {
   candidateOf, columnsOf, definitionOf, diff, ISSUE_COLUMNS, issueOf, refOf, splitList, triageResultOf, type CandidateRow, type IssueRow,
 } from '../known-issue-rows.ts'
-import { FAILED_SQL, FAILING_STATUS_LIST_SQL, PASSED_SQL } from '../outcomes.ts'
-import { TROUBLED_RESULT_SQL } from './outcome-sql.ts'
+import { FAILED_SQL, FAILING_STATUS_LIST_SQL, PASSED_SQL } from '../outcome-sql.ts'
+import { TROUBLED_RESULT_SQL } from './outcomes.ts'
 import { bumpWriteCounter, inTransaction, type Queryable } from './transaction.ts'
 
 /**

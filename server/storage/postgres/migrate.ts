@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import type pg from 'pg'
 import { FLAGS, STATUSES } from '../../../ingest/vocabulary.ts'
 import { AUDIT_ACTIONS, CULPRITS } from '../../domain/known-issues.ts'
-import { TOKEN_SCOPES } from '../token-store.ts'
+import { TOKEN_SCOPES } from '../rows.ts'
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations', 'postgres')
 

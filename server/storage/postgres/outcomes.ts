@@ -1,9 +1,11 @@
 import { TROUBLE_FLAGS } from '../../queries/verdict.ts'
-import { cellOf, OUTCOME_BITS_SQL } from '../outcomes.ts'
+import { cellOf } from '../outcome-cells.ts'
+import { OUTCOME_BITS_SQL } from '../outcome-sql.ts'
 
 /**
- * What storage/outcomes.ts writes in SQLite's dialect, in PostgreSQL's: the same rules from the
- * same definitions, so that both backends build the same bytes and count the same results.
+ * What sqlite/outcomes.ts writes in SQLite's dialect, in PostgreSQL's: the same rules from the
+ * same definitions, so that both backends build the same bytes and count the same results
+ * (outcome-sql.ts has the fragments both write alike).
  */
 
 /**
@@ -19,3 +21,9 @@ export const OUTCOME_CELL_SQL = `substr(int8send((case_id * ${cellOf(1, 0)} + ${
  * `instr(',' || r.flags || ',', ',f,')` for each flag, as an overlap of arrays.
  */
 export const TROUBLED_RESULT_SQL = `(string_to_array(r.flags, ',') && ARRAY[${TROUBLE_FLAGS.map(flag => `'${flag}'`).join(', ')}]::text[])`
+
+/**
+ * True for a results row (alias `r`) that failed for infrastructure: ingest stores the JS rule's
+ * answer in results.infrastructure, which PostgreSQL cannot call as SQLite calls ksft_infrastructure.
+ */
+export const INFRASTRUCTURE_RESULT_SQL = '(r.infrastructure = 1)'

@@ -3,13 +3,13 @@ import type pg from 'pg'
 import { runCompleteness, STATUSES, summarize, type TestRecord } from '../../../ingest/index.ts'
 import { versionSortKey } from '../../domain/version-label.ts'
 import { infrastructureEvidence, TROUBLE_FLAGS } from '../../queries/verdict.ts'
-import type { TriageResult } from '../issue-store.ts'
-import { cellOf, OUTCOME_BITS_SQL } from '../outcomes.ts'
+import { cellOf } from '../outcome-cells.ts'
+import { OUTCOME_BITS_SQL } from '../outcome-sql.ts'
 import {
   dedupKeyOf, gatherTriage, keptWarnings, legacyDedupKeyOf, LogLineReader, MAX_KEPT, resultCount, ResultWalk, runView, summariesByCollection, treeOf,
   type ResultRow, type RunRow,
 } from '../run-records.ts'
-import type { IngestOutcome, LogChunk, LogSlice, ParsedRun, RunMetadata, RunView, StoredLog } from '../types.ts'
+import type { IngestOutcome, LogChunk, LogSlice, ParsedRun, RunMetadata, RunView, StoredLog, TriageResult } from '../rows.ts'
 import { PostgresIdentityStore, type Queryable } from './identity-store.ts'
 import { PostgresIssueMatching, type ActiveIssues } from './issue-matching.ts'
 

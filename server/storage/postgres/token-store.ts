@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type pg from 'pg'
-import type { TokenInfo, TokenScope } from '../token-store.ts'
+import type { TokenInfo, TokenScope } from '../rows.ts'
 
 interface TokenRow {
   id: number

@@ -1,15 +1,16 @@
 import type pg from 'pg'
 import { FAILING_STATUSES, STATUSES, type Summary } from '../../../ingest/index.ts'
 import { seriesNameKey } from '../../domain/series-identity.ts'
-import { decodeOutcomeSet, FAILED_SQL, PASSED_SQL } from '../outcomes.ts'
+import { decodeOutcomeSet } from '../outcome-cells.ts'
+import { FAILED_SQL, PASSED_SQL } from '../outcome-sql.ts'
+import type {
+  CaseName, CollectionRow, HistoryFilters, HistoryKey, HistoryRow, IssueRef, MachineRef, MachineRow, MachineSeriesRow, MatrixCellRow, OutcomeCell, PassRateRow, ResultDetail, SeriesIdentity, SeriesRef, SeriesRow, TrendFilters, TrendRow, TriageCell, VersionCounts, VersionMachine, VersionMachineRow, VersionRow,
+} from '../rows.ts'
+// the SQLite store's row mappers: both backends build their rows with the same code
 import {
-  caseName, countsOf, historyRow, issueRef, machineRow, matrixCell, passRateRow, resultDetail, seriesRowOf, summaryOf, trendRow,
-  triageCell, versionMachineRow,
-  type CaseName, type CollectionRow, type HistoryFilters, type HistoryKey, type HistoryRow, type IssueRef, type MachineRef,
-  type MachineRow, type MachineSeriesRow, type MatrixCellRow, type MatrixCellsRow, type OutcomeCell, type PassRateRow, type ResultDetail,
-  type Row, type SeriesIdentity, type SeriesRef, type SeriesRow, type TrendFilters, type TrendRow, type TriageCell, type TriageCellRow,
-  type VersionCounts, type VersionMachine, type VersionMachineRow, type VersionRow,
-} from '../trend-store.ts'
+  caseName, countsOf, historyRow, issueRef, machineRow, matrixCell, passRateRow, resultDetail, seriesRowOf, summaryOf, trendRow, triageCell, versionMachineRow,
+  type MatrixCellsRow, type Row, type TriageCellRow,
+} from '../sqlite/trend-store.ts'
 import { OUTCOME_CELL_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
 
 /**

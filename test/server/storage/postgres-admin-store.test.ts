@@ -4,13 +4,13 @@
 // recount. Mirrors test/hardening/admin.test.ts and test/server/storage/trend-aggregates.test.ts.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { AdminStore } from '../../../server/storage/admin-store.ts'
-import { RunStore } from '../../../server/storage/run-store.ts'
+import { AdminStore } from '../../../server/storage/sqlite/admin-store.ts'
+import { RunStore } from '../../../server/storage/sqlite/run-store.ts'
 import { PostgresAdminStore } from '../../../server/storage/postgres/admin-store.ts'
 import { assertRecounted } from '../../helpers/aggregates.ts'
 import { describePostgres } from '../../helpers/postgres.ts'
 import { postgresCopyOf, postgresTables, sqliteTables } from '../../helpers/postgres-seed.ts'
-import { ingestText, openTestStore } from '../../helpers/store.ts'
+import { ingestText, openTestStore, sqliteOf } from '../../helpers/store.ts'
 import { buildScenario, kselftestLog, SERIES, TDX } from '../trend-scenario.ts'
 
 // synthetic logs written for these tests
@@ -80,7 +80,7 @@ describePostgres('PostgresAdminStore', (server) => {
 
   test('a merge and a delete in the trend scenario drop the same outcome sets and keep trouble and infrastructure counts', async (t) => {
     const s = await buildScenario(t)
-    const db = s.app.db
+    const db = sqliteOf(s.app).db
     // a pass with a kernel WARNING on v4 (trouble in its cell), and a test the runner found not built (infrastructure)
     const { text } = kselftestLog([
       { collection: 'kvm', name: 'guest_memfd_test', status: 'pass', note: '[   12.345678] WARNING: CPU: 1 PID: 42 at mm/shmem.c:1 x+0x1/0x2' },

@@ -2,7 +2,7 @@
 // the same store: series by id or name, versions, run ids in version order then upload order.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { ExportStore } from '../../../server/storage/export-store.ts'
+import { ExportStore } from '../../../server/storage/sqlite/export-store.ts'
 import { PostgresExportStore } from '../../../server/storage/postgres/export-store.ts'
 import { describePostgres } from '../../helpers/postgres.ts'
 import { postgresCopyOf } from '../../helpers/postgres-seed.ts'

@@ -6,12 +6,14 @@
 import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
 import type { IssueDefinition } from '../../../server/domain/known-issues.ts'
-import { IdentityAdmin } from '../../../server/storage/identity-admin.ts'
-import { IssueStore } from '../../../server/storage/issue-store.ts'
+import { IdentityAdmin } from '../../../server/storage/sqlite/identity-admin.ts'
+import { IssueStore } from '../../../server/storage/sqlite/issue-store.ts'
+import { RunStore } from '../../../server/storage/sqlite/run-store.ts'
 import { PostgresIdentityAdmin } from '../../../server/storage/postgres/identity-admin.ts'
 import { PostgresIssueStore } from '../../../server/storage/postgres/issue-store.ts'
 import { assertRecounted } from '../../helpers/aggregates.ts'
 import { describePostgres, type TestPostgres } from '../../helpers/postgres.ts'
+import { sqliteOf } from '../../helpers/store.ts'
 import { postgresCopyOf, postgresTables, sqliteTables, testMatchRun } from '../../helpers/postgres-seed.ts'
 import { buildScenario, MESSAGE_IDS, SERIES, TDX, VERSIONS, type Scenario } from '../trend-scenario.ts'
 
@@ -37,9 +39,9 @@ function issue (series: number, machine: string): IssueDefinition {
 
 /** The scenario's store in SQLite and its copy in PostgreSQL, each with its identity admin (one clock for both). */
 async function admins (t: TestContext, server: TestPostgres, s: Scenario) {
-  const db = s.app.db
+  const db = sqliteOf(s.app).db
   const pool = await postgresCopyOf(t, server, db)
-  const readLog = (runId: number, from: number, to: number) => s.app.store.getLogLines(runId, from, to)?.lines ?? []
+  const readLog = (runId: number, from: number, to: number) => new RunStore(db).getLogLines(runId, from, to)?.lines ?? []
   const sqlite = new IdentityAdmin(db, new IssueStore(db, { clock: () => NOW, readLog }), () => NOW)
   const issues = new PostgresIssueStore(pool, {
     clock: () => NOW, readLog: async (...args) => readLog(...args), matchRun: testMatchRun(async (...args) => readLog(...args)),
@@ -110,8 +112,8 @@ describePostgres('PostgresIdentityAdmin', (server) => {
     // the same merges, one after the other, in SQLite
     assert.deepEqual(seriesWon === 0 ? sqlite.mergeSeries(1, 2, 'admin-1') : sqlite.mergeSeries(2, 1, 'admin-1'), series[seriesWon])
     assert.deepEqual(machineWon === 0 ? sqlite.mergeMachines(1, 2, 'admin-1') : sqlite.mergeMachines(2, 1, 'admin-1'), machines[machineWon])
-    assertRecounted(s.app.db)
-    assert.deepEqual(await postgresTables(pool, s.app.db), sqliteTables(s.app.db))
+    assertRecounted(sqliteOf(s.app).db)
+    assert.deepEqual(await postgresTables(pool, sqliteOf(s.app).db), sqliteTables(sqliteOf(s.app).db))
   })
 
   test('a rename keeps the old name a name; a name another series or machine has is refused', async (t) => {

@@ -5,7 +5,7 @@ import { FLAGS, STATUSES } from '../../../ingest/vocabulary.ts'
 import { AUDIT_ACTIONS, CULPRITS } from '../../../server/domain/known-issues.ts'
 import { openPostgres } from '../../../server/storage/postgres/connect.ts'
 import { checkedColumns, checkedValues } from '../../../server/storage/postgres/vocabulary.ts'
-import { TOKEN_SCOPES } from '../../../server/storage/token-store.ts'
+import { TOKEN_SCOPES } from '../../../server/storage/rows.ts'
 import { describePostgres } from '../../helpers/postgres.ts'
 
 /** Every column a CHECK holds to a list, with the code's one definition of that list. */
