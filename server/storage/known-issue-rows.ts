@@ -4,9 +4,8 @@ import type { IssueRef, StoredIssue, TriageResult } from './rows.ts'
 
 /**
  * A known issue as both backends store it (one row of known_issues, the same columns in each) and
- * read it back, and what an edit changed: dialect-free, for storage/postgres/issue-store.ts. The
- * SQLite store (issue-store.ts) keeps its own copy of these until the store refactor of issue 15
- * moves it; then it imports them from here too.
+ * read it back, and what an edit changed: dialect-free, for sqlite/issue-store.ts and
+ * postgres/issue-store.ts alike.
  */
 
 export interface IssueRow {

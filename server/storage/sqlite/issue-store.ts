@@ -1,10 +1,10 @@
 import type { Database } from 'better-sqlite3'
-import type { Status } from '../../../ingest/index.ts'
 import { compileIssue, IssueIndex, issueMatches, pathMatches } from '../../domain/known-issue-matching.ts'
-import { namesKey, testPathsOf, type AuditAction, type Culprit, type IssueDefinition, type MatchCandidate } from '../../domain/known-issues.ts'
+import { namesKey, testPathsOf, type IssueDefinition } from '../../domain/known-issues.ts'
 import { versionSortKey } from '../../domain/version-label.ts'
 import { FAILED_SQL, FAILING_STATUS_LIST_SQL, PASSED_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
-import type { IssueAuditRow, IssueListRow, IssueMatchRow, IssuePatch, IssueRef, PerhapsFixed, RunContext, RunIssueMatches, StoredIssue, TriageResult } from '../rows.ts'
+import type { IssueAuditRow, IssueListRow, IssueMatchRow, IssuePatch, PerhapsFixed, RunContext, RunIssueMatches, StoredIssue, TriageResult } from '../rows.ts'
+import { candidateOf, definitionOf, diff, issueOf, refOf, splitList, triageResultOf, type CandidateRow, type IssueRow } from '../known-issue-rows.ts'
 
 /**
  * Results read per retroactive step (a case with more is a step of its own): a step is one short
@@ -28,47 +28,6 @@ function * resultBatches (cases: ReadonlyArray<[caseId: number, results: number]
     results += count
   }
   if (batch.length > 0) yield batch
-}
-
-export interface IssueRow {
-  id: number
-  title: string
-  url: string | null
-  culprit: Culprit
-  intermittent: number
-  test_glob: string
-  reason_regex: string | null
-  log_regex: string | null
-  exit_code: number | null
-  statuses: string
-  kernel_trouble: number
-  series: string
-  machines: string
-  arch: string | null
-  cpu_flags: string
-  kernel_glob: string | null
-  versions_from: string | null
-  versions_to: string | null
-  created_at: string
-  created_by: string
-  updated_at: string
-  resolved_at: string | null
-  generation: number
-  matched_generation: number
-}
-
-interface CandidateRow {
-  run_id: number
-  seq: number
-  collection: string
-  test: string
-  path: string
-  status: Status
-  exit_code: number | null
-  reason: string | null
-  troubled: number
-  line_from: number
-  line_to: number
 }
 
 interface RetroRow extends CandidateRow {
@@ -271,9 +230,10 @@ export class IssueStore {
     const sortKey = versionSortKey(run.versionLabel)
     let matched = 0
     for (const result of results) {
-      const candidate = candidateOf(runId, result, {
+      let lines: string[] | null = null
+      const candidate = candidateOf(result, {
         seriesId: run.seriesId, versionSortKey: sortKey, machine: run.machine, arch: run.arch, cpuFlags: run.cpuFlags, kernel: run.kernel,
-      }, this.readLog)
+      }, () => (lines ??= this.readLog(runId, result.lines[0], result.lines[1])))
       for (const issueId of index.match(candidate)) {
         this.s.insertMatch.run(runId, result.seq, issueId)
         matched++
@@ -334,9 +294,11 @@ export class IssueStore {
       if (!current()) return
       this.db.transaction(() => {
         for (const row of this.s.caseCandidates.all(JSON.stringify(batch)) as RetroRow[]) {
-          const candidate = candidateOf(row.run_id, triageResultOf(row), {
+          const result = triageResultOf(row)
+          let lines: string[] | null = null
+          const candidate = candidateOf(result, {
             seriesId: row.series_id, versionSortKey: row.sort_key, machine: row.machine, arch: row.arch, cpuFlags: splitList(row.flags), kernel: row.kernel,
-          }, this.readLog)
+          }, () => (lines ??= this.readLog(row.run_id, result.lines[0], result.lines[1])))
           if (issueMatches(compiled, candidate)) {
             this.s.insertMatch.run(row.run_id, row.seq, id)
             matched++
@@ -366,79 +328,6 @@ export class IssueStore {
   }
 }
 
-function triageResultOf (row: CandidateRow): TriageResult {
-  return {
-    seq: row.seq,
-    collection: row.collection,
-    test: row.test,
-    path: JSON.parse(row.path) as string[],
-    status: row.status,
-    exitCode: row.exit_code,
-    reason: row.reason,
-    troubled: row.troubled === 1,
-    lines: [row.line_from, row.line_to],
-  }
-}
-
-export function candidateOf (runId: number, result: TriageResult, where: Omit<MatchCandidate, 'path' | 'ancestors' | 'status' | 'troubled' | 'reason' | 'exitCode' | 'logLines'>, readLog: IssueStoreOptions['readLog']): MatchCandidate {
-  let lines: string[] | null = null
-  const ancestors = testPathsOf(result.collection, result.test, result.path)
-  return {
-    path: ancestors[0]!,
-    ancestors,
-    status: result.status,
-    troubled: result.troubled,
-    reason: result.reason,
-    exitCode: result.exitCode,
-    ...where,
-    logLines: () => (lines ??= readLog(runId, result.lines[0], result.lines[1])),
-  }
-}
-
-function splitList (text: string): string[] {
-  return text === '' ? [] : text.split(',')
-}
-
-export function issueOf (row: IssueRow): StoredIssue {
-  return {
-    id: row.id,
-    title: row.title,
-    url: row.url,
-    culprit: row.culprit,
-    intermittent: row.intermittent === 1,
-    matcher: {
-      testGlob: row.test_glob,
-      reasonRegex: row.reason_regex,
-      logRegex: row.log_regex,
-      exitCode: row.exit_code,
-      statuses: splitList(row.statuses) as Status[],
-      kernelTrouble: row.kernel_trouble === 1,
-    },
-    scope: {
-      series: JSON.parse(row.series) as number[],
-      machines: JSON.parse(row.machines) as string[],
-      arch: row.arch,
-      cpuFlags: splitList(row.cpu_flags),
-      kernelGlob: row.kernel_glob,
-      versionsFrom: row.versions_from,
-      versionsTo: row.versions_to,
-    },
-    createdAt: row.created_at,
-    createdBy: row.created_by,
-    updatedAt: row.updated_at,
-    resolvedAt: row.resolved_at,
-  }
-}
-
-function refOf (row: IssueRow): IssueRef {
-  return { id: row.id, title: row.title, url: row.url, culprit: row.culprit, intermittent: row.intermittent === 1, active: row.resolved_at === null }
-}
-
-function definitionOf (issue: StoredIssue): IssueDefinition {
-  const { title, url, culprit, intermittent, matcher, scope } = issue
-  return { title, url, culprit, intermittent, matcher, scope }
-}
-
 function columnsOf (definition: IssueDefinition): Record<string, unknown> {
   const { matcher, scope } = definition
   return {
@@ -460,25 +349,6 @@ function columnsOf (definition: IssueDefinition): Record<string, unknown> {
     versions_from: scope.versionsFrom,
     versions_to: scope.versionsTo,
   }
-}
-
-/** Field by field (`matcher.testGlob`, `scope.machines`), what changed: the audit's record. */
-function diff (before: IssueDefinition | null, after: IssueDefinition): Record<string, { from: unknown, to: unknown }> {
-  const flat = (definition: IssueDefinition | null): Record<string, unknown> => definition === null ? {} : {
-    title: definition.title,
-    url: definition.url,
-    culprit: definition.culprit,
-    intermittent: definition.intermittent,
-    ...Object.fromEntries(Object.entries(definition.matcher).map(([key, value]) => [`matcher.${key}`, value])),
-    ...Object.fromEntries(Object.entries(definition.scope).map(([key, value]) => [`scope.${key}`, value])),
-  }
-  const from = flat(before)
-  const to = flat(after)
-  const changes: Record<string, { from: unknown, to: unknown }> = {}
-  for (const key of Object.keys(to)) {
-    if (JSON.stringify(from[key] ?? null) !== JSON.stringify(to[key] ?? null)) changes[key] = { from: from[key] ?? null, to: to[key] }
-  }
-  return changes
 }
 
 const ISSUE_COLUMNS = 'title, url, culprit, intermittent, test_glob, reason_regex, log_regex, exit_code, statuses, kernel_trouble, series, machines, arch, cpu_flags, kernel_glob, versions_from, versions_to'
