@@ -1,27 +1,10 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes, timingSafeEqual } from 'node:crypto'
 import type pg from 'pg'
 import type { TokenInfo, TokenScope } from '../rows.ts'
-
-interface TokenRow {
-  id: number
-  name: string
-  secret_sha256: string
-  scopes: string
-  created_at: string
-  last_used_at: string | null
-  revoked_at: string | null
-}
-
-// `ksft_<id>_<secret>`, as storage/token-store.ts makes them: the id finds the row, the secret is
-// compared in constant time
-const TOKEN_FORMAT = /^ksft_(\d{1,12})_([A-Za-z0-9_-]{43})$/
-
-function sha256 (text: string): Buffer {
-  return createHash('sha256').update(text).digest()
-}
+import { sha256, TOKEN_FORMAT, tokenInfo, type TokenRow } from '../token-rows.ts'
 
 /**
- * Upload and admin tokens in PostgreSQL: storage/token-store.ts's methods, each a Promise. Several
+ * Upload and admin tokens in PostgreSQL: sqlite/token-store.ts's methods, each a Promise. Several
  * nodes share the tokens: a name is taken once by the table's unique key, and a last use written by
  * one node never moves another node's later one back.
  */
@@ -41,14 +24,14 @@ export class PostgresTokenStore {
     [name, sha256(secret).toString('hex'), scopes.join(','), this.clock().toISOString()])
     const row = rows[0]
     if (row === undefined) throw new Error(`a token named "${name}" exists already`)
-    return { token: `ksft_${row.id}_${secret}`, info: info(row) }
+    return { token: `ksft_${row.id}_${secret}`, info: tokenInfo(row) }
   }
 
   async list (): Promise<TokenInfo[]> {
     const { rows } = await this.pool.query<TokenRow>('SELECT * FROM tokens ORDER BY id')
     return rows.map(row => {
       const used = this.lastUsed.get(row.id)
-      return used === undefined ? info(row) : { ...info(row), lastUsedAt: used }
+      return used === undefined ? tokenInfo(row) : { ...tokenInfo(row), lastUsedAt: used }
     })
   }
 
@@ -92,17 +75,6 @@ export class PostgresTokenStore {
     if (!timingSafeEqual(expected, sha256(m[2]!))) return null
     const at = this.clock().toISOString()
     this.lastUsed.set(row.id, at)
-    return { ...info(row), lastUsedAt: at }
-  }
-}
-
-function info (row: TokenRow): TokenInfo {
-  return {
-    id: row.id,
-    name: row.name,
-    scopes: row.scopes.split(',') as TokenScope[],
-    createdAt: row.created_at,
-    lastUsedAt: row.last_used_at,
-    revokedAt: row.revoked_at,
+    return { ...tokenInfo(row), lastUsedAt: at }
   }
 }

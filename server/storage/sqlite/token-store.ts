@@ -1,23 +1,7 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Database } from 'better-sqlite3'
 import type { TokenInfo, TokenScope } from '../rows.ts'
-
-interface TokenRow {
-  id: number
-  name: string
-  secret_sha256: string
-  scopes: string
-  created_at: string
-  last_used_at: string | null
-  revoked_at: string | null
-}
-
-// `ksft_<id>_<secret>`: the id finds the row, the secret is compared in constant time
-const TOKEN_FORMAT = /^ksft_(\d{1,12})_([A-Za-z0-9_-]{43})$/
-
-function sha256 (text: string): Buffer {
-  return createHash('sha256').update(text).digest()
-}
+import { sha256, TOKEN_FORMAT, tokenInfo, type TokenRow } from '../token-rows.ts'
 
 export class TokenStore {
   private readonly statements
@@ -48,13 +32,13 @@ export class TokenStore {
     if (this.statements.byName.get(name)) throw new Error(`a token named "${name}" exists already`)
     const secret = randomBytes(32).toString('base64url')
     const id = Number(this.statements.insert.run(name, sha256(secret).toString('hex'), scopes.join(','), this.clock().toISOString()).lastInsertRowid)
-    return { token: `ksft_${id}_${secret}`, info: info(this.statements.byId.get(id) as TokenRow) }
+    return { token: `ksft_${id}_${secret}`, info: tokenInfo(this.statements.byId.get(id) as TokenRow) }
   }
 
   list (): TokenInfo[] {
     return (this.statements.all.all() as TokenRow[]).map(row => {
       const used = this.lastUsed.get(row.id)
-      return used === undefined ? info(row) : { ...info(row), lastUsedAt: used }
+      return used === undefined ? tokenInfo(row) : { ...tokenInfo(row), lastUsedAt: used }
     })
   }
 
@@ -95,17 +79,6 @@ export class TokenStore {
     if (!timingSafeEqual(expected, sha256(m[2]!))) return null
     const at = this.clock().toISOString()
     this.lastUsed.set(row.id, at)
-    return { ...info(row), lastUsedAt: at }
-  }
-}
-
-function info (row: TokenRow): TokenInfo {
-  return {
-    id: row.id,
-    name: row.name,
-    scopes: row.scopes.split(',') as TokenScope[],
-    createdAt: row.created_at,
-    lastUsedAt: row.last_used_at,
-    revokedAt: row.revoked_at,
+    return { ...tokenInfo(row), lastUsedAt: at }
   }
 }
