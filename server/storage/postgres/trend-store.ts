@@ -6,11 +6,10 @@ import { FAILED_SQL, PASSED_SQL } from '../outcome-sql.ts'
 import type {
   CaseName, CollectionRow, HistoryFilters, HistoryKey, HistoryRow, IssueRef, MachineRef, MachineRow, MachineSeriesRow, MatrixCellRow, OutcomeCell, PassRateRow, ResultDetail, SeriesIdentity, SeriesRef, SeriesRow, TrendFilters, TrendRow, TriageCell, VersionCounts, VersionMachine, VersionMachineRow, VersionRow,
 } from '../rows.ts'
-// the SQLite store's row mappers: both backends build their rows with the same code
 import {
   caseName, countsOf, historyRow, issueRef, machineRow, matrixCell, passRateRow, resultDetail, seriesRowOf, summaryOf, trendRow, triageCell, versionMachineRow,
   type MatrixCellsRow, type Row, type TriageCellRow,
-} from '../sqlite/trend-store.ts'
+} from '../trend-rows.ts'
 import { OUTCOME_CELL_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
 
 /**
