@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { refusedCharacterProblem } from './identifier-text.ts'
 import { normalizeMessageId } from './message-id.ts'
 
@@ -81,4 +82,9 @@ export function messageIdOfCommit (message: string): string | null {
     if (messageId !== null) found = messageId
   }
   return found
+}
+
+/** Over the patch-ids in order: what makes two lists the same patches. */
+export function digestOf (patches: readonly Pick<PatchRecord, 'patchId'>[]): string {
+  return createHash('sha256').update(patches.map(patch => patch.patchId).join('\n')).digest('hex')
 }

@@ -17,3 +17,6 @@ export const OUTCOME_BITS_SQL = `CASE WHEN ${PASSED_SQL} > 0 THEN ${PASSED} ELSE
 
 /** The failing statuses as an SQL list, for `status IN (...)`. */
 export const FAILING_STATUS_LIST_SQL = FAILING_STATUSES.map(status => `'${status}'`).join(', ')
+
+/** Every count a case_stats cell keeps: what a merge adds up and a deletion takes away. */
+export const COUNTS = ['total', ...STATUSES, 'trouble', 'infrastructure']

@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import { STATUSES } from '../../../ingest/index.ts'
 import type { PruneReport, RemovedRun } from '../rows.ts'
-import { COUNTS } from '../sqlite/admin-store.ts'
+import { COUNTS } from '../outcome-sql.ts'
 import type { PostgresIssueStore } from './issue-store.ts'
 import { INFRASTRUCTURE_RESULT_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
 import { bumpWriteCounter, inTransaction, type Queryable } from './transaction.ts'

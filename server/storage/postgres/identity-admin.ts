@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import { seriesNameKey } from '../../domain/series-identity.ts'
-import { COUNTS } from '../sqlite/admin-store.ts'
+import { COUNTS } from '../outcome-sql.ts'
 import type { IdentityRefusal, MachineMergeReport, NamedRef, SeriesMergeReport } from '../rows.ts'
 import { PostgresAdminStore } from './admin-store.ts'
 import type { PostgresIssueStore } from './issue-store.ts'

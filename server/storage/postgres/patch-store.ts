@@ -1,7 +1,6 @@
 import type pg from 'pg'
-import type { PatchRecord, ReportState, SeriesPatch } from '../../domain/patch-list.ts'
+import { digestOf, type PatchRecord, type ReportState, type SeriesPatch } from '../../domain/patch-list.ts'
 import type { RunPatchReport, VersionPatchList } from '../rows.ts'
-import { digestOf } from '../sqlite/patch-store.ts'
 import { bumpWriteCounter, inTransaction } from './transaction.ts'
 
 interface PatchRow { position: number, subject: string, author: string | null, patch_id: string, files: string, message_id: string | null }

@@ -2,10 +2,9 @@ import type { Database } from 'better-sqlite3'
 import { STATUSES } from '../../../ingest/index.ts'
 import type { IssueStore } from './issue-store.ts'
 import { INFRASTRUCTURE_RESULT_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
+import { COUNTS } from '../outcome-sql.ts'
 import type { PruneReport, RemovedRun } from '../rows.ts'
 
-/** Every count a case_stats cell keeps: what a merge adds up and a deletion takes away. */
-export const COUNTS = ['total', ...STATUSES, 'trouble', 'infrastructure']
 
 /**
  * The writes an admin makes: deleting a run, merging two version labels, pruning old runs. Each

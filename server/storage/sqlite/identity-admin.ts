@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3'
 import { seriesNameKey } from '../../domain/series-identity.ts'
-import { AdminStore, COUNTS } from './admin-store.ts'
+import { COUNTS } from '../outcome-sql.ts'
+import { AdminStore } from './admin-store.ts'
 import type { IssueStore } from './issue-store.ts'
 import { OUTCOME_CELL_SQL } from './outcomes.ts'
 import type { IdentityRefusal, MachineMergeReport, NamedRef, SeriesMergeReport } from '../rows.ts'

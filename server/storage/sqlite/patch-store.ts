@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto'
 import type { Database } from 'better-sqlite3'
-import type { PatchRecord, ReportState, SeriesPatch } from '../../domain/patch-list.ts'
+import { digestOf, type PatchRecord, type ReportState, type SeriesPatch } from '../../domain/patch-list.ts'
 import type { RunPatchReport, VersionPatchList } from '../rows.ts'
 
 /**
@@ -66,11 +65,6 @@ export class PatchStore {
   differingRuns (versionId: number): number[] {
     return this.s.differingRuns.all({ version: versionId }) as number[]
   }
-}
-
-/** Over the patch-ids in order: what makes two lists the same patches. */
-export function digestOf (patches: readonly Pick<PatchRecord, 'patchId'>[]): string {
-  return createHash('sha256').update(patches.map(patch => patch.patchId).join('\n')).digest('hex')
 }
 
 interface PatchRow { position: number, subject: string, author: string | null, patch_id: string, files: string, message_id: string | null }
