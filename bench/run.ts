@@ -17,6 +17,7 @@ import { growthOf } from './growth.ts'
 import { measureHttpThroughput } from './http-throughput.ts'
 import { measureIngestThroughput } from './ingest-throughput.ts'
 import { measureKnownIssueMatching } from './known-issue-matching.ts'
+import { measurePostgres } from './postgres.ts'
 import { measureQueryLatency } from './query-latency.ts'
 import { writeReport } from './report.ts'
 import { printTable } from './table.ts'
@@ -37,6 +38,7 @@ const PLAN = quick
       httpSeconds: 1,
       uploads: { clients: 2, logsPerClient: 2, logBytes: 1e6, readers: 1 },
       knownIssues: { issues: 500, tests: 50, subtests: 19, rounds: 1 },
+      postgres: { ingestBytes: 2e6, ingestRounds: 1 },
     }
   : {
       throughput: { targetBytes: 100e6, tests: 3000, rounds: 3 },
@@ -50,6 +52,8 @@ const PLAN = quick
       uploads: { clients: 8, logsPerClient: 20, logBytes: 5e6, readers: 2 },
       // a 10 000-result upload against 10 000 known issues
       knownIssues: { issues: 10_000, tests: 500, subtests: 19, rounds: 7 },
+      // the dense log of section 1b into both backends; the smaller store copied for its queries
+      postgres: { ingestBytes: 60e6, ingestRounds: 3 },
     }
 
 function log (line: string): void {
@@ -89,6 +93,9 @@ const queries = await section('3. query latency, big store', () =>
   measureQueryLatency(store.path, PLAN.store, { runs: store.runs, results: store.results }, PLAN.queryCalls))
 const http = await section('4. HTTP throughput', () => measureHttpThroughput(store.path, PLAN.httpSeconds))
 const uploads = await section('5. concurrent uploads', () => measureConcurrentUploads(PLAN.uploads))
+const postgres = await section('8. PostgreSQL', () => measurePostgres({
+  ...PLAN.postgres, queryCalls: PLAN.queryCalls, snapshotPath: store.snapshotPath, shape: PLAN.store, snapshot: { runs: PLAN.store.snapshotRuns, results: store.snapshotResults },
+}))
 const knownIssues = await section('6. known-issue matching at ingest', () => measureKnownIssueMatching(PLAN.knownIssues))
 const growth = growthOf(store, smallQueries, queries)
 
@@ -107,6 +114,7 @@ const results = {
   http,
   uploads,
   knownIssues,
+  postgres,
   growth,
 }
 

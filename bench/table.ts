@@ -86,6 +86,8 @@ export function rowsOf (r: BenchResults): Array<{ title: string, rows: Row[] }> 
       ['the first ingest after an issue changed (index rebuilt)', `${fmt(k.ms.firstAfterChange, 0)} ms`, '', ''],
     ],
   })
+  const pg = r.postgres
+  if (pg !== undefined) sections.push(postgresSection(pg))
   const g = r.growth
   sections.push({
     title: `6. growth from ${fmt(g.smallerResults / 1e6, 2)}M to ${fmt(g.biggerResults / 1e6, 2)}M results`,
@@ -95,6 +97,26 @@ export function rowsOf (r: BenchResults): Array<{ title: string, rows: Row[] }> 
     ],
   })
   return sections
+}
+
+function postgresSection (pg: BenchResults['postgres']): { title: string, rows: Row[] } {
+  if ('skipped' in pg) return { title: `8. PostgreSQL: skipped (${pg.skipped})`, rows: [] }
+  const i = pg.ingest
+  const q = pg.queries
+  const rows: Row[] = [
+    ['ingest, dense log: SQLite', `${i.resultsPerSecond.sqlite.toLocaleString('en-US')} results/s (store ${fmt(i.storeMs.sqlite, 0)} ms)`, '', ''],
+    ['ingest, dense log: PostgreSQL', `${i.resultsPerSecond.postgres.toLocaleString('en-US')} results/s (store ${fmt(i.storeMs.postgres, 0)} ms)`, '≥ 50% of SQLite', `${fmt(i.postgresOverSqlite * 100)}% ${verdict(i.postgresOverSqlite >= 0.5)}`],
+    ['ksft migrate-store of the smaller store', `${pg.copy.rows.toLocaleString('en-US')} rows in ${fmt(pg.copy.seconds)} s`, '', ''],
+  ]
+  for (const kind of Object.keys(q.queries) as Array<keyof typeof q.queries>) {
+    const stats = q.queries[kind]
+    const sqlite = pg.sqliteQueries.queries[kind]
+    rows.push([`${kind} on PostgreSQL (SQLite: ${fmt(sqlite.p50, 2)} / ${fmt(sqlite.p95, 2)} ms)`, `${fmt(stats.p50, 2)} / ${fmt(stats.p95, 2)} ms`, `p95 ≤ ${stats.targetP95} ms`, verdict(stats.met)])
+  }
+  return {
+    title: `8. PostgreSQL: a dense log of ${fmt(i.log.bytes / 1e6)} MB (${i.log.results.toLocaleString('en-US')} results) stored in each backend, median of ${i.samples.postgres.length}; query latency on the smaller store (${fmt(q.results / 1e6, 2)}M results) copied (p50 / p95 over ${Object.values(q.queries)[0]?.calls ?? 0} calls)`,
+    rows,
+  }
 }
 
 export function printTable (r: BenchResults): void {
