@@ -253,6 +253,6 @@ function fileUrlPath (location: string): string {
 }
 
 /** A URL's password never reaches a message or a log. */
-function redacted (location: string): string {
+export function redacted (location: string): string {
   return location.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@')
 }

@@ -48,9 +48,9 @@ export class PostgresStore implements Store {
   private readonly inFlight = new InFlight()
   private readonly flushTimer: NodeJS.Timeout | null
 
-  /** Opens the pool on `url` and brings the schema up to date (postgres/migrate.ts). */
+  /** Opens the pool on `url` and brings the schema up to date (postgres/migrate.ts), or only checks it when `readonly`. */
   static async open (url: string, options: StoreOptions = {}): Promise<PostgresStore> {
-    return new PostgresStore(await openPostgres(url), url, options)
+    return new PostgresStore(await openPostgres(url, { readonly: options.readonly }), url, options)
   }
 
   constructor (pool: pg.Pool, url: string, options: StoreOptions = {}) {

@@ -71,6 +71,16 @@ describePostgres('a PostgreSQL URL', (server) => {
     await assert.rejects(store.admin.backup(join(tempDir(t), 'copy.db')), /pg_dump/)
   })
 
+  test('opened read-only, a database without a store is refused and nothing is written', async (t) => {
+    const url = await server().createDatabase()
+    await assert.rejects(openStore(url, { readonly: true }), (err: Error) => err instanceof StoreLocationError && /holds no ksft-dashboard store/.test(err.message))
+    await (await openStore(url)).close()
+    const reader = await openStore(url, { readonly: true })
+    t.after(() => reader.close())
+    assert.deepEqual(await reader.health(), { backend: 'postgres', writeCounter: 0 })
+    await assert.rejects(reader.tokens.create('lab', ['upload']), /read-only transaction/)
+  })
+
   test('names its spool for the database without the password', async (t) => {
     const url = await server().createDatabase()
     const withPassword = url.replace('://postgres@', '://postgres:anything@')
