@@ -200,15 +200,20 @@ class InFlight {
     return work
   }
 
-  /** An async iterable whose reads are tracked while it is being read. */
+  /**
+   * An async iterable whose reads are tracked one at a time: a reader that stops half way (a client
+   * gone) and never ends its iteration holds no close back.
+   */
   async * trackIterable<T> (source: AsyncIterable<T>): AsyncGenerator<T> {
-    let done!: () => void
-    const reading = new Promise<void>(resolve => { done = resolve })
-    this.track(reading)
+    const iterator = source[Symbol.asyncIterator]()
     try {
-      yield * source
+      for (;;) {
+        const step = await this.track(iterator.next())
+        if (step.done === true) return
+        yield step.value
+      }
     } finally {
-      done()
+      await iterator.return?.()
     }
   }
 
