@@ -10,6 +10,7 @@ import { exportedRun } from '../../../server/export/run-source.ts'
 import { PostgresStore } from '../../../server/storage/postgres/postgres-store.ts'
 import { SqliteStore } from '../../../server/storage/sqlite/sqlite-store.ts'
 import type { Store } from '../../../server/storage/store.ts'
+import { storeTables } from '../../helpers/aggregates.ts'
 import { realFixtureNames, realFixturePath } from '../../helpers/fixtures.ts'
 import { describePostgres, type TestPostgres } from '../../helpers/postgres.ts'
 import { ingestText, tempDir } from '../../helpers/store.ts'
@@ -123,6 +124,39 @@ describePostgres('PostgresStore', (server) => {
     }
     assert.deepEqual(answers[1], answers[0])
     assert.deepEqual(answers[1]!.pending, [])
+  })
+
+  test('the export lookups, a prune and a run\'s delete answer as on SQLite', async (t) => {
+    const sqlite = openSqlite(t)
+    const { store: pg } = await openPg(t, server(), { clock: clock() })
+    const answers = []
+    for (const store of [sqlite, pg] as Store[]) {
+      await seed(store)
+      // a second run of v1 on gen-a: the first is then not the newest of its version, and a prune removes it
+      await ingestText(store, generateLog(scaledLogSpec({ seed: 50, targetBytes: 0, tests: 10 })), { series: 'mm: generated', version: 'v1', machine: 'gen-a' })
+      const series = (await store.exports.findSeries('mm: generated'))!
+      answers.push({
+        lookups: [series, await store.exports.findSeries(String(series.id)), await store.exports.findSeries('none'),
+          await store.exports.hasVersion(series.id, 'v2'), await store.exports.hasVersion(series.id, 'v9'),
+          await store.exports.runIds(series.id), await store.exports.runIds(series.id, 'v2')],
+        // every run is older than this: the newest of each version (and machine) stays
+        dryRun: await store.admin.prune(new Date(START + 3_600_000_000), { dryRun: true }),
+        pruned: await store.admin.prune(new Date(START + 3_600_000_000), { perMachine: true }),
+        deleted: [await store.admin.deleteRun(2), await store.admin.deleteRun(2)],
+        series: await store.trends.listSeries(10, null),
+        counter: await store.runs.writeCounter(),
+      })
+    }
+    assert.deepEqual(answers[1], answers[0])
+    // of a version's runs on several machines, only the newest stays unless per machine
+    assert.equal(answers[0]!.dryRun.removed[0]!.id, 1)
+    assert.deepEqual(answers[0]!.pruned.removed.map(run => run.id), [1])
+    assert.equal(answers[0]!.deleted[0]!.id, 2)
+    assert.equal(answers[0]!.deleted[1], null)
+    // a deleted run's version and machine have their outcome set built from case_stats until the next upload there
+    const [kept, counted] = [await storeTables(pg).aggregates(), await storeTables(pg).recount()]
+    assert.deepEqual({ ...kept, outcomeSets: null }, { ...counted, outcomeSets: null })
+    for (const set of kept.outcomeSets) assert.deepEqual(set, counted.outcomeSets.find(other => other.version_id === set.version_id && other.machine_id === set.machine_id))
   })
 
   test('a token\'s use is written at close; close waits for an upload in flight', async (t) => {
