@@ -93,13 +93,16 @@ describePostgres('a PostgreSQL URL', (server) => {
     assert.notEqual(other.spoolRoot, a.spoolRoot)
   })
 
-  test('KSFT_DATABASE_URL and --db name a PostgreSQL store for a CLI command', async () => {
+  test('KSFT_DATABASE_URL and --db name a PostgreSQL store for a CLI command; ksft backup points to pg_dump', async (t) => {
     const url = await server().createDatabase()
     const created = await runKsft(['token', 'create', '--name', 'lab', '--scope', 'upload'], { env: { KSFT_DATABASE_URL: url, KSFT_DB: '' } })
     assert.equal(created.code, 0, created.stderr)
     const listed = await runKsft(['token', 'list', '--json', '--db', url], { env: { KSFT_DATABASE_URL: '', KSFT_DB: '' } })
     assert.equal(listed.code, 0, listed.stderr)
     assert.deepEqual((JSON.parse(listed.stdout) as Array<{ name: string }>).map(token => token.name), ['lab'])
+    const backup = await runKsft(['backup', join(tempDir(t), 'copy.db'), '--db', url])
+    assert.equal(backup.code, 1)
+    assert.match(backup.stderr, /^ksft: error: .*pg_dump/)
   })
 })
 
