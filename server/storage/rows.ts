@@ -386,6 +386,8 @@ export interface RunExport {
 
 /** What /healthz says of the store. */
 export interface StoreHealth {
+  /** Which database holds the store: an embedded SQLite file, or a PostgreSQL server that several nodes may share. */
+  backend: 'sqlite' | 'postgres'
   /** The number of writes committed so far. */
   writeCounter: number
 }

@@ -200,13 +200,21 @@ export interface StoreOptions {
 }
 
 /**
- * Opens the store at `location`: a SQLite file's path, `:memory:`, or a `sqlite:` or `file:` URL.
- * The backend is chosen here and only here, by the location's scheme.
+ * Opens the store at `location`: a SQLite file's path, `:memory:`, a `sqlite:` or `file:` URL, or a
+ * PostgreSQL database's `postgres://` or `postgresql://` URL (migrated at open). The backend is
+ * chosen here and only here, by the location's scheme.
  */
 export async function openStore (location: string, options: StoreOptions = {}): Promise<Store> {
   const backend = backendOf(location)
   if (backend.kind === 'postgres') {
-    throw new StoreLocationError(`${redacted(location)}: the PostgreSQL backend is not in this build yet; use a SQLite file (a path, or sqlite:PATH)`)
+    // loaded only now, as SQLite's below: a command that never opens a store never loads pg
+    const { PostgresStore } = await import('./postgres/postgres-store.ts')
+    try {
+      return await PostgresStore.open(location, options)
+    } catch (err) {
+      // pg's messages name the host and the database, never the password; the URL is said redacted
+      throw new StoreLocationError(`${redacted(location)}: ${(err as Error).message}`)
+    }
   }
   // loaded only now: a command that never opens a store never loads the database driver
   const { SqliteStore } = await import('./sqlite/sqlite-store.ts')
@@ -245,6 +253,6 @@ function fileUrlPath (location: string): string {
 }
 
 /** A URL's password never reaches a message or a log. */
-function redacted (location: string): string {
+export function redacted (location: string): string {
   return location.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@')
 }

@@ -1,8 +1,8 @@
 import type { TestContext } from 'node:test'
-import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../server/app.ts'
-import { ingestText, tempDir } from '../helpers/store.ts'
+import { testStoreLocation } from '../helpers/backend.ts'
+import { ingestText } from '../helpers/store.ts'
 
 /**
  * A synthetic patch series written for the trend tests: versions base, v1..v4 on two machines,
@@ -167,11 +167,10 @@ export interface UploadedAs {
   messageId?: (version: Version, machine: Machine, index: number) => string | undefined
 }
 
-/** A fresh app on a fresh database file, holding the series, every run stored through the real ingest path. */
+/** A fresh app on a fresh store (helpers/backend.ts), holding the series, every run stored through the real ingest path. */
 export async function buildScenario (t: TestContext, plan = RUN_PLAN, uploadedAs: UploadedAs = {}): Promise<Scenario> {
-  const dir = tempDir(t)
   let ticks = 0
-  const app = await buildApp({ dbPath: join(dir, 'ksft.db'), logger: false, clock: () => new Date(START + ticks++ * 60_000) })
+  const app = await buildApp({ dbPath: await testStoreLocation(t), logger: false, clock: () => new Date(START + ticks++ * 60_000) })
   t.after(() => app.close())
   const runs: ScenarioRun[] = []
   for (const [version, machine, index] of plan) {

@@ -1,9 +1,14 @@
 import pg from 'pg'
-import { migrate } from './migrate.ts'
+import { loadMigrations, migrate } from './migrate.ts'
 
 export interface PostgresOptions {
   /** Connections the pool opens at most. */
   maxConnections?: number
+  /**
+   * Only to read (an export): nothing is created or migrated, a database without the current schema
+   * is refused, and every transaction is read-only.
+   */
+  readonly?: boolean
 }
 
 /** True for what `--db` and KSFT_DATABASE_URL take as a PostgreSQL database rather than a SQLite file. */
@@ -19,18 +24,34 @@ export function isPostgresUrl (url: string): boolean {
 export async function openPostgres (url: string, options: PostgresOptions = {}): Promise<pg.Pool> {
   // the URL itself stays out of the message: it may hold a password
   if (!isPostgresUrl(url)) throw new Error('a PostgreSQL database is named by a postgres:// or postgresql:// URL')
-  const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10, types: STORE_TYPES })
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.maxConnections ?? 10,
+    types: STORE_TYPES,
+    ...options.readonly ? { options: '-c default_transaction_read_only=on' } : {},
+  })
   // An idle connection the server or the network dropped: the pool discards it and opens a new one
   // for the next query, and that query reports the trouble if it lasts. Without a listener, the
   // pool's 'error' event would end the process.
   pool.on('error', () => {})
   try {
-    await migrate(pool)
+    if (options.readonly) await checkSchema(pool)
+    else await migrate(pool)
     return pool
   } catch (err) {
     await pool.end()
     throw err
   }
+}
+
+/** A store opened to read is at this build's schema version: older, it would need migrating; none, it is no store. */
+async function checkSchema (pool: pg.Pool): Promise<void> {
+  const newest = loadMigrations().at(-1)?.version ?? 0
+  const { rows: [table] } = await pool.query<{ present: boolean }>("SELECT to_regclass('schema_migrations') IS NOT NULL AS present")
+  if (table?.present !== true) throw new Error('the database holds no ksft-dashboard store')
+  const { rows } = await pool.query<{ current: number }>('SELECT coalesce(max(version), 0) AS current FROM schema_migrations')
+  const current = rows[0]!.current
+  if (current !== newest) throw new Error(`the database is at schema version ${current}, this ksft-dashboard reads ${newest}; start ksft serve on it to migrate, or upgrade`)
 }
 
 const { INT8, TIMESTAMPTZ } = pg.types.builtins

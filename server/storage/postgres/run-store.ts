@@ -402,16 +402,24 @@ export class PostgresRunStore {
     return { tests: treeOf(rows), nextCursor, truncated }
   }
 
+  /**
+   * The lines a known issue's log regex reads of one result (`from`..`to`), capped as ingest caps
+   * them: on `q`, a transaction's client when the caller holds one (a merge matching moved runs again).
+   */
+  async linesForMatching (id: number, from: number, to: number, q: Queryable = this.pool): Promise<string[]> {
+    return (await this.getLogLines(id, from, to, { maxBytes: LOG_BYTES_FOR_MATCHING, maxLineBytes: 16_384 }, q))?.lines ?? []
+  }
+
   /** Lines `from`..`to` (1-based, inclusive) of the raw log, clamped to the log. */
-  async getLogLines (id: number, from: number, to: number, caps: { maxBytes?: number, maxLineBytes?: number } = {}): Promise<LogSlice | null> {
-    const { rows } = await this.pool.query<{ log_lines: number }>('SELECT log_lines FROM runs WHERE id = $1', [id])
+  async getLogLines (id: number, from: number, to: number, caps: { maxBytes?: number, maxLineBytes?: number } = {}, q: Queryable = this.pool): Promise<LogSlice | null> {
+    const { rows } = await q.query<{ log_lines: number }>('SELECT log_lines FROM runs WHERE id = $1', [id])
     if (rows[0] === undefined) return null
     const reader = new LogLineReader(rows[0].log_lines, from, to, caps)
     if (reader.wanted) {
       // a few chunks a statement, as SQLite's iteration reads them: a range cut by maxBytes reads no further
       let afterSeq = -1
       for (;;) {
-        const { rows: chunks } = await this.pool.query<{ seq: number, first_line: number, content: Buffer }>(`
+        const { rows: chunks } = await q.query<{ seq: number, first_line: number, content: Buffer }>(`
           SELECT seq, first_line, content FROM log_chunks
           WHERE run_id = $1 AND first_line <= $2 AND first_line + line_count >= $3 AND seq > $4 ORDER BY seq LIMIT $5`,
         [id, reader.last, from, afterSeq, CHUNKS_PER_READ])

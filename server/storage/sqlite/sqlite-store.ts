@@ -183,7 +183,7 @@ export class SqliteStore implements Store {
   }
 
   async health (): Promise<StoreHealth> {
-    return { writeCounter: await this.runs.writeCounter() }
+    return { backend: 'sqlite', writeCounter: await this.runs.writeCounter() }
   }
 
   async close (): Promise<void> {

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { Database } from 'better-sqlite3'
 import type { FastifyInstance } from 'fastify'
 import type { IssueDefinition } from '../../../server/domain/known-issues.ts'
-import { aggregates, recount } from '../../helpers/aggregates.ts'
+import { SqliteStore } from '../../../server/storage/sqlite/sqlite-store.ts'
+import { storeTables } from '../../helpers/aggregates.ts'
 import { uploadUrl } from '../../helpers/app.ts'
 import { buildScenario, kselftestLog, MESSAGE_IDS, SERIES, TDX, VERSIONS, type Scenario } from '../trend-scenario.ts'
-import { sqliteOf } from '../../helpers/store.ts'
 
 /**
  * Issue 17: an admin renames and merges series and machines, and the merged store is as if the runs
@@ -36,19 +35,26 @@ function issue (series: number, machine: string): IssueDefinition {
 }
 
 /** What the store holds, by names rather than ids: aggregates per version label, machine name and test. */
-function byNames (db: Database) {
+async function byNames (app: FastifyInstance) {
+  const { all } = storeTables(app.store)
   return {
-    caseStats: db.prepare(`
+    caseStats: await all(`
       SELECT v.label, m.name AS machine, c.collection, c.test, c.path, cs.total, cs.pass, cs.fail, cs.skip, cs.xfail, cs.xpass, cs.timeout,
         cs.error, cs.trouble, cs.infrastructure
       FROM case_stats cs JOIN versions v ON v.id = cs.version_id JOIN machines m ON m.id = cs.machine_id JOIN cases c ON c.id = cs.case_id
-      ORDER BY 1, 2, 3, 4, 5`).all(),
-    runs: db.prepare('SELECT r.id, v.label, m.name AS machine FROM runs r JOIN versions v ON v.id = r.version_id JOIN machines m ON m.id = r.machine_id ORDER BY r.id').all(),
-    seriesTests: db.prepare('SELECT collection, test FROM series_tests ORDER BY 1, 2').all(),
-    matches: db.prepare('SELECT run_id, seq, issue_id FROM known_issue_matches ORDER BY 1, 2, 3').all(),
-    series: db.prepare('SELECT name FROM series ORDER BY id').pluck().all(),
-    machines: db.prepare('SELECT name, arch, cpu, flags FROM machines ORDER BY name').all(),
+      ORDER BY 1, 2, 3, 4, 5`),
+    runs: await all('SELECT r.id, v.label, m.name AS machine FROM runs r JOIN versions v ON v.id = r.version_id JOIN machines m ON m.id = r.machine_id ORDER BY r.id'),
+    seriesTests: await all('SELECT collection, test FROM series_tests ORDER BY 1, 2'),
+    matches: await all('SELECT run_id, seq, issue_id FROM known_issue_matches ORDER BY 1, 2, 3'),
+    series: (await all<{ name: string }>('SELECT name FROM series ORDER BY id')).map(row => row.name),
+    machines: await all('SELECT name, arch, cpu, flags FROM machines ORDER BY name'),
   }
+}
+
+/** The store's aggregates and the same recounted from its results: equal after every write. */
+async function assertRecounted (app: FastifyInstance): Promise<void> {
+  const tables = storeTables(app.store)
+  assert.deepEqual(await tables.aggregates(), await tables.recount())
 }
 
 /** An API answer without the ids a store hands out in its own order (series, versions). */
@@ -88,17 +94,17 @@ test('merging a series and a machine through the API gives what uploading the ru
     machine: splitByMachine,
     messageId: (version, machine, index) => splitByTitle(version, machine, index) === OLD_TITLE ? undefined : MESSAGE_IDS[version],
   })
-  assert.deepEqual(sqliteOf(split.app).db.prepare('SELECT id, name FROM series ORDER BY id').all(), [{ id: 1, name: OLD_TITLE }, { id: 2, name: SERIES }])
+  assert.deepEqual(await storeTables(split.app.store).all('SELECT id, name FROM series ORDER BY id'), [{ id: 1, name: OLD_TITLE }, { id: 2, name: SERIES }])
   // triaged where the old title's runs are: it matches nothing yet, the failures are in the other series
   await split.app.store.issues.create(issue(1, LAB_NAME), 'triager')
-  assert.equal(sqliteOf(split.app).db.prepare('SELECT count(*) FROM known_issue_matches').pluck().get(), 0)
+  assert.deepEqual(await storeTables(split.app.store).all('SELECT count(*) AS n FROM known_issue_matches'), [{ n: 0 }])
   const { post, uploader } = await admin(split.app)
 
   // only an admin may; a series cannot merge into itself
   assert.equal((await post('/api/v1/series/1/merge', { into: '2' }, uploader)).status, 403)
   assert.equal((await post('/api/v1/series/1/merge', { into: OLD_TITLE })).body.error.code, 'BAD_REQUEST')
   assert.equal((await post('/api/v1/series/1/merge', { into: 'no such series' })).status, 404)
-  assert.deepEqual(byNames(sqliteOf(split.app).db).series, [OLD_TITLE, SERIES], 'a refused merge changes nothing')
+  assert.deepEqual((await byNames(split.app)).series, [OLD_TITLE, SERIES], 'a refused merge changes nothing')
 
   const merged = await post(`/api/v1/series/${encodeURIComponent(OLD_TITLE)}/merge`, { into: SERIES })
   assert.equal(merged.status, 200, JSON.stringify(merged.body))
@@ -111,15 +117,15 @@ test('merging a series and a machine through the API gives what uploading the ru
     runs: 6,
     issuesRematched: [1],
   })
-  assert.deepEqual(aggregates(sqliteOf(split.app).db), recount(sqliteOf(split.app).db))
+  await assertRecounted(split.app)
 
   const machine = await post(`/api/v1/machines/${encodeURIComponent(LAB_NAME)}/merge`, { into: TDX })
   assert.equal(machine.status, 200, JSON.stringify(machine.body))
   assert.deepEqual(machine.body.merged, { from: { id: 3, name: LAB_NAME }, into: { id: 1, name: TDX }, runs: 2, issuesRematched: [1] })
-  assert.deepEqual(aggregates(sqliteOf(split.app).db), recount(sqliteOf(split.app).db))
+  await assertRecounted(split.app)
 
   // the same runs, results, aggregates, known-issue matches and answers as the store uploaded together
-  assert.deepEqual(byNames(sqliteOf(split.app).db), byNames(sqliteOf(together.app).db))
+  assert.deepEqual(await byNames(split.app), await byNames(together.app))
   assert.deepEqual(await answers(split, 2), await answers(together, 1))
   const scoped = (await split.app.store.issues.get(1))!
   assert.deepEqual([scoped.scope.series, scoped.scope.machines], [[2], [TDX]])
@@ -127,15 +133,18 @@ test('merging a series and a machine through the API gives what uploading the ru
     ['edit', 'admin-1', { 'scope.series': { from: [1], to: [2] } }],
     ['edit', 'admin-1', { 'scope.machines': { from: [LAB_NAME], to: [TDX] } }],
   ])
-  assert.equal(sqliteOf(split.app).db.pragma('integrity_check', { simple: true }), 'ok')
-  assert.deepEqual(sqliteOf(split.app).db.pragma('foreign_key_check'), [])
+  // PostgreSQL checks every foreign key as it writes; SQLite is asked
+  if (split.app.store instanceof SqliteStore) {
+    assert.equal(split.app.store.db.pragma('integrity_check', { simple: true }), 'ok')
+    assert.deepEqual(split.app.store.db.pragma('foreign_key_check'), [])
+  }
 
   // later uploads under the old title and the old machine name land where they were merged
   const { text } = kselftestLog([{ collection: 'kvm', name: 'guest_memfd_test', status: 'pass' }], '0xabc')
   const res = await split.app.inject({ method: 'POST', url: uploadUrl({ series: OLD_TITLE, version: 'v5', machine: LAB_NAME }), payload: text, headers: { authorization: `Bearer ${uploader}`, 'content-type': 'text/plain' } })
   assert.equal(res.statusCode, 201)
   assert.deepEqual([res.json().series, res.json().machine, res.json().seriesMatch.by], [{ id: 2, name: SERIES }, { name: TDX }, 'other_name'])
-  assert.deepEqual(aggregates(sqliteOf(split.app).db), recount(sqliteOf(split.app).db))
+  await assertRecounted(split.app)
   // and the old names still find them
   assert.equal((await split.get(`/api/v1/series/${encodeURIComponent(OLD_TITLE)}/trend?machine=${encodeURIComponent(LAB_NAME)}`)).json.filters.machine, LAB_NAME)
 })
@@ -163,5 +172,5 @@ test('a rename keeps the old name a name; a name another series or machine has i
   assert.deepEqual(machine.body.renamed, { id: 1, from: TDX, to: 'tdx-host-one' })
   assert.equal((await s.get(`/api/v1/series/2/compare?base=v2&head=v2&machine=${TDX}`)).json.machine, 'tdx-host-one', 'the old name still finds it')
   assert.equal((await post('/api/v1/machines/nope/rename', { name: 'x' })).status, 404)
-  assert.deepEqual(aggregates(sqliteOf(s.app).db), recount(sqliteOf(s.app).db))
+  await assertRecounted(s.app)
 })

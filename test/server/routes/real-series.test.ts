@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { test } from 'node:test'
 import { isFailing, parseKselftestLog, runCompleteness, STATUSES, summarize, type Status, type SubtestRecord } from '../../../ingest/index.ts'
 import { buildApp } from '../../../server/app.ts'
 import { infrastructureEvidence, TROUBLE_FLAGS } from '../../../server/queries/verdict.ts'
 import { realFixtureNames, realFixturePath, realFixturesSkip } from '../../helpers/fixtures.ts'
-import { ingestText, tempDir } from '../../helpers/store.ts'
+import { testStoreLocation } from '../../helpers/backend.ts'
+import { ingestText } from '../../helpers/store.ts'
 
 /** Every test and subtest of a parsed log, keyed by collection, test and subtest path. */
 function casesOf (text: string): Map<string, Status> {
@@ -84,8 +84,7 @@ function untriagedBucket (base: Cell | undefined, head: Cell | undefined, headCo
 test('the real logs as versions of one series: trend, matrix, compare and history agree with the parser', { skip: realFixturesSkip }, async (t) => {
   const names = realFixtureNames()
   assert.ok(names.length > 1)
-  const dir = tempDir(t)
-  const app = await buildApp({ dbPath: join(dir, 'ksft.db'), logger: false })
+  const app = await buildApp({ dbPath: await testStoreLocation(t), logger: false })
   t.after(() => app.close())
   const texts = names.map(name => readFileSync(realFixturePath(name), 'utf8'))
   for (const [i, text] of texts.entries()) {
