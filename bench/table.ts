@@ -114,7 +114,7 @@ function postgresSection (pg: BenchResults['postgres']): { title: string, rows: 
     rows.push([`${kind} on PostgreSQL (SQLite: ${fmt(sqlite.p50, 2)} / ${fmt(sqlite.p95, 2)} ms)`, `${fmt(stats.p50, 2)} / ${fmt(stats.p95, 2)} ms`, `p95 ≤ ${stats.targetP95} ms`, verdict(stats.met)])
   }
   return {
-    title: `8. PostgreSQL: a dense log of ${fmt(i.log.bytes / 1e6)} MB (${i.log.results.toLocaleString('en-US')} results) stored in each backend, median of ${i.samples.postgres.length}; query latency on the smaller store (${fmt(q.results / 1e6, 2)}M results) copied (p50 / p95 over ${Object.values(q.queries)[0]?.calls ?? 0} calls)`,
+    title: `8. PostgreSQL: a dense log of ${fmt(i.log.bytes / 1e6)} MB (${i.log.results.toLocaleString('en-US')} results) stored in each backend, median of ${i.samples.postgres.length}; query latency on the smaller store (${q.results.toLocaleString('en-US')} results) copied (p50 / p95 over ${Object.values(q.queries)[0]?.calls ?? 0} calls)`,
     rows,
   }
 }
