@@ -1,7 +1,8 @@
 /**
  * `npm run test:postgres`: the API suites again, each app on a fresh PostgreSQL database
- * (KSFT_TEST_BACKEND=postgres, helpers/backend.ts). `npm test` runs it after the SQLite run; without
- * PostgreSQL it says how to enable it in one line and succeeds, as the PostgreSQL storage tests skip.
+ * (KSFT_TEST_BACKEND=postgres, helpers/backend.ts). `npm test` runs it before the whole suite,
+ * whose closing `# pass` / `# fail` lines are the ones CI reads; without PostgreSQL it says how to
+ * enable it in one line and succeeds, as the PostgreSQL storage tests skip.
  *
  * The suites: every route file, and the few others that reach a Store method no route file does
  * (exports.run through a worker, an admin's delete and version merge, the verdicts' reads). Between

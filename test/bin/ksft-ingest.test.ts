@@ -83,6 +83,6 @@ test('ksft serve answers /healthz on the port and database it is given (flags or
   const { url } = await startServer(t, [], { KSFT_DB: db })
   const res = await fetch(`${url}/healthz`)
   assert.equal(res.status, 200)
-  assert.deepEqual(await res.json(), { status: 'ok', writeCounter: 1 })
+  assert.deepEqual(await res.json(), { status: 'ok', backend: 'sqlite', writeCounter: 1 })
   assert.ok(readFileSync(db).length > 0)
 })
