@@ -252,7 +252,22 @@ function fileUrlPath (location: string): string {
   }
 }
 
-/** A URL's password never reaches a message or a log. */
+/** Query parameters of a database URL that hold a secret (libpq's and pg's names). */
+const SECRET_PARAMETERS = ['password', 'sslpassword', 'sslkey']
+
+/**
+ * A URL's password never reaches a message or a log: the one in its userinfo, taken up to the last
+ * `@` so that a password holding `@`, `/` or `?` is hidden whole (an `@` later in the URL hides
+ * more, never less), and any given as a query parameter.
+ */
 export function redacted (location: string): string {
-  return location.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@')
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(location)?.[0]
+  if (scheme === undefined) return location
+  let rest = location.slice(scheme.length)
+  const userEnd = rest.lastIndexOf('@')
+  if (userEnd !== -1) {
+    const colon = rest.indexOf(':')
+    if (colon !== -1 && colon < userEnd) rest = `${rest.slice(0, colon)}:***${rest.slice(userEnd)}`
+  }
+  return scheme + rest.replace(new RegExp(`([?&](?:${SECRET_PARAMETERS.join('|')})=)[^&#]*`, 'gi'), '$1***')
 }

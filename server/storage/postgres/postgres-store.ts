@@ -5,8 +5,9 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
 import type pg from 'pg'
 import type { SubtestRecord, TestRecord } from '../../../ingest/index.ts'
 import type { IdentityRefusal, RunExport, StoreHealth } from '../rows.ts'
-import type {
-  Store, StoreAdmin, StoreExports, StoreIdentity, StoreIssues, StoreOptions, StorePatches, StoreRuns, StoreTokens, StoreTrends,
+import {
+  redacted, type Store, type StoreAdmin, type StoreExports, type StoreIdentity, type StoreIssues, type StoreOptions, type StorePatches,
+  type StoreRuns, type StoreTokens, type StoreTrends,
 } from '../store.ts'
 import { PostgresAdminStore } from './admin-store.ts'
 import { openPostgres } from './connect.ts'
@@ -296,8 +297,7 @@ function segmentAt (segments: ReadonlyArray<{ from: number, lines: string[] }>, 
  * its password (which a restart with a new one must not change, and which must not reach a file name).
  */
 function spoolRootOf (url: string): string {
-  const withoutPassword = url
-    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@?#]*):[^@/]*@/i, '$1@')
-    .replace(/([?&])password=[^&#]*&?/gi, '$1')
-  return join(tmpdir(), `ksft-dashboard-spool-${createHash('sha256').update(withoutPassword).digest('hex').slice(0, 12)}`)
+  // the userinfo's password masked, then dropped with its mask: the name is the same with or without one
+  const named = redacted(url).replace(':***@', '@')
+  return join(tmpdir(), `ksft-dashboard-spool-${createHash('sha256').update(named).digest('hex').slice(0, 12)}`)
 }

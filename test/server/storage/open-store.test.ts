@@ -6,7 +6,7 @@ import { test } from 'node:test'
 import { buildApp } from '../../../server/app.ts'
 import { PostgresStore } from '../../../server/storage/postgres/postgres-store.ts'
 import { SqliteStore } from '../../../server/storage/sqlite/sqlite-store.ts'
-import { openStore, StoreLocationError } from '../../../server/storage/store.ts'
+import { openStore, redacted, StoreLocationError } from '../../../server/storage/store.ts'
 import { runKsft } from '../../helpers/cli.ts'
 import { describePostgres } from '../../helpers/postgres.ts'
 import { tempDir } from '../../helpers/store.ts'
@@ -55,6 +55,20 @@ test('a PostgreSQL URL that cannot be opened is refused in one line, without its
       return true
     })
   }
+})
+
+test('a URL said in a message hides every form of its password', () => {
+  const cases: Array<[string, string]> = [
+    ['postgres://ksft:s3cret@db/ksft', 'postgres://ksft:***@db/ksft'],
+    // a raw '@', '/' or '?' in the password: hidden whole, up to the last '@'
+    ['postgres://ksft:p@s3cret@db/ksft', 'postgres://ksft:***@db/ksft'],
+    ['postgresql://ksft:a/b?s3cret@db:5432/ksft', 'postgresql://ksft:***@db:5432/ksft'],
+    // pg reads a password from the query string too
+    ['postgres://ksft@db/ksft?sslmode=require&password=s3cret', 'postgres://ksft@db/ksft?sslmode=require&password=***'],
+    ['postgres://u:s3cret@/ksft?host=/run/postgresql', 'postgres://u:***@/ksft?host=/run/postgresql'],
+    ['postgres://db/ksft', 'postgres://db/ksft'],
+  ]
+  for (const [url, said] of cases) assert.equal(redacted(url), said)
 })
 
 describePostgres('a PostgreSQL URL', (server) => {
