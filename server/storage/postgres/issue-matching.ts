@@ -1,8 +1,10 @@
 import { compileIssue, IssueIndex } from '../../domain/known-issue-matching.ts'
 import { versionSortKey } from '../../domain/version-label.ts'
-import { candidateOf, issueOf, type IssueRow } from '../known-issue-rows.ts'
+import { candidateOf, issueOf, triageResultOf, type CandidateRow, type IssueRow } from '../known-issue-rows.ts'
+import { FAILING_STATUS_LIST_SQL } from '../outcome-sql.ts'
 import type { RunContext, TriageResult } from '../rows.ts'
 import type { Queryable } from './identity-store.ts'
+import { TROUBLED_RESULT_SQL } from './outcomes.ts'
 
 /** The compiled active issues, and whether any of them reads the log (a log regex). */
 export interface ActiveIssues {
@@ -20,10 +22,15 @@ export interface ActiveIssues {
 export class PostgresIssueMatching {
   private cached: { revision: number, active: ActiveIssues } | null = null
 
+  /** What every change of an issue moves (issue-store.ts bumpRevision). */
+  async revision (q: Queryable): Promise<number> {
+    const { rows } = await q.query<{ value: number }>("SELECT value FROM store_state WHERE key = 'known_issues_revision'")
+    return rows[0]?.value ?? 0
+  }
+
   /** The active issues, or null when there are none: ingest then gathers no results to triage. */
   async activeIssues (q: Queryable): Promise<ActiveIssues | null> {
-    const { rows } = await q.query<{ value: number }>("SELECT value FROM store_state WHERE key = 'known_issues_revision'")
-    const revision = rows[0]?.value ?? 0
+    const revision = await this.revision(q)
     if (this.cached?.revision !== revision) {
       const issues = (await q.query<IssueRow>('SELECT * FROM known_issues WHERE resolved_at IS NULL ORDER BY id')).rows.map(issueOf)
       this.cached = {
@@ -66,4 +73,35 @@ export class PostgresIssueMatching {
     }
     return seqs.length
   }
+
+  /**
+   * Matches a run being stored again, from its rows, with the issues as they are now: ingest calls
+   * it when an issue changed on any node while the run was being stored (run-store.ts store).
+   * `readLines` reads the run's raw lines inside the caller's transaction.
+   */
+  async matchAgain (q: Queryable, runId: number, run: RunContext, readLines: (from: number, to: number) => Promise<string[]>): Promise<number> {
+    await q.query('DELETE FROM known_issue_matches WHERE run_id = $1 AND issue_id IN (SELECT id FROM known_issues WHERE resolved_at IS NULL)', [runId])
+    const active = await this.activeIssues(q)
+    if (active === null) return 0
+    const results = await triageOfRun(q, runId)
+    const lines = new Map<string, string[]>()
+    if (active.readsLogs) {
+      for (const result of results) {
+        const key = `${result.lines[0]}:${result.lines[1]}`
+        if (!lines.has(key)) lines.set(key, await readLines(result.lines[0], result.lines[1]))
+      }
+    }
+    return this.matchRun(q, active, runId, run, results, (_runId, from, to) => lines.get(`${from}:${to}`) ?? [])
+  }
+}
+
+/** A stored run's failing and troubled results, as ingest gathers them (TriageResult), read back from its rows. */
+export async function triageOfRun (q: Queryable, runId: number): Promise<TriageResult[]> {
+  const { rows } = await q.query<CandidateRow>(`
+    SELECT r.run_id, r.seq, c.collection, c.test, c.path, r.status, r.exit_code, r.reason, r.line_from, r.line_to,
+      CASE WHEN r.flags <> '' AND ${TROUBLED_RESULT_SQL} THEN 1 ELSE 0 END AS troubled
+    FROM results r JOIN cases c ON c.id = r.case_id
+    WHERE r.run_id = $1 AND (r.status IN (${FAILING_STATUS_LIST_SQL}) OR (r.flags <> '' AND ${TROUBLED_RESULT_SQL}))
+    ORDER BY r.seq`, [runId])
+  return rows.map(triageResultOf)
 }

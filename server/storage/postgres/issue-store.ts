@@ -10,6 +10,7 @@ import {
 } from '../known-issue-rows.ts'
 import { FAILED_SQL, FAILING_STATUS_LIST_SQL, PASSED_SQL } from '../outcome-sql.ts'
 import { TROUBLED_RESULT_SQL } from './outcomes.ts'
+import { triageOfRun } from './issue-matching.ts'
 import { bumpWriteCounter, inTransaction, type Queryable } from './transaction.ts'
 
 /**
@@ -310,16 +311,11 @@ export class PostgresIssueStore {
         FROM runs ru JOIN versions v ON v.id = ru.version_id JOIN machines m ON m.id = ru.machine_id WHERE ru.id = $1`, [runId])
       if (run === undefined) continue
       await db.query('DELETE FROM known_issue_matches WHERE run_id = $1 AND issue_id IN (SELECT id FROM known_issues WHERE resolved_at IS NULL)', [runId])
-      const { rows: candidates } = await db.query<CandidateRow>(`
-        SELECT r.run_id, r.seq, c.collection, c.test, c.path, r.status, r.exit_code, r.reason, r.line_from, r.line_to,
-          CASE WHEN r.flags <> '' AND ${TROUBLED_RESULT_SQL} THEN 1 ELSE 0 END AS troubled
-        FROM results r JOIN cases c ON c.id = r.case_id
-        WHERE r.run_id = $1 AND (r.status IN (${FAILING_STATUS_LIST_SQL}) OR (r.flags <> '' AND ${TROUBLED_RESULT_SQL}))
-        ORDER BY r.seq`, [runId])
+      const candidates = await triageOfRun(db, runId)
       if (candidates.length === 0) continue
       if (this.matchRun === undefined) throw new Error('PostgresIssueStore: matching moved runs again needs the ingest-time matcher (options.matchRun)')
       const { flags, ...context } = run
-      await this.matchRun(db, runId, { ...context, cpuFlags: splitList(flags) }, candidates.map(triageResultOf))
+      await this.matchRun(db, runId, { ...context, cpuFlags: splitList(flags) }, candidates)
     }
   }
 
@@ -417,8 +413,11 @@ export class PostgresIssueStore {
     return inTransaction(this.pool, async client => {
       const { rows } = await client.query<{ generation: number }>('SELECT generation FROM known_issues WHERE id = $1 FOR SHARE', [id])
       if (rows[0]?.generation !== generation) return false
-      await body(client)
+      // before the step reads anything: an upload being stored holds this row from its last
+      // statements to its commit (run-store.ts store), so the step waits for it and then sees its
+      // results, or the upload, committing after, sees this issue's change and matches itself again
       await bumpWriteCounter(client)
+      await body(client)
       return true
     })
   }

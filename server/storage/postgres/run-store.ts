@@ -129,6 +129,9 @@ export class PostgresRunStore {
   private async store (c: pg.PoolClient, meta: RunMetadata, parsed: ParsedRun, log: StoredLog, dedupKey: string, now: string): Promise<Stored | null> {
     const series = (await this.identity.resolveSeries(c, meta, now, { write: true }))!
     const seriesId = series.id
+    // the series' row first, as an admin's delete and merge take it (admin-store.ts, identity-admin.ts):
+    // an upload then never holds the version an admin waits for while it waits for the series
+    await c.query('SELECT 1 FROM series WHERE id = $1 FOR KEY SHARE', [seriesId])
     const version = await this.version(c, seriesId, meta, now)
     const machine = await this.identity.resolveMachine(c, meta, now)
     const machineId = machine.id
@@ -152,6 +155,7 @@ export class PostgresRunStore {
 
     // issues with a log regex read the run's own lines: kept here, as the database would give them
     // only to this transaction and the matcher reads synchronously
+    const revision = await this.issues.revision(c)
     const active = await this.issues.activeIssues(c)
     const keptChunks: LogChunk[] | null = active?.readsLogs === true ? [] : null
     let chunkSeq = 0
@@ -201,6 +205,15 @@ export class PostgresRunStore {
     await c.query('SELECT pg_advisory_xact_lock($1::integer, $2::integer)', [version.id, machineId])
     await c.query(WRITE_OUTCOME_SET, [version.id, machineId])
     await c.query("UPDATE store_state SET value = value + 1 WHERE key = 'write_counter'")
+    // An issue changed on any node since the matching above: its rematch steps take the write
+    // counter's row first (issue-store.ts step), so one that has not run yet waits for this commit
+    // and then sees this run, and one that ran did not see it. Matching again with the issues as
+    // they are now, from here on under the counter's lock, leaves no run matched by an old rule.
+    if (await this.issues.revision(c) !== revision) {
+      await this.issues.matchAgain(c, runId, {
+        seriesId, versionLabel: meta.version, machine: machine.name, arch: meta.arch, cpuFlags: meta.flags, kernel: meta.kernel,
+      }, (from, to) => this.linesForMatching(runId, from, to, c))
+    }
     return { outcome: { runId, created: true, series }, newCases }
   }
 

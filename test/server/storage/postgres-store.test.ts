@@ -189,4 +189,41 @@ describePostgres('PostgresStore', (server) => {
     await ingestText(a, generateLog(scaledLogSpec({ seed: 1, targetBytes: 0, tests: 5 })), { series: 's', version: 'v1' })
     assert.equal(await b.runs.writeCounter(), before + 1)
   })
+
+  test('an issue created and matched while an upload was being stored, on another node, matches that upload too', async (t) => {
+    const { store: a, url } = await openPg(t, server())
+    const b = await PostgresStore.open(url)
+    t.after(() => b.close())
+    const meta = { series: 'mm: race', version: 'v1', machine: 'race-host', arch: 'x86_64' }
+    const failing = (seed: number) => generateLog(scaledLogSpec({ seed, targetBytes: 0, tests: 12, failRate: 0.5, skipRate: 0, timeoutRate: 0 }))
+    // an issue (so that ingest gathers the results to triage), then a first run: the version and machine exist
+    await b.issues.create(issue('unrelated', { testGlob: 'nosuchcollection/*' }), 'lab')
+    const first = await ingestText(a, failing(1), meta)
+    const { rows: [ids] } = await a.pool.query<{ version: number, machine: number }>('SELECT version_id AS version, machine_id AS machine FROM runs WHERE id = $1', [first.runId])
+    // the second upload is held after its matching, before its last statements (the outcome set's lock)
+    const holder = await a.pool.connect()
+    await holder.query('BEGIN')
+    await holder.query('SELECT pg_advisory_xact_lock($1::integer, $2::integer)', [ids!.version, ids!.machine])
+    const upload = ingestText(a, failing(2), meta)
+    await waitFor(async () => (await a.pool.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).rows[0].n === 1)
+    // meanwhile on node B: an issue for every failure, created and matched over every stored run
+    const created = await b.issues.create(issue('every failure', { testGlob: '*', statuses: ['fail'] }), 'lab')
+    assert.deepEqual(await b.issues.pendingRematches(), [])
+    await holder.query('COMMIT')
+    holder.release()
+    const second = await upload
+    const matched = async (runId: number) => (await a.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM known_issue_matches WHERE run_id = $1 AND issue_id = $2', [runId, created.id])).rows[0]!.n
+    const failures = async (runId: number) => (await a.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM results WHERE run_id = $1 AND status = 'fail'", [runId])).rows[0]!.n
+    assert.ok(await failures(second.runId) > 0)
+    assert.equal(await matched(first.runId), await failures(first.runId))
+    assert.equal(await matched(second.runId), await failures(second.runId), 'the upload stored meanwhile is matched by the new issue')
+  })
 })
+
+async function waitFor (condition: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await condition()) return
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+  throw new Error('the condition never held')
+}
