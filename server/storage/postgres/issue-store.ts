@@ -27,7 +27,7 @@ export interface PostgresIssueStoreOptions {
    * The raw log's lines `from`..`to` of a run, for issues with a log regex: the run store's log
    * slice, capped as RunStore caps the SQLite store's (1 MiB, lines of 16 KiB at most).
    */
-  readLog: (runId: number, from: number, to: number) => Promise<string[]>
+  readLog: (runId: number, from: number, to: number, q: Queryable) => Promise<string[]>
   /** What matchRunsAgain matches moved runs with; without it, a merge that moves runs of a store with issues fails. */
   matchRun?: RunMatcher
 }
@@ -379,7 +379,7 @@ export class PostgresIssueStore {
         const seqs: number[] = []
         for (const row of candidates) {
           const where: Where = { seriesId: row.series_id, versionSortKey: row.sort_key, machine: row.machine, arch: row.arch, cpuFlags: splitList(row.flags), kernel: row.kernel }
-          if (await this.explains(compiled, row.run_id, triageResultOf(row), where)) {
+          if (await this.explains(client, compiled, row.run_id, triageResultOf(row), where)) {
             runIds.push(row.run_id)
             seqs.push(row.seq)
           }
@@ -427,11 +427,12 @@ export class PostgresIssueStore {
    * log is read from the database: tried first without them, and only when the rule asked (all
    * else matched, the issue has a log regex) tried again with the lines read.
    */
-  private async explains (issue: CompiledIssue, runId: number, result: TriageResult, where: Where): Promise<boolean> {
+  private async explains (q: Queryable, issue: CompiledIssue, runId: number, result: TriageResult, where: Where): Promise<boolean> {
     let asked = false
     if (issueMatches(issue, candidateOf(result, where, () => { asked = true; return [] }))) return true
     if (!asked) return false
-    const lines = await this.readLog(runId, result.lines[0], result.lines[1])
+    // on the step's own connection: a step waiting for a second one of the pool could wait forever
+    const lines = await this.readLog(runId, result.lines[0], result.lines[1], q)
     return issueMatches(issue, candidateOf(result, where, () => lines))
   }
 }

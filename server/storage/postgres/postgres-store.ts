@@ -97,7 +97,7 @@ export class PostgresStore implements Store {
       }
       return runs.issues.matchRun(client, active, runId, run, results, (_runId, from, to) => lines.get(`${from}:${to}`) ?? [])
     }
-    const issues = new PostgresIssueStore(pool, { clock, readLog: (runId, from, to) => runs.linesForMatching(runId, from, to), matchRun })
+    const issues = new PostgresIssueStore(pool, { clock, readLog: (runId, from, to, q) => runs.linesForMatching(runId, from, to, q), matchRun })
 
     // matching an issue again over every stored result is a step at a time, each a short
     // transaction of its own, with a turn of the event loop between two

@@ -44,7 +44,7 @@ async function admins (t: TestContext, server: TestPostgres, s: Scenario) {
   const readLog = (runId: number, from: number, to: number) => new RunStore(db).getLogLines(runId, from, to)?.lines ?? []
   const sqlite = new IdentityAdmin(db, new IssueStore(db, { clock: () => NOW, readLog }), () => NOW)
   const issues = new PostgresIssueStore(pool, {
-    clock: () => NOW, readLog: async (...args) => readLog(...args), matchRun: testMatchRun(async (...args) => readLog(...args)),
+    clock: () => NOW, readLog: async (runId, from, to) => readLog(runId, from, to), matchRun: testMatchRun(async (...args) => readLog(...args)),
   })
   const postgres = new PostgresIdentityAdmin(pool, issues, () => NOW)
   const both = async <T>(call: (admin: IdentityAdmin | PostgresIdentityAdmin) => T | Promise<T>): Promise<T> => {
