@@ -50,6 +50,40 @@ export interface CandidateRow {
   line_to: number
 }
 
+/**
+ * Results read per retroactive step (a case with more is a step of its own): a step is one short
+ * write transaction, and a server answers other requests between steps.
+ */
+export const REMATCH_RESULTS_PER_STEP = 20_000
+/** Cases whose path is tried against the glob between two turns of the event loop. */
+export const CASES_SCANNED_PER_STEP = 5_000
+
+/** Cases (with their stored result counts) in batches of about REMATCH_RESULTS_PER_STEP results. */
+export function * resultBatches (cases: ReadonlyArray<[caseId: number, results: number]>): Generator<number[]> {
+  let batch: number[] = []
+  let results = 0
+  for (const [caseId, count] of cases) {
+    if (batch.length > 0 && results + count > REMATCH_RESULTS_PER_STEP) {
+      yield batch
+      batch = []
+      results = 0
+    }
+    batch.push(caseId)
+    results += count
+  }
+  if (batch.length > 0) yield batch
+}
+
+/** A candidate as a rematch reads it: with where its run was stored. */
+export interface RetroRow extends CandidateRow {
+  series_id: number
+  sort_key: number
+  machine: string
+  arch: string | null
+  flags: string
+  kernel: string | null
+}
+
 /** The columns an issue's definition is written to, in the order of ISSUE_COLUMNS. */
 export const ISSUE_COLUMNS = ['title', 'url', 'culprit', 'intermittent', 'test_glob', 'reason_regex', 'log_regex', 'exit_code', 'statuses',
   'kernel_trouble', 'series', 'machines', 'arch', 'cpu_flags', 'kernel_glob', 'versions_from', 'versions_to'] as const
@@ -128,10 +162,10 @@ export function definitionOf (issue: StoredIssue): IssueDefinition {
   return { title, url, culprit, intermittent, matcher, scope }
 }
 
-/** The values of ISSUE_COLUMNS for a definition, in that order. */
-export function columnsOf (definition: IssueDefinition): unknown[] {
+/** The known_issues columns a definition is written to, by name (SQLite binds them by name). */
+export function issueColumns (definition: IssueDefinition): Record<(typeof ISSUE_COLUMNS)[number], unknown> {
   const { matcher, scope } = definition
-  const columns: Record<(typeof ISSUE_COLUMNS)[number], unknown> = {
+  return {
     title: definition.title,
     url: definition.url,
     culprit: definition.culprit,
@@ -150,6 +184,11 @@ export function columnsOf (definition: IssueDefinition): unknown[] {
     versions_from: scope.versionsFrom,
     versions_to: scope.versionsTo,
   }
+}
+
+/** The values of ISSUE_COLUMNS for a definition, in that order (PostgreSQL binds them by position). */
+export function columnsOf (definition: IssueDefinition): unknown[] {
+  const columns = issueColumns(definition)
   return ISSUE_COLUMNS.map(column => columns[column])
 }
 

@@ -6,7 +6,8 @@ import type {
   IssueAuditRow, IssueListRow, IssueMatchRow, IssuePatch, PerhapsFixed, RunContext, RunIssueMatches, StoredIssue, TriageResult,
 } from '../rows.ts'
 import {
-  candidateOf, columnsOf, definitionOf, diff, ISSUE_COLUMNS, issueOf, refOf, splitList, triageResultOf, type CandidateRow, type IssueRow,
+  candidateOf, CASES_SCANNED_PER_STEP, columnsOf, definitionOf, diff, ISSUE_COLUMNS, issueOf, refOf, resultBatches, splitList, triageResultOf,
+  type IssueRow, type RetroRow,
 } from '../known-issue-rows.ts'
 import { FAILED_SQL, FAILING_STATUS_LIST_SQL, PASSED_SQL } from '../outcome-sql.ts'
 import { TROUBLED_RESULT_SQL } from './outcomes.ts'
@@ -30,36 +31,6 @@ export interface PostgresIssueStoreOptions {
   readLog: (runId: number, from: number, to: number, q: Queryable) => Promise<string[]>
   /** What matchRunsAgain matches moved runs with; without it, a merge that moves runs of a store with issues fails. */
   matchRun?: RunMatcher
-}
-
-/** As storage/issue-store.ts: results read per rematch step, one short write transaction each. */
-const REMATCH_RESULTS_PER_STEP = 20_000
-/** Cases read (and their paths tried against the glob) per page, between two turns of the event loop. */
-const CASES_SCANNED_PER_STEP = 5_000
-
-/** Cases (with their stored result counts) in batches of about REMATCH_RESULTS_PER_STEP results. */
-function * resultBatches (cases: ReadonlyArray<[caseId: number, results: number]>): Generator<number[]> {
-  let batch: number[] = []
-  let results = 0
-  for (const [caseId, count] of cases) {
-    if (batch.length > 0 && results + count > REMATCH_RESULTS_PER_STEP) {
-      yield batch
-      batch = []
-      results = 0
-    }
-    batch.push(caseId)
-    results += count
-  }
-  if (batch.length > 0) yield batch
-}
-
-interface RetroRow extends CandidateRow {
-  series_id: number
-  sort_key: number
-  machine: string
-  arch: string | null
-  flags: string
-  kernel: string | null
 }
 
 type Where = Omit<MatchCandidate, 'path' | 'ancestors' | 'status' | 'troubled' | 'reason' | 'exitCode' | 'logLines'>

@@ -1,12 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type pg from 'pg'
-import { FLAGS, STATUSES } from '../../../ingest/vocabulary.ts'
-import { AUDIT_ACTIONS, CULPRITS } from '../../domain/known-issues.ts'
-import { TOKEN_SCOPES } from '../rows.ts'
-
-const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations', 'postgres')
+import { loadMigrationFiles, migrationsDir, type Migration } from '../migration-files.ts'
 
 /**
  * The advisory lock every migrating node takes ('ksft' in ASCII). Advisory locks belong to one
@@ -14,39 +7,10 @@ const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'migr
  */
 const MIGRATION_LOCK = 0x6b736674
 
-export interface Migration {
-  version: number
-  name: string
-  sql: string
-}
+export type { Migration }
 
-/** A list of SQL string literals, for `IN (...)` and `ARRAY[...]`. */
-function literals (values: readonly string[]): string {
-  return values.map(value => `'${value.replaceAll("'", "''")}'`).join(', ')
-}
-
-/** Values the migrations take from the code's one definition of a vocabulary. */
-const PLACEHOLDERS: Record<string, string> = {
-  STATUSES: literals(STATUSES),
-  FLAGS: literals(FLAGS),
-  CULPRITS: literals(CULPRITS),
-  AUDIT_ACTIONS: literals(AUDIT_ACTIONS),
-  TOKEN_SCOPES: literals(TOKEN_SCOPES),
-}
-
-export function loadMigrations (dir = MIGRATIONS_DIR): Migration[] {
-  return readdirSync(dir)
-    .filter(file => /^\d+-[\w-]+\.sql$/.test(file))
-    .map(file => ({
-      version: Number.parseInt(file, 10),
-      name: file,
-      sql: readFileSync(join(dir, file), 'utf8').replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
-        const value = PLACEHOLDERS[key]
-        if (value === undefined) throw new Error(`${file}: unknown placeholder {{${key}}}`)
-        return value
-      }),
-    }))
-    .sort((a, b) => a.version - b.version)
+export function loadMigrations (dir = migrationsDir('postgres')): Migration[] {
+  return loadMigrationFiles(dir)
 }
 
 /**

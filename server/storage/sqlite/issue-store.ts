@@ -4,40 +4,10 @@ import { namesKey, testPathsOf, type IssueDefinition } from '../../domain/known-
 import { versionSortKey } from '../../domain/version-label.ts'
 import { FAILED_SQL, FAILING_STATUS_LIST_SQL, PASSED_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
 import type { IssueAuditRow, IssueListRow, IssueMatchRow, IssuePatch, PerhapsFixed, RunContext, RunIssueMatches, StoredIssue, TriageResult } from '../rows.ts'
-import { candidateOf, definitionOf, diff, issueOf, refOf, splitList, triageResultOf, type CandidateRow, type IssueRow } from '../known-issue-rows.ts'
-
-/**
- * Results read per retroactive step (a case with more is a step of its own): a step is one short
- * write transaction, and a server answers other requests between steps.
- */
-const REMATCH_RESULTS_PER_STEP = 20_000
-/** Cases whose path is tried against the glob between two turns of the event loop. */
-const CASES_SCANNED_PER_STEP = 5_000
-
-/** Cases (with their stored result counts) in batches of about REMATCH_RESULTS_PER_STEP results. */
-function * resultBatches (cases: ReadonlyArray<[caseId: number, results: number]>): Generator<number[]> {
-  let batch: number[] = []
-  let results = 0
-  for (const [caseId, count] of cases) {
-    if (batch.length > 0 && results + count > REMATCH_RESULTS_PER_STEP) {
-      yield batch
-      batch = []
-      results = 0
-    }
-    batch.push(caseId)
-    results += count
-  }
-  if (batch.length > 0) yield batch
-}
-
-interface RetroRow extends CandidateRow {
-  series_id: number
-  sort_key: number
-  machine: string
-  arch: string | null
-  flags: string
-  kernel: string | null
-}
+import {
+  candidateOf, CASES_SCANNED_PER_STEP, definitionOf, diff, ISSUE_COLUMNS, issueColumns, issueOf, refOf, resultBatches, splitList, triageResultOf,
+  type CandidateRow, type IssueRow, type RetroRow,
+} from '../known-issue-rows.ts'
 
 export interface IssueStoreOptions {
   clock?: () => Date
@@ -129,7 +99,7 @@ export class IssueStore {
   create (definition: IssueDefinition, actor: string, options: { match?: boolean } = {}): StoredIssue {
     const now = this.clock().toISOString()
     const id = this.db.transaction(() => {
-      const id = Number(this.s.insert.run({ ...columnsOf(definition), created_at: now, created_by: actor, updated_at: now }).lastInsertRowid)
+      const id = Number(this.s.insert.run({ ...issueColumns(definition), created_at: now, created_by: actor, updated_at: now }).lastInsertRowid)
       this.s.insertAudit.run(id, now, actor, 'create', JSON.stringify(diff(null, definition)))
       this.s.bumpRevision.run()
       this.s.bumpWriteCounter.run()
@@ -158,7 +128,7 @@ export class IssueStore {
     if (Object.keys(changes).length === 0) return { issue: before, rematch: false }
     const now = this.clock().toISOString()
     this.db.transaction(() => {
-      this.s.update.run({ ...columnsOf(after), id, updated_at: now })
+      this.s.update.run({ ...issueColumns(after), id, updated_at: now })
       this.s.insertAudit.run(id, now, actor, 'edit', JSON.stringify(changes))
       this.s.bumpRevision.run()
       this.s.bumpWriteCounter.run()
@@ -328,30 +298,6 @@ export class IssueStore {
   }
 }
 
-function columnsOf (definition: IssueDefinition): Record<string, unknown> {
-  const { matcher, scope } = definition
-  return {
-    title: definition.title,
-    url: definition.url,
-    culprit: definition.culprit,
-    intermittent: definition.intermittent ? 1 : 0,
-    test_glob: matcher.testGlob,
-    reason_regex: matcher.reasonRegex,
-    log_regex: matcher.logRegex,
-    exit_code: matcher.exitCode,
-    statuses: matcher.statuses.join(','),
-    kernel_trouble: matcher.kernelTrouble ? 1 : 0,
-    series: JSON.stringify(scope.series),
-    machines: JSON.stringify(scope.machines),
-    arch: scope.arch,
-    cpu_flags: scope.cpuFlags.join(','),
-    kernel_glob: scope.kernelGlob,
-    versions_from: scope.versionsFrom,
-    versions_to: scope.versionsTo,
-  }
-}
-
-const ISSUE_COLUMNS = 'title, url, culprit, intermittent, test_glob, reason_regex, log_regex, exit_code, statuses, kernel_trouble, series, machines, arch, cpu_flags, kernel_glob, versions_from, versions_to'
 
 function prepare (db: Database) {
   const statement = (sql: string) => db.prepare(sql)
@@ -363,9 +309,9 @@ function prepare (db: Database) {
       ORDER BY k.resolved_at IS NOT NULL, k.id DESC`),
     active: statement('SELECT * FROM known_issues WHERE resolved_at IS NULL ORDER BY id'),
     matchCounts: statement('SELECT count(*) AS results, count(DISTINCT run_id) AS runs FROM known_issue_matches WHERE issue_id = ?'),
-    insert: statement(`INSERT INTO known_issues (${ISSUE_COLUMNS}, created_at, created_by, updated_at)
-      VALUES (${ISSUE_COLUMNS.split(', ').map(column => `@${column}`).join(', ')}, @created_at, @created_by, @updated_at)`),
-    update: statement(`UPDATE known_issues SET ${ISSUE_COLUMNS.split(', ').map(column => `${column} = @${column}`).join(', ')}, updated_at = @updated_at,
+    insert: statement(`INSERT INTO known_issues (${ISSUE_COLUMNS.join(', ')}, created_at, created_by, updated_at)
+      VALUES (${ISSUE_COLUMNS.map(column => `@${column}`).join(', ')}, @created_at, @created_by, @updated_at)`),
+    update: statement(`UPDATE known_issues SET ${ISSUE_COLUMNS.map(column => `${column} = @${column}`).join(', ')}, updated_at = @updated_at,
       generation = generation + 1 WHERE id = @id`),
     setResolved: statement('UPDATE known_issues SET resolved_at = ?, updated_at = ?, generation = generation + 1 WHERE id = ?'),
     scopes: statement('SELECT id, series, machines FROM known_issues ORDER BY id'),

@@ -1,39 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { Database } from 'better-sqlite3'
-import { STATUSES } from '../../../ingest/vocabulary.ts'
-import { AUDIT_ACTIONS, CULPRITS } from '../../domain/known-issues.ts'
 import { BACKFILLS } from './backfills.ts'
+import { loadMigrationFiles, migrationsDir, type Migration } from '../migration-files.ts'
 
-const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations', 'sqlite')
+export type { Migration }
 
-export interface Migration {
-  version: number
-  name: string
-  sql: string
-}
-
-/** Values the migrations take from the code's one definition of a vocabulary. */
-const PLACEHOLDERS: Record<string, string> = {
-  STATUSES: STATUSES.map(status => `'${status}'`).join(', '),
-  CULPRITS: CULPRITS.map(culprit => `'${culprit}'`).join(', '),
-  AUDIT_ACTIONS: AUDIT_ACTIONS.map(action => `'${action}'`).join(', '),
-}
-
-export function loadMigrations (dir = MIGRATIONS_DIR): Migration[] {
-  return readdirSync(dir)
-    .filter(file => /^\d+-[\w-]+\.sql$/.test(file))
-    .map(file => ({
-      version: Number.parseInt(file, 10),
-      name: file,
-      sql: readFileSync(join(dir, file), 'utf8').replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
-        const value = PLACEHOLDERS[key]
-        if (value === undefined) throw new Error(`${file}: unknown placeholder {{${key}}}`)
-        return value
-      }),
-    }))
-    .sort((a, b) => a.version - b.version)
+export function loadMigrations (dir = migrationsDir('sqlite')): Migration[] {
+  return loadMigrationFiles(dir)
 }
 
 /**
