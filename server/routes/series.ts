@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { decodeCursor, encodeCursor } from '../queries/cursor.ts'
 import { findCollection, findMachine, findSeries, versionRef } from '../queries/lookups.ts'
 import { passRate } from '../queries/verdict.ts'
-import { errorResponses } from '../schemas/common.ts'
+import { errorResponses, plainJsonSerializer } from '../schemas/common.ts'
 import {
   CollectionsSchema, FlakyQuerySchema, FlakySchema, MatrixQuerySchema, MatrixSchema, NotModifiedSchema, SERIES_PASS_RATES,
   SeriesItemSchema, SeriesListQuerySchema, SeriesListSchema, SeriesParamsSchema, TrendQuerySchema, TrendSchema, type SeriesItem,
@@ -117,6 +117,7 @@ export const seriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/api/v1/series/:id/matrix', {
     config: cached,
+    serializerCompiler: plainJsonSerializer,
     schema: {
       summary: 'Tests (rows, each followed by its subtests) by versions (columns), results counted per cell',
       tags: TAGS,

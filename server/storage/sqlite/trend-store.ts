@@ -184,8 +184,8 @@ export class TrendStore {
 
   /**
    * The cells of a page's cases: each case's results per version, summed over machines (or on one
-   * machine, or over the given version and machine pairs). One statement for the page: each case is
-   * a range of the covering index case_stats_by_case, already grouped by version. `machineSet`
+   * machine, or over the given version and machine pairs). One statement for the page: each case and
+   * version is a range of the covering index case_stats_by_case. `machineSet`
    * numbers SQLite's comma-separated list of the cell's machine ids.
    */
   matrixCells (caseIds: number[], versionIds: number[], machineId: number | null, cells: VersionMachine[] | null,
@@ -368,14 +368,19 @@ function prepare (db: Database) {
     casesOfTests: statement(`
       SELECT c.id, c.collection, c.test, c.path FROM json_each(?) j
       JOIN cases c ON c.collection = j.value ->> 0 AND c.test = j.value ->> 1`),
+    // case_id IN (...) walks case_stats_by_case in its own order, so that the groups come out
+    // already sorted (a join from the json list sorted them in a temporary b-tree: 45% slower), and
+    // total() adds without sum()'s overflow checks (a quarter of the statement's time on a page of
+    // 20 000 cells; a double is exact far beyond any count of results)
     matrixCells: statement(`
-      SELECT case_id, version_id, count(*), group_concat(machine_id), sum(trouble),
-        sum(${FAILED_SQL} > 0 AND ${PASSED_SQL} = 0), sum(${PASSED_SQL} > 0 AND ${FAILED_SQL} = 0), sum(${PASSED_SQL} > 0 AND ${FAILED_SQL} > 0),
-        ${['total', ...STATUSES].map(column => `sum(${column})`).join(', ')}
-      FROM json_each(@cases) c CROSS JOIN case_stats s ON s.case_id = c.value
-      WHERE version_id IN (SELECT value FROM json_each(@versions)) AND (@machine IS NULL OR machine_id = @machine)
+      SELECT case_id, version_id, count(*), group_concat(machine_id), total(trouble),
+        total(${FAILED_SQL} > 0 AND ${PASSED_SQL} = 0), total(${PASSED_SQL} > 0 AND ${FAILED_SQL} = 0), total(${PASSED_SQL} > 0 AND ${FAILED_SQL} > 0),
+        ${['total', ...STATUSES].map(column => `total(${column})`).join(', ')}
+      FROM case_stats
+      WHERE case_id IN (SELECT value FROM json_each(@cases)) AND version_id IN (SELECT value FROM json_each(@versions))
+        AND (@machine IS NULL OR machine_id = @machine)
         AND (@cells IS NULL OR (version_id, machine_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(@cells)))
-      GROUP BY c.value, version_id`).raw(),
+      GROUP BY case_id, version_id`).raw(),
     outcomeCells: statement(`
       SELECT s.case_id AS caseId, s.machine_id AS machineId, s.version_id AS versionId, s.total,
         ${PASSED_SQL} AS passed, ${FAILED_SQL} AS failed, s.skip
