@@ -1,6 +1,6 @@
-import { STATUSES, worseStatus, type Flag, type Status, type Summary } from '../../ingest/index.ts'
+import { STATUSES, summarize, worseStatus, type Flag, type Status, type Summary } from '../../ingest/index.ts'
 import { bitsOfCell, caseOfCell } from '../storage/outcome-cells.ts'
-import type { IssueRef, MachineRef, ResultDetail } from '../storage/rows.ts'
+import type { IssueRef, MachineCase, MachineRef, ResultDetail } from '../storage/rows.ts'
 import type { StoreTrends } from '../storage/store.ts'
 import { compareStrings, comparePaths } from './cursor.ts'
 import {
@@ -171,14 +171,9 @@ export async function compareVersions (store: StoreTrends, options: CompareOptio
     },
     counts,
     machineCounts,
-    entries: await Promise.all(page.map(async ({ bucket, untriaged, caseId, machine, key }): Promise<ComparedEntry> => {
-      const [base, head] = await Promise.all([
-        describeSide(store, options.baseVersionId, machine, caseId, baseFinished.has(machine.id)),
-        describeSide(store, options.headVersionId, machine, caseId, headFinished.has(machine.id)),
-      ])
+    entries: await describeEntries(store, options, page, { base: baseFinished, head: headFinished }, (entry, base, head, knownIssues): ComparedEntry => {
+      const { bucket, untriaged, caseId, machine, key } = entry
       const value = perCase.get(caseId) ?? 0
-      const explained = bucket === 'fixed' ? base : head
-      const knownIssues = await store.issueRefs([...new Set(explained.runs.flatMap(run => run.knownIssues))])
       const failingHead = head.runs.find(run => run.status === head.status)
       return {
         bucket,
@@ -197,7 +192,7 @@ export async function compareVersions (store: StoreTrends, options: CompareOptio
         base,
         head,
       }
-    })),
+    }),
     next: more ? page.at(-1)!.key : null,
   }
 }
@@ -254,13 +249,54 @@ function merge (base: Side, head: Side, visit: (caseId: number, baseBits: number
   }
 }
 
-async function describeSide (store: StoreTrends, versionId: number, machine: MachineRef, caseId: number, complete: boolean): Promise<ComparedSide> {
-  const counts = await store.cellCounts(versionId, [machine.id], caseId)
+/**
+ * The page's entries with both their sides and the known issues that explain them, read with a few
+ * statements for the whole page (a statement per entry and side made a page 400 round trips, most of
+ * a comparison's time on PostgreSQL).
+ */
+async function describeEntries<Entry extends { caseId: number, machine: MachineRef, bucket: CompareBucket }> (
+  store: StoreTrends, versions: { baseVersionId: number, headVersionId: number }, page: Entry[], finished: { base: Set<number>, head: Set<number> },
+  describe: (entry: Entry, base: ComparedSide, head: ComparedSide, knownIssues: IssueRef[]) => ComparedEntry,
+): Promise<ComparedEntry[]> {
+  const [bases, heads] = await Promise.all([
+    describeSides(store, versions.baseVersionId, page, finished.base),
+    describeSides(store, versions.headVersionId, page, finished.head),
+  ])
+  // the side that says why: the base of a fix, the head otherwise
+  const explainedBy = page.map((entry, i) => (entry.bucket === 'fixed' ? bases[i]! : heads[i]!))
+  const issues = new Map((await store.issueRefs([...new Set(explainedBy.flatMap(side => side.runs.flatMap(run => run.knownIssues)))]))
+    .map(issue => [issue.id, issue]))
+  return page.map((entry, i) => {
+    const ids = [...new Set(explainedBy[i]!.runs.flatMap(run => run.knownIssues))].sort((a, b) => a - b)
+    const knownIssues = ids.flatMap(id => issues.get(id) ?? [])
+    return describe(entry, bases[i]!, heads[i]!, knownIssues)
+  })
+}
+
+/** One side of each entry: its cell in the version, counted, with its results. */
+async function describeSides (store: StoreTrends, versionId: number, page: ReadonlyArray<{ caseId: number, machine: MachineRef }>, finished: Set<number>): Promise<ComparedSide[]> {
+  const cells = page.map(({ caseId, machine }) => ({ machineId: machine.id, caseId }))
+  const keyOf = (cell: MachineCase): string => `${cell.machineId}:${cell.caseId}`
+  const [summaries, results] = await Promise.all([store.cellSummaries(versionId, cells), store.cellResults(versionId, cells)])
+  const counted = new Map(summaries.map(cell => [keyOf(cell), cell.summary]))
+  const resultsOf = new Map<string, ResultDetail[]>()
+  for (const cell of results) {
+    const key = keyOf(cell)
+    let runs = resultsOf.get(key)
+    if (runs === undefined) resultsOf.set(key, runs = [])
+    runs.push(cell.result)
+  }
+  return page.map(({ caseId, machine }) => {
+    const key = keyOf({ machineId: machine.id, caseId })
+    return describeSide(machine, counted.get(key) ?? summarize([]), resultsOf.get(key) ?? [], finished.has(machine.id))
+  })
+}
+
+function describeSide (machine: MachineRef, counts: Summary, runs: ResultDetail[], complete: boolean): ComparedSide {
   let status: Status | null = null
   for (const candidate of STATUSES) {
     if (counts[candidate] > 0) status = status === null ? candidate : worseStatus(status, candidate)
   }
-  const runs = counts.total === 0 ? [] : await store.resultDetails(versionId, [machine.id], caseId)
   const telling = runs.find(run => run.status === status && run.reason !== null) ?? runs.find(run => run.reason !== null)
   return {
     machines: [machine.name],

@@ -1,5 +1,6 @@
 import { isFailing, worseStatus, type Status } from '../../ingest/index.ts'
 import { testPathOf } from '../domain/known-issues.ts'
+import type { ResultDetail } from '../storage/rows.ts'
 import type { StoreTrends } from '../storage/store.ts'
 import { infrastructureEvidence } from './verdict.ts'
 
@@ -32,11 +33,16 @@ export async function untriagedFailures (store: StoreTrends, seriesId: number, v
   })
   const listed = untriaged.slice(0, limit)
   const names = new Map((await store.caseNames([...new Set(listed.map(cell => cell.caseId))])).map(name => [name.id, name]))
+  const resultsOf = new Map<string, ResultDetail[]>()
+  for (const { machineId, caseId, result } of await store.cellResults(versionId, listed)) {
+    const key = `${machineId}:${caseId}`
+    resultsOf.set(key, [...resultsOf.get(key) ?? [], result])
+  }
   const histories = new Map<number, Awaited<ReturnType<StoreTrends['failureHistory']>>>()
   const failures: UntriagedFailure[] = []
   for (const cell of listed) {
     const name = names.get(cell.caseId)!
-    const unknown = (await store.resultDetails(versionId, [cell.machineId], cell.caseId)).filter(result => isFailing(result.status) && result.knownIssues.length === 0)
+    const unknown = resultsOf.get(`${cell.machineId}:${cell.caseId}`)!.filter(result => isFailing(result.status) && result.knownIssues.length === 0)
     const status = unknown.map(result => result.status).reduce((a, b) => worseStatus(a, b))
     const telling = unknown.find(result => result.status === status && result.reason !== null) ?? unknown[0]!
     if (!histories.has(cell.caseId)) histories.set(cell.caseId, await store.failureHistory(seriesId, cell.caseId))

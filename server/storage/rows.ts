@@ -169,6 +169,10 @@ export interface CellCounts extends Summary {
   /** Every failing and troubled result is explained by an active known issue (queries/matrix.ts). */
   explained: boolean
 }
+/** A cell below the version: one test or subtest on one machine. */
+export interface MachineCase { machineId: number, caseId: number }
+export interface CellSummary extends MachineCase { summary: Summary }
+export interface CellResult extends MachineCase { result: ResultDetail }
 export interface MatrixCellRow { caseId: number, versionId: number, counts: CellCounts }
 /** A machine that ran a version: the unit every aggregate below the run is kept in. */
 export interface VersionMachine { versionId: number, machineId: number, machine: string }

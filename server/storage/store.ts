@@ -3,8 +3,8 @@ import type { Summary, TestRecord } from '../../ingest/index.ts'
 import type { IssueDefinition } from '../domain/known-issues.ts'
 import type { PatchRecord } from '../domain/patch-list.ts'
 import type {
-  CaseName, CellCounts, CollectionRow, HistoryFilters, HistoryKey, HistoryRow, IdentityRefusal, IngestOutcome, IssueAuditRow,
-  IssueListRow, IssueMatchRow, IssuePatch, IssueRef, LogSlice, MachineMergeReport, MachineRef, MachineRow, MachineSeriesRow,
+  CaseName, CellCounts, CellResult, CellSummary, CollectionRow, HistoryFilters, HistoryKey, HistoryRow, IdentityRefusal, IngestOutcome, IssueAuditRow,
+  IssueListRow, IssueMatchRow, IssuePatch, IssueRef, LogSlice, MachineCase, MachineMergeReport, MachineRef, MachineRow, MachineSeriesRow,
   MatrixCellRow, NamedRef, OutcomeCell, ParsedRun, PassRateRow, PerhapsFixed, PruneReport, RemovedRun, ResultDetail, RunExport,
   RunMetadata, RunPatchReport, RunTestsPage, RunView, SeriesIdentity, SeriesMergeReport, SeriesRef, SeriesRow, StoredIssue,
   StoredLog, StoreHealth, TokenInfo, TokenScope, TrendFilters, TrendRow, TriageCell, VersionCounts, VersionMachine,
@@ -89,8 +89,10 @@ export interface StoreTrends {
   /** The outcome set (outcome-cells.ts) of each of these machines in a version. */
   outcomeSets (versionId: number, machineIds: number[]): Promise<Map<number, Uint32Array>>
   caseNames (caseIds: number[]): Promise<CaseName[]>
-  cellCounts (versionId: number, machineIds: number[], caseId: number): Promise<Summary>
-  resultDetails (versionId: number, machineIds: number[], caseId: number): Promise<ResultDetail[]>
+  /** Each cell's results in a version counted per status, in the order of `cells`; a cell without results is left out. */
+  cellSummaries (versionId: number, cells: readonly MachineCase[]): Promise<CellSummary[]>
+  /** Each result of the cells in a version, in the order of `cells`, then by machine name, run and place in the run. */
+  cellResults (versionId: number, cells: readonly MachineCase[]): Promise<CellResult[]>
   failingCells (versionId: number): Promise<Array<{ caseId: number, machineId: number, machine: string }>>
   failureHistory (seriesId: number, caseId: number): Promise<{ version: string, machine: string, versions: number } | null>
   issueRefs (ids: readonly number[]): Promise<IssueRef[]>

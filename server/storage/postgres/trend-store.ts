@@ -4,7 +4,7 @@ import { seriesNameKey } from '../../domain/series-identity.ts'
 import { decodeOutcomeSet } from '../outcome-cells.ts'
 import { FAILED_SQL, PASSED_SQL } from '../outcome-sql.ts'
 import type {
-  CaseName, CollectionRow, HistoryFilters, HistoryKey, HistoryRow, IssueRef, MachineRef, MachineRow, MachineSeriesRow, MatrixCellRow, OutcomeCell, PassRateRow, ResultDetail, SeriesIdentity, SeriesRef, SeriesRow, TrendFilters, TrendRow, TriageCell, VersionCounts, VersionMachine, VersionMachineRow, VersionRow,
+  CaseName, CellResult, CellSummary, CollectionRow, HistoryFilters, HistoryKey, HistoryRow, IssueRef, MachineCase, MachineRef, MachineRow, MachineSeriesRow, MatrixCellRow, OutcomeCell, PassRateRow, SeriesIdentity, SeriesRef, SeriesRow, TrendFilters, TrendRow, TriageCell, VersionCounts, VersionMachine, VersionMachineRow, VersionRow,
 } from '../rows.ts'
 import {
   caseName, countsOf, historyRow, issueRef, machineRow, matrixCell, passRateRow, resultDetail, seriesRowOf, summaryOf, trendRow, triageCell, versionMachineRow,
@@ -30,6 +30,8 @@ import { OUTCOME_CELL_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
 const COUNTS = ['total', ...STATUSES]
 const SUMS = COUNTS.map(column => `coalesce(sum(${column}), 0)::bigint AS ${column}`).join(', ')
 const runSums = (alias: string) => COUNTS.map(column => `coalesce(sum(${alias}.${column}), 0)::bigint AS ${column}`).join(', ')
+/** Cells as the statements take them: their machines and their cases, two arrays that unnest pairs. */
+const cellColumns = (cells: readonly MachineCase[]): [number[], number[]] => [cells.map(cell => cell.machineId), cells.map(cell => cell.caseId)]
 const qualified = (alias: string, sum: string) => sum.split(' + ').map(column => `${alias}.${column}`).join(' + ')
 const FAILING_STATUS_LIST_SQL = FAILING_STATUSES.map(status => `'${status}'`).join(', ')
 
@@ -153,14 +155,16 @@ export class PostgresTrendStore {
     return (await this.rows('caseNames', [caseIds])).map(caseName)
   }
 
-  /** One case's results in one version, summed over the given machines. */
-  async cellCounts (versionId: number, machineIds: number[], caseId: number): Promise<Summary> {
-    return summaryOf((await this.rows('cellCounts', [versionId, machineIds, caseId]))[0]!)
+  /** Each cell's results in one version counted per status. */
+  async cellSummaries (versionId: number, cells: readonly MachineCase[]): Promise<CellSummary[]> {
+    return (await this.rows('cellSummaries', [versionId, ...cellColumns(cells)]))
+      .map(row => ({ machineId: row.machine_id as number, caseId: row.case_id as number, summary: summaryOf(row) }))
   }
 
-  /** Each result of a case in one version, on the given machines: where it is in its run's log, and what it says. */
-  async resultDetails (versionId: number, machineIds: number[], caseId: number): Promise<ResultDetail[]> {
-    return (await this.rows('resultDetails', [versionId, machineIds, caseId])).map(resultDetail)
+  /** Each result of the cells in one version: where it is in its run's log, and what it says. */
+  async cellResults (versionId: number, cells: readonly MachineCase[]): Promise<CellResult[]> {
+    return (await this.rows('cellResults', [versionId, ...cellColumns(cells)]))
+      .map(row => ({ machineId: row.machine_id as number, caseId: row.case_id as number, result: resultDetail(row) }))
   }
 
   /** The cells of a version with a failing result, in case order: where untriaged failures are looked for. */
@@ -333,15 +337,19 @@ const STATEMENTS = {
     FROM case_stats WHERE version_id = $1::bigint GROUP BY machine_id ORDER BY machine_id`,
   caseNames: `
     SELECT c.id, c.collection, c.test, c.path FROM unnest($1::bigint[]) WITH ORDINALITY AS j(id, n) JOIN cases c ON c.id = j.id ORDER BY j.n`,
-  cellCounts: `
-    SELECT ${SUMS} FROM case_stats
-    WHERE version_id = $1::bigint AND case_id = $3::bigint AND machine_id = ANY($2::bigint[])`,
-  resultDetails: `
-    SELECT ru.id AS run_id, m.name AS machine, r.status, r.line_from, r.line_to, r.reason, r.exit_code, r.timeout_seconds, r.flags, ru.complete,
-      ${KNOWN_ISSUES_OF_RESULT('r.run_id', 'r.seq')} AS issues
-    FROM runs ru JOIN results r ON r.case_id = $3::bigint AND r.run_id = ru.id JOIN machines m ON m.id = ru.machine_id
-    WHERE ru.version_id = $1::bigint AND ru.machine_id = ANY($2::bigint[])
-    ORDER BY m.name, ru.id, r.seq`,
+  // one statement for a page of cells (a compare page has 100 on each side), not one per cell
+  cellSummaries: `
+    SELECT s.machine_id, s.case_id, s.total, ${STATUSES.map(status => `s.${status}`).join(', ')}
+    FROM unnest($2::bigint[], $3::bigint[]) WITH ORDINALITY AS j(machine_id, case_id, n)
+    JOIN case_stats s ON s.version_id = $1::bigint AND s.machine_id = j.machine_id AND s.case_id = j.case_id
+    ORDER BY j.n`,
+  cellResults: `
+    SELECT ru.machine_id, r.case_id, ru.id AS run_id, m.name AS machine, r.status, r.line_from, r.line_to, r.reason, r.exit_code, r.timeout_seconds,
+      r.flags, ru.complete, ${KNOWN_ISSUES_OF_RESULT('r.run_id', 'r.seq')} AS issues
+    FROM unnest($2::bigint[], $3::bigint[]) WITH ORDINALITY AS j(machine_id, case_id, n)
+    JOIN runs ru ON ru.version_id = $1::bigint AND ru.machine_id = j.machine_id
+    JOIN results r ON r.case_id = j.case_id AND r.run_id = ru.id JOIN machines m ON m.id = ru.machine_id
+    ORDER BY j.n, m.name, ru.id, r.seq`,
   failingCells: `
     SELECT cs.case_id AS "caseId", cs.machine_id AS "machineId", m.name AS machine FROM case_stats cs JOIN machines m ON m.id = cs.machine_id
     WHERE cs.version_id = $1::bigint AND ${qualified('cs', FAILED_SQL)} > 0 ORDER BY cs.case_id, m.name`,

@@ -7,7 +7,7 @@ import {
   versionMachineRow, type MatrixCellsRow, type Row, type TriageCellRow,
 } from '../trend-rows.ts'
 import { FAILED_SQL, FAILING_STATUS_LIST_SQL, OUTCOME_CELL_SQL, PASSED_SQL, TROUBLED_RESULT_SQL } from './outcomes.ts'
-import type { CaseName, CollectionRow, HistoryFilters, HistoryKey, HistoryRow, IssueRef, MachineRef, MachineRow, MachineSeriesRow, MatrixCellRow, OutcomeCell, PassRateRow, ResultDetail, SeriesIdentity, SeriesRef, SeriesRow, TrendFilters, TrendRow, TriageCell, VersionCounts, VersionMachine, VersionMachineRow, VersionRow } from '../rows.ts'
+import type { CaseName, CellResult, CellSummary, CollectionRow, HistoryFilters, HistoryKey, HistoryRow, IssueRef, MachineCase, MachineRef, MachineRow, MachineSeriesRow, MatrixCellRow, OutcomeCell, PassRateRow, SeriesIdentity, SeriesRef, SeriesRow, TrendFilters, TrendRow, TriageCell, VersionCounts, VersionMachine, VersionMachineRow, VersionRow } from '../rows.ts'
 
 /**
  * The read side of the trend API: every statement over the aggregates of
@@ -18,6 +18,9 @@ import type { CaseName, CollectionRow, HistoryFilters, HistoryKey, HistoryRow, I
 
 const SUMS = ['total', ...STATUSES].map(column => `coalesce(sum(${column}), 0) AS ${column}`).join(', ')
 const runSums = (alias: string) => ['total', ...STATUSES].map(column => `coalesce(sum(${alias}.${column}), 0) AS ${column}`).join(', ')
+
+/** Cells as the statements take them: a JSON list of [machine, case] pairs. */
+const cellList = (cells: readonly MachineCase[]): string => JSON.stringify(cells.map(cell => [cell.machineId, cell.caseId]))
 
 export class TrendStore {
   private readonly s: ReturnType<typeof prepare>
@@ -130,15 +133,16 @@ export class TrendStore {
     return (this.s.caseNames.all(JSON.stringify(caseIds)) as Row[]).map(caseName)
   }
 
-  /** One case's results in one version, summed over the given machines. */
-  cellCounts (versionId: number, machineIds: number[], caseId: number): Summary {
-    const row = this.s.cellCounts.get({ version: versionId, machines: JSON.stringify(machineIds), case: caseId }) as Row
-    return summaryOf(row)
+  /** Each cell's results in one version counted per status. */
+  cellSummaries (versionId: number, cells: readonly MachineCase[]): CellSummary[] {
+    return (this.s.cellSummaries.all({ version: versionId, cells: cellList(cells) }) as Row[])
+      .map(row => ({ machineId: row.machine_id as number, caseId: row.case_id as number, summary: summaryOf(row) }))
   }
 
-  /** Each result of a case in one version, on the given machines: where it is in its run's log, and what it says. */
-  resultDetails (versionId: number, machineIds: number[], caseId: number): ResultDetail[] {
-    return (this.s.resultDetails.all({ version: versionId, machines: JSON.stringify(machineIds), case: caseId }) as Row[]).map(resultDetail)
+  /** Each result of the cells in one version: where it is in its run's log, and what it says. */
+  cellResults (versionId: number, cells: readonly MachineCase[]): CellResult[] {
+    return (this.s.cellResults.all({ version: versionId, cells: cellList(cells) }) as Row[])
+      .map(row => ({ machineId: row.machine_id as number, caseId: row.case_id as number, result: resultDetail(row) }))
   }
 
   /** The cells of a version with a failing result, in case order: where untriaged failures are looked for. */
@@ -315,18 +319,21 @@ function prepare (db: Database) {
       FROM case_stats WHERE version_id = ? GROUP BY machine_id`).raw(),
     caseNames: statement(`
       SELECT c.id, c.collection, c.test, c.path FROM json_each(?) j JOIN cases c ON c.id = j.value`),
-    cellCounts: statement(`
-      SELECT ${SUMS} FROM case_stats
-      WHERE version_id = @version AND case_id = @case AND machine_id IN (SELECT value FROM json_each(@machines))`),
+    // one statement for a page of cells (a compare page has 100 on each side), not one per cell
+    cellSummaries: statement(`
+      SELECT s.machine_id, s.case_id, s.total, ${STATUSES.map(status => `s.${status}`).join(', ')}
+      FROM json_each(@cells) j CROSS JOIN case_stats s ON s.version_id = @version AND s.machine_id = j.value ->> 0 AND s.case_id = j.value ->> 1
+      ORDER BY j.key`),
     // the runs of the version outside, then (case, run) in the index: a case has a result in nearly every run of the store
     finishedMachines: statement('SELECT DISTINCT machine_id FROM runs WHERE version_id = ? AND complete = 1').pluck(),
-    resultDetails: statement(`
-      SELECT ru.id AS run_id, m.name AS machine, r.status, r.line_from, r.line_to, r.reason, r.exit_code, r.timeout_seconds, r.flags, ru.complete,
+    cellResults: statement(`
+      SELECT ru.machine_id, r.case_id, ru.id AS run_id, m.name AS machine, r.status, r.line_from, r.line_to, r.reason, r.exit_code, r.timeout_seconds,
+        r.flags, ru.complete,
         (SELECT group_concat(k.issue_id) FROM known_issue_matches k JOIN known_issues i ON i.id = k.issue_id AND i.resolved_at IS NULL
          WHERE k.run_id = r.run_id AND k.seq = r.seq) AS issues
-      FROM runs ru CROSS JOIN results r INDEXED BY results_by_case ON r.case_id = @case AND r.run_id = ru.id JOIN machines m ON m.id = ru.machine_id
-      WHERE ru.version_id = @version AND ru.machine_id IN (SELECT value FROM json_each(@machines))
-      ORDER BY m.name, ru.id, r.seq`),
+      FROM json_each(@cells) j CROSS JOIN runs ru ON ru.version_id = @version AND ru.machine_id = j.value ->> 0
+      CROSS JOIN results r INDEXED BY results_by_case ON r.case_id = j.value ->> 1 AND r.run_id = ru.id JOIN machines m ON m.id = ru.machine_id
+      ORDER BY j.key, m.name, ru.id, r.seq`),
     failingCells: statement(`
       SELECT cs.case_id AS caseId, cs.machine_id AS machineId, m.name AS machine FROM case_stats cs JOIN machines m ON m.id = cs.machine_id
       WHERE cs.version_id = ? AND ${FAILED_SQL.split(' + ').map(column => `cs.${column}`).join(' + ')} > 0 ORDER BY cs.case_id, m.name`),

@@ -87,6 +87,9 @@ const historyFiltersOf = (facts: Facts) => [
   { seriesId: facts.seriesIds[0]!, machineId: facts.machineIds[2]! },
 ]
 const MISSING = 987_654
+/** Every (machine, case) cell of a version's machines and the first `cases` cases, case by case. */
+const cellsOf = (facts: Facts, versionId: number, cases: number) =>
+  facts.caseIds.slice(0, cases).flatMap(caseId => facts.machinesOf.get(versionId)!.map(machineId => ({ machineId, caseId })))
 
 /**
  * Every public method of TrendStore, with the argument lists it is called with. Arguments that
@@ -117,10 +120,10 @@ const CALLS: Record<Method, (facts: Facts, sqlite: TrendStore) => unknown[][]> =
   machineSeries: f => [[f.machineIds], [[...f.machineIds].reverse()], [[f.machineIds[2]!]], [[]], [[MISSING]]],
   outcomeSets: f => f.versionIds.flatMap(id => [[id, f.machinesOf.get(id)!], [id, []], [id, f.machineIds]]),
   caseNames: f => [[f.caseIds], [[...f.caseIds].reverse()], [[]], [[MISSING, f.caseIds[0]!]]],
-  cellCounts: f => f.versionIds.flatMap(id => f.caseIds.slice(0, 8).map(caseId => [id, f.machinesOf.get(id)!, caseId]))
-    .concat([[f.versionIds[0]!, [], f.caseIds[0]!], [f.versionIds[0]!, f.machinesOf.get(f.versionIds[0]!)!.slice(0, 1), f.caseIds[1]!]]),
-  resultDetails: f => f.versionIds.flatMap(id => f.caseIds.map(caseId => [id, f.machinesOf.get(id)!, caseId]))
-    .concat([[f.versionIds[0]!, f.machinesOf.get(f.versionIds[0]!)!.slice(1), f.caseIds[0]!]]),
+  cellSummaries: f => f.versionIds.flatMap(id => [[id, cellsOf(f, id, 8)], [id, cellsOf(f, id, 8).reverse()]])
+    .concat([[f.versionIds[0]!, []], [f.versionIds[0]!, [{ machineId: MISSING, caseId: f.caseIds[0]! }, ...cellsOf(f, f.versionIds[0]!, 2), { machineId: f.machineIds[0]!, caseId: MISSING }]]]),
+  cellResults: f => f.versionIds.map(id => [id, cellsOf(f, id, f.caseIds.length)])
+    .concat([[f.versionIds[0]!, []], [f.versionIds[0]!, cellsOf(f, f.versionIds[0]!, 3).reverse()]]),
   failingCells: f => [...f.versionIds, MISSING].map(id => [id]),
   failureHistory: f => f.seriesIds.flatMap(id => f.caseIds.map(caseId => [id, caseId])),
   issueRefs: f => [[f.issueIds], [[...f.issueIds].reverse()], [[]], [[f.issueIds.at(-1)!, MISSING]]],
