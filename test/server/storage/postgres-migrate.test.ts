@@ -8,6 +8,9 @@ import { openDatabase } from '../../../server/storage/sqlite/database.ts'
 import { openPostgres } from '../../../server/storage/postgres/connect.ts'
 import { loadMigrations, migrate } from '../../../server/storage/postgres/migrate.ts'
 import { describePostgres } from '../../helpers/postgres.ts'
+import { ingestText } from '../../helpers/store.ts'
+import { openStore } from '../../../server/storage/store.ts'
+import type { PostgresStore } from '../../../server/storage/postgres/postgres-store.ts'
 
 /** Columns PostgreSQL has that SQLite has not, each for a reason given in 001-schema.sql. */
 const POSTGRES_ONLY = new Set(['results.infrastructure', 'schema_migrations.version', 'schema_migrations.name', 'schema_migrations.applied_at'])
@@ -69,6 +72,29 @@ describePostgres('PostgreSQL migrations', server => {
       WHERE table_schema = current_schema() AND data_type = 'text' AND table_name <> 'schema_migrations'
         AND collation_name IS DISTINCT FROM 'C'`)
     assert.deepEqual(rows, [])
+  })
+
+  test('results and case_stats have no per-row foreign key, and still go with their run and version (002)', async (t) => {
+    const store = await openStore(await server().createDatabase()) as PostgresStore
+    t.after(() => store.close())
+    const log = 'TAP version 13\n1..2\n# selftests: kvm: a_test\nok 1 selftests: kvm: a_test\n# selftests: kvm: b_test\nnot ok 2 selftests: kvm: b_test # exit=1\n'
+    const first = await ingestText(store, log, { series: 'KVM: cascades', version: 'v1', machine: 'host-a' })
+    const second = await ingestText(store, log, { series: 'KVM: cascades', version: 'v2', machine: 'host-a' })
+    const count = async (sql: string, values: unknown[]) => Number((await store.pool.query<{ n: string }>(sql, values)).rows[0]!.n)
+    const { rows: keys } = await store.pool.query<{ name: string }>(`
+      SELECT conname AS name FROM pg_constraint WHERE contype = 'f' AND conrelid IN ('results'::regclass, 'case_stats'::regclass) ORDER BY 1`)
+    assert.deepEqual(keys.map(key => key.name), [], 'no check per result row')
+
+    assert.equal(await count('SELECT count(*) AS n FROM results WHERE run_id = $1', [first.runId]), 2)
+    await store.pool.query('DELETE FROM runs WHERE id = $1', [first.runId])
+    assert.equal(await count('SELECT count(*) AS n FROM results WHERE run_id = $1', [first.runId]), 0)
+    assert.equal(await count('SELECT count(*) AS n FROM results WHERE run_id = $1', [second.runId]), 2, "another run's results stay")
+
+    const { rows: [version] } = await store.pool.query<{ id: number }>("SELECT id FROM versions WHERE label = 'v2'")
+    assert.equal(await count('SELECT count(*) AS n FROM case_stats WHERE version_id = $1', [version!.id]), 2)
+    await store.pool.query('DELETE FROM versions WHERE id = $1', [version!.id])
+    assert.equal(await count('SELECT count(*) AS n FROM case_stats WHERE version_id = $1', [version!.id]), 0)
+    assert.equal(await count('SELECT count(*) AS n FROM results WHERE run_id = $1', [second.runId]), 0, "the version's runs went, and their results with them")
   })
 
   test('migrating again changes nothing', async (t) => {
