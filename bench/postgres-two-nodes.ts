@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url'
 import type { ChildProcess } from 'node:child_process'
 import { openPostgres } from '../server/storage/postgres/connect.ts'
 import { spawnServe } from '../test/helpers/cli.ts'
-import { createUploadTokens } from '../test/helpers/postgres.ts'
+import { createUploadTokens, startPostgresOrSkip } from '../test/helpers/postgres.ts'
 import { stopChild } from './children.ts'
 import { round } from './stats.ts'
 import { upload } from './streaming-memory.ts'
@@ -175,8 +175,7 @@ async function stored (pool: Awaited<ReturnType<typeof openPostgres>>): Promise<
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const [uploaders = 8, logs = 96, kb = 1000] = process.argv.slice(2).map(Number)
-  const { databaseServer } = await import('./postgres.ts')
-  const server = await databaseServer()
+  const server = await startPostgresOrSkip()
   if ('skipped' in server) {
     console.log(`skipped: ${server.skipped}`)
   } else {

@@ -13,6 +13,7 @@
 import { openDatabase } from '../server/storage/sqlite/database.ts'
 import { openPostgres } from '../server/storage/postgres/connect.ts'
 import { copySqliteToPostgres } from '../server/storage/postgres/copy-store.ts'
+import { startPostgresOrSkip } from '../test/helpers/postgres.ts'
 import { measurePostgresIngest, type PostgresIngestResult } from './postgres-ingest.ts'
 import { measureTwoNodes, type TwoNodesOptions, type TwoNodesResult } from './postgres-two-nodes.ts'
 import { measureQueryLatency, type LatencyResult } from './query-latency.ts'
@@ -34,7 +35,7 @@ export interface PostgresBenchOptions {
 }
 
 export async function measurePostgres (options: PostgresBenchOptions): Promise<PostgresBenchResult> {
-  const server = await databaseServer()
+  const server = await startPostgresOrSkip()
   if ('skipped' in server) return server
   try {
     const ingest = await measurePostgresIngest({ url: await server.createDatabase(), targetBytes: options.ingestBytes, rounds: options.ingestRounds })
@@ -58,12 +59,4 @@ export async function measurePostgres (options: PostgresBenchOptions): Promise<P
   } finally {
     await server.stop()
   }
-}
-
-/** Where the section makes its databases: a throwaway cluster, or the server KSFT_TEST_DATABASE_URL names. */
-export async function databaseServer (): Promise<{ createDatabase (): Promise<string>, stop (): Promise<void> } | { skipped: string }> {
-  const { startPostgres, postgresSkip } = await import('../test/helpers/postgres.ts')
-  const skip = postgresSkip()
-  if (skip !== false) return { skipped: skip }
-  return (await startPostgres())!
 }

@@ -50,6 +50,13 @@ export function describePostgres (name: string, body: (server: () => TestPostgre
   })
 }
 
+/** A server with a fresh database on it, or why there is none (the benchmark's PostgreSQL sections). */
+export async function startPostgresOrSkip (): Promise<TestPostgres | { skipped: string }> {
+  const skip = postgresSkip()
+  if (skip !== false) return { skipped: skip }
+  return (await startPostgres())!
+}
+
 /**
  * Upload tokens made in the database itself rather than through a node, so that every node on it
  * takes them: one a name, in order.
