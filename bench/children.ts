@@ -30,7 +30,8 @@ export async function startServer (dbPath: string): Promise<ServerChild> {
   return { pid: child.pid!, url: `http://127.0.0.1:${port}`, token, stop: () => stopChild(child) }
 }
 
-async function stopChild (child: ChildProcess): Promise<void> {
+/** SIGTERM, then the exit awaited: a server closes what it holds first. */
+export async function stopChild (child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
   const exited = once(child, 'exit')
   child.kill('SIGTERM')

@@ -1,6 +1,7 @@
 /**
  * Issue 15's PostgreSQL figures, in the same run as SQLite's: ingest of one dense log into both
- * (postgres-ingest.ts), and the query latency of the smaller store (1.01M results) after
+ * (postgres-ingest.ts), concurrent uploads through one `ksft serve` process against two on one
+ * database (postgres-two-nodes.ts), and the query latency of the smaller store (1.01M results) after
  * `ksft migrate-store`'s copy of it into PostgreSQL, beside SQLite's on the same store. The big
  * store (10M results) is not copied: at the copy's ~25 000 rows a second that alone would take
  * longer than the rest of the benchmark.
@@ -12,17 +13,20 @@
 import { openDatabase } from '../server/storage/sqlite/database.ts'
 import { openPostgres } from '../server/storage/postgres/connect.ts'
 import { copySqliteToPostgres } from '../server/storage/postgres/copy-store.ts'
+import { startPostgresOrSkip } from '../test/helpers/postgres.ts'
 import { measurePostgresIngest, type PostgresIngestResult } from './postgres-ingest.ts'
+import { measureTwoNodes, type TwoNodesOptions, type TwoNodesResult } from './postgres-two-nodes.ts'
 import { measureQueryLatency, type LatencyResult } from './query-latency.ts'
 import type { StoreShape } from './store-shape.ts'
 
 export type PostgresBenchResult =
   | { skipped: string }
-  | { ingest: PostgresIngestResult, copy: { rows: number, seconds: number }, queries: LatencyResult, sqliteQueries: LatencyResult }
+  | { ingest: PostgresIngestResult, nodes: TwoNodesResult, copy: { rows: number, seconds: number }, queries: LatencyResult, sqliteQueries: LatencyResult }
 
 export interface PostgresBenchOptions {
   ingestBytes: number
   ingestRounds: number
+  nodes: TwoNodesOptions
   queryCalls: number
   /** The smaller store's SQLite file and what it holds. */
   snapshotPath: string
@@ -31,10 +35,11 @@ export interface PostgresBenchOptions {
 }
 
 export async function measurePostgres (options: PostgresBenchOptions): Promise<PostgresBenchResult> {
-  const server = await databaseServer()
+  const server = await startPostgresOrSkip()
   if ('skipped' in server) return server
   try {
     const ingest = await measurePostgresIngest({ url: await server.createDatabase(), targetBytes: options.ingestBytes, rounds: options.ingestRounds })
+    const nodes = await measureTwoNodes({ ...options.nodes, createDatabase: server.createDatabase })
     const url = await server.createDatabase()
     const sqlite = openDatabase(options.snapshotPath, { readonly: true })
     const pool = await openPostgres(url)
@@ -50,15 +55,8 @@ export async function measurePostgres (options: PostgresBenchOptions): Promise<P
     // one after the other on the same store, so that both see the same machine
     const sqliteQueries = await measureQueryLatency(options.snapshotPath, options.shape, options.snapshot, options.queryCalls)
     const queries = await measureQueryLatency(url, options.shape, options.snapshot, options.queryCalls)
-    return { ingest, copy, queries, sqliteQueries }
+    return { ingest, nodes, copy, queries, sqliteQueries }
   } finally {
     await server.stop()
   }
-}
-
-async function databaseServer (): Promise<{ createDatabase (): Promise<string>, stop (): Promise<void> } | { skipped: string }> {
-  const { startPostgres, postgresSkip } = await import('../test/helpers/postgres.ts')
-  const skip = postgresSkip()
-  if (skip !== false) return { skipped: skip }
-  return (await startPostgres())!
 }

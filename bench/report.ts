@@ -38,6 +38,7 @@ function tables (r: BenchResults): string {
   for (const section of rowsOf(r)) {
     out.push('', `**${section.title}**`, '', '| | measured | target | |', '|---|---|---|---|')
     for (const row of section.rows) out.push(`| ${row.map(cell => cell.replace(/\|/g, '\\|')).join(' | ')} |`)
+    if (section.note !== undefined) out.push('', section.note)
   }
   return out.join('\n')
 }

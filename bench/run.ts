@@ -38,7 +38,7 @@ const PLAN = quick
       httpSeconds: 1,
       uploads: { clients: 2, logsPerClient: 2, logBytes: 1e6, readers: 1 },
       knownIssues: { issues: 500, tests: 50, subtests: 19, rounds: 1 },
-      postgres: { ingestBytes: 2e6, ingestRounds: 1 },
+      postgres: { ingestBytes: 2e6, ingestRounds: 1, nodes: { uploaders: 2, logs: 4, logBytes: 250e3 } },
     }
   : {
       throughput: { targetBytes: 100e6, tests: 3000, rounds: 3 },
@@ -52,8 +52,9 @@ const PLAN = quick
       uploads: { clients: 8, logsPerClient: 20, logBytes: 5e6, readers: 2 },
       // a 10 000-result upload against 10 000 known issues
       knownIssues: { issues: 10_000, tests: 500, subtests: 19, rounds: 7 },
-      // the dense log of section 1b into both backends; the smaller store copied for its queries
-      postgres: { ingestBytes: 60e6, ingestRounds: 3 },
+      // the dense log of section 1b into both backends; 96 uploads of ~4 000 results through one
+      // node, then two (about a minute); the smaller store copied for its queries
+      postgres: { ingestBytes: 60e6, ingestRounds: 3, nodes: { uploaders: 8, logs: 96, logBytes: 1e6 } },
     }
 
 function log (line: string): void {

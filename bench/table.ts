@@ -7,9 +7,12 @@ const fmt = (value: number, digits = 1) => value.toLocaleString('en-US', { minim
 const verdict = (met: boolean) => (met ? 'met' : 'MISSED')
 const mb = (bytes: number) => `${fmt(bytes / 1e6, 0)} MB`
 
-export function rowsOf (r: BenchResults): Array<{ title: string, rows: Row[] }> {
+/** A section of the table; `note` is a sentence printed under its rows. */
+type Section = { title: string, rows: Row[], note?: string }
+
+export function rowsOf (r: BenchResults): Section[] {
   const t = r.throughput
-  const sections: Array<{ title: string, rows: Row[] }> = []
+  const sections: Section[] = []
   const c = r.cliStartup
   sections.push({
     title: `0. start-up of the ${c.compiled ? 'compiled' : 'uncompiled (tsx)'} ksft command, median of ${c.runs}`,
@@ -87,7 +90,7 @@ export function rowsOf (r: BenchResults): Array<{ title: string, rows: Row[] }> 
     ],
   })
   const pg = r.postgres
-  if (pg !== undefined) sections.push(postgresSection(pg))
+  if (pg !== undefined) sections.push(postgresSection(pg, r.machine.cores))
   const g = r.growth
   sections.push({
     title: `6. growth from ${fmt(g.smallerResults / 1e6, 2)}M to ${fmt(g.biggerResults / 1e6, 2)}M results`,
@@ -99,13 +102,14 @@ export function rowsOf (r: BenchResults): Array<{ title: string, rows: Row[] }> 
   return sections
 }
 
-function postgresSection (pg: BenchResults['postgres']): { title: string, rows: Row[] } {
+function postgresSection (pg: BenchResults['postgres'], cores: number): Section {
   if ('skipped' in pg) return { title: `8. PostgreSQL: skipped (${pg.skipped})`, rows: [] }
   const i = pg.ingest
   const q = pg.queries
   const rows: Row[] = [
     ['ingest, dense log: SQLite', `${i.resultsPerSecond.sqlite.toLocaleString('en-US')} results/s (store ${fmt(i.storeMs.sqlite, 0)} ms)`, '', ''],
     ['ingest, dense log: PostgreSQL', `${i.resultsPerSecond.postgres.toLocaleString('en-US')} results/s (store ${fmt(i.storeMs.postgres, 0)} ms)`, '≥ 50% of SQLite', `${fmt(i.postgresOverSqlite * 100)}% ${verdict(i.postgresOverSqlite >= 0.5)}`],
+    ...twoNodeRows(pg.nodes),
     ['ksft migrate-store of the smaller store', `${pg.copy.rows.toLocaleString('en-US')} rows in ${fmt(pg.copy.seconds)} s`, '', ''],
   ]
   for (const kind of Object.keys(q.queries) as Array<keyof typeof q.queries>) {
@@ -114,9 +118,30 @@ function postgresSection (pg: BenchResults['postgres']): { title: string, rows: 
     rows.push([`${kind} on PostgreSQL (SQLite: ${fmt(sqlite.p50, 2)} / ${fmt(sqlite.p95, 2)} ms)`, `${fmt(stats.p50, 2)} / ${fmt(stats.p95, 2)} ms`, `p95 ≤ ${stats.targetP95} ms`, verdict(stats.met)])
   }
   return {
-    title: `8. PostgreSQL: a dense log of ${fmt(i.log.bytes / 1e6)} MB (${i.log.results.toLocaleString('en-US')} results) stored in each backend, median of ${i.samples.postgres.length}; query latency on the smaller store (${q.results.toLocaleString('en-US')} results) copied (p50 / p95 over ${Object.values(q.queries)[0]?.calls ?? 0} calls)`,
+    title: `8. PostgreSQL: a dense log of ${fmt(i.log.bytes / 1e6)} MB (${i.log.results.toLocaleString('en-US')} results) stored in each backend, median of ${i.samples.postgres.length}; concurrent uploads through one node and through two; query latency on the smaller store (${q.results.toLocaleString('en-US')} results) copied (p50 / p95 over ${Object.values(q.queries)[0]?.calls ?? 0} calls)`,
     rows,
+    note: twoNodeNote(pg.nodes, cores),
   }
+}
+
+type TwoNodes = Exclude<BenchResults['postgres'], { skipped: string }>['nodes']
+
+function twoNodeRows (n: TwoNodes): Row[] {
+  const rate = (phase: TwoNodes['oneNode']) => `${phase.resultsPerSecond.toLocaleString('en-US')} results/s, ${fmt(phase.uploadsPerSecond, 2)} uploads/s`
+  const uploads = `${n.logs} uploads of ${fmt(n.logBytes / 1e6, 2)} MB (~${n.resultsPerLog.toLocaleString('en-US')} results) from ${n.uploaders} uploaders`
+  return [
+    [`${uploads} through one ksft serve`, rate(n.oneNode), '', ''],
+    ['the same through two ksft serve on the same database', rate(n.twoNodes), '≥ 1.5× one node', `${fmt(n.twoOverOne, 2)}× ${verdict(n.targets.oneAndAHalf)}`],
+    ['runs stored / uploads, one node and two', `${n.oneNode.runsStored} / ${n.oneNode.uploads}, ${n.twoNodes.runsStored} / ${n.twoNodes.uploads}`, 'no error or loss', verdict(n.targets.noErrorNoLoss)],
+  ]
+}
+
+/** What bounds the two-node figure: one machine's cores under PostgreSQL, both nodes and the uploaders. */
+function twoNodeNote (n: TwoNodes, cores: number): string {
+  const busy = (phase: TwoNodes['oneNode']) => `${fmt(phase.cpuBusy * 100, 0)}%`
+  return `The two nodes run on this one machine: PostgreSQL, both ksft serve processes and the uploaders share its ${cores} cores, ` +
+    `which were ${busy(n.oneNode)} busy with one node and ${busy(n.twoNodes)} with two (load average ${n.loadAverage.start} → ${n.loadAverage.end}). ` +
+    'A second process here can only use what the first left idle; the ratio says nothing of a second machine.'
 }
 
 export function printTable (r: BenchResults): void {
@@ -131,6 +156,7 @@ export function printTable (r: BenchResults): void {
     for (const row of section.rows) {
       out.push(`  ${row[0].padEnd(widths[0]!)}  ${row[1].padEnd(widths[1]!)}  ${row[2].padEnd(widths[2]!)}  ${r.quick ? '' : row[3]}`.trimEnd())
     }
+    if (section.note !== undefined) out.push(`  ${section.note}`)
   }
   process.stdout.write(`${out.join('\n')}\n`)
 }

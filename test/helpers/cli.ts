@@ -34,23 +34,38 @@ export async function freePort (): Promise<number> {
   })
 }
 
-/** Starts `ksft serve` on a free port and waits until /healthz answers. */
+/** Starts `ksft serve` from the sources on a free port (see spawnServe); it is killed after the test. */
 export async function startServer (t: TestContext, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ url: string, child: ChildProcess }> {
+  const server = await spawnServe(args, { ...FROM_SOURCE, ...env })
+  t.after(() => { if (server.child.exitCode === null) server.child.kill('SIGKILL') })
+  return server
+}
+
+/**
+ * Starts `ksft serve` on a free port of 127.0.0.1 and waits until /healthz answers. bin/ksft runs
+ * dist/ when it is built, unless `env` says KSFT_FROM_SOURCE=1. The caller ends the child; one that
+ * never answered is killed here.
+ */
+export async function spawnServe (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ url: string, child: ChildProcess }> {
   const port = await freePort()
   const child = spawn(process.execPath, [KSFT, 'serve', '--host', '127.0.0.1', '--port', String(port), ...args], {
-    env: { ...process.env, ...FROM_SOURCE, KSFT_LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, KSFT_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   const url = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 20_000
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`ksft serve exited with ${child.exitCode}`)
-    try {
-      const res = await fetch(`${url}/healthz`)
-      if (res.ok) return { url, child }
-    } catch {}
-    await new Promise(resolve => setTimeout(resolve, 100))
+  try {
+    const deadline = Date.now() + 20_000
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`ksft serve exited with ${child.exitCode}`)
+      try {
+        const res = await fetch(`${url}/healthz`)
+        if (res.ok) return { url, child }
+      } catch {}
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    throw new Error('ksft serve did not answer /healthz within 20 s')
+  } catch (err) {
+    if (child.exitCode === null) child.kill('SIGKILL')
+    throw err
   }
-  throw new Error('ksft serve did not answer /healthz within 20 s')
 }

@@ -50,6 +50,29 @@ export function describePostgres (name: string, body: (server: () => TestPostgre
   })
 }
 
+/** A server with a fresh database on it, or why there is none (the benchmark's PostgreSQL sections). */
+export async function startPostgresOrSkip (): Promise<TestPostgres | { skipped: string }> {
+  const skip = postgresSkip()
+  if (skip !== false) return { skipped: skip }
+  return (await startPostgres())!
+}
+
+/**
+ * Upload tokens made in the database itself rather than through a node, so that every node on it
+ * takes them: one a name, in order.
+ */
+export async function createUploadTokens (url: string, names: readonly string[]): Promise<string[]> {
+  const { PostgresStore } = await import('../../server/storage/postgres/postgres-store.ts')
+  const store = await PostgresStore.open(url)
+  try {
+    const made: string[] = []
+    for (const name of names) made.push((await store.tokens.create(name, ['upload'])).token)
+    return made
+  } finally {
+    await store.close()
+  }
+}
+
 /** A server with a fresh database on it, or null when there is none to be had (see postgresSkip). */
 export async function startPostgres (): Promise<TestPostgres | null> {
   const serverUrl = process.env.KSFT_TEST_DATABASE_URL

@@ -4,7 +4,7 @@ import { generateLog, scaledLogSpec } from '../../server/demo/log-generator.ts'
 import { openPostgres } from '../../server/storage/postgres/connect.ts'
 import { postgresAggregates, postgresRecount } from '../helpers/aggregates.ts'
 import { startServer } from '../helpers/cli.ts'
-import { describePostgres } from '../helpers/postgres.ts'
+import { createUploadTokens, describePostgres } from '../helpers/postgres.ts'
 
 /**
  * Issue 15: two `ksft serve` processes on one PostgreSQL database behave as one server. Eight
@@ -36,17 +36,8 @@ describePostgres('two ksft serve processes on one PostgreSQL database', (server)
     const nodes = await Promise.all([startServer(t, ['--db', url], env), startServer(t, ['--db', url], env)])
     const [a, b] = nodes.map(node => node.url) as [string, string]
 
-    // tokens made on neither node are every node's; one per uploader, as a node limits each token's uploads in flight
-    const tokens = await import('../../server/storage/postgres/postgres-store.ts').then(async ({ PostgresStore }) => {
-      const store = await PostgresStore.open(url)
-      try {
-        const made: string[] = []
-        for (let i = 0; i <= UPLOADERS; i++) made.push((await store.tokens.create(`lab-${i}`, ['upload'])).token)
-        return made
-      } finally {
-        await store.close()
-      }
-    })
+    // one token per uploader, as a node limits each token's uploads in flight
+    const tokens = await createUploadTokens(url, Array.from({ length: UPLOADERS + 1 }, (_, i) => `lab-${i}`))
     const post = async (node: string, { meta, text }: Upload, token = tokens[UPLOADERS]!): Promise<{ status: number, id: number }> => {
       const res = await fetch(`${node}/api/v1/runs?${new URLSearchParams(meta).toString()}`, {
         method: 'POST', body: text, headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' },
