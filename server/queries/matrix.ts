@@ -1,7 +1,15 @@
 import { FAILING_STATUSES } from '../../ingest/vocabulary.ts'
-import type { CellCounts } from '../storage/rows.ts'
+import type { CaseName, CellCounts } from '../storage/rows.ts'
 import type { StoreTrends } from '../storage/store.ts'
 import { comparePaths, compareStrings } from './cursor.ts'
+
+/**
+ * The cells (rows times versions) after which a matrix page takes no further test. The page's
+ * size is then bounded whatever the series' shape: 50 tests of 20 subtests over 20 versions were
+ * 20 000 cells, a 4.3 MB answer, and a series of tests with hundreds of subtests would have made
+ * a page of tens of megabytes for one request. A page still holds at least one whole test.
+ */
+export const MATRIX_PAGE_CELLS = 10_000
 
 /** Where a matrix page starts: after this test. */
 export type MatrixKey = [collection: string, test: string]
@@ -14,6 +22,8 @@ export interface MatrixOptions {
   arch: string | null
   after: MatrixKey | null
   limit: number
+  /** MATRIX_PAGE_CELLS unless given. */
+  maxCells?: number
 }
 
 export interface MatrixPage {
@@ -33,16 +43,16 @@ export interface MatrixRowData {
 
 /**
  * A page of the tests-by-versions matrix: whole tests (each with all its subtests), so that a
- * test never splits across two pages. Cells come from case_stats, never from the results.
+ * test never splits across two pages, `limit` of them at most and fewer when they would pass
+ * MATRIX_PAGE_CELLS. Cells come from case_stats, never from the results.
  */
 export async function matrixPage (store: StoreTrends, options: MatrixOptions): Promise<MatrixPage> {
   // one more than asked tells whether another page exists
   const tests = await store.seriesTests(options.seriesId, options.collection, options.after, options.limit + 1)
-  const more = tests.length > options.limit
-  if (more) tests.pop()
   if (tests.length === 0) return { machineSets: [], rows: [], next: null }
-
-  const cases = await store.casesOfTests(tests)
+  const asked = tests.slice(0, options.limit)
+  const { kept, cases } = testsWithinBudget(asked, await store.casesOfTests(asked), options.versionIds.length, options.maxCells ?? MATRIX_PAGE_CELLS)
+  const more = kept.length < tests.length
   // the machines that ran the versions name the cells' machine ids, and the arch filter keeps some of them
   const ran = await store.versionMachineCells(options.versionIds, options.machineId, options.arch)
   const sets = new MachineSets(new Map(ran.map(cell => [cell.machineId, cell.machine])))
@@ -70,7 +80,26 @@ export async function matrixPage (store: StoreTrends, options: MatrixOptions): P
       cells: cells.get(c.id)!,
     }
   })
-  return { machineSets: sets.named, rows, next: more ? tests.at(-1)! : null }
+  return { machineSets: sets.named, rows, next: more ? kept.at(-1)! : null }
+}
+
+/** The first tests whose rows (the test and its subtests) times the versions stay within `maxCells`, and at least one. */
+function testsWithinBudget (tests: MatrixKey[], cases: CaseName[], versions: number, maxCells: number): { kept: MatrixKey[], cases: CaseName[] } {
+  const rowsOf = new Map<string, number>()
+  const keyOf = (collection: string, test: string): string => JSON.stringify([collection, test])
+  for (const c of cases) rowsOf.set(keyOf(c.collection, c.test), (rowsOf.get(keyOf(c.collection, c.test)) ?? 0) + 1)
+  let cells = 0
+  let count = 0
+  for (const [collection, test] of tests) {
+    const more = (rowsOf.get(keyOf(collection, test)) ?? 0) * versions
+    if (count > 0 && cells + more > maxCells) break
+    cells += more
+    count++
+  }
+  if (count === tests.length) return { kept: tests, cases }
+  const kept = tests.slice(0, count)
+  const keys = new Set(kept.map(([collection, test]) => keyOf(collection, test)))
+  return { kept, cases: cases.filter(c => keys.has(keyOf(c.collection, c.test))) }
 }
 
 /**

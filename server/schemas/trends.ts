@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox'
+import { MATRIX_PAGE_CELLS } from '../queries/matrix.ts'
 import { BUCKET_DESCRIPTIONS, COMPARE_BUCKETS, DEFAULT_GATE_BUCKETS, PASS_RATE_RULE, type CompareBucket } from '../queries/verdict.ts'
 import {
   MAX_SUSPECTS, PATCH_CHANGE_DESCRIPTIONS, PATCH_CHANGES, SUSPECT_BUCKETS, SUSPECT_EVIDENCE, SUSPECT_EVIDENCE_DESCRIPTIONS,
@@ -292,7 +293,10 @@ export const MatrixQuerySchema = Type.Object({
   collection: collectionFilter,
   machine: machineFilter,
   arch: machineArchFilter,
-  limit: limit(50, 500, 'tests (each with all its subtests)'),
+  limit: Type.Integer({
+    minimum: 1, maximum: 500, default: 50,
+    description: `tests (each with all its subtests) per page at most: a page takes no further test once its cells (rows times versions) would pass ${MATRIX_PAGE_CELLS}, and holds at least one; nextCursor goes on`,
+  }),
   cursor,
 })
 
