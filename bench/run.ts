@@ -95,7 +95,7 @@ const queries = await section('3. query latency, big store', () =>
 const http = await section('4. HTTP throughput', () => measureHttpThroughput(store.path, PLAN.httpSeconds))
 const uploads = await section('5. concurrent uploads', () => measureConcurrentUploads(PLAN.uploads))
 const postgres = await section('8. PostgreSQL', () => measurePostgres({
-  ...PLAN.postgres, queryCalls: PLAN.queryCalls, snapshotPath: store.snapshotPath, shape: PLAN.store, snapshot: { runs: PLAN.store.snapshotRuns, results: store.snapshotResults },
+  ...PLAN.postgres, queryCalls: PLAN.queryCalls, storePath: store.path, shape: PLAN.store, stored: { runs: store.runs, results: store.results },
 }))
 const knownIssues = await section('6. known-issue matching at ingest', () => measureKnownIssueMatching(PLAN.knownIssues))
 const growth = growthOf(store, smallQueries, queries)

@@ -110,7 +110,7 @@ function postgresSection (pg: BenchResults['postgres'], cores: number): Section 
     ['ingest, dense log: SQLite', `${i.resultsPerSecond.sqlite.toLocaleString('en-US')} results/s (store ${fmt(i.storeMs.sqlite, 0)} ms)`, '', ''],
     ['ingest, dense log: PostgreSQL', `${i.resultsPerSecond.postgres.toLocaleString('en-US')} results/s (store ${fmt(i.storeMs.postgres, 0)} ms)`, '≥ 50% of SQLite', `${fmt(i.postgresOverSqlite * 100)}% ${verdict(i.postgresOverSqlite >= 0.5)}`],
     ...twoNodeRows(pg.nodes),
-    ['ksft migrate-store of the smaller store', `${pg.copy.rows.toLocaleString('en-US')} rows in ${fmt(pg.copy.seconds)} s`, '', ''],
+    ['ksft migrate-store of the big store', `${pg.copy.rows.toLocaleString('en-US')} rows in ${fmt(pg.copy.seconds)} s`, '', ''],
   ]
   for (const kind of Object.keys(q.queries) as Array<keyof typeof q.queries>) {
     const stats = q.queries[kind]
@@ -118,7 +118,7 @@ function postgresSection (pg: BenchResults['postgres'], cores: number): Section 
     rows.push([`${kind} on PostgreSQL (SQLite: ${fmt(sqlite.p50, 2)} / ${fmt(sqlite.p95, 2)} ms)`, `${fmt(stats.p50, 2)} / ${fmt(stats.p95, 2)} ms`, `p95 ≤ ${stats.targetP95} ms`, verdict(stats.met)])
   }
   return {
-    title: `8. PostgreSQL: a dense log of ${fmt(i.log.bytes / 1e6)} MB (${i.log.results.toLocaleString('en-US')} results) stored in each backend, median of ${i.samples.postgres.length}; concurrent uploads through one node and through two; query latency on the smaller store (${q.results.toLocaleString('en-US')} results) copied (p50 / p95 over ${Object.values(q.queries)[0]?.calls ?? 0} calls)`,
+    title: `8. PostgreSQL: a dense log of ${fmt(i.log.bytes / 1e6)} MB (${i.log.results.toLocaleString('en-US')} results) stored in each backend, median of ${i.samples.postgres.length}; concurrent uploads through one node and through two; query latency on the big store (${q.results.toLocaleString('en-US')} results) copied (p50 / p95 over ${Object.values(q.queries)[0]?.calls ?? 0} calls)`,
     rows,
     note: twoNodeNote(pg.nodes, cores),
   }
