@@ -201,7 +201,7 @@ export async function compareVersions (store: StoreTrends, options: CompareOptio
 async function headTriage (store: StoreTrends, headVersionId: number, paired: MachineRef[]): Promise<Map<number, Map<number, CellTriage>>> {
   const pairedIds = new Set(paired.map(machine => machine.id))
   const triage = new Map<number, Map<number, CellTriage>>()
-  for (const cell of await store.triageCells(headVersionId)) {
+  for (const cell of await store.triageCells([headVersionId])) {
     if (!pairedIds.has(cell.machineId)) continue
     let cells = triage.get(cell.machineId)
     if (cells === undefined) triage.set(cell.machineId, cells = new Map())

@@ -1,5 +1,5 @@
 import { FAILING_STATUSES } from '../../ingest/vocabulary.ts'
-import type { CaseName, CellCounts } from '../storage/rows.ts'
+import type { CaseName, CellCounts, TriageCell } from '../storage/rows.ts'
 import type { StoreTrends } from '../storage/store.ts'
 import { comparePaths, compareStrings } from './cursor.ts'
 
@@ -108,10 +108,15 @@ function testsWithinBudget (tests: MatrixKey[], cases: CaseName[], versions: num
  * matched, and every troubled one by an issue that claims kernel trouble).
  */
 async function markKnown (store: StoreTrends, versionIds: number[], cells: Map<number, Array<CellCounts | null>>, counted: Set<string>, machineId: number | null): Promise<void> {
-  const triage = await Promise.all(versionIds.map(versionId => store.triageCells(versionId)))
+  const triage = new Map<number, TriageCell[]>()
+  for (const cell of await store.triageCells(versionIds)) {
+    let cells = triage.get(cell.versionId)
+    if (cells === undefined) triage.set(cell.versionId, cells = [])
+    cells.push(cell)
+  }
   versionIds.forEach((versionId, column) => {
     const explained = new Map<CellCounts, { failing: number, troubled: number }>()
-    for (const cell of triage[column]!) {
+    for (const cell of triage.get(versionId) ?? []) {
       if (cell.known === 0 || !counted.has(`${versionId}:${cell.machineId}`) || (machineId !== null && cell.machineId !== machineId)) continue
       const counts = cells.get(cell.caseId)?.[column]
       if (!counts) continue
@@ -131,16 +136,21 @@ async function markKnown (store: StoreTrends, versionIds: number[], cells: Map<n
 /** The distinct sets of machines of a page's cells, numbered in the order they are first met. */
 class MachineSets {
   readonly named: string[][] = []
-  private readonly numbers = new Map<string, number>()
+  /** By the list as the store wrote it, and by the set's names: one set may come listed in several orders. */
+  private readonly byList = new Map<string, number>()
+  private readonly byNames = new Map<string, number>()
 
   constructor (private readonly names: ReadonlyMap<number, string>) {}
 
-  /** The number of the set SQLite lists as comma-separated machine ids. */
+  /** The number of the set the store lists as comma-separated machine ids, in any order. */
   numberOf (ids: string): number {
-    let found = this.numbers.get(ids)
+    let found = this.byList.get(ids)
     if (found === undefined) {
-      found = this.named.push(ids.split(',').map(id => this.names.get(Number(id))!).sort(compareStrings)) - 1
-      this.numbers.set(ids, found)
+      const named = ids.split(',').map(id => this.names.get(Number(id))!).sort(compareStrings)
+      const key = JSON.stringify(named)
+      found = this.byNames.get(key)
+      if (found === undefined) this.byNames.set(key, found = this.named.push(named) - 1)
+      this.byList.set(ids, found)
     }
     return found
   }

@@ -26,7 +26,7 @@ export interface UntriagedFailure {
 export async function untriagedFailures (store: StoreTrends, seriesId: number, versionId: number, limit: number): Promise<{ failures: UntriagedFailure[], total: number }> {
   const cells = await store.failingCells(versionId)
   if (cells.length === 0) return { failures: [], total: 0 }
-  const known = new Map((await store.triageCells(versionId)).map(cell => [`${cell.machineId}:${cell.caseId}`, cell]))
+  const known = new Map((await store.triageCells([versionId])).map(cell => [`${cell.machineId}:${cell.caseId}`, cell]))
   const untriaged = cells.filter(cell => {
     const triage = known.get(`${cell.machineId}:${cell.caseId}`)
     return triage === undefined || triage.knownFailing < triage.failing

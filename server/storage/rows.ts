@@ -154,7 +154,7 @@ export interface ResultDetail extends ResultLink {
 }
 export interface IssueRef { id: number, title: string, url: string | null, culprit: Culprit, intermittent: boolean, active: boolean }
 /** A cell as triage reads it (queries/verdict.ts CellTriage), with where it is. */
-export interface TriageCell extends CellTriage { machineId: number, caseId: number }
+export interface TriageCell extends CellTriage { versionId: number, machineId: number, caseId: number }
 export interface CellCounts extends Summary {
   machines: number
   machineSet: number

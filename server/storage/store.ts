@@ -96,13 +96,14 @@ export interface StoreTrends {
   failingCells (versionId: number): Promise<Array<{ caseId: number, machineId: number, machine: string }>>
   failureHistory (seriesId: number, caseId: number): Promise<{ version: string, machine: string, versions: number } | null>
   issueRefs (ids: readonly number[]): Promise<IssueRef[]>
-  triageCells (versionId: number): Promise<TriageCell[]>
+  /** The cells of these versions triage can say something of, in (version, machine, case) order. */
+  triageCells (versionIds: readonly number[]): Promise<TriageCell[]>
   finishedMachines (versionId: number): Promise<Set<number>>
   seriesTests (seriesId: number, collection: string | null, after: [string, string] | null, limit: number): Promise<Array<[string, string]>>
   casesOfTests (tests: Array<[string, string]>): Promise<CaseName[]>
   /**
    * The cells of a page's cases per version, summed over machines (or one machine, or the given
-   * version and machine pairs); `machineSet` numbers a cell's machine ids, given comma-separated.
+   * version and machine pairs); `machineSet` numbers a cell's machine ids, given comma-separated in no set order.
    */
   matrixCells (caseIds: number[], versionIds: number[], machineId: number | null, cells: VersionMachine[] | null,
     machineSet: (ids: string) => number): Promise<MatrixCellRow[]>

@@ -88,10 +88,10 @@ export function issueRef (row: Row): IssueRef {
 }
 
 /** triageCells' columns, in order. */
-export type TriageCellRow = [machineId: number, caseId: number, failing: number, trouble: number, infrastructure: number, known: number, knownFailing: number, knownTroubled: number]
+export type TriageCellRow = [versionId: number, machineId: number, caseId: number, failing: number, trouble: number, infrastructure: number, known: number, knownFailing: number, knownTroubled: number]
 
-export function triageCell ([machineId, caseId, failing, trouble, infrastructure, known, knownFailing, knownTroubled]: TriageCellRow): TriageCell {
-  return { machineId, caseId, failing, trouble, infrastructure, known, knownFailing, knownTroubled }
+export function triageCell ([versionId, machineId, caseId, failing, trouble, infrastructure, known, knownFailing, knownTroubled]: TriageCellRow): TriageCell {
+  return { versionId, machineId, caseId, failing, trouble, infrastructure, known, knownFailing, knownTroubled }
 }
 
 /** matrixCells' columns, in order: then total and each status in STATUSES order. */

@@ -162,12 +162,13 @@ export class TrendStore {
   }
 
   /**
-   * What triage needs of a version (queries/verdict.ts CellTriage), for the cells where it can say
+   * What triage needs of versions (queries/verdict.ts CellTriage), for the cells where it can say
    * something: those with a result an active known issue matched, and those with an infrastructure
-   * failure. Read from the matches and case_stats, never from every failing result.
+   * failure. Read from the matches and case_stats, never from every failing result; one statement
+   * for all the versions of a matrix.
    */
-  triageCells (versionId: number): TriageCell[] {
-    return (this.s.triageCells.all({ version: versionId }) as TriageCellRow[]).map(triageCell)
+  triageCells (versionIds: readonly number[]): TriageCell[] {
+    return (this.s.triageCells.all({ versions: JSON.stringify(versionIds) }) as TriageCellRow[]).map(triageCell)
   }
 
   /** The machines with a run of this version that finished (ingest/completeness.ts). */
@@ -189,8 +190,8 @@ export class TrendStore {
   /**
    * The cells of a page's cases: each case's results per version, summed over machines (or on one
    * machine, or over the given version and machine pairs). One statement for the page: each case and
-   * version is a range of the covering index case_stats_by_case. `machineSet`
-   * numbers SQLite's comma-separated list of the cell's machine ids.
+   * version is a range of the covering index case_stats_by_case. `machineSet` numbers the
+   * comma-separated list of the cell's machine ids.
    */
   matrixCells (caseIds: number[], versionIds: number[], machineId: number | null, cells: VersionMachine[] | null,
     machineSet: (ids: string) => number): MatrixCellRow[] {
@@ -348,22 +349,25 @@ function prepare (db: Database) {
     issueRefs: statement('SELECT id, title, url, culprit, intermittent, resolved_at FROM known_issues WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id'),
     triageCells: statement(`
       WITH matched AS (
-        SELECT k.run_id, k.seq, max(i.kernel_trouble) AS explains_trouble FROM runs ru JOIN known_issue_matches k ON k.run_id = ru.id
+        SELECT k.run_id, k.seq, max(i.kernel_trouble) AS explains_trouble
+        FROM json_each(@versions) j CROSS JOIN runs ru ON ru.version_id = j.value JOIN known_issue_matches k ON k.run_id = ru.id
         JOIN known_issues i ON i.id = k.issue_id AND i.resolved_at IS NULL
-        WHERE ru.version_id = @version GROUP BY k.run_id, k.seq),
+        GROUP BY k.run_id, k.seq),
       -- a result's kernel trouble is explained only by an issue that claims it (IssueMatcher.kernelTrouble)
       known AS (
-        SELECT ru.machine_id, r.case_id, count(*) AS known,
+        SELECT ru.version_id, ru.machine_id, r.case_id, count(*) AS known,
           sum(r.status IN (${FAILING_STATUS_LIST_SQL})) AS known_failing, sum(m.explains_trouble AND r.flags <> '' AND ${TROUBLED_RESULT_SQL}) AS known_troubled
         FROM matched m JOIN results r ON r.run_id = m.run_id AND r.seq = m.seq JOIN runs ru ON ru.id = m.run_id
-        GROUP BY ru.machine_id, r.case_id),
+        GROUP BY ru.version_id, ru.machine_id, r.case_id),
       cells AS (
-        SELECT machine_id, case_id FROM known
-        UNION SELECT machine_id, case_id FROM case_stats INDEXED BY case_stats_infrastructure WHERE version_id = @version AND infrastructure > 0)
-      SELECT c.machine_id, c.case_id, ${FAILED_SQL.split(' + ').map(column => `cs.${column}`).join(' + ')}, cs.trouble, cs.infrastructure,
+        SELECT version_id, machine_id, case_id FROM known
+        UNION SELECT s.version_id, s.machine_id, s.case_id
+        FROM json_each(@versions) j CROSS JOIN case_stats s INDEXED BY case_stats_infrastructure ON s.version_id = j.value WHERE s.infrastructure > 0)
+      SELECT c.version_id, c.machine_id, c.case_id, ${FAILED_SQL.split(' + ').map(column => `cs.${column}`).join(' + ')}, cs.trouble, cs.infrastructure,
         coalesce(k.known, 0), coalesce(k.known_failing, 0), coalesce(k.known_troubled, 0)
-      FROM cells c CROSS JOIN case_stats cs ON cs.version_id = @version AND cs.machine_id = c.machine_id AND cs.case_id = c.case_id
-      LEFT JOIN known k ON k.machine_id = c.machine_id AND k.case_id = c.case_id`).raw(),
+      FROM cells c CROSS JOIN case_stats cs ON cs.version_id = c.version_id AND cs.machine_id = c.machine_id AND cs.case_id = c.case_id
+      LEFT JOIN known k ON k.version_id = c.version_id AND k.machine_id = c.machine_id AND k.case_id = c.case_id
+      ORDER BY c.version_id, c.machine_id, c.case_id`).raw(),
     seriesTestsFirst: statement(`
       SELECT collection, test FROM series_tests
       WHERE series_id = @series AND (@collection IS NULL OR collection = @collection)

@@ -69,8 +69,8 @@ function factsOf (db: Database): Facts {
   }
 }
 
-/** A numbering of a cell's machine list that depends on its order, as the matrix's would. */
-const machineSet = (ids: string): number => ids.split(',').reduce((hash, id) => (hash * 31 + Number(id)) % 1_000_000_007, 7)
+/** A numbering of a cell's machines that depends on which they are, not on the order they are listed in (as the matrix's). */
+const machineSet = (ids: string): number => ids.split(',').map(Number).sort((a, b) => a - b).reduce((hash, id) => (hash * 31 + id) % 1_000_000_007, 7)
 
 const filtersOf = (facts: Facts) => [
   { machineId: null, arch: null },
@@ -127,7 +127,7 @@ const CALLS: Record<Method, (facts: Facts, sqlite: TrendStore) => unknown[][]> =
   failingCells: f => [...f.versionIds, MISSING].map(id => [id]),
   failureHistory: f => f.seriesIds.flatMap(id => f.caseIds.map(caseId => [id, caseId])),
   issueRefs: f => [[f.issueIds], [[...f.issueIds].reverse()], [[]], [[f.issueIds.at(-1)!, MISSING]]],
-  triageCells: f => [...f.versionIds, MISSING].map(id => [id]),
+  triageCells: f => [...[...f.versionIds, MISSING].map(id => [[id]]), [f.versionIds], [[...f.versionIds].reverse()], [[]]],
   finishedMachines: f => [...f.versionIds, MISSING].map(id => [id]),
   seriesTests: (f) => f.seriesIds.flatMap(id => {
     const tests = f.testsOf.get(id)!
