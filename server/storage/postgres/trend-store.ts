@@ -151,8 +151,10 @@ export class PostgresTrendStore {
     return new Map(rows.map(([machineId, cells]) => [machineId, decodeOutcomeSet(cells)]))
   }
 
+  /** In the order of `caseIds`, as SQLite's: put in order here, not by the statement (see caseNames there). */
   async caseNames (caseIds: number[]): Promise<CaseName[]> {
-    return (await this.rows('caseNames', [caseIds])).map(caseName)
+    const named = new Map((await this.rows('caseNames', [caseIds])).map(row => [row.id as number, caseName(row)]))
+    return caseIds.flatMap(id => named.get(id) ?? [])
   }
 
   /** Each cell's results in one version counted per status. */
@@ -336,8 +338,9 @@ const STATEMENTS = {
   buildOutcomeSets: `
     SELECT machine_id, string_agg(${OUTCOME_CELL_SQL}, ''::bytea ORDER BY case_id)
     FROM case_stats WHERE version_id = $1::bigint GROUP BY machine_id ORDER BY machine_id`,
-  caseNames: `
-    SELECT c.id, c.collection, c.test, c.path FROM unnest($1::bigint[]) WITH ORDINALITY AS j(id, n) JOIN cases c ON c.id = j.id ORDER BY j.n`,
+  // = ANY looks each id up in cases_pkey; a join from the unnested list, ordered by its place
+  // there, was planned as a merge join over the whole table (78 ms against 12 for 3 000 ids)
+  caseNames: 'SELECT c.id, c.collection, c.test, c.path FROM cases c WHERE c.id = ANY($1::bigint[])',
   // one statement for a page of cells (a compare page has 100 on each side), not one per cell
   cellSummaries: `
     SELECT s.machine_id, s.case_id, s.total, ${STATUSES.map(status => `s.${status}`).join(', ')}
