@@ -44,9 +44,9 @@ interface Sidecar extends Omit<BigStore, 'path' | 'snapshotPath' | 'reused'> {
 }
 
 const ROOT = join(import.meta.dirname, '..')
-/** What the store's content and its build times depend on: the generator, the parser, the ingest path, the schema. */
+/** What the store's content and its build times depend on: the generator, the parser, the ingest path, the schema (the files of each directory named, not of its subdirectories). */
 const CODE = [
-  'server/demo', 'ingest', 'server/domain', 'server/services', 'server/storage/migrations', 'server/storage/sqlite/run-store.ts',
+  'server/demo', 'ingest', 'server/domain', 'server/services', 'server/storage/migrations/sqlite', 'server/storage/sqlite/run-store.ts',
   'server/storage/sqlite/database.ts', 'bench/workloads.ts', 'bench/store-shape.ts', 'bench/big-store.ts', 'bench/store-log-worker.ts',
 ]
 
