@@ -19,7 +19,7 @@ import { seriesCompareRoutes } from './routes/series-compare.ts'
 import { testHistoryRoutes } from './routes/tests-history.ts'
 import { webRoutes } from './routes/web.ts'
 import { ParsePool } from './services/parse-pool.ts'
-import type { UploadIngestDeps } from './services/upload-ingest.ts'
+import { spoolDirOf, type UploadIngestDeps } from './services/upload-ingest.ts'
 
 export interface AppOptions {
   /** An open store, which the app does not close; when absent, `dbPath` is opened (openStore) and closed with the app. */
@@ -32,8 +32,11 @@ export interface AppOptions {
   security?: SecurityOptions
   /** Timeouts, parse workers and upload fairness; every one has a default (plugins/limits.ts). */
   limits?: Partial<Limits>
-  /** Where uploads spool their deflated chunks; by default a directory of the temp dir named for the store (Store.spoolRoot). */
-  spoolDir?: string
+  /**
+   * The spool root under which this process spools uploads' deflated chunks, in a directory of its
+   * own (services/upload-ingest.ts); by default a directory of the temp dir named for the store (Store.spoolRoot).
+   */
+  spoolRoot?: string
   /** The server's address as its users reach it (behind a proxy), for links in exports; else the request's Host. */
   publicUrl?: string
 }
@@ -69,7 +72,7 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
   })
   app.decorate('store', store)
   const pool = new ParsePool({ workers: limits.parseWorkers, deadlineMs: limits.parseDeadlineMs })
-  app.decorate('uploads', { pool, store, spoolRoot: options.spoolDir ?? store.spoolRoot })
+  app.decorate('uploads', { pool, store, spoolDir: spoolDirOf(options.spoolRoot ?? store.spoolRoot) })
   app.decorateRequest('token', null)
   app.decorate('config', { maxLogBytes: options.maxLogBytes, uploadsPerMinute: options.security?.uploadsPerMinute, publicUrl: publicUrlOf(options.publicUrl), limits })
   app.addHook('onClose', async () => {

@@ -72,9 +72,9 @@ export async function serve (options: ServeOptions): Promise<void> {
     limits: options.limits,
     publicUrl: options.publicUrl,
   })
-  // what uploads of a killed server left in its spool; then a parse worker ready for the first upload
-  const removed = cleanSpool(app.uploads.spoolRoot)
-  if (removed > 0) app.log.info({ removed, spool: app.uploads.spoolRoot }, 'removed what interrupted uploads left in the spool')
+  // what uploads of killed servers left in the spool; then a parse worker ready for the first upload
+  const removed = cleanSpool(app.uploads.spoolDir)
+  if (removed > 0) app.log.info({ removed, spool: app.uploads.spoolDir }, 'removed what interrupted uploads left in the spool')
   await app.uploads.pool.warm()
   const deadline = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS
   let stopping = false

@@ -83,9 +83,10 @@ export function tooLarge (maxBytes: number): KsftError {
   return new KsftError('LOG_TOO_LARGE', `the log is larger than the limit of ${maxBytes} bytes`)
 }
 
-/** The log as the store takes it, its chunks read back from the spool in `dir`. */
+/** The log as the store takes it, its chunks read back from the spool in `dir`: from the first again at each iteration. */
 export function storedLog (dir: string, result: IntakeResult): StoredLog {
-  return { sha256: result.sha256, bytes: result.bytes, lines: result.parse.lineCount, chunks: readSpool(spoolFile(dir), result.spool) }
+  const chunks = { [Symbol.iterator]: () => readSpool(spoolFile(dir), result.spool) }
+  return { sha256: result.sha256, bytes: result.bytes, lines: result.parse.lineCount, chunks }
 }
 
 export function spoolFile (dir: string): string {

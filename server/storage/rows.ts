@@ -45,7 +45,11 @@ export interface StoredLog {
   sha256: string
   bytes: number
   lines: number
-  /** In order; a chunk's content may be overwritten once the next chunk is taken, so copy what is kept. */
+  /**
+   * In order; a chunk's content may be overwritten once the next chunk is taken, so copy what is
+   * kept. Iterable again from the first chunk, not a one-shot iterator: a transaction that stores
+   * them may run again (postgres/transaction.ts).
+   */
   chunks: Iterable<LogChunk>
 }
 

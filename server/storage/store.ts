@@ -27,8 +27,8 @@ export interface Store {
   readonly admin: StoreAdmin
   readonly exports: StoreExports
   /**
-   * Where the server of this store spools uploads (services/upload-ingest.ts): a directory of the
-   * temp dir named for the store, so that a server cleaning it at start touches no other server's.
+   * The spool root of this store's servers on this host (services/upload-ingest.ts): a directory of
+   * the temp dir named for the store, under which each server process spools in a directory of its own.
    */
   readonly spoolRoot: string
   /** Answers when the database does: /healthz. */

@@ -1,11 +1,14 @@
 // Issue 12: no upload, however small or strange, takes the server's availability with it. Uploads
 // parse in worker threads and are stored in steps; /healthz is probed every 50 ms meanwhile.
 import assert from 'node:assert/strict'
-import { readdirSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { test, type TestContext } from 'node:test'
 import { gzipSync } from 'node:zlib'
 import type { FastifyInstance } from 'fastify'
+import { cleanSpool } from '../../server/services/upload-ingest.ts'
 import { buildTestApp, uploadUrl } from '../helpers/app.ts'
 
 const META = { series: 'availability', version: 'v1', machine: 'm1' }
@@ -108,18 +111,34 @@ test('a parse past its deadline is stopped: 422 PARSE_DEADLINE, nothing stored, 
   assert.equal(res.statusCode, 422)
   assert.equal(res.json().error.code, 'PARSE_DEADLINE')
   assert.equal((await app.inject({ url: '/api/v1/runs/1' })).statusCode, 404)
-  assert.deepEqual(readdirSync(app.uploads.spoolRoot), [])
+  assert.deepEqual(readdirSync(app.uploads.spoolDir), [])
 })
 
-test('the upload spool is the server\'s own directory, and what a killed server left there is removed at start', async (t) => {
-  const { cleanSpool } = await import('../../server/services/upload-ingest.ts')
-  const { mkdirSync, writeFileSync } = await import('node:fs')
-  const { join } = await import('node:path')
+test('each server process spools in a directory of its own; at start it removes what dead processes left, never a running one\'s uploads', async (t) => {
   const { app } = await buildTestApp(t)
-  const root = app.uploads.spoolRoot
-  assert.match(root, /ksft-dashboard-spool-[0-9a-f]{12}$/)
-  mkdirSync(join(root, 'upload-left'), { recursive: true })
-  writeFileSync(join(root, 'upload-left', 'log.spool'), 'x')
-  assert.equal(cleanSpool(root), 1)
-  assert.deepEqual(readdirSync(root), [])
+  const own = app.uploads.spoolDir
+  assert.match(own, new RegExp(`ksft-dashboard-spool-[0-9a-f]{12}/${process.pid}$`))
+  const root = dirname(own)
+  t.after(() => rmSync(root, { recursive: true, force: true }))
+  const upload = (dir: string, name: string): string => {
+    mkdirSync(join(dir, name), { recursive: true })
+    writeFileSync(join(dir, name, 'log.spool'), 'x')
+    return join(dir, name)
+  }
+  // another server on this host, running: a process that is there until the test ends
+  const running = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' })
+  t.after(() => running.kill('SIGKILL'))
+  const receiving = upload(join(root, String(running.pid)), 'upload-receiving')
+  // a server killed mid-upload: its process is gone
+  const gone = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' })
+  await new Promise(resolve => gone.once('exit', resolve))
+  const killed = upload(join(root, String(gone.pid)), 'upload-killed')
+  // an earlier process that had this one's pid, and a server from before spool dirs (uploads in the root)
+  const earlier = upload(own, 'upload-earlier')
+  const unversioned = upload(root, 'upload-before-dirs')
+
+  assert.equal(cleanSpool(own), 3)
+  assert.ok(existsSync(join(receiving, 'log.spool')), 'the running server\'s upload is left alone')
+  for (const left of [killed, earlier, unversioned]) assert.equal(existsSync(left), false, left)
+  assert.deepEqual(readdirSync(root), [String(running.pid)])
 })

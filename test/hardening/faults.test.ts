@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { request } from 'node:http'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import BetterSqlite3 from 'better-sqlite3'
-import { runKsft, startServer } from '../helpers/cli.ts'
+import { runKsft, startServer, startUpload } from '../helpers/cli.ts'
 import { tempDir } from '../helpers/store.ts'
 
 // a synthetic log of about 6 MB, sent in pieces so that a fault can land in the middle
@@ -16,29 +15,6 @@ function syntheticLog (tests = 200, linesPerTest = 600): string[] {
     pieces.push(`${piece}ok ${i} selftests: kvm: test_${i}\n`)
   }
   return pieces
-}
-
-interface Upload { done: Promise<{ status: number, body: string }>, send: (piece: string) => Promise<void>, end: () => void }
-
-/** An upload whose body the test writes piece by piece. */
-function startUpload (url: string, token: string, query: string): Upload {
-  const req = request(`${url}/api/v1/runs?${query}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain', 'transfer-encoding': 'chunked' },
-  })
-  const done = new Promise<{ status: number, body: string }>((resolve, reject) => {
-    req.on('response', (res) => {
-      let body = ''
-      res.on('data', (d: Buffer) => { body += d.toString() })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
-    })
-    req.on('error', reject)
-  })
-  return {
-    done,
-    send: (piece) => new Promise(resolve => { if (!req.write(piece)) req.once('drain', resolve); else resolve() }),
-    end: () => req.end(),
-  }
 }
 
 function countRuns (db: string): number {

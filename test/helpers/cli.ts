@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { request } from 'node:http'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
@@ -67,5 +68,28 @@ export async function spawnServe (args: string[], env: NodeJS.ProcessEnv = {}): 
   } catch (err) {
     if (child.exitCode === null) child.kill('SIGKILL')
     throw err
+  }
+}
+
+export interface HeldUpload { done: Promise<{ status: number, body: string }>, send: (piece: string) => Promise<void>, end: () => void }
+
+/** An upload whose body the test writes piece by piece. */
+export function startUpload (url: string, token: string, query: string): HeldUpload {
+  const req = request(`${url}/api/v1/runs?${query}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain', 'transfer-encoding': 'chunked' },
+  })
+  const done = new Promise<{ status: number, body: string }>((resolve, reject) => {
+    req.on('response', (res) => {
+      let body = ''
+      res.on('data', (d: Buffer) => { body += d.toString() })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.on('error', reject)
+  })
+  return {
+    done,
+    send: (piece) => new Promise(resolve => { if (!req.write(piece)) req.once('drain', resolve); else resolve() }),
+    end: () => req.end(),
   }
 }

@@ -28,6 +28,15 @@ export interface TestPostgres {
   stop (): Promise<void>
 }
 
+/** Resolves once `condition` holds (a lock waited for, a row written by another connection), asked every 10 ms for 5 s at most. */
+export async function waitFor (condition: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await condition()) return
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+  throw new Error('the condition never held')
+}
+
 /** Why the PostgreSQL tests cannot run here, or false: known without starting anything. */
 export function postgresSkip (): string | false {
   if (process.env.KSFT_TEST_DATABASE_URL) return false

@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict'
+import type { ChildProcess } from 'node:child_process'
+import { existsSync, readdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { generateLog, scaledLogSpec } from '../../server/demo/log-generator.ts'
 import { openPostgres } from '../../server/storage/postgres/connect.ts'
+import { PostgresStore } from '../../server/storage/postgres/postgres-store.ts'
 import { postgresAggregates, postgresRecount } from '../helpers/aggregates.ts'
-import { startServer } from '../helpers/cli.ts'
-import { createUploadTokens, describePostgres } from '../helpers/postgres.ts'
+import { startServer, startUpload } from '../helpers/cli.ts'
+import { createUploadTokens, describePostgres, waitFor } from '../helpers/postgres.ts'
 
 /**
  * Issue 15: two `ksft serve` processes on one PostgreSQL database behave as one server. Eight
@@ -111,5 +115,50 @@ describePostgres('two ksft serve processes on one PostgreSQL database', (server)
 
     // the aggregates every node added to equal a recount of the results
     assert.deepEqual(await postgresAggregates(pool), await postgresRecount(pool))
+  })
+
+  test('nodes on one host spool in directories of their own: a node starting removes what a killed node left, not a running node\'s upload', { timeout: 120_000 }, async (t) => {
+    const url = await server().createDatabase()
+    const store = await PostgresStore.open(url)
+    t.after(() => store.close())
+    t.after(() => rmSync(store.spoolRoot, { recursive: true, force: true }))
+    const { token } = await store.tokens.create('lab', ['upload'])
+    const env = { KSFT_DATABASE_URL: '', KSFT_DB: '' }
+    // the nodes' temp dir is this process's: their spool root is the store's here
+    const spoolOf = (node: { child: ChildProcess }) => join(store.spoolRoot, String(node.child.pid))
+    const uploadsIn = (dir: string) => existsSync(dir) ? readdirSync(dir).filter(name => name.startsWith('upload-')) : []
+    // every upload spooled on this host, whichever node's
+    const spooled = () => [...uploadsIn(store.spoolRoot), ...readdirSync(store.spoolRoot).flatMap(name => uploadsIn(join(store.spoolRoot, name)))]
+
+    // an upload to node A whose body stops half way: its parse has begun, in A's spool
+    const a = await startServer(t, ['--db', url], env)
+    const { text } = upload(1, 'v1', 'm1')
+    const query = (seed: number) => new URLSearchParams(upload(seed, 'v1', 'm1').meta).toString()
+    const toA = startUpload(a.url, token, query(1))
+    await toA.send(text.slice(0, text.length >> 1))
+    await waitFor(async () => existsSync(store.spoolRoot) && spooled().length === 1)
+
+    // node B starts on the same host meanwhile, cleaning the spool as every node does at start
+    const b = await startServer(t, ['--db', url], env)
+    assert.equal(spooled().length, 1, 'node A\'s upload is still spooled')
+    assert.equal(uploadsIn(spoolOf(a)).length, 1, 'in node A\'s own directory')
+    await toA.send(text.slice(text.length >> 1))
+    toA.end()
+    const stored = await toA.done
+    assert.equal(stored.status, 201, stored.body)
+    const raw = await fetch(`${b.url}/api/v1/runs/${(JSON.parse(stored.body) as { id: number }).id}/log.txt`)
+    assert.equal(await raw.text(), text, 'stored whole, and node B reads it')
+
+    // node B is killed with an upload half way: node C, starting, removes what it left
+    const toB = startUpload(b.url, token, query(2))
+    toB.done.catch(() => {})
+    await toB.send(text.slice(0, 100))
+    await waitFor(async () => uploadsIn(spoolOf(b)).length === 1)
+    b.child.kill('SIGKILL')
+    await new Promise(resolve => b.child.once('exit', resolve))
+    assert.equal(uploadsIn(spoolOf(b)).length, 1, 'a killed node leaves its upload spooled')
+    await startServer(t, ['--db', url], env)
+    assert.equal(existsSync(spoolOf(b)), false, 'node C removed the killed node\'s spool')
+    assert.ok(existsSync(spoolOf(a)), 'and left the running node A\'s')
   })
 })

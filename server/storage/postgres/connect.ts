@@ -28,7 +28,13 @@ export async function openPostgres (url: string, options: PostgresOptions = {}):
     connectionString: url,
     max: options.maxConnections ?? 10,
     types: STORE_TYPES,
-    ...options.readonly ? { options: '-c default_transaction_read_only=on' } : {},
+    // Read-only is set on each connection once it is open, and the pool hands out no connection
+    // whose setting failed (pg-pool awaits onConnect and ends the connection when it throws). Not
+    // as a startup option (`options: '-c default_transaction_read_only=on'`): pg takes `options`
+    // from the URL over the one given here, so a URL with `?options=-c default_transaction_read_only=off`
+    // made a read-only store that writes. A setting made in the session comes after whatever the
+    // URL, the role or the database set at startup.
+    ...options.readonly ? { onConnect: readOnlySession } : {},
   })
   // An idle connection the server or the network dropped: the pool discards it and opens a new one
   // for the next query, and that query reports the trouble if it lasts. Without a listener, the
@@ -42,6 +48,11 @@ export async function openPostgres (url: string, options: PostgresOptions = {}):
     await pool.end()
     throw err
   }
+}
+
+/** Makes every later transaction of the connection read-only (a write fails: "cannot execute ... in a read-only transaction"). */
+async function readOnlySession (client: pg.ClientBase): Promise<void> {
+  await client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY')
 }
 
 /** A store opened to read is at this build's schema version: older, it would need migrating; none, it is no store. */

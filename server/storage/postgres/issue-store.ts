@@ -315,8 +315,9 @@ export class PostgresIssueStore {
     if (issue.resolvedAt !== null) return
     const started = await this.step(id, generation, async client => {
       await client.query('DELETE FROM known_issue_matches WHERE issue_id = $1', [id])
+      return 0
     })
-    if (!started) return
+    if (started === null) return
     const compiled = compileIssue(id, issue, versionSortKey)
     // the cases whose path (or an ancestor's) the glob matches: only their results can match; a
     // page of cases at a time, in id order, as SQLite walks them
@@ -337,7 +338,7 @@ export class PostgresIssueStore {
       FROM unnest($1::bigint[]) WITH ORDINALITY AS j (id, n) ORDER BY j.n`, [cases])
     let matched = 0
     for (const batch of resultBatches(counts.map(count => [count.id, count.results]))) {
-      const current = await this.step(id, generation, async client => {
+      const stepMatched = await this.step(id, generation, async client => {
         const { rows: candidates } = await client.query<RetroRow>(`
           SELECT r.run_id, r.seq, c.collection, c.test, c.path, r.status, r.exit_code, r.reason, r.line_from, r.line_to,
             CASE WHEN r.flags <> '' AND ${TROUBLED_RESULT_SQL} THEN 1 ELSE 0 END AS troubled,
@@ -360,9 +361,11 @@ export class PostgresIssueStore {
             INSERT INTO known_issue_matches (run_id, seq, issue_id) SELECT run_id, seq, $3 FROM unnest($1::bigint[], $2::integer[]) AS u (run_id, seq)
             ON CONFLICT DO NOTHING`, [runIds, seqs, id])
         }
-        matched += runIds.length
+        return runIds.length
       })
-      if (!current) return
+      if (stepMatched === null) return
+      // counted once the step committed: a step run again (inTransaction) counts its matches once
+      matched += stepMatched
       yield matched
     }
     // only if the issue is still of this generation: a newer rematch records its own
@@ -378,18 +381,18 @@ export class PostgresIssueStore {
 
   /**
    * One step of a rematch: `body` in a transaction that holds the issue's row and runs only while
-   * the issue is of `generation`. False when it is not (changed, or deleted): the rematch stops.
+   * the issue is of `generation`, and what it returns (the results it matched). Null when the issue
+   * is not of `generation` (changed, or deleted): the rematch stops.
    */
-  private async step (id: number, generation: number, body: (client: pg.PoolClient) => Promise<void>): Promise<boolean> {
+  private async step (id: number, generation: number, body: (client: pg.PoolClient) => Promise<number>): Promise<number | null> {
     return inTransaction(this.pool, async client => {
       const { rows } = await client.query<{ generation: number }>('SELECT generation FROM known_issues WHERE id = $1 FOR SHARE', [id])
-      if (rows[0]?.generation !== generation) return false
+      if (rows[0]?.generation !== generation) return null
       // before the step reads anything: an upload being stored holds this row from its last
       // statements to its commit (run-store.ts store), so the step waits for it and then sees its
       // results, or the upload, committing after, sees this issue's change and matches itself again
       await bumpWriteCounter(client)
-      await body(client)
-      return true
+      return body(client)
     })
   }
 

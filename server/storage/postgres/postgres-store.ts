@@ -293,8 +293,10 @@ function segmentAt (segments: ReadonlyArray<{ from: number, lines: string[] }>, 
 }
 
 /**
- * The spool of the server of the database `url` names: in the temp dir, named for the URL without
- * its password (which a restart with a new one must not change, and which must not reach a file name).
+ * The spool root of the servers of the database `url` names (Store.spoolRoot): in the temp dir,
+ * named for the URL without its password (which a restart with a new one must not change, and which
+ * must not reach a file name). Every node of the database on this host has it: each spools in a
+ * directory of its own under it.
  */
 function spoolRootOf (url: string): string {
   // the userinfo's password masked, then dropped with its mask: the name is the same with or without one

@@ -12,6 +12,7 @@ import {
 import type { IngestOutcome, LogChunk, LogSlice, ParsedRun, RunMetadata, RunView, StoredLog, TriageResult } from '../rows.ts'
 import { PostgresIdentityStore, type Queryable } from './identity-store.ts'
 import { PostgresIssueMatching, type ActiveIssues } from './issue-matching.ts'
+import { inTransaction } from './transaction.ts'
 
 /**
  * Results per INSERT: each column goes as one array parameter (unnest), so a statement's cost is
@@ -92,23 +93,12 @@ export class PostgresRunStore {
     const now = this.clock().toISOString()
     const existing = await this.findRun(this.pool, dedupKey, legacyKey)
     if (existing !== undefined) return { runId: existing, created: false, series: await this.identity.resolveSeries(this.pool, meta, now, { write: false }) }
+    // a generator's iterator is itself: run again, the transaction would store the run without its log
+    if (log.chunks[Symbol.iterator]() as unknown === log.chunks) throw new Error('a log\'s chunks must be iterable again from the first (StoredLog.chunks)')
 
-    const client = await this.pool.connect()
-    // a connection whose ROLLBACK failed is not handed back to the pool
-    let broken: Error | undefined
-    let stored: Stored | null
-    try {
-      await client.query('BEGIN')
-      try {
-        stored = await this.store(client, meta, parsed, log, dedupKey, now)
-        await client.query(stored === null ? 'ROLLBACK' : 'COMMIT')
-      } catch (err) {
-        await client.query('ROLLBACK').catch((rollbackError: Error) => { broken = rollbackError })
-        throw err
-      }
-    } finally {
-      client.release(broken)
-    }
+    // a transaction ended by a deadlock runs again (inTransaction): it reads the log's chunks again,
+    // and the cases it inserted are cached only once it committed
+    const stored = await inTransaction(this.pool, client => this.store(client, meta, parsed, log, dedupKey, now), { rollbackIf: stored => stored === null })
     if (stored === null) {
       // another node stored the same run meanwhile: its transaction committed before our insert returned
       const winner = await this.findRun(this.pool, dedupKey, legacyKey)

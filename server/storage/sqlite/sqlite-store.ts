@@ -236,7 +236,7 @@ async function backup (db: Database, out: string): Promise<{ runs: number }> {
   }
 }
 
-/** The spool of the server of database `db`: in the temp dir, named for the database file. */
+/** The spool root of the servers of database `db` (Store.spoolRoot): in the temp dir, named for the database file. */
 function spoolRootOf (db: Database): string {
   const name = db.memory ? `memory-${process.pid}` : createHash('sha256').update(resolve(db.name)).digest('hex').slice(0, 12)
   return join(tmpdir(), `ksft-dashboard-spool-${name}`)

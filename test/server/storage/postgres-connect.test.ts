@@ -41,3 +41,25 @@ describePostgres('PostgreSQL pool', server => {
     }
   })
 })
+
+describePostgres('PostgreSQL pool opened read-only', server => {
+  test('refuses to write whatever options its URL carries', async (t) => {
+    const url = await server().createDatabase()
+    await (await openPostgres(url)).end()
+    // the URL's own options reach the server (statement_timeout shows they do), read-only is not one of them
+    const options = encodeURIComponent('-c default_transaction_read_only=off -c statement_timeout=4321')
+    const reader = await openPostgres(`${url}${url.includes('?') ? '&' : '?'}options=${options}`, { readonly: true })
+    t.after(() => reader.end())
+    assert.equal((await reader.query('SHOW statement_timeout')).rows[0].statement_timeout, '4321ms')
+    await assert.rejects(reader.query("INSERT INTO store_state (key, value) VALUES ('written', 1)"), /read-only transaction/)
+    // nor inside a transaction, on a connection the pool opened for it
+    const client = await reader.connect()
+    try {
+      await client.query('BEGIN')
+      await assert.rejects(client.query("UPDATE store_state SET value = value + 1 WHERE key = 'write_counter'"), /read-only transaction/)
+    } finally {
+      await client.query('ROLLBACK')
+      client.release()
+    }
+  })
+})

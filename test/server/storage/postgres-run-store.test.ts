@@ -18,7 +18,7 @@ import { RunStore } from '../../../server/storage/sqlite/run-store.ts'
 import { TROUBLE_FLAGS } from '../../../server/queries/verdict.ts'
 import type { IngestOutcome, ParsedRun, StoredLog } from '../../../server/storage/rows.ts'
 import { capturedFixtureNames, capturedFixturePath, realFixtureNames, realFixturePath } from '../../helpers/fixtures.ts'
-import { describePostgres, type TestPostgres } from '../../helpers/postgres.ts'
+import { describePostgres, waitFor, type TestPostgres } from '../../helpers/postgres.ts'
 import { tempDir } from '../../helpers/store.ts'
 
 /** A clock that moves a second at every call: both stores ask it as often, so their times agree. */
@@ -360,6 +360,38 @@ describePostgres('PostgreSQL run store', server => {
     const outcome = await store.ingestRun(parseRunMetadata({ ...META, series: 'never stored', machine: 'never-seen' }), bad.parsed, bad.log())
     assert.equal(outcome.created, true)
     assert.deepEqual((await store.getRunTests(outcome.runId)).length, bad.parsed.tests.length)
+    await assertAggregatesRecount(pool)
+  })
+
+  test('a run whose transaction PostgreSQL ends in a deadlock with another node\'s is stored by the transaction run again, its log read again from the spool', async (t) => {
+    const { pool, store } = await openPg(t, server)
+    const meta = parseRunMetadata(META)
+    const first = await spool(t, syntheticLog(51))
+    await store.ingestRun(meta, first.parsed, first.log())
+    // another node's transaction holds the write counter, which an upload updates last ...
+    const second = await spool(t, syntheticLog(52, { tests: 30 }))
+    const other = await pool.connect()
+    let storing: Promise<IngestOutcome>
+    try {
+      await other.query('BEGIN')
+      await other.query(BUMP_COUNTER)
+      storing = store.ingestRun(meta, second.parsed, second.log())
+      await waitFor(async () => (await pool.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).rows[0]!.n === 1)
+      // ... and then waits for the series, which the upload holds: PostgreSQL ends the upload's
+      // transaction (the first to wait, it finds the deadlock), and this one goes on
+      await other.query('SELECT 1 FROM series FOR UPDATE')
+    } finally {
+      await other.query('ROLLBACK')
+      other.release()
+    }
+    const outcome = await storing
+    assert.equal(outcome.created, true)
+    const log: Buffer[] = []
+    for await (const chunk of store.readLog(outcome.runId)) log.push(chunk)
+    assert.ok(Buffer.concat(log).equals(second.bytes), 'the whole log, stored by the second run of the transaction')
+    assert.equal((await store.getRunTests(outcome.runId)).length, second.parsed.tests.length)
+    assert.equal(await store.writeCounter(), 2)
     await assertAggregatesRecount(pool)
   })
 })

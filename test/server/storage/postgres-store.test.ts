@@ -12,7 +12,7 @@ import { SqliteStore } from '../../../server/storage/sqlite/sqlite-store.ts'
 import type { Store } from '../../../server/storage/store.ts'
 import { storeTables } from '../../helpers/aggregates.ts'
 import { realFixtureNames, realFixturePath } from '../../helpers/fixtures.ts'
-import { describePostgres, type TestPostgres } from '../../helpers/postgres.ts'
+import { describePostgres, waitFor, type TestPostgres } from '../../helpers/postgres.ts'
 import { ingestText, tempDir } from '../../helpers/store.ts'
 
 /**
@@ -219,11 +219,3 @@ describePostgres('PostgresStore', (server) => {
     assert.equal(await matched(second.runId), await failures(second.runId), 'the upload stored meanwhile is matched by the new issue')
   })
 })
-
-async function waitFor (condition: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (await condition()) return
-    await new Promise(resolve => setTimeout(resolve, 10))
-  }
-  throw new Error('the condition never held')
-}
