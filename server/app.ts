@@ -19,7 +19,7 @@ import { seriesCompareRoutes } from './routes/series-compare.ts'
 import { testHistoryRoutes } from './routes/tests-history.ts'
 import { webRoutes } from './routes/web.ts'
 import { ParsePool } from './services/parse-pool.ts'
-import { spoolDirOf, type UploadIngestDeps } from './services/upload-ingest.ts'
+import { removeEmptySpool, spoolDirOf, type UploadIngestDeps } from './services/upload-ingest.ts'
 
 export interface AppOptions {
   /** An open store, which the app does not close; when absent, `dbPath` is opened (openStore) and closed with the app. */
@@ -77,6 +77,7 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
   app.decorate('config', { maxLogBytes: options.maxLogBytes, uploadsPerMinute: options.security?.uploadsPerMinute, publicUrl: publicUrlOf(options.publicUrl), limits })
   app.addHook('onClose', async () => {
     await pool.close()
+    removeEmptySpool(app.uploads.spoolDir)
     if (ownsStore) await store.close()
   })
   applyHeadersTimeout(app, limits)

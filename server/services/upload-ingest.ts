@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import type { IngestOutcome, RunMetadata } from '../storage/rows.ts'
 import type { Store } from '../storage/store.ts'
@@ -61,6 +61,23 @@ export function cleanSpool (spoolDir: string): number {
     }
   }
   return removed
+}
+
+/**
+ * At close: this process's spool dir, then the spool root, each only when empty (another app of
+ * this process, or another node, may still be receiving an upload there). Without it, every store
+ * a server ever served left a directory in the temp dir.
+ */
+export function removeEmptySpool (spoolDir: string): void {
+  for (const dir of [spoolDir, dirname(spoolDir)]) {
+    try {
+      rmdirSync(dir)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') return
+      if (code !== 'ENOENT') throw err
+    }
+  }
 }
 
 function uploadsIn (dir: string): string[] {

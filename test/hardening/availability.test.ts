@@ -142,3 +142,27 @@ test('each server process spools in a directory of its own; at start it removes 
   for (const left of [killed, earlier, unversioned]) assert.equal(existsSync(left), false, left)
   assert.deepEqual(readdirSync(root), [String(running.pid)])
 })
+
+test('a server that closes takes its empty spool dir with it, and the spool root when no other server spools there', async (t) => {
+  const uploadTo = async ({ app, token }: Awaited<ReturnType<typeof buildTestApp>>) => {
+    const res = await app.inject({ method: 'POST', url: uploadUrl(META), payload: manyTests(3), headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' } })
+    assert.equal(res.statusCode, 201)
+    assert.deepEqual(readdirSync(app.uploads.spoolDir), [], 'the upload took its own directory')
+    return dirname(app.uploads.spoolDir)
+  }
+  const alone = await buildTestApp(t)
+  const aloneRoot = await uploadTo(alone)
+  t.after(() => rmSync(aloneRoot, { recursive: true, force: true }))
+  await alone.app.close()
+  assert.equal(existsSync(aloneRoot), false)
+
+  const beside = await buildTestApp(t)
+  const root = await uploadTo(beside)
+  t.after(() => rmSync(root, { recursive: true, force: true }))
+  // another node of the same store on this host, receiving an upload
+  const receiving = join(root, '999999999', 'upload-receiving')
+  mkdirSync(receiving, { recursive: true })
+  await beside.app.close()
+  assert.equal(existsSync(beside.app.uploads.spoolDir), false)
+  assert.ok(existsSync(receiving), "the other server's upload is left alone")
+})
