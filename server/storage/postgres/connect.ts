@@ -28,6 +28,7 @@ export async function openPostgres (url: string, options: PostgresOptions = {}):
     connectionString: url,
     max: options.maxConnections ?? 10,
     types: STORE_TYPES,
+    Client: StoreClient,
     // Read-only is set on each connection once it is open, and the pool hands out no connection
     // whose setting failed (pg-pool awaits onConnect and ends the connection when it throws). Not
     // as a startup option (`options: '-c default_transaction_read_only=on'`): pg takes `options`
@@ -48,6 +49,41 @@ export async function openPostgres (url: string, options: PostgresOptions = {}):
     await pool.end()
     throw err
   }
+}
+
+/**
+ * PostgreSQL's text cannot hold U+0000 ("invalid byte sequence for encoding UTF8: 0x00"), and a
+ * serial console puts NULs in kernel logs, so in a test's reason too: the upload failed with a
+ * 500 where SQLite stores it. Every string a statement is given (and each string of an array) is
+ * written with U+FFFD, the replacement character, in its place; the raw log, kept as bytes,
+ * keeps the byte itself. A copy from SQLite (ksft migrate-store) goes through here as well.
+ */
+export function storableText (value: unknown): unknown {
+  if (typeof value === 'string') return storableString(value)
+  if (Array.isArray(value) && value.some(item => (typeof item === 'string' && item.includes(NUL)) || Array.isArray(item))) return value.map(storableText)
+  return value
+}
+const NUL = '\u0000'
+const REPLACEMENT = '\uFFFD'
+
+/** A string as PostgreSQL stores it (storableText). */
+export function storableString (value: string): string {
+  return value.includes(NUL) ? value.replaceAll(NUL, REPLACEMENT) : value
+}
+
+/** The pool's connections: pg.Client, with the values of every statement made storable (storableText). */
+class StoreClient extends pg.Client {
+  override query (...args: unknown[]): never {
+    const [config, values] = args
+    if (Array.isArray(values)) args[1] = values.map(storableText)
+    else if (isPlainObject(config) && Array.isArray(config.values)) args[0] = { ...config, values: config.values.map(storableText) }
+    return (super.query as (...given: unknown[]) => never)(...args)
+  }
+}
+
+/** A statement given as { text, values, name, ... }, not a submittable (a cursor, a COPY stream) that must stay what it is. */
+function isPlainObject (value: unknown): value is { values?: unknown } {
+  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype
 }
 
 /** Makes every later transaction of the connection read-only (a write fails: "cannot execute ... in a read-only transaction"). */

@@ -10,6 +10,7 @@ import {
   type ResultRow, type RunRow,
 } from '../run-records.ts'
 import type { IngestOutcome, LogChunk, LogSlice, ParsedRun, RunMetadata, RunView, StoredLog, TriageResult } from '../rows.ts'
+import { storableString } from './connect.ts'
 import { PostgresIdentityStore, type Queryable } from './identity-store.ts'
 import { PostgresIssueMatching, type ActiveIssues } from './issue-matching.ts'
 import { inTransaction } from './transaction.ts'
@@ -294,7 +295,8 @@ export class PostgresRunStore {
       const key = `${test.collection}\u0000${test.name}\u0000${pathJson}`
       const known = unknown.get(key)
       if (known !== undefined) known.seqs.push(walk.seq)
-      else unknown.set(key, { collection: test.collection, test: test.name, path: [...walk.path], pathJson, seqs: [walk.seq], id: 0 })
+      // as the table gives them back: the names of an insert's RETURNING are matched to these
+      else unknown.set(key, { collection: storableString(test.collection), test: storableString(test.name), path: [...walk.path], pathJson, seqs: [walk.seq], id: 0 })
     }
     const newCases = [...unknown.values()]
     let missing = await this.findCases(c, newCases)

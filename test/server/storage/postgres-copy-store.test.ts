@@ -2,6 +2,7 @@
 // ingest path: the demo's SYNTHETIC logs, generated ones, and the real logs of ../shared/fixtures/real
 // when they are here (test/helpers/seeded-store.ts).
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
 import { inflateSync } from 'node:zlib'
@@ -159,15 +160,25 @@ describePostgres('ksft migrate-store: a SQLite store copied into PostgreSQL', se
     assert.deepEqual(report.aggregates.filter(a => !a.equal).map(a => a.name), ['case_stats sums', 'case_stats sums per version'])
   })
 
-  test('a value PostgreSQL refuses stops the copy, naming the table and the rows', async (t) => {
+  test('a value PostgreSQL refuses stops the copy, naming the table and the rows; U+0000 goes across as U+FFFD', async (t) => {
     const seeded = await seededStore(t, { realLogs: false })
-    // SQLite's text holds U+0000, PostgreSQL's cannot (001-schema.sql)
+    // SQLite's text holds U+0000, PostgreSQL's cannot: written as U+FFFD (postgres/connect.ts storableText)
     const [runId, seq] = seeded.db.prepare("SELECT run_id, seq FROM results WHERE status = 'fail' ORDER BY run_id, seq LIMIT 1").raw().get() as [number, number]
     seeded.db.prepare("UPDATE results SET reason = 'a' || char(0) || 'b' WHERE run_id = ? AND seq = ?").run(runId, seq)
     const pool = await openPostgres(await server().createDatabase())
     t.after(() => pool.end())
-    await assert.rejects(copySqliteToPostgres(seeded.db, pool, { batchRows: 1_000_000 }),
-      /^Error: results: the \d+ rows from \(run_id, seq\) = \(\d+, 0\): .*0x00/)
+    await copySqliteToPostgres(seeded.db, pool, { batchRows: 1_000_000 })
+    const { rows } = await pool.query<{ reason: string }>('SELECT reason FROM results WHERE run_id = $1 AND seq = $2', [runId, seq])
+    assert.deepEqual(rows, [{ reason: 'a\uFFFDb' }])
+
+    // a case name longer than a B-tree index entry may be (about 2.7 kB): SQLite's index takes it, PostgreSQL's cannot
+    const other = await seededStore(t, { realLogs: false })
+    const caseId = other.db.prepare('SELECT max(id) FROM cases').pluck().get() as number
+    other.db.prepare('UPDATE cases SET test = ? WHERE id = ?').run(randomBytes(4096).toString('hex'), caseId)
+    const refusing = await openPostgres(await server().createDatabase())
+    t.after(() => refusing.end())
+    await assert.rejects(copySqliteToPostgres(other.db, refusing, { batchRows: 1_000_000 }),
+      /^Error: cases: the \d+ rows from \(id\) = \(1\): .*index row/)
   })
 
   test('the CLI copies, prints its progress and the verification, and ends with 1 when the stores differ', async (t) => {

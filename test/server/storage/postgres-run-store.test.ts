@@ -292,6 +292,22 @@ describePostgres('PostgreSQL run store', server => {
     await assertSameRows(both)
   })
 
+  test('U+0000, which PostgreSQL text cannot hold, is stored as U+FFFD in names and reasons; the raw log keeps the byte', async (t) => {
+    const { store, pool } = await openPg(t, server)
+    // a serial console's NULs, in a test's name and in its reason
+    const text = 'TAP version 13\n1..2\n# selftests: kvm: nul\u0000test\nnot ok 1 selftests: kvm: nul\u0000test # exit=1\n' +
+      '# selftests: kvm: other\nok 2 selftests: kvm: other # SKIP no\u0000 device\n'
+    const spooled = await spool(t, text)
+    const { runId } = await store.ingestRun(parseRunMetadata(META), spooled.parsed, spooled.log())
+    const { rows: cases } = await pool.query<{ test: string }>('SELECT c.test FROM results r JOIN cases c ON c.id = r.case_id WHERE r.run_id = $1 ORDER BY r.seq', [runId])
+    assert.deepEqual(cases.map(row => row.test), ['nul\uFFFDtest', 'other'])
+    const { rows: reasons } = await pool.query<{ reason: string | null }>('SELECT reason FROM results WHERE run_id = $1 ORDER BY seq', [runId])
+    assert.deepEqual(reasons.map(row => row.reason), [null, 'no\uFFFD device'])
+    const log: Buffer[] = []
+    for await (const chunk of store.readLog(runId)) log.push(chunk)
+    assert.deepEqual(Buffer.concat(log), Buffer.from(text))
+  })
+
   test('the same log again is the same run, also when it reaches two nodes at once', async (t) => {
     const a = await openPg(t, server)
     const b = await openPg(t, server, a.url)
