@@ -3,9 +3,11 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
+import { openStore } from '../../server/storage/store.ts'
+import { testStoreLocation } from '../helpers/backend.ts'
 import { runKsft } from '../helpers/cli.ts'
 import { realFixtureNames, realFixturePath, realFixturesSkip } from '../helpers/fixtures.ts'
-import { ingestText, openTestStore, tempDir } from '../helpers/store.ts'
+import { ingestText, tempDir } from '../helpers/store.ts'
 import { kcidbValidator, nullPaths } from '../server/export/kcidb-validator.ts'
 
 const SERIES = 'KVM: x86/mmu: private memory'
@@ -16,15 +18,26 @@ const FAILING = 'TAP version 13\n1..2\n# selftests: kvm: a\nok 1 selftests: kvm:
 
 const validate = kcidbValidator()
 
-/** A database file seeded through the real ingest path: base, v1 on two machines, v2. */
-async function seeded (t: TestContext): Promise<string> {
-  const { store, db, path } = openTestStore(t)
-  await ingestText(store, PASSING, { ...META, version: 'v1' })
-  await ingestText(store, FAILING, { ...META, version: 'v2' })
-  await ingestText(store, PASSING, { ...META, version: 'v1', machine: 'snp-host-1', flags: 'sev_snp' })
-  await ingestText(store, PASSING, { ...META, version: 'base' })
-  db.close()
-  return path
+/** A store on the test backend holding `logs`, stored through the real ingest path and closed: where it is. */
+async function storeWith (t: TestContext, logs: Array<[string | Buffer, Record<string, string>]>): Promise<string> {
+  const location = await testStoreLocation(t)
+  const store = await openStore(location)
+  try {
+    for (const [text, meta] of logs) await ingestText(store, text, meta)
+  } finally {
+    await store.close()
+  }
+  return location
+}
+
+/** A store seeded through the real ingest path: base, v1 on two machines, v2. */
+function seeded (t: TestContext): Promise<string> {
+  return storeWith(t, [
+    [PASSING, { ...META, version: 'v1' }],
+    [FAILING, { ...META, version: 'v2' }],
+    [PASSING, { ...META, version: 'v1', machine: 'snp-host-1', flags: 'sev_snp' }],
+    [PASSING, { ...META, version: 'base' }],
+  ])
 }
 
 interface Doc { checkouts: Array<{ comment: string, id: string }>, builds: Array<{ id: string, checkout_id: string }>, tests: Array<{ path: string, status: string, build_id: string, log_url?: string }> }
@@ -74,11 +87,7 @@ test('ksft export junit --run prints the run as JUnit XML', async (t) => {
 })
 
 test('ksft export kcidb of every real log as one series is one valid document', { skip: realFixturesSkip }, async (t) => {
-  const { store, db, path } = openTestStore(t)
-  for (const [i, name] of realFixtureNames().entries()) {
-    await ingestText(store, readFileSync(realFixturePath(name)), { ...META, version: `v${i + 1}` })
-  }
-  db.close()
+  const path = await storeWith(t, realFixtureNames().map((name, i) => [readFileSync(realFixturePath(name)), { ...META, version: `v${i + 1}` }]))
   const res = await runKsft(['export', 'kcidb', '--series', SERIES, '--origin', 'lab_1', '--db', path])
   assert.equal(res.code, 0, res.stderr)
   const doc = parsedDoc(res.stdout)

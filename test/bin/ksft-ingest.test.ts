@@ -2,8 +2,8 @@ import assert from 'node:assert/strict'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import BetterSqlite3 from 'better-sqlite3'
 import { STATUSES } from '../../ingest/index.ts'
+import { readStore, TEST_BACKEND, testStoreLocation } from '../helpers/backend.ts'
 import { realFixturePath, realFixturesSkip } from '../helpers/fixtures.ts'
 import { runKsft, startServer } from '../helpers/cli.ts'
 import { tempDir } from '../helpers/store.ts'
@@ -12,18 +12,14 @@ const META = ['--series', 'KVM: mm: fd-based approach for supporting KVM guest p
 // synthetic log written for these tests
 const SYNTHETIC = 'TAP version 13\n1..2\n# selftests: kvm: a\nok 1 selftests: kvm: a\n# selftests: kvm: b\n# Aborted\nnot ok 2 selftests: kvm: b # exit=134\n'
 
-function runCount (db: string): number {
-  if (!existsSync(db)) return 0
-  const handle = new BetterSqlite3(db, { readonly: true })
-  try {
-    return (handle.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n
-  } finally {
-    handle.close()
-  }
+/** The runs stored at `db`: none in a SQLite file never made. */
+async function runCount (db: string): Promise<number> {
+  if (TEST_BACKEND === 'sqlite' && !existsSync(db)) return 0
+  return readStore(db, async tables => (await tables.all<{ n: number }>('SELECT count(*) AS n FROM runs'))[0]!.n)
 }
 
 test('ksft ingest --json prints the run, every test and the warnings', { skip: realFixturesSkip }, async (t) => {
-  const db = join(tempDir(t), 'ksft.db')
+  const db = await testStoreLocation(t)
   const res = await runKsft(['ingest', realFixturePath('real-kvm-pvm-subset-8-tests.txt'), ...META, '--db', db, '--json'])
   assert.equal(res.code, 0, res.stderr)
   const out = JSON.parse(res.stdout)
@@ -39,18 +35,18 @@ test('ksft ingest --json prints the run, every test and the warnings', { skip: r
 })
 
 test('ksft ingest reads standard input and prints a readable summary; a second ingest finds the same run', async (t) => {
-  const db = join(tempDir(t), 'ksft.db')
+  const db = await testStoreLocation(t)
   const first = await runKsft(['ingest', '-', ...META, '--db', db], { input: SYNTHETIC })
   assert.equal(first.code, 0, first.stderr)
   assert.match(first.stdout, /^run 1 stored: KVM: mm: .* v7 on tdx-host-1\n {2}2 tests: 1 pass, 1 fail\n {2}fail {4}kvm: b exit=134 \[aborted\]: Aborted \(lines 5-7\)\n$/)
   const again = await runKsft(['ingest', '-', ...META, '--db', db], { input: SYNTHETIC })
   assert.match(again.stdout, /^run 1 already stored/)
-  assert.equal(runCount(db), 1)
+  assert.equal(await runCount(db), 1)
 })
 
 test('ksft ingest: errors are one line on stderr, a non-zero exit, and nothing stored', async (t) => {
   const dir = tempDir(t)
-  const db = join(dir, 'ksft.db')
+  const db = await testStoreLocation(t)
   const notKselftest = join(dir, 'hello.txt')
   writeFileSync(notKselftest, 'hello\nworld\n')
   const cases: Array<[string[], string | undefined, RegExp]> = [
@@ -67,7 +63,7 @@ test('ksft ingest: errors are one line on stderr, a non-zero exit, and nothing s
     assert.match(res.stderr, stderr)
     assert.equal(res.stdout, '')
   }
-  assert.equal(runCount(db), 0)
+  assert.equal(await runCount(db), 0)
 })
 
 test('ksft ingest without --series is a usage error', async (t) => {
@@ -77,12 +73,11 @@ test('ksft ingest without --series is a usage error', async (t) => {
 })
 
 test('ksft serve answers /healthz on the port and database it is given (flags or KSFT_* variables)', async (t) => {
-  const dir = tempDir(t)
-  const db = join(dir, 'served.db')
+  const db = await testStoreLocation(t)
   await runKsft(['ingest', '-', ...META, '--db', db], { input: SYNTHETIC })
   const { url } = await startServer(t, [], { KSFT_DB: db })
   const res = await fetch(`${url}/healthz`)
   assert.equal(res.status, 200)
-  assert.deepEqual(await res.json(), { status: 'ok', backend: 'sqlite', writeCounter: 1 })
-  assert.ok(readFileSync(db).length > 0)
+  assert.deepEqual(await res.json(), { status: 'ok', backend: TEST_BACKEND, writeCounter: 1 })
+  if (TEST_BACKEND === 'sqlite') assert.ok(readFileSync(db).length > 0)
 })

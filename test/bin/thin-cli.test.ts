@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { buildTestApp, uploadUrl } from '../helpers/app.ts'
+import { TEST_BACKEND, testStoreLocation } from '../helpers/backend.ts'
 import { FROM_SOURCE, KSFT, runKsft } from '../helpers/cli.ts'
 import { PROJECT_ROOT } from '../helpers/fixtures.ts'
 import { tempDir } from '../helpers/store.ts'
@@ -49,22 +50,24 @@ async function packagesLoaded (t: TestContext, args: string[], env: NodeJS.Proce
   return { code, stderr, packages }
 }
 
-const SERVER_ONLY = ['fastify', 'better-sqlite3']
+const SERVER_ONLY = ['fastify', 'better-sqlite3', 'pg']
+/** The database driver of the backend the tests run on. */
+const DRIVER = TEST_BACKEND === 'postgres' ? 'pg' : 'better-sqlite3'
 
 function assertLoadsNone (packages: Set<string>, what: string): void {
   for (const name of SERVER_ONLY) assert.ok(!packages.has(name), `${what} loaded ${name}`)
 }
 
 test('the recorder sees a command load the database driver and the server (the check below can fail)', async (t) => {
-  const db = join(tempDir(t), 'ksft.db')
+  const db = await testStoreLocation(t)
   const log = join(tempDir(t), 'ksft.log')
   writeFileSync(log, LOG)
   const ingest = await packagesLoaded(t, ['ingest', log, '--db', db, '--series', 's', '--version', 'v1'])
   assert.equal(ingest.code, 0, ingest.stderr)
-  assert.ok(ingest.packages.has('better-sqlite3'), `ingest loaded ${[...ingest.packages].join(', ')}`)
+  assert.ok(ingest.packages.has(DRIVER), `ingest loaded ${[...ingest.packages].join(', ')}`)
 })
 
-test('ksft --help and each command\'s --help load neither fastify nor better-sqlite3', async (t) => {
+test('ksft --help and each command\'s --help load neither fastify nor a database driver', async (t) => {
   for (const args of [['--help'], ['gate', '--help'], ['compare', '--help'], ['upload', '--help'], ['ingest', '--help'], ['serve', '--help'], ['series', 'merge', '--help'], ['migrate-store', '--help']]) {
     const run = await packagesLoaded(t, args)
     assert.equal(run.code, 0, run.stderr)
@@ -74,7 +77,7 @@ test('ksft --help and each command\'s --help load neither fastify nor better-sql
   }
 })
 
-test('ksft upload, gate and compare against a server load neither fastify nor better-sqlite3', async (t) => {
+test('ksft upload, gate and compare against a server load neither fastify nor a database driver', async (t) => {
   const { app, token } = await buildTestApp(t)
   for (const version of ['v1', 'v2']) {
     const res = await app.inject({ method: 'POST', url: uploadUrl({ series: 's', version, machine: 'm1' }), payload: LOG, headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' } })
@@ -124,7 +127,7 @@ test('output into a closed pipe ends quietly, and the exit code stays the comman
   const help = await withClosedStdout(['--help'])
   assert.deepEqual(help, { code: 0, stderr: '' })
 
-  const db = join(tempDir(t), 'ksft.db')
+  const db = await testStoreLocation(t)
   const log = join(tempDir(t), 'ksft.log')
   writeFileSync(log, LOG)
   const stored = await withClosedStdout(['ingest', log, '--db', db, '--series', 's', '--version', 'v1'])

@@ -1,40 +1,53 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { Database } from 'better-sqlite3'
-import { AdminStore } from '../../server/storage/sqlite/admin-store.ts'
-import { RunStore } from '../../server/storage/sqlite/run-store.ts'
+import { SqliteStore } from '../../server/storage/sqlite/sqlite-store.ts'
+import type { Store } from '../../server/storage/store.ts'
+import { storeTables, type StoreTables } from '../helpers/aggregates.ts'
 import { buildTestApp, uploadUrl } from '../helpers/app.ts'
+import { assertSqliteIntact, openTestBackendStore } from '../helpers/backend.ts'
 import { runKsft } from '../helpers/cli.ts'
-import { ingestText, openTestStore } from '../helpers/store.ts'
+import { ingestText } from '../helpers/store.ts'
 
 // synthetic logs written for these tests
 const log = (results: Record<string, 'ok' | 'not ok'>) => `TAP version 13\n1..${Object.keys(results).length}\n${Object.entries(results)
   .map(([name, r], i) => `# selftests: kvm: ${name}\n# TAP version 13\n# 1..1\n# ${r} 1 sub\n${r} ${i + 1} selftests: kvm: ${name}${r === 'ok' ? '' : ' # exit=1'}\n`).join('')}`
 
+// in the SQL both backends read alike (a sum of CASE, where SQLite alone would sum a comparison)
+const count = (status: string) => `sum(CASE WHEN r.status = '${status}' THEN 1 ELSE 0 END) AS ${status}`
+
 /** The aggregates as the remaining results say they should be, computed from scratch. */
-function aggregatesFromScratch (db: Database) {
+async function aggregatesFromScratch (tables: StoreTables) {
   return {
-    caseStats: db.prepare(`
-      SELECT ru.version_id, ru.machine_id, r.case_id, count(*) AS total, sum(r.status = 'pass') AS pass, sum(r.status = 'fail') AS fail
-      FROM results r JOIN runs ru ON ru.id = r.run_id GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`).all(),
-    seriesTests: db.prepare(`
+    caseStats: await tables.all(`
+      SELECT ru.version_id, ru.machine_id, r.case_id, count(*) AS total, ${count('pass')}, ${count('fail')}
+      FROM results r JOIN runs ru ON ru.id = r.run_id GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`),
+    seriesTests: await tables.all(`
       SELECT DISTINCT v.series_id, c.collection, c.test FROM results r JOIN runs ru ON ru.id = r.run_id
-      JOIN versions v ON v.id = ru.version_id JOIN cases c ON c.id = r.case_id WHERE r.parent_seq IS NULL ORDER BY 1, 2, 3`).all(),
-    runCollections: db.prepare(`
+      JOIN versions v ON v.id = ru.version_id JOIN cases c ON c.id = r.case_id WHERE r.parent_seq IS NULL ORDER BY 1, 2, 3`),
+    runCollections: await tables.all(`
       SELECT r.run_id, c.collection, count(*) AS total FROM results r JOIN cases c ON c.id = r.case_id
-      WHERE r.parent_seq IS NULL GROUP BY 1, 2 ORDER BY 1, 2`).all(),
+      WHERE r.parent_seq IS NULL GROUP BY 1, 2 ORDER BY 1, 2`),
   }
 }
 
-function aggregatesKept (db: Database) {
+async function aggregatesKept (tables: StoreTables) {
   return {
-    caseStats: db.prepare('SELECT version_id, machine_id, case_id, total, pass, fail FROM case_stats ORDER BY 1, 2, 3').all(),
-    seriesTests: db.prepare('SELECT series_id, collection, test FROM series_tests ORDER BY 1, 2, 3').all(),
-    runCollections: db.prepare('SELECT run_id, collection, total FROM run_collections ORDER BY 1, 2').all(),
+    caseStats: await tables.all('SELECT version_id, machine_id, case_id, total, pass, fail FROM case_stats ORDER BY 1, 2, 3'),
+    seriesTests: await tables.all('SELECT series_id, collection, test FROM series_tests ORDER BY 1, 2, 3'),
+    runCollections: await tables.all('SELECT run_id, collection, total FROM run_collections ORDER BY 1, 2'),
   }
 }
 
-async function seed (store: RunStore) {
+async function assertAggregatesRecounted (tables: StoreTables) {
+  assert.deepEqual(await aggregatesKept(tables), await aggregatesFromScratch(tables))
+}
+
+/** One column of a statement's rows. */
+async function column (tables: StoreTables, sql: string): Promise<unknown[]> {
+  return (await tables.all(sql)).map(row => Object.values(row)[0])
+}
+
+async function seed (store: Store) {
   const series = 'KVM: guest_memfd'
   const ids: number[] = []
   for (const [version, machine, results] of [
@@ -50,52 +63,52 @@ async function seed (store: RunStore) {
 }
 
 test('deleting runs and merging labels keep every aggregate equal to what the results say', async (t) => {
-  const { db, store } = openTestStore(t)
-  const admin = new AdminStore(db)
+  const { store } = await openTestBackendStore(t)
+  const tables = storeTables(store)
   const ids = await seed(store)
-  assert.deepEqual(aggregatesKept(db), aggregatesFromScratch(db))
-  const counter = store.writeCounter()
+  await assertAggregatesRecounted(tables)
+  const counter = await store.runs.writeCounter()
 
   // the same version under two labels, folded together by hand
-  assert.equal(admin.mergeVersions(1, 'PATCH v2', 'v2'), 1)
-  assert.deepEqual(aggregatesKept(db), aggregatesFromScratch(db))
-  assert.deepEqual(db.prepare('SELECT label FROM versions ORDER BY sort_key').pluck().all(), ['v1', 'v2'])
-  assert.equal(admin.mergeVersions(1, 'v9', 'v2'), null)
+  assert.equal(await store.admin.mergeVersions(1, 'PATCH v2', 'v2'), 1)
+  await assertAggregatesRecounted(tables)
+  assert.deepEqual(await column(tables, 'SELECT label FROM versions ORDER BY sort_key'), ['v1', 'v2'])
+  assert.equal(await store.admin.mergeVersions(1, 'v9', 'v2'), null)
 
-  const removed = admin.deleteRun(ids[2]!)
+  const removed = await store.admin.deleteRun(ids[2]!)
   assert.deepEqual({ ...removed, createdAt: undefined, logBytes: undefined }, { id: ids[2], series: 'KVM: guest_memfd', version: 'v2', machine: 'tdx-1', createdAt: undefined, logBytes: undefined })
-  assert.deepEqual(aggregatesKept(db), aggregatesFromScratch(db))
+  await assertAggregatesRecounted(tables)
   // test c ran only in the deleted run: it leaves the series' test list
-  assert.ok(!(aggregatesKept(db).seriesTests as Array<{ test: string }>).some(row => row.test === 'c'))
-  assert.equal(admin.deleteRun(ids[2]!), null)
+  assert.ok(!((await aggregatesKept(tables)).seriesTests as Array<{ test: string }>).some(row => row.test === 'c'))
+  assert.equal(await store.admin.deleteRun(ids[2]!), null)
 
   // the last run of a version takes the empty version with it
-  admin.deleteRun(ids[0]!)
-  assert.deepEqual(db.prepare('SELECT label FROM versions').pluck().all(), ['v2'])
-  assert.deepEqual(aggregatesKept(db), aggregatesFromScratch(db))
-  assert.ok(store.writeCounter() > counter, 'readers (ETags) see the change')
-  assert.equal(db.pragma('integrity_check', { simple: true }), 'ok')
-  assert.deepEqual(db.pragma('foreign_key_check'), [])
+  await store.admin.deleteRun(ids[0]!)
+  assert.deepEqual(await column(tables, 'SELECT label FROM versions'), ['v2'])
+  await assertAggregatesRecounted(tables)
+  assert.ok(await store.runs.writeCounter() > counter, 'readers (ETags) see the change')
+  assertSqliteIntact(store)
+  // PostgreSQL checks its foreign keys at every write; SQLite can be asked afterwards
+  if (store instanceof SqliteStore) assert.deepEqual(store.db.pragma('foreign_key_check'), [])
 })
 
 test('prune removes old runs but never the newest of a version (of a machine, with --keep-versions)', async (t) => {
-  const { db, path } = openTestStore(t)
-  const old = new RunStore(db, { clock: () => new Date('2025-01-01T00:00:00Z') })
-  const ids = await seed(old)
-  const admin = new AdminStore(db)
-  const dry = admin.prune(new Date('2025-06-01T00:00:00Z'), { perMachine: true, dryRun: true })
+  const { store, location } = await openTestBackendStore(t, { clock: () => new Date('2025-01-01T00:00:00Z') })
+  const tables = storeTables(store)
+  const ids = await seed(store)
+  const dry = await store.admin.prune(new Date('2025-06-01T00:00:00Z'), { perMachine: true, dryRun: true })
   // v1 and PATCH v2 keep their only runs; v2 keeps its newest per machine: runs 3 and 5
   assert.deepEqual(dry.removed.map(run => run.id), [ids[3]])
   assert.equal(dry.kept, 4)
-  assert.equal(db.prepare("SELECT count(*) FROM runs").pluck().get() as number, 5)
+  assert.deepEqual(await column(tables, 'SELECT count(*) AS n FROM runs'), [5])
 
-  const res = await runKsft(['prune', '--older-than', '30d', '--db', path])
+  const res = await runKsft(['prune', '--older-than', '30d', '--db', location])
   assert.equal(res.code, 0, res.stderr)
   // without --keep-versions, v2 keeps only its newest run (5)
   assert.match(res.stdout, new RegExp(`^removed run ${ids[2]}: KVM: guest_memfd v2 on tdx-1, stored 2025-01-01T00:00:00.000Z, \\d+ log bytes\\nremoved run ${ids[3]}: .*\\nremoved 2 runs stored before .* \\(\\d+ log bytes\\); 3 kept\\n$`))
-  assert.deepEqual(db.prepare('SELECT id FROM runs ORDER BY id').pluck().all(), [ids[0], ids[1], ids[4]])
-  assert.deepEqual(aggregatesKept(db), aggregatesFromScratch(db))
-  assert.match((await runKsft(['prune', '--older-than', 'soon', '--db', path])).stderr, /^ksft: error: --older-than takes an age such as 180d/)
+  assert.deepEqual(await column(tables, 'SELECT id FROM runs ORDER BY id'), [ids[0], ids[1], ids[4]])
+  await assertAggregatesRecounted(tables)
+  assert.match((await runKsft(['prune', '--older-than', 'soon', '--db', location])).stderr, /^ksft: error: --older-than takes an age such as 180d/)
 })
 
 test('admin endpoints need an admin token; the upload token is refused with 403', async (t) => {

@@ -1,16 +1,17 @@
 // Hostile and broken input, sent to POST /api/v1/runs and to `ksft ingest`. Every log here is
 // synthetic, made by the test. After each input: the exact answer, /healthz still answers, no
-// partial run exists, and PRAGMA integrity_check is ok.
+// partial run exists, and (on SQLite) PRAGMA integrity_check is ok.
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { gzipSync } from 'node:zlib'
-import BetterSqlite3 from 'better-sqlite3'
 import type { FastifyInstance } from 'fastify'
+import { storeTables } from '../helpers/aggregates.ts'
 import { buildTestApp, uploadUrl } from '../helpers/app.ts'
+import { assertSqliteIntact, readStore, TEST_BACKEND, testStoreLocation } from '../helpers/backend.ts'
 import { runKsft } from '../helpers/cli.ts'
-import { sqliteOf, tempDir } from '../helpers/store.ts'
+import { tempDir } from '../helpers/store.ts'
 
 const META = { series: 'KVM: guest_memfd', version: 'v5', machine: 'plain-host-1' }
 const CLI_META = ['--series', META.series, '--version', META.version, '--machine', META.machine]
@@ -89,7 +90,10 @@ const CASES: Case[] = [
     stored: async (app, id) => {
       const results = (await app.inject({ url: `/api/v1/runs/${id}/results` })).json()
       assert.deepEqual(results.tests.map((t: { name: string }) => t.name), HOSTILE_NAMES)
-      assert.equal((sqliteOf(app).db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'runs'").get() as { n: number }).n, 1)
+      const [runsTable] = await storeTables(app.store).all<{ n: number }>(TEST_BACKEND === 'sqlite'
+        ? "SELECT count(*) AS n FROM sqlite_master WHERE name = 'runs'"
+        : "SELECT count(*) AS n FROM pg_tables WHERE tablename = 'runs'")
+      assert.equal(runsTable!.n, 1)
     },
     cli: 'stored',
   },
@@ -113,17 +117,15 @@ const CASES: Case[] = [
   },
 ]
 
-function assertHealthy (db: string, runs: number): void {
-  const handle = new BetterSqlite3(db, { readonly: true })
-  try {
-    assert.equal(handle.pragma('integrity_check', { simple: true }), 'ok')
-    assert.equal((handle.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n, runs)
+async function assertHealthy (db: string, runs: number): Promise<void> {
+  await readStore(db, async (tables, store) => {
+    assertSqliteIntact(store)
+    const count = async (sql: string) => (await tables.all<{ n: number }>(sql))[0]!.n
+    assert.equal(await count('SELECT count(*) AS n FROM runs'), runs)
     // no result, chunk or case stats may belong to a run that does not exist
-    assert.equal((handle.prepare('SELECT count(*) AS n FROM results WHERE run_id NOT IN (SELECT id FROM runs)').get() as { n: number }).n, 0)
-    assert.equal((handle.prepare('SELECT count(*) AS n FROM log_chunks WHERE run_id NOT IN (SELECT id FROM runs)').get() as { n: number }).n, 0)
-  } finally {
-    handle.close()
-  }
+    assert.equal(await count('SELECT count(*) AS n FROM results WHERE run_id NOT IN (SELECT id FROM runs)'), 0)
+    assert.equal(await count('SELECT count(*) AS n FROM log_chunks WHERE run_id NOT IN (SELECT id FROM runs)'), 0)
+  })
 }
 
 test('POST /api/v1/runs: each bad input gets its exact answer and loses nothing', async (t) => {
@@ -145,7 +147,7 @@ test('POST /api/v1/runs: each bad input gets its exact answer and loses nothing'
       await c.stored!(app, res.json().id)
     }
     assert.equal((await app.inject({ url: '/healthz' })).statusCode, 200, c.what)
-    assertHealthy(dbPath, runs)
+    await assertHealthy(dbPath, runs)
   }
 })
 
@@ -168,7 +170,7 @@ test('a gzip bomb is cut off at the default 256 MiB limit while inflating, with 
   // the main thread's, and a loaded machine collects both later (200-240 MiB seen in full runs, 380
   // with V8's default young generation in the worker, see services/parse-pool.ts)
   assert.ok(peak - before < 300 * 1024 * 1024, `memory grew by ${Math.round((peak - before) / 1048576)} MiB`)
-  assertHealthy(dbPath, 0)
+  await assertHealthy(dbPath, 0)
 })
 
 async function cliCase (t: TestContext, c: Case, dir: string, db: string, index: number): Promise<boolean> {
@@ -188,14 +190,14 @@ async function cliCase (t: TestContext, c: Case, dir: string, db: string, index:
 
 test('ksft ingest: the same inputs, the same outcome, one clear line on stderr for each refusal', async (t) => {
   const dir = tempDir(t)
-  const db = join(dir, 'ksft.db')
+  const db = await testStoreLocation(t)
   let runs = 0
   for (const [i, c] of CASES.entries()) {
     if (!c.cli) continue
     if (await cliCase(t, c, dir, db, i)) runs++
-    assertHealthy(db, runs)
+    await assertHealthy(db, runs)
   }
   const tooLarge = await runKsft(['ingest', '-', ...CLI_META, '--max-bytes', '100', '--db', db], { input: ok('x').repeat(10) })
   assert.match(tooLarge.stderr, /^ksft: error: the log is larger than the limit of 100 bytes\n$/)
-  assertHealthy(db, runs)
+  await assertHealthy(db, runs)
 })

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { join } from 'node:path'
 import { test } from 'node:test'
-import BetterSqlite3 from 'better-sqlite3'
+import { assertSqliteIntact, readStore, TEST_BACKEND, testStoreLocation } from '../helpers/backend.ts'
 import { runKsft, startServer, startUpload } from '../helpers/cli.ts'
-import { tempDir } from '../helpers/store.ts'
 
 // a synthetic log of about 6 MB, sent in pieces so that a fault can land in the middle
 function syntheticLog (tests = 200, linesPerTest = 600): string[] {
@@ -17,14 +15,11 @@ function syntheticLog (tests = 200, linesPerTest = 600): string[] {
   return pieces
 }
 
-function countRuns (db: string): number {
-  const handle = new BetterSqlite3(db)
-  try {
-    assert.equal(handle.pragma('integrity_check', { simple: true }), 'ok')
-    return (handle.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n
-  } finally {
-    handle.close()
-  }
+function countRuns (db: string): Promise<number> {
+  return readStore(db, async (tables, store) => {
+    assertSqliteIntact(store)
+    return (await tables.all<{ n: number }>('SELECT count(*) AS n FROM runs'))[0]!.n
+  })
 }
 
 async function tokenFor (db: string): Promise<string> {
@@ -35,7 +30,7 @@ async function tokenFor (db: string): Promise<string> {
 const QUERY = 'series=KVM%3A%20guest_memfd&version=v3&machine=tdx-host-1'
 
 test('SIGKILL in the middle of an upload: the restarted server has no trace of it, and the retry lands once', async (t) => {
-  const db = join(tempDir(t), 'ksft.db')
+  const db = await testStoreLocation(t)
   const token = await tokenFor(db)
   const pieces = syntheticLog()
   const first = await startServer(t, [], { KSFT_DB: db })
@@ -44,7 +39,7 @@ test('SIGKILL in the middle of an upload: the restarted server has no trace of i
   for (const piece of pieces.slice(0, pieces.length / 2)) await upload.send(piece)
   first.child.kill('SIGKILL')
   await new Promise(resolve => first.child.once('exit', resolve))
-  assert.equal(countRuns(db), 0)
+  assert.equal(await countRuns(db), 0)
 
   const second = await startServer(t, [], { KSFT_DB: db })
   const body = pieces.join('')
@@ -53,11 +48,11 @@ test('SIGKILL in the middle of an upload: the restarted server has no trace of i
   assert.equal((await post()).status, 200)
   second.child.kill('SIGTERM')
   await new Promise(resolve => second.child.once('exit', resolve))
-  assert.equal(countRuns(db), 1)
+  assert.equal(await countRuns(db), 1)
 })
 
 test('SIGTERM: no new connections, the upload in flight finishes and is stored, the database closes cleanly', async (t) => {
-  const db = join(tempDir(t), 'ksft.db')
+  const db = await testStoreLocation(t)
   const token = await tokenFor(db)
   const pieces = syntheticLog(50, 400)
   const server = await startServer(t, [], { KSFT_DB: db, KSFT_SHUTDOWN_TIMEOUT_MS: '20000' })
@@ -73,6 +68,6 @@ test('SIGTERM: no new connections, the upload in flight finishes and is stored, 
   assert.equal(res.status, 201, res.body)
   assert.equal(await exited, 0)
   // SQLite checkpoints and removes the write-ahead log only when the last connection closes cleanly
-  assert.equal(existsSync(`${db}-wal`), false)
-  assert.equal(countRuns(db), 1)
+  if (TEST_BACKEND === 'sqlite') assert.equal(existsSync(`${db}-wal`), false)
+  assert.equal(await countRuns(db), 1)
 })

@@ -1,11 +1,10 @@
 // Issue 12: confusable labels. v7, v07, V7 and the full-width ｖ7 are one version; a zero-width
 // space or a right-to-left override is refused with the field and the character named.
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import { test } from 'node:test'
 import { buildTestApp, uploadUrl } from '../helpers/app.ts'
+import { readStore, testStoreLocation } from '../helpers/backend.ts'
 import { runKsft } from '../helpers/cli.ts'
-import { tempDir } from '../helpers/store.ts'
 
 const SERIES = 'KVM: guest_memfd'
 const log = (name: string) => `TAP version 13\n1..1\nok 1 selftests: kvm: ${name}\n`
@@ -60,7 +59,7 @@ test('the upload API: look-alikes of v7 are stored as v7 and the answer says so;
 })
 
 test('ksft ingest: the same folding and the same refusals', async (t) => {
-  const db = join(tempDir(t), 'ksft.db')
+  const db = await testStoreLocation(t)
   for (const [i, { sent }] of FOLDED.entries()) {
     const res = await runKsft(['ingest', '-', '--series', SERIES, '--version', sent, '--machine', 'tdx-host', '--db', db, '--json'], { input: log(`t${i}`) })
     assert.equal(res.code, 0, res.stderr)
@@ -72,11 +71,10 @@ test('ksft ingest: the same folding and the same refusals', async (t) => {
     assert.notEqual(res.code, 0, field)
     assert.match(res.stderr, new RegExp(`^ksft: error: ${message.source.slice(1, -1)}\\n$`))
   }
-  const { default: BetterSqlite3 } = await import('better-sqlite3')
-  const handle = new BetterSqlite3(db, { readonly: true })
-  t.after(() => handle.close())
-  assert.deepEqual(handle.prepare('SELECT label FROM versions').pluck().all(), ['v7'])
-  assert.equal(handle.prepare('SELECT count(*) FROM runs').pluck().get(), FOLDED.length)
+  await readStore(db, async (tables) => {
+    assert.deepEqual((await tables.all<{ label: string }>('SELECT label FROM versions')).map(row => row.label), ['v7'])
+    assert.deepEqual(await tables.all('SELECT count(*) AS n FROM runs'), [{ n: FOLDED.length }])
+  })
 })
 
 test('a series named with more than 100 characters is addressed by its name', async (t) => {

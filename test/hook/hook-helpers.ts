@@ -77,7 +77,7 @@ export function b4Cover (title: string, revision: number, options: { changeId?: 
   return `${title}\n\nWhat the series does.\n\n--- b4-submit-tracking ---\n# This section is used internally by b4 prep for tracking purposes.\n${JSON.stringify(tracking, null, 2)}\n`
 }
 
-/** The real app on 127.0.0.1 with a fresh SQLite file and an upload token. */
+/** The real app on 127.0.0.1 on a fresh store of the test backend (helpers/backend.ts) and an upload token. */
 export async function dashboard (t: TestContext) {
   const { app, token } = await buildTestApp(t)
   await app.listen({ host: '127.0.0.1', port: 0 })

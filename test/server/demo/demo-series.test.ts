@@ -2,13 +2,12 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { DEMO_MACHINES, DEMO_SERIES, DEMO_VERSIONS, demoRuns, loadDemo } from '../../../server/demo/demo-series.ts'
 import { outcomeStatus } from '../../../server/demo/log-generator.ts'
+import { openTestBackendStore, testStoreLocation } from '../../helpers/backend.ts'
 import { runKsft } from '../../helpers/cli.ts'
-import { openTestSqliteStore, tempDir } from '../../helpers/store.ts'
-import { join } from 'node:path'
 
 describe('the demo series', () => {
   test('loads through the ingest path with every run as its story says, and loading again adds nothing', async (t) => {
-    const { store } = openTestSqliteStore(t)
+    const { store } = await openTestBackendStore(t)
     const first = await loadDemo(store)
     const runs = demoRuns()
     assert.equal(first.created, runs.length)
@@ -52,7 +51,7 @@ describe('the demo series', () => {
   })
 
   test('`ksft demo` loads into --db and says so; a second time it stores nothing', async (t) => {
-    const db = join(tempDir(t), 'demo.db')
+    const db = await testStoreLocation(t)
     const first = await runKsft(['demo', '--db', db])
     assert.equal(first.code, 0, first.stderr)
     assert.match(first.stdout, new RegExp(`^demo series "${DEMO_SERIES}": ${demoRuns().length} runs stored in `))
