@@ -28,10 +28,6 @@
  * Not here since the store is not theirs to tell apart: the parser's suites (test/ingest), the
  * OpenAPI document, the pure query and domain suites, and the dashboard's pages (test/web), whose
  * data comes from the API the route suites check here.
- *
- * Skipped here for a bug of the PostgreSQL store: a log with U+0000 in a test's name or reason is
- * refused with a 500 (text cannot hold NUL) where SQLite keeps it; the export tests of such a log
- * skip (helpers/backend.ts nulInTextSkip).
  */
 import { spawn } from 'node:child_process'
 import { readdirSync } from 'node:fs'

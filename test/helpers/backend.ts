@@ -34,13 +34,6 @@ export function sqliteOnly (reason: string): string | false {
   return TEST_BACKEND === 'sqlite' ? false : `SQLite only: ${reason}`
 }
 
-/**
- * The skip of a test that stores a log with U+0000 in a test's name or reason: PostgreSQL's text
- * holds no NUL, and its store refuses the whole run where SQLite keeps it (a bug of the PostgreSQL
- * store, open: see test/run-on-postgres.ts).
- */
-export const nulInTextSkip: string | false = sqliteOnly('its log has U+0000 in a reason, which the PostgreSQL store cannot keep in text yet (it refuses the run)')
-
 /** A fresh store on the test backend, opened as the app and the CLI open theirs (openStore), closed when the test ends. */
 export async function openTestBackendStore (t: TestContext, options: StoreOptions = {}): Promise<{ store: Store, location: string }> {
   const location = await testStoreLocation(t)

@@ -5,7 +5,7 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import type { SubtestRecord, TestRecord } from '../../../ingest/index.ts'
 import { buildJunitXml } from '../../../server/export/junit.ts'
 import { exportedRun } from '../../../server/export/run-source.ts'
-import { nulInTextSkip, openTestBackendStore } from '../../helpers/backend.ts'
+import { openTestBackendStore } from '../../helpers/backend.ts'
 import { realFixtureNames, realFixturePath, realFixturesSkip } from '../../helpers/fixtures.ts'
 import { ingestText } from '../../helpers/store.ts'
 
@@ -150,7 +150,7 @@ test('every real log becomes JUnit XML: a suite per collection, a case per resul
   }
 })
 
-test('each status has its JUnit element and reason; untrusted names and output stay text', { skip: nulInTextSkip }, async (t) => {
+test('each status has its JUnit element and reason; untrusted names and output stay text', async (t) => {
   const { store } = await openTestBackendStore(t)
   const { runId } = await ingestText(store, EVERY_STATUS, { ...META, version: 'v1', started_at: '2024-05-01T10:00:00Z' })
   const xml = buildJunitXml(await exportedRun(store, runId), { logUrl: 'https://ksft.example.org/api/v1/runs/1/log.txt' })

@@ -6,7 +6,7 @@ import { buildKcidbDocument, kcidbRunPieces } from '../../../server/export/kcidb
 import { kcidbSchemaFileText } from '../../../server/export/write-kcidb-schema.ts'
 import { exportedRun, exportedRuns } from '../../../server/export/run-source.ts'
 import type { KcidbDocument, KcidbTest } from '../../../server/export/kcidb-schema.ts'
-import { nulInTextSkip, openTestBackendStore } from '../../helpers/backend.ts'
+import { openTestBackendStore } from '../../helpers/backend.ts'
 import { realFixtureNames, realFixturePath, realFixturesSkip } from '../../helpers/fixtures.ts'
 import { ingestText } from '../../helpers/store.ts'
 import { KCIDB_SCHEMA_PATH, kcidbValidator, nullPaths } from './kcidb-validator.ts'
@@ -75,7 +75,7 @@ test('the committed docs/kcidb-v5.3-subset.schema.json is the one server/export/
     'regenerate it: node --import tsx server/export/write-kcidb-schema.ts')
 })
 
-test('every real log exports to a valid KCIDB document: every result once, its own lines, paths stable across databases', { skip: realFixturesSkip || nulInTextSkip }, async (t) => {
+test('every real log exports to a valid KCIDB document: every result once, its own lines, paths stable across databases', { skip: realFixturesSkip }, async (t) => {
   const first = await openTestBackendStore(t)
   const second = await openTestBackendStore(t)
   // shift the second database's ids so that equal paths cannot come from equal ids
@@ -141,7 +141,7 @@ test('a whole series exports as one document: a checkout per version, a build pe
   assert.deepEqual(tdxTest.environment, { comment: 'tdx-host-1', misc: { machine: 'tdx-host-1', cpu: 'AMD EPYC 9654', flags: ['tdx'], arch: 'x86-64', kernel: '6.12.0-rc1' } })
 })
 
-test('statuses map to KCIDB words with the kselftest word kept; odd names become unique slugs; NUL never leaves', { skip: nulInTextSkip }, async (t) => {
+test('statuses map to KCIDB words with the kselftest word kept; odd names become unique slugs; NUL never leaves', async (t) => {
   const { store } = await openTestBackendStore(t)
   const { runId } = await ingestText(store, EVERY_STATUS, {
     ...META,
@@ -205,7 +205,7 @@ test('statuses map to KCIDB words with the kselftest word kept; odd names become
   assert.ok(doc.tests.every(kt => kt.log_url === `https://ksft.example.org/api/v1/runs/${runId}/log.txt`))
 })
 
-test('an abbreviated base commit and a Message-ID that is no e-mail address stay in misc, out of the KCIDB fields', { skip: nulInTextSkip }, async (t) => {
+test('an abbreviated base commit and a Message-ID that is no e-mail address stay in misc, out of the KCIDB fields', async (t) => {
   const { store } = await openTestBackendStore(t)
   const { runId } = await ingestText(store, EVERY_STATUS, { ...META, version: 'v1', base_commit: 'abc1234', message_id: 'patch-1@localhost' })
   const doc = await buildKcidbDocument([await exportedRun(store, runId)], { origin: 'lab' })
@@ -231,7 +231,7 @@ test('a test whose output is longer than 16384 characters keeps its last lines u
   assert.equal(cut + excerpt.split('\n').length - 1, 3003, 'lines cut and lines kept add up to the test\'s lines')
 })
 
-test('the schema refuses what KCIDB refuses: a null, an uppercase origin, a path outside kselftest, a long excerpt', { skip: nulInTextSkip }, async (t) => {
+test('the schema refuses what KCIDB refuses: a null, an uppercase origin, a path outside kselftest, a long excerpt', async (t) => {
   const { store } = await openTestBackendStore(t)
   const { runId } = await ingestText(store, EVERY_STATUS, { ...META, version: 'v1' })
   const doc = await buildKcidbDocument([await exportedRun(store, runId)], { origin: 'lab' })
