@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { assertSqliteIntact, readStore, TEST_BACKEND, testStoreLocation } from '../helpers/backend.ts'
 import { runKsft, startServer, startUpload } from '../helpers/cli.ts'
+import { waitFor } from '../helpers/postgres.ts'
 
 // a synthetic log of about 6 MB, sent in pieces so that a fault can land in the middle
 function syntheticLog (tests = 200, linesPerTest = 600): string[] {
@@ -13,6 +16,13 @@ function syntheticLog (tests = 200, linesPerTest = 600): string[] {
     pieces.push(`${piece}ok ${i} selftests: kvm: test_${i}\n`)
   }
   return pieces
+}
+
+/** The uploads a server process is receiving: its spool dir, under the temp dir (services/upload-ingest.ts). */
+function spooledUploads (pid: number): number {
+  return readdirSync(tmpdir()).filter(name => name.startsWith('ksft-dashboard-spool-'))
+    .flatMap(name => { try { return readdirSync(join(tmpdir(), name, String(pid))) } catch { return [] } })
+    .filter(name => name.startsWith('upload-')).length
 }
 
 function countRuns (db: string): Promise<number> {
@@ -59,6 +69,9 @@ test('SIGTERM: no new connections, the upload in flight finishes and is stored, 
   const exited = new Promise<number | null>(resolve => server.child.once('exit', code => resolve(code)))
   const upload = startUpload(server.url, token, QUERY)
   for (const piece of pieces.slice(0, 10)) await upload.send(piece)
+  // in flight for the server too: its spool holds the upload. Bytes it has not read yet are a
+  // connection with no request, which closing drops (on a loaded machine the signal came first)
+  await waitFor(async () => spooledUploads(server.child.pid!) > 0)
   server.child.kill('SIGTERM')
   await new Promise(resolve => setTimeout(resolve, 300))
   await assert.rejects(fetch(`${server.url}/healthz`), 'new connections are refused while closing')

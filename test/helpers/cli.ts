@@ -89,7 +89,15 @@ export function startUpload (url: string, token: string, query: string): HeldUpl
   })
   return {
     done,
-    send: (piece) => new Promise(resolve => { if (!req.write(piece)) req.once('drain', resolve); else resolve() }),
+    // a connection the server closed never drains: the piece fails then, rather than waiting forever
+    send: (piece) => new Promise((resolve, reject) => {
+      if (req.destroyed) return reject(new Error('the upload\'s connection is closed'))
+      if (req.write(piece)) return resolve()
+      const drained = (): void => { req.off('close', closed); resolve() }
+      const closed = (): void => { req.off('drain', drained); reject(new Error('the upload\'s connection closed before its body was sent')) }
+      req.once('drain', drained)
+      req.once('close', closed)
+    }),
     end: () => req.end(),
   }
 }

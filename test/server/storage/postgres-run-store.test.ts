@@ -16,6 +16,7 @@ import { openPostgres } from '../../../server/storage/postgres/connect.ts'
 import { PostgresRunStore } from '../../../server/storage/postgres/run-store.ts'
 import { RunStore } from '../../../server/storage/sqlite/run-store.ts'
 import { TROUBLE_FLAGS } from '../../../server/queries/verdict.ts'
+import type { Status } from '../../../ingest/index.ts'
 import type { IngestOutcome, ParsedRun, StoredLog } from '../../../server/storage/rows.ts'
 import { capturedFixtureNames, capturedFixturePath, realFixtureNames, realFixturePath } from '../../helpers/fixtures.ts'
 import { describePostgres, waitFor, type TestPostgres } from '../../helpers/postgres.ts'
@@ -366,10 +367,10 @@ describePostgres('PostgreSQL run store', server => {
     await store.ingestRun(parseRunMetadata(META), good.parsed, good.log())
     const tablesBefore = await counts(pool)
     const bad = await spool(t, syntheticLog(42, { tests: 30 }))
-    // a result PostgreSQL refuses (text cannot hold U+0000), far into the run: after the run's row,
-    // its log, its cases and the first results were written
+    // a result PostgreSQL refuses (a status its CHECK does not know), far into the run: after the
+    // run's row, its log, its cases and the first results were written
     const tests = bad.parsed.tests.map(test => ({ ...test }))
-    tests[tests.length - 1] = { ...tests[tests.length - 1]!, reason: 'bad\u0000reason' }
+    tests[tests.length - 1] = { ...tests[tests.length - 1]!, status: 'no-such-status' as Status }
     await assert.rejects(store.ingestRun(parseRunMetadata({ ...META, series: 'never stored', machine: 'never-seen' }), { ...bad.parsed, tests }, bad.log()))
     assert.deepEqual(await counts(pool), tablesBefore)
     // the store goes on: the same run, without the bad row, is stored (and its new cases too)
