@@ -87,6 +87,10 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
     if (err instanceof KsftError) {
       return reply.status(err.statusCode).send(errorBody(err.code, err.message))
     }
+    if (isBeyondStoreLimit(err)) {
+      request.log.warn({ err }, 'the store refused a value of the upload')
+      return reply.status(422).send(errorBody('UNSTORABLE', 'a value of the log is beyond what the database can keep (a test or subtest name over about 2 700 bytes, for PostgreSQL\'s index); nothing was stored'))
+    }
     if (isStoreUnavailable(err)) {
       // a full disk or a read-only file must not take the server down: reads keep working
       request.log.error({ err }, 'the store refused a write')
@@ -144,6 +148,11 @@ const UNAVAILABLE_CODES = /^(SQLITE_FULL|SQLITE_READONLY|SQLITE_IOERR|SQLITE_CAN
 
 function isStoreUnavailable (err: Error & { code?: string }): boolean {
   return typeof err.code === 'string' && UNAVAILABLE_CODES.test(err.code)
+}
+
+/** PostgreSQL's program_limit_exceeded: an index entry past its size limit, from names SQLite keeps. */
+function isBeyondStoreLimit (err: Error & { code?: string }): boolean {
+  return err.code === '54000'
 }
 
 /** Tokens travel in headers; pino must never write them, whatever a serializer logs. */

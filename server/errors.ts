@@ -27,6 +27,8 @@ export const ERROR_STATUS = {
   NOT_KSELFTEST: 422,
   /** The parse worker ran past its deadline and was stopped; nothing is stored. */
   PARSE_DEADLINE: 422,
+  /** A value of the log the database cannot keep (PostgreSQL: a name past its index's entry size); nothing is stored. */
+  UNSTORABLE: 422,
   /** The body came slower than the floor, or the request took longer than the request timeout. */
   REQUEST_TIMEOUT: 408,
   RATE_LIMITED: 429,

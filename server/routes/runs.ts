@@ -77,7 +77,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
       response: {
         200: UploadResponseSchema,
         201: UploadResponseSchema,
-        ...errorResponses('INVALID_METADATA', 'UNAUTHORIZED', 'FORBIDDEN', 'REQUEST_TIMEOUT', 'LOG_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'NOT_KSELFTEST', 'RATE_LIMITED'),
+        ...errorResponses('INVALID_METADATA', 'UNAUTHORIZED', 'FORBIDDEN', 'REQUEST_TIMEOUT', 'LOG_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'NOT_KSELFTEST', 'UNSTORABLE', 'RATE_LIMITED'),
       },
     },
   }, async (request, reply) => {

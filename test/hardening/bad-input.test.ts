@@ -2,6 +2,7 @@
 // synthetic, made by the test. After each input: the exact answer, /healthz still answers, no
 // partial run exists, and (on SQLite) PRAGMA integrity_check is ok.
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
@@ -200,4 +201,21 @@ test('ksft ingest: the same inputs, the same outcome, one clear line on stderr f
   const tooLarge = await runKsft(['ingest', '-', ...CLI_META, '--max-bytes', '100', '--db', db], { input: ok('x').repeat(10) })
   assert.match(tooLarge.stderr, /^ksft: error: the log is larger than the limit of 100 bytes\n$/)
   await assertHealthy(db, runs)
+})
+
+test('a test name longer than PostgreSQL can index: stored by SQLite; on PostgreSQL a clear 422 UNSTORABLE, nothing stored, the store goes on', async (t) => {
+  const { app, token } = await buildTestApp(t)
+  // random, so that it does not compress below the index's entry limit (about 2 700 bytes)
+  const name = randomBytes(3000).toString('hex')
+  const post = (log: string) => app.inject({ method: 'POST', url: uploadUrl(META), payload: log, headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' } })
+  const res = await post(`TAP version 13\n1..1\n${ok(name)}`)
+  if (TEST_BACKEND === 'sqlite') {
+    assert.equal(res.statusCode, 201, res.body)
+    return
+  }
+  assert.equal(res.statusCode, 422, res.body)
+  assert.equal(res.json().error.code, 'UNSTORABLE')
+  assert.match(res.json().error.message, /nothing was stored/)
+  assert.equal((await app.inject({ url: '/api/v1/runs/1' })).statusCode, 404)
+  assert.equal((await post(`TAP version 13\n1..1\n${ok('a_short_name')}`)).statusCode, 201)
 })
