@@ -87,7 +87,10 @@ export async function matrixPage (store: StoreTrends, options: MatrixOptions): P
 function testsWithinBudget (tests: MatrixKey[], cases: CaseName[], versions: number, maxCells: number): { kept: MatrixKey[], cases: CaseName[] } {
   const rowsOf = new Map<string, number>()
   const keyOf = (collection: string, test: string): string => JSON.stringify([collection, test])
-  for (const c of cases) rowsOf.set(keyOf(c.collection, c.test), (rowsOf.get(keyOf(c.collection, c.test)) ?? 0) + 1)
+  for (const c of cases) {
+    const key = keyOf(c.collection, c.test)
+    rowsOf.set(key, (rowsOf.get(key) ?? 0) + 1)
+  }
   let cells = 0
   let count = 0
   for (const [collection, test] of tests) {

@@ -61,7 +61,8 @@ export function passRateRow (row: Row): PassRateRow {
   }
 }
 
-export function resultDetail (row: Row): ResultDetail {
+/** What a result row says of itself and where it is in its run, as compare and history both read it. */
+function resultOf (row: Row): Pick<HistoryRow, 'runId' | 'machine' | 'status' | 'lines' | 'reason' | 'exitCode' | 'timeoutSeconds' | 'flags' | 'knownIssues'> {
   return {
     runId: row.run_id as number,
     machine: row.machine as string,
@@ -71,9 +72,12 @@ export function resultDetail (row: Row): ResultDetail {
     exitCode: row.exit_code as number | null,
     timeoutSeconds: row.timeout_seconds as number | null,
     flags: splitList(row.flags as string) as Flag[],
-    complete: row.complete === 1,
     knownIssues: issueIds(row.issues as string | null),
   }
+}
+
+export function resultDetail (row: Row): ResultDetail {
+  return { ...resultOf(row), complete: row.complete === 1 }
 }
 
 export function issueRef (row: Row): IssueRef {
@@ -109,17 +113,9 @@ export function historyRow (row: Row): HistoryRow {
   return {
     series: { id: row.series_id as number, name: row.series_name as string },
     version: { id: row.version_id as number, label: row.label as string, messageId: row.message_id as string | null, sortKey: row.sort_key as number },
-    machine: row.machine as string,
-    runId: row.run_id as number,
+    ...resultOf(row),
     kernel: row.kernel as string | null,
-    status: row.status as Status,
-    reason: row.reason as string | null,
-    flags: splitList(row.flags as string) as Flag[],
-    exitCode: row.exit_code as number | null,
-    timeoutSeconds: row.timeout_seconds as number | null,
-    lines: [row.line_from as number, row.line_to as number],
     seq: row.seq as number,
-    knownIssues: issueIds(row.issues as string | null),
   }
 }
 
