@@ -26,3 +26,33 @@ test('a cached trend answer never outlives a write: uploads and admin deletes sh
   assert.deepEqual(third.points, [['v1', 0]])
   assert.notEqual(third.etag, second.etag)
 })
+
+test('a kept answer is sent again as it was, without reading the store, until a write', async (t) => {
+  const { app, token } = await buildTestApp(t)
+  // a reason outside ASCII, so that the body's bytes and characters differ
+  const upload = (version: string, status: 'ok' | 'not ok') => app.inject({ method: 'POST', url: uploadUrl({ series: 'S', version, machine: 'm' }), payload: log(status).replace('not ok', '# a: déjà vu, 0 ≠ 1\nnot ok'), headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' } })
+  await upload('v1', 'not ok')
+  const trends = app.store.trends
+  const findCase = trends.findCase
+  let reads = 0
+  trends.findCase = async (...args) => {
+    reads++
+    return findCase.apply(trends, args)
+  }
+  t.after(() => { trends.findCase = findCase })
+  const url = '/api/v1/tests/history?collection=kvm&test=a'
+  const first = await app.inject({ url })
+  assert.equal(first.statusCode, 200, first.body)
+  assert.match(first.json().entries[0].reason, /déjà vu, 0 ≠ 1/)
+  const again = await app.inject({ url })
+  assert.equal(again.statusCode, 200)
+  assert.equal(reads, 1, 'the second answer is the kept one')
+  assert.equal(again.headers['content-type'], first.headers['content-type'])
+  assert.equal(again.headers.etag, first.headers.etag)
+  assert.ok(again.rawPayload.equals(first.rawPayload), 'byte for byte')
+  assert.equal(again.headers['content-length'], String(first.rawPayload.length))
+  await upload('v2', 'ok')
+  const after = await app.inject({ url })
+  assert.equal(reads, 2, 'a write drops what was kept')
+  assert.equal(after.json().entries.length, 2)
+})
