@@ -12,7 +12,7 @@ import {
 import { FAILED_SQL, FAILING_STATUS_LIST_SQL, PASSED_SQL } from '../outcome-sql.ts'
 import { TROUBLED_RESULT_SQL } from './outcomes.ts'
 import { triageOfRun } from './issue-matching.ts'
-import { bumpWriteCounter, inTransaction, type Queryable } from './transaction.ts'
+import { bumpWriteCounter, inTransaction, retryingConflicts, type Queryable } from './transaction.ts'
 
 /**
  * Matches the active issues against one run's failing and troubled results, inside the caller's
@@ -369,7 +369,7 @@ export class PostgresIssueStore {
       yield matched
     }
     // only if the issue is still of this generation: a newer rematch records its own
-    await this.pool.query('UPDATE known_issues SET matched_generation = $1 WHERE id = $2 AND generation = $1', [generation, id])
+    await retryingConflicts(() => this.pool.query('UPDATE known_issues SET matched_generation = $1 WHERE id = $2 AND generation = $1', [generation, id]))
     yield matched
   }
 

@@ -2,6 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto'
 import type pg from 'pg'
 import type { TokenInfo, TokenScope } from '../rows.ts'
 import { sha256, TOKEN_FORMAT, tokenInfo, type TokenRow } from '../token-rows.ts'
+import { retryingConflicts } from './transaction.ts'
 
 /**
  * Upload and admin tokens in PostgreSQL: sqlite/token-store.ts's methods, each a Promise. Several
@@ -18,10 +19,10 @@ export class PostgresTokenStore {
   async create (name: string, scopes: TokenScope[]): Promise<{ token: string, info: TokenInfo }> {
     const secret = randomBytes(32).toString('base64url')
     // two nodes creating the same name at once: the second insert waits for the first, then finds the name taken
-    const { rows } = await this.pool.query<TokenRow>(`
+    const { rows } = await retryingConflicts(() => this.pool.query<TokenRow>(`
       INSERT INTO tokens (name, secret_sha256, scopes, created_at) VALUES ($1, $2, $3, $4)
       ON CONFLICT (name) DO NOTHING RETURNING *`,
-    [name, sha256(secret).toString('hex'), scopes.join(','), this.clock().toISOString()])
+    [name, sha256(secret).toString('hex'), scopes.join(','), this.clock().toISOString()]))
     const row = rows[0]
     if (row === undefined) throw new Error(`a token named "${name}" exists already`)
     return { token: `ksft_${row.id}_${secret}`, info: tokenInfo(row) }
@@ -43,12 +44,12 @@ export class PostgresTokenStore {
   async flushLastUsed (): Promise<number> {
     if (this.lastUsed.size === 0) return 0
     const entries = [...this.lastUsed]
-    const { rows } = await this.pool.query<{ id: number }>(`
+    const { rows } = await retryingConflicts(() => this.pool.query<{ id: number }>(`
       UPDATE tokens t SET last_used_at = greatest(t.last_used_at, u.at)
       FROM unnest($1::bigint[], $2::timestamptz[]) AS u (id, at)
       WHERE t.id = u.id AND t.id IN (SELECT id FROM tokens WHERE id = ANY ($1::bigint[]) FOR UPDATE SKIP LOCKED)
       RETURNING t.id`,
-    [entries.map(([id]) => id), entries.map(([, at]) => at)])
+    [entries.map(([id]) => id), entries.map(([, at]) => at)]))
     // a use recorded meanwhile is newer than the one written: keep it
     const written = new Map(entries)
     for (const { id } of rows) if (this.lastUsed.get(id) === written.get(id)) this.lastUsed.delete(id)
@@ -56,7 +57,8 @@ export class PostgresTokenStore {
   }
 
   async revoke (name: string): Promise<boolean> {
-    const { rowCount } = await this.pool.query('UPDATE tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL', [this.clock().toISOString(), name])
+    const revokedAt = this.clock().toISOString()
+    const { rowCount } = await retryingConflicts(() => this.pool.query('UPDATE tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL', [revokedAt, name]))
     return (rowCount ?? 0) > 0
   }
 

@@ -39,9 +39,20 @@ export interface TransactionOptions<T> {
  * iterator).
  */
 export async function inTransaction<T> (pool: pg.Pool, body: (client: pg.PoolClient) => Promise<T>, options: TransactionOptions<T> = {}): Promise<T> {
+  return retryingConflicts(() => runOnce(pool, body, options))
+}
+
+/**
+ * Runs `work` (a transaction, or one statement that writes and is a transaction of its own) again
+ * after a failure PostgreSQL rolled back whole for a deadlock or for serialization
+ * (RETRYABLE_SQLSTATES), up to TRANSACTION_RETRIES times. One statement can meet either too: a
+ * database whose default isolation is REPEATABLE READ ends an UPDATE of a row another transaction
+ * changed meanwhile with 40001.
+ */
+export async function retryingConflicts<T> (work: () => Promise<T>): Promise<T> {
   for (let retry = 0; ; retry++) {
     try {
-      return await runOnce(pool, body, options)
+      return await work()
     } catch (err) {
       if (retry === TRANSACTION_RETRIES || !retryable(err)) throw err
       await sleep(Math.random() * RETRY_BACKOFF_MS * 2 ** retry)

@@ -2,13 +2,15 @@ import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
 import type pg from 'pg'
 import { openPostgres } from '../../../server/storage/postgres/connect.ts'
+import { PostgresTokenStore } from '../../../server/storage/postgres/token-store.ts'
 import { inTransaction, TRANSACTION_RETRIES } from '../../../server/storage/postgres/transaction.ts'
 import { describePostgres, type TestPostgres } from '../../helpers/postgres.ts'
 
 /**
  * postgres/transaction.ts inTransaction: a transaction PostgreSQL ends to break a deadlock or for
  * serialization runs again, a real deadlock and a real serialization failure provoked on the test
- * server; any other failure is the caller's at once.
+ * server; any other failure is the caller's at once. A store's write of one statement, outside
+ * inTransaction, runs again too (retryingConflicts).
  */
 
 /** A fresh database with two rows to lock, `pair` (1 and 2), on a pool opened with `options` in its URL. */
@@ -92,5 +94,27 @@ describePostgres('PostgreSQL transactions', server => {
     }), (err: Error & { code?: string }) => err.code === '40P01')
     assert.equal(runs, 1 + TRANSACTION_RETRIES)
     assert.deepEqual(await counts(pool), [0, 0], 'every run was rolled back')
+  })
+
+  test('a write of one statement that a concurrent update ends (REPEATABLE READ, 40001) runs again: a token is revoked', async (t) => {
+    const url = await server().createDatabase()
+    const pool = await openPostgres(`${url}${url.includes('?') ? '&' : '?'}options=${encodeURIComponent('-c default_transaction_isolation=repeatable\\ read')}`)
+    t.after(() => pool.end())
+    assert.equal((await pool.query<{ level: string }>("SELECT current_setting('transaction_isolation') AS level")).rows[0]!.level, 'repeatable read')
+    const tokens = new PostgresTokenStore(pool)
+    await tokens.create('lab', ['upload'])
+    // another node's flush holds the row when the revoke reaches it
+    const other = await pool.connect()
+    await other.query('BEGIN')
+    await other.query("UPDATE tokens SET last_used_at = now() WHERE name = 'lab'")
+    const revoked = tokens.revoke('lab')
+    while ((await pool.query("SELECT 1 FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'")).rowCount === 0) await new Promise(resolve => setTimeout(resolve, 10))
+    await other.query('COMMIT')
+    other.release()
+    // the revoke's first run ended with 40001 once the update committed; its second saw the new row
+    assert.equal(await revoked, true)
+    const [info] = await tokens.list()
+    assert.notEqual(info!.revokedAt, null)
+    assert.notEqual(info!.lastUsedAt, null, 'the other transaction\'s write is kept')
   })
 })
