@@ -11,6 +11,9 @@ export interface PostgresOptions {
   readonly?: boolean
 }
 
+/** Connections a pool keeps open while it is idle. */
+const KEPT_CONNECTIONS = 2
+
 /** True for what `--db` and KSFT_DATABASE_URL take as a PostgreSQL database rather than a SQLite file. */
 export function isPostgresUrl (url: string): boolean {
   return /^postgres(?:ql)?:\/\//i.test(url)
@@ -27,6 +30,12 @@ export async function openPostgres (url: string, options: PostgresOptions = {}):
   const pool = new pg.Pool({
     connectionString: url,
     max: options.maxConnections ?? 10,
+    // Two connections stay open however long the pool is idle: a request that had to open one (pg
+    // closes an idle connection after 10 s) took 45-56 ms where one on an open connection took 9-14,
+    // for a history page on the 10M-result store. A new server process pays for the connection,
+    // then for its first statements there: planning on a cold catalog, and a page fault for each
+    // page of shared memory the process touches first (docs/scaling.md, huge pages).
+    min: Math.min(KEPT_CONNECTIONS, options.maxConnections ?? 10),
     types: STORE_TYPES,
     Client: StoreClient,
     // Read-only is set on each connection once it is open, and the pool hands out no connection
