@@ -2,8 +2,9 @@
  * Compiles what `ksft` runs into dist/: every TypeScript file of bin/, server/ and ingest/ as one
  * JavaScript file each (the tree's layout kept, so paths read relative to a module, such as
  * server/storage/migrations/ or bin/ksft-upload.sh, resolve the same in dist/), the files they read
- * at run time, and the dashboard's bundle. `npm run build`; `npm ci` (prepare), `npm start` and
- * `npm run bench` run it first. Tests run the TypeScript sources through tsx and need none of it.
+ * at run time, and the dashboard's bundle. `npm run build`; `npm ci` (prepare), `npm start`,
+ * `npm test` and `npm run bench` run it first. Tests run the TypeScript sources through tsx; the
+ * ksft processes they start run these files under `npm test` (test/helpers/cli.ts FROM_SOURCE).
  *
  * esbuild transpiles only (no type check: `npm test` runs tsc). npm packages stay imports, so the
  * installed package resolves them from its node_modules, better-sqlite3's native module included.

@@ -8,7 +8,8 @@
  * The suites: every route file and the others that reach a Store method no route file does
  * (exports.run through a worker and in-process, an admin's delete, merge and prune, the verdicts'
  * reads, the matrix's pages); the CLI commands that open a store (`--db`: ingest, export, prune,
- * demo, token, serve) and the thin ones against a server; the upload hook; the hardening suites.
+ * demo, token, serve) and the thin ones against a server (gate among them); the upload hook; the
+ * hardening suites.
  * Between them every method of the Store interface runs on PostgreSQL.
  *
  * Left to the SQLite run, because they check what only SQLite has:
@@ -22,9 +23,6 @@
  *   server of their own in the plain run;
  * - bin/package-install: the packed and installed ksft on a SQLite file, as a user starts it with
  *   no database server, and bin/ksft-parse: the parser alone, with no store.
- * Left out for time: bin/ksft-gate, a minute on 2 cores whatever the backend (some 30 ksft
- * processes), a client of the compare route that series-compare runs here, and honest-verdicts and
- * known-issues with ksft gate itself.
  * Not here since the store is not theirs to tell apart: the parser's suites (test/ingest), the
  * OpenAPI document, the pure query and domain suites, and the dashboard's pages (test/web), whose
  * data comes from the API the route suites check here.
@@ -51,6 +49,7 @@ const SUITES = [
   // the CLI and the upload hook
   'test/bin/ci-line.test.ts',
   'test/bin/ksft-export.test.ts',
+  'test/bin/ksft-gate.test.ts',
   'test/bin/ksft-ingest.test.ts',
   'test/bin/ksft-issue.test.ts',
   'test/bin/ksft-series.test.ts',
