@@ -32,9 +32,10 @@ export async function openPostgres (url: string, options: PostgresOptions = {}):
     max: options.maxConnections ?? 10,
     // Two connections stay open however long the pool is idle: a request that had to open one (pg
     // closes an idle connection after 10 s) took 45-56 ms where one on an open connection took 9-14,
-    // for a history page on the 10M-result store. A new server process pays for the connection,
-    // then for its first statements there: planning on a cold catalog, and a page fault for each
-    // page of shared memory the process touches first (docs/scaling.md, huge pages).
+    // for a history page on the 10M-result store. Each connection is a PostgreSQL process of its
+    // own, which pays at its start, and then for its first statements: planning on a cold catalog
+    // cache, and a page fault for each page of shared memory it touches first (docs/scaling.md,
+    // huge pages).
     min: Math.min(KEPT_CONNECTIONS, options.maxConnections ?? 10),
     types: STORE_TYPES,
     Client: StoreClient,
