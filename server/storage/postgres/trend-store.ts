@@ -422,8 +422,9 @@ const STATEMENTS = {
   // The page is chosen from results_by_case (case, run, seq) alone, then only its rows are read,
   // through results_by_case again: the page's choice has just read the index pages that lead to
   // them, so each row costs one heap read. Joined on (run_id, seq), the planner took the smaller
-  // results_pkey, whose pages a case's results are scattered over: two reads a row, and a case not
-  // visited lately took 8-9 ms where it now takes 4-5 (the page's 100 rows are in 100 runs). The row
+  // results_pkey, whose pages a case's results are scattered over: two reads a row (each row of a
+  // page is in a run of its own), and a case not read lately took 8-9 ms for 101 rows where it now
+  // takes 4-5 (the medians of 15 cases on the benchmark's 10M-result store). The row
   // comparison with its ORDER BY is what makes results_by_case the index to take; the row it finds
   // is the page's own (same snapshot), which the WHERE says.
   history: `
