@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict'
 import { existsSync, readdirSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { test } from 'node:test'
 import { assertSqliteIntact, readStore, TEST_BACKEND, testStoreLocation } from '../helpers/backend.ts'
+import { spoolDirOf } from '../../server/services/upload-ingest.ts'
 import { runKsft, startServer, startUpload } from '../helpers/cli.ts'
 import { waitFor } from '../helpers/postgres.ts'
 
@@ -18,11 +17,14 @@ function syntheticLog (tests = 200, linesPerTest = 600): string[] {
   return pieces
 }
 
-/** The uploads a server process is receiving: its spool dir, under the temp dir (services/upload-ingest.ts). */
-function spooledUploads (pid: number): number {
-  return readdirSync(tmpdir()).filter(name => name.startsWith('ksft-dashboard-spool-'))
-    .flatMap(name => { try { return readdirSync(join(tmpdir(), name, String(pid))) } catch { return [] } })
-    .filter(name => name.startsWith('upload-')).length
+/** The spool dir of server process `pid` of the store at `db` (services/upload-ingest.ts). */
+async function spoolDirOfServer (db: string, pid: number): Promise<string> {
+  return spoolDirOf(await readStore(db, async (_tables, store) => store.spoolRoot), pid)
+}
+
+/** Whether a spool dir holds an upload being received. */
+function receivingUpload (spoolDir: string): boolean {
+  return existsSync(spoolDir) && readdirSync(spoolDir).some(name => name.startsWith('upload-'))
 }
 
 function countRuns (db: string): Promise<number> {
@@ -71,7 +73,8 @@ test('SIGTERM: no new connections, the upload in flight finishes and is stored, 
   for (const piece of pieces.slice(0, 10)) await upload.send(piece)
   // in flight for the server too: its spool holds the upload. Bytes it has not read yet are a
   // connection with no request, which closing drops (on a loaded machine the signal came first)
-  await waitFor(async () => spooledUploads(server.child.pid!) > 0)
+  const spoolDir = await spoolDirOfServer(db, server.child.pid!)
+  await waitFor(async () => receivingUpload(spoolDir))
   server.child.kill('SIGTERM')
   await new Promise(resolve => setTimeout(resolve, 300))
   await assert.rejects(fetch(`${server.url}/healthz`), 'new connections are refused while closing')

@@ -27,16 +27,17 @@ export function isPostgresUrl (url: string): boolean {
 export async function openPostgres (url: string, options: PostgresOptions = {}): Promise<pg.Pool> {
   // the URL itself stays out of the message: it may hold a password
   if (!isPostgresUrl(url)) throw new Error('a PostgreSQL database is named by a postgres:// or postgresql:// URL')
+  const maxConnections = options.maxConnections ?? 10
   const pool = new pg.Pool({
     connectionString: url,
-    max: options.maxConnections ?? 10,
+    max: maxConnections,
     // Two connections stay open however long the pool is idle: a request that had to open one (pg
     // closes an idle connection after 10 s) took 45-56 ms where one on an open connection took 9-14,
     // for a history page on the 10M-result store. Each connection is a PostgreSQL process of its
     // own, which pays at its start, and then for its first statements: planning on a cold catalog
     // cache, and a page fault for each page of shared memory it touches first (docs/scaling.md,
     // huge pages).
-    min: Math.min(KEPT_CONNECTIONS, options.maxConnections ?? 10),
+    min: Math.min(KEPT_CONNECTIONS, maxConnections),
     types: STORE_TYPES,
     Client: StoreClient,
     // Read-only is set on each connection once it is open, and the pool hands out no connection

@@ -4,7 +4,7 @@ import type pg from 'pg'
 import { openPostgres } from '../../../server/storage/postgres/connect.ts'
 import { PostgresTokenStore } from '../../../server/storage/postgres/token-store.ts'
 import { inTransaction, TRANSACTION_RETRIES } from '../../../server/storage/postgres/transaction.ts'
-import { describePostgres, type TestPostgres } from '../../helpers/postgres.ts'
+import { describePostgres, waitFor, type TestPostgres } from '../../helpers/postgres.ts'
 
 /**
  * postgres/transaction.ts inTransaction: a transaction PostgreSQL ends to break a deadlock or for
@@ -105,12 +105,18 @@ describePostgres('PostgreSQL transactions', server => {
     await tokens.create('lab', ['upload'])
     // another node's flush holds the row when the revoke reaches it
     const other = await pool.connect()
-    await other.query('BEGIN')
-    await other.query("UPDATE tokens SET last_used_at = now() WHERE name = 'lab'")
-    const revoked = tokens.revoke('lab')
-    while ((await pool.query("SELECT 1 FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'")).rowCount === 0) await new Promise(resolve => setTimeout(resolve, 10))
-    await other.query('COMMIT')
-    other.release()
+    let revoked: Promise<boolean>
+    try {
+      await other.query('BEGIN')
+      await other.query("UPDATE tokens SET last_used_at = now() WHERE name = 'lab'")
+      revoked = tokens.revoke('lab')
+      // the revoke waits for the row
+      await waitFor(async () => ((await pool.query("SELECT 1 FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'")).rowCount ?? 0) > 0)
+      await other.query('COMMIT')
+    } finally {
+      // held, the connection would keep pool.end() waiting
+      other.release()
+    }
     // the revoke's first run ended with 40001 once the update committed; its second saw the new row
     assert.equal(await revoked, true)
     const [info] = await tokens.list()
