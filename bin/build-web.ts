@@ -1,6 +1,7 @@
 /**
  * Builds the dashboard into web/dist: the app shell, one JavaScript bundle (uPlot included, no
- * CDN) and one stylesheet. `npm run build:web`; `npm start` and `npm test` run it first.
+ * CDN) and one stylesheet. `npm run build:web`; `npm test` runs it first, since the sources' page
+ * routes serve web/dist. `npm run build` (and so `npm start`) builds the same into dist/web/dist.
  */
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'

@@ -2,11 +2,13 @@ import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 import { test } from 'node:test'
 import { buildTestApp, uploadUrl } from '../helpers/app.ts'
+import { ensureWebBuilt } from '../helpers/web-build.ts'
 
 // synthetic log written for these tests
 const LOG = 'TAP version 13\n1..1\n# selftests: kvm: a\nok 1 selftests: kvm: a\n'
 
 test('a read token makes every page and API read private; upload tokens and the health check still work', async (t) => {
+  await ensureWebBuilt() // the page URLs answer 200 only with the dashboard built
   const { app, token } = await buildTestApp(t, { security: { readToken: 'read-secret-123' } })
   const upload = await app.inject({ method: 'POST', url: uploadUrl({ series: 'S', version: 'v1' }), payload: LOG, headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' } })
   assert.equal(upload.statusCode, 201)

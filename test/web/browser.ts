@@ -4,23 +4,16 @@ import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core'
-import { buildWeb } from '../../bin/build-web.ts'
 import { buildApp } from '../../server/app.ts'
 import { loadDemo } from '../../server/demo/demo-series.ts'
 import { PROJECT_ROOT } from '../helpers/fixtures.ts'
+import { ensureWebBuilt } from '../helpers/web-build.ts'
 
 export const CHROMIUM = '/usr/bin/chromium'
 export const SCREENSHOTS = join(PROJECT_ROOT, 'test-output', 'screenshots')
 
 /** A skip message when Debian's chromium is not installed (`.ci/run` installs it), else false. */
 export const chromiumSkip: string | false = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent: browser tests skipped`
-
-let built: Promise<unknown> | null = null
-/** The dashboard bundle, built once per test process (npm test builds it before, a single file run may not have). */
-export function ensureWebBuilt (): Promise<unknown> {
-  built ??= buildWeb()
-  return built
-}
 
 export interface Dashboard {
   app: FastifyInstance

@@ -7,7 +7,7 @@ import { JS_BUDGET_GZIP, WEB_SOURCE, buildWeb } from '../../bin/build-web.ts'
 import { buildApp } from '../../server/app.ts'
 import { PAGE_URLS, webRoutes } from '../../server/routes/web.ts'
 import { tempDir } from '../helpers/store.ts'
-import { ensureWebBuilt } from './browser.ts'
+import { ensureWebBuilt } from '../helpers/web-build.ts'
 
 test('the bundle stays within the budget of 300 KB gzipped and carries uPlot', async (t) => {
   const out = join(tempDir(t), 'dist')
