@@ -309,6 +309,22 @@ describePostgres('PostgreSQL run store', server => {
     assert.deepEqual(Buffer.concat(log), Buffer.from(text))
   })
 
+  test('reasons holding what COPY escapes (backslashes, a tab, \\N, \\.) are stored as read, and a second run adds to the first run\'s counts, as in SQLite', async (t) => {
+    const both: Both = { sqlite: openSqlite(t), pg: await openPg(t, server) }
+    // synthetic: results are written with COPY's text format, where these characters mean something
+    const text = 'TAP version 13\n1..3\n# selftests: kvm: paths\nok 1 selftests: kvm: paths # SKIP no C:\\kvm\\N here\n' +
+      '# selftests: kvm: tabs\nok 2 selftests: kvm: tabs # SKIP a\ttab \\.\n' +
+      '# selftests: kvm: plain\nnot ok 3 selftests: kvm: plain # exit=1\n'
+    const first = await ingestBoth(t, both, text, META)
+    const { rows } = await both.pg.pool.query<{ reason: string | null }>('SELECT reason FROM results WHERE run_id = $1 ORDER BY seq', [first.runId])
+    assert.deepEqual(rows.map(row => row.reason), ['no C:\\kvm\\N here', 'a\ttab \\.', null])
+    // the same version and machine again: its counts are added to the first run's (an upsert, not an insert)
+    await ingestBoth(t, both, text.replace('1..3', '1..3\n# again'), META)
+    const { rows: [cell] } = await both.pg.pool.query<{ total: number }>('SELECT total FROM case_stats ORDER BY case_id LIMIT 1')
+    assert.equal(cell!.total, 2)
+    await assertSameRows(both)
+  })
+
   test('the same log again is the same run, also when it reaches two nodes at once', async (t) => {
     const a = await openPg(t, server)
     const b = await openPg(t, server, a.url)
