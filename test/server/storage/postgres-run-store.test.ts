@@ -325,6 +325,24 @@ describePostgres('PostgreSQL run store', server => {
     await assertSameRows(both)
   })
 
+  test('a result row the database refuses in the COPY rolls the whole run back, and the same connection stores the next run', async (t) => {
+    // one connection, so that the next upload runs on the one whose COPY failed
+    const pool = await openPostgres(await server().createDatabase(), { maxConnections: 1 })
+    t.after(() => pool.end())
+    const store = new PostgresRunStore(pool, { clock: steppingClock() })
+    const refused = await spool(t, syntheticLog(31))
+    // a status outside the vocabulary, which only a bug could produce: results' CHECK refuses it mid-COPY
+    const tests = refused.parsed.tests.map((test, i) => i === 3 ? { ...test, status: 'bogus' as Status } : test)
+    await assert.rejects(store.ingestRun(parseRunMetadata(META), { ...refused.parsed, tests }, refused.log()), /results_status_check/)
+    const { rows: [empty] } = await pool.query<{ runs: number, results: number, cells: number }>(
+      'SELECT (SELECT count(*) FROM runs)::int AS runs, (SELECT count(*) FROM results)::int AS results, (SELECT count(*) FROM case_stats)::int AS cells')
+    assert.deepEqual(empty, { runs: 0, results: 0, cells: 0 })
+    const next = await spool(t, syntheticLog(32))
+    const stored = await store.ingestRun(parseRunMetadata(META), next.parsed, next.log())
+    assert.equal(stored.created, true)
+    assert.equal((await store.getRunTests(stored.runId)).length, next.parsed.tests.length)
+  })
+
   test('the same log again is the same run, also when it reaches two nodes at once', async (t) => {
     const a = await openPg(t, server)
     const b = await openPg(t, server, a.url)
