@@ -19,7 +19,7 @@ import { PostgresIssueMatching, type ActiveIssues } from './issue-matching.ts'
 import { inTransaction } from './transaction.ts'
 
 /**
- * Characters of COPY rows handed to the connection at a time (about 400 results): the database
+ * Characters of COPY rows handed to the connection at a time (about 1 000 results): the database
  * stores them while the walk builds the next.
  */
 const COPY_CHUNK_CHARS = 64 * 1024
