@@ -5,7 +5,7 @@ import type pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import { runCompleteness, STATUSES, summarize, type TestRecord } from '../../../ingest/index.ts'
 import { versionSortKey } from '../../domain/version-label.ts'
-import { infrastructureEvidence, TROUBLE_FLAGS } from '../../queries/verdict.ts'
+import { infrastructureEvidence } from '../../queries/verdict.ts'
 import { cellOf } from '../outcome-cells.ts'
 import { OUTCOME_BITS_SQL } from '../outcome-sql.ts'
 import {
@@ -16,6 +16,7 @@ import type { IngestOutcome, LogChunk, LogSlice, ParsedRun, RunMetadata, RunView
 import { storableString } from './connect.ts'
 import { PostgresIdentityStore, type Queryable } from './identity-store.ts'
 import { PostgresIssueMatching, type ActiveIssues } from './issue-matching.ts'
+import { TROUBLED_RESULT_SQL } from './outcomes.ts'
 import { inTransaction } from './transaction.ts'
 
 /**
@@ -467,17 +468,6 @@ function linesOfChunks (chunks: readonly LogChunk[], totalLines: number, from: n
   }
   return reader.slice().lines
 }
-
-/** SQL string literals, for the vocabularies written into statements. */
-function literals (values: readonly string[]): string {
-  return values.map(value => `'${value.replaceAll("'", "''")}'`).join(', ')
-}
-
-/**
- * outcomes.ts TROUBLED_RESULT_SQL as PostgreSQL reads it (001-schema.sql): the comma list of flags
- * as an array, overlapping the trouble flags.
- */
-const TROUBLED_RESULT_SQL = `(r.flags <> '' AND string_to_array(r.flags, ',') && ARRAY[${literals(TROUBLE_FLAGS)}]::text[])`
 
 // COPY's text format, a line a result (copyString): 245 000 results took 1.0 s where an INSERT
 // from unnested array parameters, 10 000 rows a statement, took 1.9-2.8 s (the benchmark's dense log)
