@@ -419,17 +419,15 @@ const STATEMENTS = {
     WHERE s.version_id = ANY($2::bigint[])
     ORDER BY c.n, s.version_id, s.machine_id`,
   findCase: 'SELECT id FROM cases WHERE collection = $1::text AND test = $2::text AND path = $3::text',
-  // The page is chosen from results_by_case (case, run, seq) alone, then only its rows are read,
-  // through results_by_case again: the page's choice has just read the index pages that lead to
-  // them, so each row costs one heap read. Joined on (run_id, seq), the planner took the smaller
-  // results_pkey, whose pages a case's results are scattered over: two reads a row (each row of a
-  // page is in a run of its own), and a case not read lately took 8-9 ms for 101 rows where it now
-  // takes 4-5 (the medians of 15 cases on the benchmark's 10M-result store). The row
-  // comparison with its ORDER BY is what makes results_by_case the index to take; the row it finds
-  // is the page's own (same snapshot), which the WHERE says.
+  // The page and its entries come from results_by_case alone, an index that carries every column
+  // of an entry but the reason (migration 003): a case's results are each in a run of their own,
+  // so in a heap page of their own, and reading 200 of them for a case not read lately was most of
+  // the page's time. The reason is read from the table only for the results results_with_reason
+  // lists, whose EXISTS the planner hashes once for the case.
   history: `
     WITH page AS (
-      SELECT r.run_id, r.seq, v.series_id, v.sort_key, v.id AS version_id, m.name AS machine
+      SELECT r.run_id, r.seq, r.status, r.flags, r.exit_code, r.timeout_seconds, r.line_from, r.line_to,
+        v.series_id, v.sort_key, v.id AS version_id, m.name AS machine
       FROM results r JOIN runs ru ON ru.id = r.run_id JOIN versions v ON v.id = ru.version_id
       JOIN machines m ON m.id = ru.machine_id
       WHERE r.case_id = $1::bigint AND ($2::bigint IS NULL OR v.series_id = $2::bigint) AND ($3::bigint IS NULL OR ru.machine_id = $3::bigint)
@@ -437,14 +435,12 @@ const STATEMENTS = {
       ORDER BY v.series_id, v.sort_key, v.id, m.name, ru.id, r.seq
       LIMIT $11::bigint)
     SELECT s.id AS series_id, s.name AS series_name, v.id AS version_id, v.label, v.message_id, v.sort_key,
-      p.machine, ru.id AS run_id, ru.kernel, r.seq, r.status, r.reason, r.flags, r.exit_code, r.timeout_seconds,
-      r.line_from, r.line_to, ${KNOWN_ISSUES_OF_RESULT('p.run_id', 'p.seq')} AS issues
-    FROM page p CROSS JOIN LATERAL (
-      SELECT x.* FROM results x WHERE (x.case_id, x.run_id, x.seq) >= ($1::bigint, p.run_id, p.seq)
-      ORDER BY x.case_id, x.run_id, x.seq LIMIT 1) r
-    JOIN runs ru ON ru.id = p.run_id
+      p.machine, ru.id AS run_id, ru.kernel, p.seq, p.status,
+      CASE WHEN EXISTS (SELECT FROM results x WHERE x.case_id = $1::bigint AND x.run_id = p.run_id AND x.seq = p.seq AND x.reason IS NOT NULL)
+        THEN (SELECT x.reason FROM results x WHERE x.run_id = p.run_id AND x.seq = p.seq) END AS reason,
+      p.flags, p.exit_code, p.timeout_seconds, p.line_from, p.line_to, ${KNOWN_ISSUES_OF_RESULT('p.run_id', 'p.seq')} AS issues
+    FROM page p JOIN runs ru ON ru.id = p.run_id
     JOIN versions v ON v.id = p.version_id JOIN series s ON s.id = p.series_id
-    WHERE r.run_id = p.run_id AND r.seq = p.seq
     ORDER BY p.series_id, p.sort_key, p.version_id, p.machine, p.run_id, p.seq`,
   historyCounts: `
     SELECT ${SUMS} FROM case_stats s JOIN versions v ON v.id = s.version_id
