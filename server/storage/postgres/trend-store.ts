@@ -347,9 +347,12 @@ const STATEMENTS = {
     FROM unnest($2::bigint[], $3::bigint[]) WITH ORDINALITY AS j(machine_id, case_id, n)
     JOIN case_stats s ON s.version_id = $1::bigint AND s.machine_id = j.machine_id AND s.case_id = j.case_id
     ORDER BY j.n`,
+  // from results_by_case alone, as history, and the reason from the table for the results that have one
   cellResults: `
-    SELECT ru.machine_id, r.case_id, ru.id AS run_id, m.name AS machine, r.status, r.line_from, r.line_to, r.reason, r.exit_code, r.timeout_seconds,
-      r.flags, ru.complete, ${KNOWN_ISSUES_OF_RESULT('r.run_id', 'r.seq')} AS issues
+    SELECT ru.machine_id, r.case_id, ru.id AS run_id, m.name AS machine, r.status, r.line_from, r.line_to,
+      CASE WHEN EXISTS (SELECT FROM results x WHERE x.case_id = r.case_id AND x.run_id = r.run_id AND x.seq = r.seq AND x.reason IS NOT NULL)
+        THEN (SELECT x.reason FROM results x WHERE x.run_id = r.run_id AND x.seq = r.seq) END AS reason,
+      r.exit_code, r.timeout_seconds, r.flags, ru.complete, ${KNOWN_ISSUES_OF_RESULT('r.run_id', 'r.seq')} AS issues
     FROM unnest($2::bigint[], $3::bigint[]) WITH ORDINALITY AS j(machine_id, case_id, n)
     JOIN runs ru ON ru.version_id = $1::bigint AND ru.machine_id = j.machine_id
     JOIN results r ON r.case_id = j.case_id AND r.run_id = ru.id JOIN machines m ON m.id = ru.machine_id

@@ -327,9 +327,13 @@ function prepare (db: Database) {
       ORDER BY j.key`),
     // the runs of the version outside, then (case, run) in the index: a case has a result in nearly every run of the store
     finishedMachines: statement('SELECT DISTINCT machine_id FROM runs WHERE version_id = ? AND complete = 1').pluck(),
+    // from results_by_case alone, as history, and the reason from the table for the results that have one
     cellResults: statement(`
-      SELECT ru.machine_id, r.case_id, ru.id AS run_id, m.name AS machine, r.status, r.line_from, r.line_to, r.reason, r.exit_code, r.timeout_seconds,
-        r.flags, ru.complete,
+      SELECT ru.machine_id, r.case_id, ru.id AS run_id, m.name AS machine, r.status, r.line_from, r.line_to,
+        CASE WHEN EXISTS (SELECT 1 FROM results x INDEXED BY results_with_reason
+                          WHERE x.case_id = r.case_id AND x.run_id = r.run_id AND x.seq = r.seq AND x.reason IS NOT NULL)
+          THEN (SELECT x.reason FROM results x WHERE x.run_id = r.run_id AND x.seq = r.seq) END AS reason,
+        r.exit_code, r.timeout_seconds, r.flags, ru.complete,
         (SELECT group_concat(k.issue_id) FROM known_issue_matches k JOIN known_issues i ON i.id = k.issue_id AND i.resolved_at IS NULL
          WHERE k.run_id = r.run_id AND k.seq = r.seq) AS issues
       FROM json_each(@cells) j CROSS JOIN runs ru ON ru.version_id = @version AND ru.machine_id = j.value ->> 0
@@ -398,12 +402,14 @@ function prepare (db: Database) {
       FROM json_each(@cases) c CROSS JOIN case_stats s ON s.case_id = c.value
       WHERE s.version_id IN (SELECT value FROM json_each(@versions))`),
     findCase: statement('SELECT id FROM cases WHERE collection = ? AND test = ? AND path = ?'),
-    // the page is chosen from results_by_case alone (it covers run and seq), then only its rows are
-    // read: a case of a 10M-result store has a result in each of ~1 000 runs, each row on a page of
-    // its own, and reading them all to sort them was most of a history request
+    // the page and its entries come from results_by_case alone, which carries every column of an
+    // entry but the reason (migration 008): a case of a 10M-result store has a result in each of
+    // ~1 000 runs, each on a page of the table of its own, and reading them was most of a history
+    // request. The reason is read from the table only for the results results_with_reason lists.
     history: statement(`
       WITH page AS (
-        SELECT r.run_id, r.seq, v.series_id, v.sort_key, v.id AS version_id, m.name AS machine
+        SELECT r.run_id, r.seq, r.status, r.flags, r.exit_code, r.timeout_seconds, r.line_from, r.line_to,
+          v.series_id, v.sort_key, v.id AS version_id, m.name AS machine
         FROM results r INDEXED BY results_by_case JOIN runs ru ON ru.id = r.run_id JOIN versions v ON v.id = ru.version_id
         JOIN machines m ON m.id = ru.machine_id
         WHERE r.case_id = @case AND (@series IS NULL OR v.series_id = @series) AND (@machine IS NULL OR ru.machine_id = @machine)
@@ -411,12 +417,14 @@ function prepare (db: Database) {
         ORDER BY v.series_id, v.sort_key, v.id, m.name, ru.id, r.seq
         LIMIT @limit)
       SELECT s.id AS series_id, s.name AS series_name, v.id AS version_id, v.label, v.message_id, v.sort_key,
-        p.machine, ru.id AS run_id, ru.kernel, r.seq, r.status, r.reason, r.flags, r.exit_code, r.timeout_seconds,
-        r.line_from, r.line_to,
+        p.machine, ru.id AS run_id, ru.kernel, p.seq, p.status,
+        CASE WHEN EXISTS (SELECT 1 FROM results x INDEXED BY results_with_reason
+                          WHERE x.case_id = @case AND x.run_id = p.run_id AND x.seq = p.seq AND x.reason IS NOT NULL)
+          THEN (SELECT x.reason FROM results x WHERE x.run_id = p.run_id AND x.seq = p.seq) END AS reason,
+        p.flags, p.exit_code, p.timeout_seconds, p.line_from, p.line_to,
         (SELECT group_concat(k.issue_id) FROM known_issue_matches k JOIN known_issues i ON i.id = k.issue_id AND i.resolved_at IS NULL
          WHERE k.run_id = p.run_id AND k.seq = p.seq) AS issues
-      FROM page p CROSS JOIN results r INDEXED BY results_by_case ON r.case_id = @case AND r.run_id = p.run_id AND r.seq = p.seq
-      JOIN runs ru ON ru.id = p.run_id
+      FROM page p JOIN runs ru ON ru.id = p.run_id
       JOIN versions v ON v.id = p.version_id JOIN series s ON s.id = p.series_id
       ORDER BY p.series_id, p.sort_key, p.version_id, p.machine, p.run_id, p.seq`),
     historyCounts: statement(`

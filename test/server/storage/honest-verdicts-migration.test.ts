@@ -43,8 +43,11 @@ test('migration 005 backfills completeness and kernel trouble exactly as ingest 
   assert.deepEqual(stored.compares.map(page => page.counts.not_run), [10, 0, 0])
   assert.deepEqual(stored.compares.map(page => page.counts.new_kernel_trouble), [0, 0, 1])
 
-  // back to schema 4, as a store written before migration 005 was (and before 006 and 007)
+  // back to schema 4, as a store written before migration 005 was (and before 006, 007 and 008)
   db.exec(`
+    DROP INDEX results_with_reason;
+    DROP INDEX results_by_case;
+    CREATE INDEX results_by_case ON results (case_id, run_id);
     DROP TABLE run_patch_reports;
     DROP TABLE version_patches;
     DROP TABLE version_patch_lists;
@@ -76,7 +79,7 @@ test('migration 005 backfills completeness and kernel trouble exactly as ingest 
   const reopened = openDatabase(path)
   t.after(() => reopened.close())
   assert.equal(reopened.pragma('user_version', { simple: true }), loadMigrations().at(-1)!.version)
-  assert.equal(loadMigrations().at(-1)!.name, '007-series-identity.sql')
+  assert.equal(loadMigrations().at(-1)!.name, '008-history-from-the-index.sql')
   assert.deepEqual(await snapshot(reopened), stored)
   // migration 007 gives each stored series its name as its first name
   assert.deepEqual(reopened.prepare('SELECT name_key, series_id, name FROM series_names').all(), [{ name_key: 'kvm: migration', series_id: 1, name: 'KVM: migration' }])

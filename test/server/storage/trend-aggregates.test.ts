@@ -158,7 +158,7 @@ test('flaky builds from case_stats the outcome sets an admin dropped', async (t)
   ])
 })
 
-test('trend, compare and matrix never read the results table; history and log links reach it only through results_by_case', async (t) => {
+test('trend, compare and matrix never read the results table; history and log links reach it only through results_by_case (and a reason by its key)', async (t) => {
   const s = await buildScenario(t)
   const db = sqliteOf(s.app).db
   const prepared: string[] = []
@@ -184,7 +184,11 @@ test('trend, compare and matrix never read the results table; history and log li
     if (/\bresults\b/.test(sql.replace(/run_collections|results_by_case/g, ''))) {
       readingResults.push(sql)
       // by case (history, the log links of compare entries), or by the key of each known-issue match (triage)
-      assert.ok(plan.some(line => /SEARCH r USING (INDEX results_by_case \(case_id=\?|PRIMARY KEY \(run_id=\? AND seq=\?)/.test(line)), `results read without an index:\n${sql}\n${plan.join('\n')}`)
+      assert.ok(plan.some(line => /SEARCH r USING ((COVERING )?INDEX results_by_case \(case_id=\?|PRIMARY KEY \(run_id=\? AND seq=\?)/.test(line)), `results read without an index:\n${sql}\n${plan.join('\n')}`)
+      // every other read of results names its row: in results_with_reason (whose entries alone lead
+      // to the table), or by its key
+      const otherReads = plan.filter(line => /^(SEARCH|SCAN) x\b/.test(line))
+      assert.ok(otherReads.every(line => /^SEARCH x USING (INDEX results_with_reason \(case_id=\? AND run_id=\? AND seq=\?\)|PRIMARY KEY \(run_id=\? AND seq=\?\))$/.test(line)), `results read without their key:\n${plan.join('\n')}`)
     }
     if (sql.includes('INDEXED BY case_stats_failing')) assert.ok(plan.some(line => line.includes('USING INDEX case_stats_failing')))
   }
