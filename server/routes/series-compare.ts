@@ -3,7 +3,7 @@ import type { Summary } from '../../ingest/index.ts'
 import { loreUrl } from '../domain/message-id.ts'
 import { normalizeVersionLabel } from '../domain/version-label.ts'
 import { KsftError } from '../errors.ts'
-import { errorResponses } from '../schemas/common.ts'
+import { errorResponses, plainJsonSerializer } from '../schemas/common.ts'
 import { patchView } from '../schemas/patches.ts'
 import {
   CompareQuerySchema, CompareSchema, NotModifiedSchema, SeriesParamsSchema, SummaryTextQuerySchema, SummaryTextSchema,
@@ -46,6 +46,7 @@ export const seriesCompareRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/api/v1/series/:id/compare', {
     config: cached,
+    serializerCompiler: plainJsonSerializer,
     schema: {
       summary: 'Test by test and subtest by subtest, what changed from one version to another, machine by machine',
       description: 'Each machine is compared with itself only; machines that ran one of the two versions are listed in `unpaired` and not compared, and when no machine (or not the one asked for) ran both, `absentSide` says which version is missing. ' +

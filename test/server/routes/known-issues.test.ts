@@ -2,8 +2,9 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { test, type TestContext } from 'node:test'
 import type { FastifyInstance } from 'fastify'
-import type { CompareResponse } from '../../../server/schemas/trends.ts'
+import { CompareSchema, HistorySchema, type CompareResponse } from '../../../server/schemas/trends.ts'
 import { buildTestApp, uploadUrl } from '../../helpers/app.ts'
+import { assertExactShape } from '../../helpers/exact-shape.ts'
 import { runKsft } from '../../helpers/cli.ts'
 import { realFixturePath, realFixturesSkip } from '../../helpers/fixtures.ts'
 import { createMaxVcpusFails, realLog } from '../../helpers/kvm-variants.ts'
@@ -54,6 +55,8 @@ async function createIssue (lab: Lab, body: unknown, token = lab.admin) {
 async function compare (lab: Lab, base: string, head: string): Promise<CompareResponse> {
   const res = await lab.app.inject({ url: `/api/v1/series/1/compare?base=${base}&head=${head}` })
   assert.equal(res.statusCode, 200, res.body)
+  // written with JSON.stringify: the known issues' references too must be what the schema lists
+  assertExactShape(CompareSchema, res.json())
   return res.json() as CompareResponse
 }
 
@@ -130,7 +133,9 @@ test('a known failure leaves the regression buckets, the gate passes, and resolv
   assert.deepEqual(known.head.runs[0]!.knownIssues, [issue.id])
 
   // the test's history names the issue on the result it explains, and on no other
-  const history = (await lab.app.inject({ url: '/api/v1/tests/history?collection=kvm&test=kvm_create_max_vcpus' })).json() as { entries: Array<{ version: { label: string }, machine: string, knownIssues: Array<{ id: number, title: string }> }> }
+  const historyAnswer = await lab.app.inject({ url: '/api/v1/tests/history?collection=kvm&test=kvm_create_max_vcpus' })
+  assertExactShape(HistorySchema, historyAnswer.json())
+  const history = historyAnswer.json() as { entries: Array<{ version: { label: string }, machine: string, knownIssues: Array<{ id: number, title: string }> }> }
   assert.deepEqual(history.entries.filter(entry => entry.knownIssues.length > 0).map(entry => [entry.version.label, entry.machine, entry.knownIssues.map(ref => ref.id)]), [['v3', TDX, [issue.id]]])
 
   const passed = await runKsft(gateArgs)

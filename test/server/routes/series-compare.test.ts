@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { CompareSchema } from '../../../server/schemas/trends.ts'
+import { assertExactShape } from '../../helpers/exact-shape.ts'
 import { ingestText } from '../../helpers/store.ts'
 import { ARM, buildScenario, counts, kselftestLog, link, REASONS, SERIES, TDX, type Machine, type Scenario, type Version } from '../trend-scenario.ts'
 
@@ -64,6 +66,8 @@ test('compare v2 -> v3: every bucket, machine by machine, with statuses, reasons
 
   const res = await s.get('/api/v1/series/1/compare?base=v2&head=v3')
   assert.equal(res.status, 200)
+  // written with JSON.stringify, not the schema's serializer
+  assertExactShape(CompareSchema, res.json)
   assert.deepEqual(res.json, {
     series: { id: 1, name: 'KVM: guest_memfd: in-place conversion' },
     base: {

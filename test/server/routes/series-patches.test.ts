@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
+import { CompareSchema } from '../../../server/schemas/trends.ts'
 import { buildTestApp, uploadUrl } from '../../helpers/app.ts'
+import { assertExactShape } from '../../helpers/exact-shape.ts'
 
 /**
  * Issue 17: the series' patches per version, the delta between two versions and the suspects of
@@ -102,6 +104,8 @@ test('compare: the delta as git range-diff reads it, suspects beside each failur
   await report(await upload('v3', FAILING.replace('x86/sev_smoke_test.c:88', 'x86/sev_smoke_test.c:89')), [SEV, TEST_V2, FAULT, DOCS])
 
   const compare = (await get('/api/v1/series/1/compare?base=v1&head=v2')).body
+  // written with JSON.stringify: the delta and the suspects too must be what the schema lists
+  assertExactShape(CompareSchema, compare)
   assert.equal(compare.delta.available, true)
   assert.equal(compare.delta.summary, 'v1→v2: 1 patch modified, 1 added, 1 dropped')
   assert.deepEqual(compare.delta.entries.map((e: { change: string, base: { position: number } | null, head: { position: number } | null }) =>

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { Value } from 'typebox/value'
 import { MatrixSchema } from '../../../server/schemas/trends.ts'
+import { assertExactShape } from '../../helpers/exact-shape.ts'
 import { ingestText } from '../../helpers/store.ts'
 import { ARM, buildScenario, counts, kselftestLog, MESSAGE_IDS, SERIES, TDX, tick, type Scenario } from '../trend-scenario.ts'
 
@@ -187,7 +187,7 @@ test('matrix: tests, each followed by its subtests, by versions, results counted
   assert.equal(res.status, 200)
   assert.deepEqual(res.json, { series: SERIES_REF, versions: VERSION_REFS, machineSets: MACHINE_SETS, rows: MATRIX_ROWS, nextCursor: null })
   // the route writes its answer with JSON.stringify, not the schema's serializer: nothing else holds it to the contract
-  assert.ok(Value.Check(MatrixSchema, res.json), [...Value.Errors(MatrixSchema, res.json)].map(error => `${error.instancePath} ${error.message}`).join('; '))
+  assertExactShape(MatrixSchema, res.json)
 
   // pages hold whole tests: kvm_binary_stats_test comes with both its subtests
   const pages: unknown[][] = []

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { HistorySchema } from '../../../server/schemas/trends.ts'
+import { assertExactShape } from '../../helpers/exact-shape.ts'
 import { ARM, buildScenario, counts, MESSAGE_IDS, REASONS, SERIES, TDX, type Machine, type Scenario, type Version } from '../trend-scenario.ts'
 
 const VERSION_IDS: Record<Version, number> = { base: 1, v1: 2, v2: 3, v3: 4, v4: 5 }
@@ -33,6 +35,8 @@ test('history: one test across every version, machine and run, in version order,
   const fail = { status: 'fail', reason: REASONS.setMemoryRegion, exitCode: 1 }
   const res = await s.get('/api/v1/tests/history?collection=kvm&test=set_memory_region_test')
   assert.equal(res.status, 200)
+  // written with JSON.stringify, not the schema's serializer
+  assertExactShape(HistorySchema, res.json)
   assert.deepEqual(res.json, {
     collection: 'kvm',
     test: 'set_memory_region_test',
