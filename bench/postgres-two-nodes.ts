@@ -27,6 +27,7 @@ import { openPostgres } from '../server/storage/postgres/connect.ts'
 import { spawnServe } from '../test/helpers/cli.ts'
 import { createUploadTokens, startPostgresOrSkip } from '../test/helpers/postgres.ts'
 import { stopChild } from './children.ts'
+import { localPostmaster, processesCpuSeconds, serverCpuSeconds } from './process-cpu.ts'
 import { round } from './stats.ts'
 import { upload } from './streaming-memory.ts'
 import { OUT_DIR, benchMetadata, logFile, shapeSpec } from './workloads.ts'
@@ -51,7 +52,14 @@ export interface NodesPhase {
   uploadsPerSecond: number
   /** The share of all cores' time that was busy while the uploads ran (every process on the machine). */
   cpuBusy: number
+  /**
+   * CPU seconds each part used while the uploads ran: the PostgreSQL server (every process of it),
+   * the ksft serve nodes and the uploaders (this process). Null when PostgreSQL runs elsewhere.
+   */
+  cpuSeconds: CpuOfParts | null
 }
+
+export interface CpuOfParts { postgres: number, nodes: number, uploaders: number }
 
 export interface TwoNodesResult {
   uploaders: number
@@ -120,6 +128,10 @@ async function phase (nodes: number, url: string, logs: Log[], warmUp: Log[], up
       if (status !== 201) throw new Error(`the warm-up upload to node ${n + 1} answered ${status}: ${body.slice(0, 300)}`)
     }
     const before = await stored(pool)
+    const { rows: [backend] } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+    const postmaster = localPostmaster(backend!.pid)
+    const nodePids = children.map(child => child.pid!)
+    const partsBefore = cpuOfParts(postmaster, nodePids)
     const cpuBefore = cpuTimes()
     const started = performance.now()
     const answers = await Promise.all(Array.from({ length: uploaders }, async (_, u) => {
@@ -132,6 +144,7 @@ async function phase (nodes: number, url: string, logs: Log[], warmUp: Log[], up
     }))
     const seconds = (performance.now() - started) / 1000
     const cpuAfter = cpuTimes()
+    const partsAfter = cpuOfParts(postmaster, nodePids)
     const after = await stored(pool)
     const failed = answers.flat().filter(answer => answer.status !== 201)
     for (const answer of failed.slice(0, 3)) process.stderr.write(`two nodes, upload through ${nodes}: ${answer.status} ${answer.body.slice(0, 200)}\n`)
@@ -147,12 +160,28 @@ async function phase (nodes: number, url: string, logs: Log[], warmUp: Log[], up
       resultsPerSecond: Math.round(results / seconds),
       uploadsPerSecond: round(logs.length / seconds, 2),
       cpuBusy: round((cpuAfter.busy - cpuBefore.busy) / (cpuAfter.total - cpuBefore.total), 2),
+      cpuSeconds: partsBefore === null || partsAfter === null
+        ? null
+        : {
+            postgres: round(partsAfter.postgres - partsBefore.postgres, 2),
+            nodes: round(partsAfter.nodes - partsBefore.nodes, 2),
+            uploaders: round(partsAfter.uploaders - partsBefore.uploaders, 2),
+          },
     }
   } finally {
     for (const child of children) await stopChild(child)
     await pool.end()
     for (const dir of tmpDirs) rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/** CPU seconds used so far by the PostgreSQL server, the nodes and this process; null when the server is not on this machine. */
+function cpuOfParts (postmaster: number | null, nodePids: number[]): CpuOfParts | null {
+  const postgres = postmaster === null ? null : serverCpuSeconds(postmaster)
+  const nodes = processesCpuSeconds(nodePids)
+  if (postgres === null || nodes === null) return null
+  const { user, system } = process.cpuUsage()
+  return { postgres, nodes, uploaders: (user + system) / 1e6 }
 }
 
 /** Milliseconds all cores have spent since boot, and of those busy (not idle). */

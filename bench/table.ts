@@ -1,5 +1,6 @@
 /** The benchmark's results as one table on standard output. */
 import type { BenchResults } from './run.ts'
+import type { CpuOfParts } from './postgres-two-nodes.ts'
 
 type Row = [what: string, figure: string, target: string, verdict: string]
 
@@ -133,6 +134,27 @@ function twoNodeRows (n: TwoNodes): Row[] {
     [`${uploads} through one ksft serve`, rate(n.oneNode), '', ''],
     ['the same through two ksft serve on the same database', rate(n.twoNodes), '≥ 1.5× one node', `${fmt(n.twoOverOne, 2)}× ${verdict(n.targets.oneAndAHalf)}`],
     ['runs stored / uploads, one node and two', `${n.oneNode.runsStored} / ${n.oneNode.uploads}, ${n.twoNodes.runsStored} / ${n.twoNodes.uploads}`, 'no error or loss', verdict(n.targets.noErrorNoLoss)],
+    ...cpuRows(n),
+  ]
+}
+
+/** CPU seconds a part used per 100 000 results stored (results.json from before the split has none). */
+function cpuPer100k (phase: TwoNodes['oneNode']): CpuOfParts | null {
+  const cpu = phase.cpuSeconds ?? null
+  if (cpu === null || phase.results === 0) return null
+  const per = (seconds: number) => seconds / phase.results * 100_000
+  return { postgres: per(cpu.postgres), nodes: per(cpu.nodes), uploaders: per(cpu.uploaders) }
+}
+
+function cpuRows (n: TwoNodes): Row[] {
+  const one = cpuPer100k(n.oneNode)
+  const two = cpuPer100k(n.twoNodes)
+  if (one === null || two === null) return []
+  const pair = (part: keyof typeof one) => `${fmt(one[part], 2)} / ${fmt(two[part], 2)} s`
+  return [
+    ['CPU per 100,000 results, one node / two: PostgreSQL', pair('postgres'), '', ''],
+    ['… the ksft serve nodes', pair('nodes'), '', ''],
+    ['… the uploaders', pair('uploaders'), '', ''],
   ]
 }
 
@@ -141,7 +163,23 @@ function twoNodeNote (n: TwoNodes, cores: number): string {
   const busy = (phase: TwoNodes['oneNode']) => `${fmt(phase.cpuBusy * 100, 0)}%`
   return `The two nodes run on this one machine: PostgreSQL, both ksft serve processes and the uploaders share its ${cores} cores, ` +
     `which were ${busy(n.oneNode)} busy with one node and ${busy(n.twoNodes)} with two (load average ${n.loadAverage.start} → ${n.loadAverage.end}). ` +
-    'A second process here can only use what the first left idle; the ratio says nothing of a second machine.'
+    'A second process here can only use what the first left idle; the ratio says nothing of a second machine.' +
+    cpuBoundNote(n)
+}
+
+/**
+ * What the CPU split says of nodes on machines of their own. A node with C cores stores at most
+ * C / (its CPU a result), and a database with D cores bounds any number of nodes at D / (its CPU a
+ * result): on machines of equal cores two nodes gain min(2, node / database) at most, and 1.5×
+ * needs D / C >= 1.5 × database / node. Only bounds: they leave out waits on locks and the network.
+ */
+function cpuBoundNote (n: TwoNodes): string {
+  const one = cpuPer100k(n.oneNode)
+  if (one === null || one.postgres === 0 || one.nodes === 0) return ''
+  const equalCores = Math.min(2, Math.max(1, one.nodes / one.postgres))
+  return ` With one node, PostgreSQL used ${fmt(one.postgres / one.nodes, 2)}× the node's CPU a result: were CPU all that bounds them, ` +
+    `two nodes and the database on machines of equal cores would store at most ${fmt(equalCores, 2)}× one node, ` +
+    `and 1.5× needs a database with ${fmt(1.5 * one.postgres / one.nodes, 1)}× a node's cores.`
 }
 
 export function printTable (r: BenchResults): void {
