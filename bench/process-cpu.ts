@@ -69,6 +69,5 @@ export function localPostmaster (backendPid: number): number | null {
   }
   // a backend's title is "postgres: <user> <database> ..."; the postmaster's own command is its binary
   if (!title.startsWith('postgres: ')) return null
-  const postmaster = procStat(backendPid)?.ppid
-  return postmaster === undefined ? null : postmaster
+  return procStat(backendPid)?.ppid ?? null
 }
